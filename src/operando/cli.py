@@ -1,0 +1,247 @@
+"""The ``operando`` command: a thin layer over the Python API (parse, call one function, write, summarise)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._errors import InputError
+
+app = typer.Typer(
+    name="operando",
+    help="Self-supervised denoising and physics-validated quantification of operando microscopy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn InputError (and missing files) into one red line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, FileNotFoundError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
+    """A rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False) as bar:
+        task = bar.add_task(description, total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
+
+        yield update
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        console.print(f"operando {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")] = 0,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    """operando: make noisy operando microscopy quantitative."""
+    level = logging.WARNING if verbose == 0 else (logging.INFO if verbose == 1 else logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    cols = list(rows[0]) if rows else []
+    for c in cols:
+        table.add_column(c, justify="right" if c != "name" else "left")
+    for r in rows:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
+    console.print(table)
+
+
+@app.command()
+@cli_errors
+def simulate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.tif, .zarr, .h5, .npy).")],
+    frames: Annotated[int, typer.Option(help="Frames saved.")] = 100,
+    size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
+    t_end: Annotated[float, typer.Option(help="Time of the last frame (dimensionless).")] = 0.2,
+    dt: Annotated[float, typer.Option(help="Largest time step.")] = 2e-5,
+    omega: Annotated[float, typer.Option(help="Regular-solution Omega (> 2 separates).")] = 3.0,
+    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient.")] = 0.002,
+    current: Annotated[Optional[float], typer.Option(help="Butler-Volmer insertion at this constant rate.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the initial noise.")] = 0,
+) -> None:
+    """Simulate a 2-D periodic Cahn-Hilliard(-reaction) video."""
+    from .io import write
+    from .simulate import simulate_cahn_hilliard
+
+    with console.status("simulating"):
+        stack = simulate_cahn_hilliard(size=size, n_frames=frames, t_end=t_end, dt=dt, omega=omega, kappa=kappa,
+                                       current=current, rng=seed)
+    write(stack, output)
+    data = stack.to_numpy()
+    console.print(f"wrote {output}: {data.shape[0]} frames of {size}x{size}, "
+                  f"std(c) {data[0].std():.3f} -> {data[-1].std():.3f}, mean {data.mean():.4f}")
+
+
+@app.command()
+@cli_errors
+def corrupt(
+    input: Annotated[Path, typer.Argument(help="Clean input file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Noisy output file.")],
+    noise: Annotated[str, typer.Option(help="Noise model(s), e.g. gaussian:0.1, poisson:30, impulse:0.2, "
+                                       "mixed:30,0.05, scanline:0.05, fixed:0.05; join with '+'.")],
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
+) -> None:
+    """Add seeded noise to a clean stack (written as float32)."""
+    from .io import read, write
+    from .noise import corrupt as corrupt_stack
+
+    stack = read(input, axes=axes)
+    noisy = corrupt_stack(stack, noise, rng=seed)
+    write(noisy, output, dtype="float32")
+    console.print(f"wrote {output}: {noise} noise, seed {seed}, shape {noisy.shape}")
+
+
+@app.command()
+@cli_errors
+def evaluate(
+    candidates: Annotated[list[Path], typer.Argument(help="Stacks to measure (noisy, denoised, ...).")],
+    clean: Annotated[Path, typer.Option(help="The clean reference.")],
+    data_range: Annotated[Optional[float], typer.Option(help="R in PSNR (default: 1 for data in [0, 1], "
+                                                        "dtype range for integers, else max - min).")] = None,
+    skip_edge_frames: Annotated[int, typer.Option(help="Frames left out at each end.")] = 0,
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the table as CSV.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON.")] = None,
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the files do not say.")] = None,
+) -> None:
+    """Measure PSNR, SSIM, bias, mass drift and variability of stacks against a clean one."""
+    import numpy as np
+
+    from .io import read
+    from .metrics import default_data_range, evaluate as evaluate_stacks
+
+    ref = read(clean, axes=axes)
+    stacks = {p.name: read(p, axes=axes) for p in candidates}
+    for name, s in stacks.items():
+        if s.shape != ref.shape:
+            raise InputError(f"{name}: shape {s.shape} differs from the clean stack's {ref.shape}")
+    rng_used = data_range if data_range is not None else default_data_range(np.asarray(ref.data))
+    rows = [e.row() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
+    _print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
+    from .io._paths import atomic_path
+
+    if csv is not None:
+        with atomic_path(csv) as tmp:
+            lines = [",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if json_path is not None:
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps({"data_range": rng_used, "rows": rows}, indent=2), encoding="utf-8")
+
+
+@app.command()
+@cli_errors
+def info(
+    input: Annotated[Path, typer.Argument(help="A file to describe.")],
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+) -> None:
+    """Print a file's shape, axes, dtype, value range and metadata."""
+    import numpy as np
+
+    from .io import read
+
+    stack = read(input, axes=axes, allow_nan=True)
+    data = np.asarray(stack.data)
+    console.print(f"{input}: shape {stack.shape}, axes {stack.axes}, dtype {stack.dtype}, "
+                  f"min {np.nanmin(data):.4g}, max {np.nanmax(data):.4g}, mean {np.nanmean(data):.4g}")
+    meta = {k: v for k, v in stack.metadata.to_dict().items() if v not in (None, {}, [])}
+    if meta.get("frame_times"):
+        meta["frame_times"] = f"{len(meta['frame_times'])} times"
+    console.print(meta)
+
+
+@app.command()
+@cli_errors
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("operando-demo"),
+    quick: Annotated[bool, typer.Option(help="A tiny run (seconds) to check the installation.")] = False,
+    noise: Annotated[str, typer.Option(help="Noise added to the simulated video.")] = "gaussian:0.1",
+    method: Annotated[str, typer.Option(help="Denoiser (auto picks the best available).")] = "auto",
+    time_budget: Annotated[Optional[float], typer.Option(help="Denoiser training budget, seconds.")] = None,
+    learn: Annotated[bool, typer.Option(help="Learn mu_h(c) and D(c) back from the videos.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
+) -> None:
+    """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
+    from .demo import DemoConfig, run_demo
+
+    changes: dict[str, Any] = {"noise": noise, "method": method, "learn": learn, "seed": seed}
+    if time_budget is not None:
+        changes["time_budget_s"] = time_budget
+    cfg = DemoConfig.quick(**changes) if quick else DemoConfig(**changes)
+    with progress_bar("demo") as update:
+        result = run_demo(output, config=cfg, progress=update)
+    _print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
+    if result.physics:
+        _print_rows(result.physics["rows"], "physics learned back")
+    console.print(f"report: {result.report} (and report.html beside it)")
+
+
+@app.command("denoise")
+@cli_errors
+def denoise_cmd(
+    input: Annotated[Path, typer.Argument(help="Noisy input file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
+    method: Annotated[str, typer.Option(help="video, n2v, n2v2, structn2v, gaussian, median, nlm, tv, bm4d.")]
+    = "video",
+    time_budget: Annotated[float, typer.Option(help="Training budget in seconds.")] = 300.0,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
+    keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+) -> None:
+    """Denoise a stack, trained on the stack itself (no clean data needed)."""
+    from .denoise import denoise
+    from .io import read, write
+
+    stack = read(input, axes=axes)
+    with progress_bar(f"{method}") as update:
+        result = denoise(stack, method=method, time_budget_s=time_budget, rng=seed, device=device, progress=update)
+    write(result, output, dtype="float32" if keep_float else "input")
+    console.print(f"wrote {output}: {method}, shape {result.shape}, dtype "
+                  f"{'float32' if keep_float else stack.dtype}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,63 @@
+"""Bring any Stack into the working layout (B, S, C, Y, X) float32 and back to its own axes and dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import InputError
+from .._stack import Stack, check_finite
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a stack was rearranged: the sequence axis, the batch axes and the original order."""
+
+    axes: str
+    order: str
+    shape: tuple[int, ...]
+    sequence_axis: str | None
+    dtype: np.dtype
+
+
+def sequence_axis_of(axes: str) -> str | None:
+    """The axis a video denoiser slides its window along: T, else E, else Z (None for single images)."""
+    for a in "TEZ":
+        if a in axes:
+            return a
+    return None
+
+
+def to_working(stack: Stack, *, min_size: int = 4) -> tuple[np.ndarray, Layout]:
+    """Return float32 data shaped (B, S, C, Y, X) and the layout needed to undo it."""
+    data = stack.to_numpy()
+    check_finite(data, source=stack.metadata.source or "input")
+    if stack.size("Y") < min_size or stack.size("X") < min_size:
+        raise InputError(
+            f"images of {stack.size('Y')} x {stack.size('X')} pixels are too small to denoise; "
+            f"need at least {min_size} x {min_size}"
+        )
+    seq = sequence_axis_of(stack.axes)
+    batch = "".join(a for a in "TEZ" if a in stack.axes and a != seq)
+    order = batch + (seq or "") + ("C" if "C" in stack.axes else "") + "YX"
+    arr = stack.transpose(order).to_numpy().astype(np.float32)
+    n_b = int(np.prod([stack.size(a) for a in batch])) if batch else 1
+    arr = arr.reshape(n_b, stack.size(seq) if seq else 1, stack.size("C"), stack.size("Y"), stack.size("X"))
+    layout = Layout(axes=stack.axes, order=order, shape=stack.shape, sequence_axis=seq, dtype=stack.dtype)
+    return arr, layout
+
+
+def from_working(arr: np.ndarray, layout: Layout, like: Stack) -> Stack:
+    """Undo :func:`to_working`: reshape, reorder to the input's axes, and cast to the input's dtype."""
+    order_shape = tuple(like.size(a) for a in layout.order)
+    out = Stack(arr.reshape(order_shape), axes=layout.order, metadata=like.metadata).transpose(layout.axes)
+    data = out.to_numpy()
+    if layout.dtype.kind in "ui":
+        info = np.iinfo(layout.dtype)
+        data = np.clip(np.rint(data), info.min, info.max).astype(layout.dtype)
+    elif layout.dtype.kind == "b":
+        data = data > 0.5
+    else:
+        data = data.astype(layout.dtype)
+    return Stack(data, axes=layout.axes, metadata=like.metadata)

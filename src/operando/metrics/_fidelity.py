@@ -1,0 +1,84 @@
+"""Physical-fidelity metrics: bias, conditional bias, mass drift and local spatiotemporal variability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ._quality import as_frames
+
+
+def mean_bias(clean, test, *, axes: str | None = None) -> float:
+    """Mean of ``test - clean`` over the whole stack."""
+    a, b = as_frames(clean, axes=axes), as_frames(test, axes=axes)
+    if a.shape != b.shape:
+        raise InputError(f"shapes differ: clean {a.shape} vs test {b.shape}")
+    return float(np.mean(b - a))
+
+
+@dataclass(frozen=True)
+class ConditionalBias:
+    """E[test - clean | clean] in bins of the clean value."""
+
+    centers: np.ndarray
+    bias: np.ndarray
+    counts: np.ndarray
+
+    def max_abs(self, min_count: int = 1) -> float:
+        """Largest |bias| over bins holding at least ``min_count`` pixels."""
+        keep = self.counts >= min_count
+        return float(np.max(np.abs(self.bias[keep]))) if keep.any() else float("nan")
+
+
+def conditional_bias(
+    clean, test, *, bins: int = 20, value_range: tuple[float, float] | None = None, axes: str | None = None
+) -> ConditionalBias:
+    """Return E[test - clean | clean] in ``bins`` equal bins of the clean value (NaN where a bin is empty)."""
+    a, b = as_frames(clean, axes=axes).ravel(), as_frames(test, axes=axes).ravel()
+    if a.shape != b.shape:
+        raise InputError(f"shapes differ: clean {a.shape} vs test {b.shape}")
+    lo, hi = value_range if value_range is not None else (float(a.min()), float(a.max()))
+    edges = np.linspace(lo, hi, bins + 1)
+    idx = np.clip(np.digitize(a, edges) - 1, 0, bins - 1)
+    counts = np.bincount(idx, minlength=bins)
+    sums = np.bincount(idx, weights=b - a, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bias = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return ConditionalBias(centers=0.5 * (edges[:-1] + edges[1:]), bias=bias, counts=counts)
+
+
+def mass_drift(video: Stack | np.ndarray, *, axes: str | None = None) -> np.ndarray:
+    """Relative change of each frame's mean from the first frame's: (m_t - m_0) / |m_0|, shape (T,)."""
+    frames = as_frames(video, axes=axes)
+    means = frames.reshape(frames.shape[0], -1).mean(axis=1)
+    scale = abs(means[0]) if means[0] != 0 else 1.0
+    return (means - means[0]) / scale
+
+
+def local_variability(
+    video: Stack | np.ndarray, *, axes: str | None = None, mask: np.ndarray | None = None, window: int = 3
+) -> float:
+    """Local spatiotemporal variability: std in a window x window x window (t, y, x) box, averaged.
+
+    s(t, y, x) = sqrt(mean(v^2) - mean(v)^2) over the box (population std, reflect boundaries), averaged over
+    ``mask`` (a (Y, X) or (T, Y, X) boolean array; default everywhere) and over frames.
+    """
+    stack = as_stack(video, axes=axes if axes is not None or isinstance(video, Stack) else "TYX")
+    if "T" not in stack.axes:
+        raise InputError(f"variability needs a time axis T, got axes={stack.axes!r}")
+    frames = as_frames(stack)
+    if frames.ndim != 3:
+        raise InputError(f"variability needs single-channel T, Y, X data, got frames of shape {frames.shape}")
+    mean = ndimage.uniform_filter(frames, size=window, mode="reflect")
+    mean_sq = ndimage.uniform_filter(frames**2, size=window, mode="reflect")
+    std = np.sqrt(np.clip(mean_sq - mean**2, 0, None))
+    if mask is None:
+        return float(std.mean())
+    mask = np.broadcast_to(np.asarray(mask, bool), std.shape)
+    if not mask.any():
+        raise InputError("the variability mask selects no pixels")
+    return float(std[mask].mean())

@@ -1,0 +1,118 @@
+"""Seeded noise models for microscopy data. Arrays in, noisy float arrays out; the last two axes are Y, X."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import InputError
+
+RNG = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def _as_float(clean: np.ndarray) -> np.ndarray:
+    arr = np.asarray(clean)
+    if arr.ndim < 2:
+        raise InputError(f"noise models need an image (>= 2 dimensions), got shape {arr.shape}")
+    return arr.astype(np.float32) if arr.dtype != np.float64 else arr
+
+
+def add_gaussian_noise(clean: np.ndarray, *, sigma: float, rng: RNG = None) -> np.ndarray:
+    """Return ``clean + sigma * N(0, 1)`` (not clipped, so bias metrics stay honest)."""
+    if sigma < 0:
+        raise InputError(f"gaussian sigma must be >= 0, got {sigma}")
+    x = _as_float(clean)
+    gen = np.random.default_rng(rng)
+    return (x + sigma * gen.standard_normal(x.shape)).astype(x.dtype)
+
+
+def add_poisson_noise(clean: np.ndarray, *, peak: float, rng: RNG = None) -> np.ndarray:
+    """Return shot noise ``Poisson(peak * clean) / peak``: variance equals mean / peak.
+
+    ``clean`` is read as an expected signal in units where ``peak`` counts correspond to 1.0.
+    """
+    if peak <= 0:
+        raise InputError(f"poisson peak counts must be > 0, got {peak}")
+    x = _as_float(clean)
+    if np.min(x) < 0:
+        raise InputError(f"poisson noise needs a non-negative signal, min is {float(np.min(x)):.3g}; shift it first")
+    gen = np.random.default_rng(rng)
+    return (gen.poisson(x.astype(np.float64) * peak) / peak).astype(x.dtype)
+
+
+def add_impulse_noise(
+    clean: np.ndarray, *, fraction: float, low: float | None = None, high: float | None = None, rng: RNG = None
+) -> np.ndarray:
+    """Set a ``fraction`` of pixels to ``low`` or ``high`` (half each: salt and pepper).
+
+    ``low`` and ``high`` default to the minimum and maximum of ``clean``.
+    """
+    if not 0 <= fraction <= 1:
+        raise InputError(f"impulse fraction must be in [0, 1], got {fraction}")
+    x = _as_float(clean).copy()
+    lo = float(np.min(x)) if low is None else low
+    hi = float(np.max(x)) if high is None else high
+    gen = np.random.default_rng(rng)
+    u = gen.random(x.shape)
+    x[u < fraction / 2] = lo
+    x[(u >= fraction / 2) & (u < fraction)] = hi
+    return x
+
+
+def add_mixed_noise(
+    clean: np.ndarray, *, peak: float, sigma: float, impulse: float = 0.0, rng: RNG = None
+) -> np.ndarray:
+    """Poisson-Gaussian noise ``Poisson(peak x)/peak + sigma N(0,1)``, then optional impulse noise."""
+    gen = np.random.default_rng(rng)
+    y = add_gaussian_noise(add_poisson_noise(clean, peak=peak, rng=gen), sigma=sigma, rng=gen)
+    if impulse > 0:
+        y = add_impulse_noise(y, fraction=impulse, low=float(np.min(clean)), high=float(np.max(clean)), rng=gen)
+    return y
+
+
+def add_scanline_noise(
+    clean: np.ndarray,
+    *,
+    offset_sigma: float,
+    gain_sigma: float = 0.0,
+    pixel_sigma: float = 0.0,
+    correlation: float = 0.0,
+    rng: RNG = None,
+) -> np.ndarray:
+    """Row-correlated raster noise, as a scanning microscope (STXM) makes.
+
+    Each row of each image gets its own offset ``o ~ N(0, offset_sigma)`` and gain ``1 + g``,
+    ``g ~ N(0, gain_sigma)``: ``y = (1 + g) x + o (+ pixel_sigma N(0, 1))``. ``correlation`` in [0, 1) makes
+    neighbouring rows' offsets an AR(1) sequence (slow drift of the beam or the stage).
+    """
+    if offset_sigma < 0 or gain_sigma < 0 or pixel_sigma < 0 or not 0 <= correlation < 1:
+        raise InputError("scanline noise needs offset_sigma, gain_sigma, pixel_sigma >= 0 and 0 <= correlation < 1")
+    x = _as_float(clean)
+    gen = np.random.default_rng(rng)
+    rows_shape = (*x.shape[:-1], 1)
+    offsets = gen.standard_normal(rows_shape)
+    gains = gen.standard_normal(rows_shape)
+    if correlation > 0:
+        scale = np.sqrt(1 - correlation**2)
+        for arr in (offsets, gains):
+            for i in range(1, arr.shape[-2]):
+                arr[..., i, :] = correlation * arr[..., i - 1, :] + scale * arr[..., i, :]
+    y = (1 + gain_sigma * gains) * x + offset_sigma * offsets
+    if pixel_sigma > 0:
+        y = y + pixel_sigma * gen.standard_normal(x.shape)
+    return y.astype(x.dtype)
+
+
+def add_fixed_pattern_noise(
+    clean: np.ndarray, *, sigma: float, gain_sigma: float = 0.0, rng: RNG = None
+) -> np.ndarray:
+    """Fixed-pattern noise: one offset (and gain) per pixel, the same in every frame.
+
+    Temporal masking cannot remove it; use a flat/dark correction instead.
+    """
+    if sigma < 0 or gain_sigma < 0:
+        raise InputError(f"fixed-pattern sigma and gain_sigma must be >= 0, got {sigma}, {gain_sigma}")
+    x = _as_float(clean)
+    gen = np.random.default_rng(rng)
+    offset = sigma * gen.standard_normal(x.shape[-2:])
+    gain = 1 + gain_sigma * gen.standard_normal(x.shape[-2:])
+    return (gain * x + offset).astype(x.dtype)

@@ -1,0 +1,6 @@
+"""Figures and Markdown/HTML reports."""
+
+from ._figures import plot_bars, plot_frames_side_by_side, plot_psnr_per_frame, save_figure
+from ._markdown import Report, markdown_table
+
+__all__ = ["Report", "markdown_table", "plot_bars", "plot_frames_side_by_side", "plot_psnr_per_frame", "save_figure"]

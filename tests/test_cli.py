@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from operando.cli import app
+from operando.io import read
+
+runner = CliRunner()
+
+
+def test_simulate_corrupt_evaluate(tmp_path):
+    clean, noisy = tmp_path / "ch.tif", tmp_path / "noisy.tif"
+    r = runner.invoke(app, ["simulate", "-o", str(clean), "--frames", "12", "--size", "32", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    assert read(clean).shape == (12, 32, 32)
+    r = runner.invoke(app, ["corrupt", str(clean), "-o", str(noisy), "--noise", "gaussian:0.1", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    diff = read(noisy).to_numpy() - read(clean).to_numpy()
+    assert np.std(diff) == np.float32(np.std(diff)) and 0.09 < np.std(diff) < 0.11
+    out = tmp_path / "m.json"
+    r = runner.invoke(app, ["evaluate", "--clean", str(clean), str(noisy), "--json", str(out), "--csv",
+                            str(tmp_path / "m.csv")])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(out.read_text())["rows"]
+    assert 19 < rows[0]["psnr_db"] < 21
+    assert (tmp_path / "m.csv").read_text().startswith("name,psnr_db")
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    r = runner.invoke(app, ["corrupt", str(tmp_path / "x.xyz"), "-o", str(tmp_path / "y.tif"),
+                            "--noise", "gaussian:0.1"])
+    assert r.exit_code == 2
+    assert "unknown file type" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bad_noise_spec(tmp_path):
+    src = tmp_path / "a.npy"
+    np.save(src, np.zeros((3, 8, 8), np.float32))
+    r = runner.invoke(app, ["corrupt", str(src), "-o", str(tmp_path / "b.npy"), "--noise", "blur:2"])
+    assert r.exit_code == 2 and "unknown noise" in r.output
+
+
+def test_info_and_version(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((3, 8, 8), np.float32))
+    r = runner.invoke(app, ["info", str(tmp_path / "a.npy")])
+    assert r.exit_code == 0 and "TYX" in r.output
+    assert runner.invoke(app, ["--version"]).exit_code == 0
