@@ -223,24 +223,113 @@ def demo(
 def denoise_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy input file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
-    method: Annotated[str, typer.Option(help="video, n2v, n2v2, structn2v, gaussian, median, nlm, tv, bm4d.")]
-    = "video",
-    time_budget: Annotated[float, typer.Option(help="Training budget in seconds.")] = 300.0,
+    method: Annotated[str, typer.Option(help="video, n2v, n2v2, structn2v, gaussian, median, nlm, tv, bm4d "
+                                        "(auto: the diagnosis picks).")] = "video",
+    frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget in seconds.")] = 300.0,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    save_model: Annotated[Optional[Path], typer.Option(help="Save the trained network here.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Apply this saved network instead of training.")] = None,
     axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
     keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed)."""
-    from .denoise import denoise
+    from .denoise import NEURAL, denoise, diagnose
     from .io import read, write
 
     stack = read(input, axes=axes)
-    with progress_bar(f"{method}") as update:
-        result = denoise(stack, method=method, time_budget_s=time_budget, rng=seed, device=device, progress=update)
+    if method == "auto":
+        method = diagnose(stack).recommended_method
+    if model is not None or (save_model is not None and method in NEURAL):
+        from .denoise import load_model, predict, save_model as save, train_denoiser
+
+        if model is not None:
+            net = load_model(model)
+        else:
+            with progress_bar(method) as update:
+                net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
+                                     device=device, progress=update)
+            save(net, save_model)
+        result = predict(net, stack, device=device)
+    else:
+        with progress_bar(method) as update:
+            result = denoise(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
+                             device=device, progress=update)
     write(result, output, dtype="float32" if keep_float else "input")
-    console.print(f"wrote {output}: {method}, shape {result.shape}, dtype "
-                  f"{'float32' if keep_float else stack.dtype}")
+    console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {'float32' if keep_float else stack.dtype}")
+
+
+@app.command()
+@cli_errors
+def train(
+    input: Annotated[Path, typer.Argument(help="Noisy stack to train on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model path (writes .safetensors + .json).")],
+    method: Annotated[str, typer.Option(help="video, n2v, n2v2 or structn2v.")] = "video",
+    frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds.")] = 300.0,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
+    loss: Annotated[str, typer.Option(help="auto, mse, l1 or poisson.")] = "auto",
+    resume: Annotated[Optional[Path], typer.Option(help="Continue training this saved model.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+) -> None:
+    """Train a self-supervised denoiser on a noisy stack and save it."""
+    from .denoise import save_model, train_denoiser
+    from .io import read
+
+    stack = read(input, axes=axes)
+    with progress_bar(method) as update:
+        net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, max_steps=max_steps,
+                             loss=loss, rng=seed, device=device, resume=resume, progress=update)
+    path = save_model(net, output)
+    last = net.history[-1]["val_loss"] if net.history else float("nan")
+    console.print(f"saved {path} (+ .json): {net.steps} steps, loss {net.loss}, last validation loss {last:.4g}")
+
+
+@app.command("predict")
+@cli_errors
+def predict_cmd(
+    input: Annotated[Path, typer.Argument(help="Noisy input file.")],
+    model: Annotated[Path, typer.Option(help="A model saved by 'operando train'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    tile: Annotated[int, typer.Option(help="Tile size in pixels (memory bound).")] = 256,
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+    keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+) -> None:
+    """Apply a saved denoiser to a stack."""
+    from .denoise import load_model, predict
+    from .io import read, write
+
+    stack = read(input, axes=axes)
+    result = predict(load_model(model), stack, device=device, tile=tile)
+    write(result, output, dtype="float32" if keep_float else "input")
+    console.print(f"wrote {output}: shape {result.shape}")
+
+
+@app.command("diagnose")
+@cli_errors
+def diagnose_cmd(
+    input: Annotated[Path, typer.Argument(help="Noisy stack.")],
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the diagnosis as JSON.")] = None,
+) -> None:
+    """Describe the noise (level, impulses, correlations, stripes, fixed pattern) and recommend a method."""
+    from .denoise import diagnose
+    from .io import read
+
+    d = diagnose(read(input, axes=axes))
+    rows = [{"name": k, "value": v} for k, v in d.as_dict().items() if k != "notes"]
+    _print_rows(rows, f"noise diagnosis of {input.name}")
+    for note in d.notes:
+        console.print(f"- {note}")
+    if json_path is not None:
+        from .io._paths import atomic_path
+
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(d.as_dict(), indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":  # pragma: no cover

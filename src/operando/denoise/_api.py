@@ -74,6 +74,7 @@ def denoise(
     *,
     method: str = "video",
     axes: str | None = None,
+    frames: int = 5,
     time_budget_s: float = 300.0,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
@@ -81,8 +82,31 @@ def denoise(
 ) -> Stack | np.ndarray:
     """Denoise an image, video or spectral stack with ``method``, trained on the data itself.
 
-    Returns the input's type, shape and dtype. See :func:`denoise_baseline` for the classical methods
-    and :func:`train_denoiser` / :func:`predict` for the networks.
+    Parameters
+    ----------
+    data : Stack or ndarray
+        The noisy stack (a plain array needs ``axes`` unless 2-D).
+    method : str
+        ``video`` (temporal masking), ``n2v``, ``n2v2``, ``structn2v`` (spatial blind spot), ``gaussian``,
+        ``median``, ``nlm``, ``tv`` (calibrated classical filters) or ``bm4d`` (optional extra).
+    frames : int
+        Window of the video denoiser.
+    time_budget_s : float
+        Training budget of the networks, in seconds.
+    rng : int or Generator, optional
+        Seed.
+    device : {"auto", "cpu", "cuda"}
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Stack or ndarray
+        Same type, shape and dtype as ``data``.
+
+    See Also
+    --------
+    denoise_baseline, train_denoiser, predict
     """
     if method in BASELINES:
         return denoise_baseline(data, method=method, axes=axes, progress=progress)  # type: ignore[arg-type]
@@ -94,7 +118,7 @@ def denoise(
         from ._training import train_denoiser
         from ._inference import predict
 
-        model = train_denoiser(data, method=method, axes=axes, time_budget_s=time_budget_s, rng=rng,
-                               device=device, progress=progress)
+        model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
+                               time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)
         return predict(model, data, axes=axes, device=device)
     raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

@@ -1,0 +1,31 @@
+"""BM4D (optional extra ``operando[bm3d]``): collaborative filtering of a whole space-time stack.
+
+The ``bm4d`` package ships binaries licensed for non-commercial use only (Tampere University); operando
+does not install it by default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._stack import Stack, as_stack
+from ._diagnose import diagnose
+from ._layout import from_working, to_working
+
+
+def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: float | None = None):
+    """Denoise with BM4D, the noise sigma estimated by :func:`diagnose` unless given. Same shape and dtype out."""
+    try:
+        import bm4d
+    except ImportError:
+        raise ImportError("BM4D needs the optional extra: pip install 'operando[bm3d]' "
+                          "(non-commercial licence)") from None
+    stack = as_stack(data, axes=axes)
+    work, layout = to_working(stack)
+    s = sigma if sigma is not None else diagnose(stack).noise_sigma
+    out = np.empty_like(work)
+    for b in range(work.shape[0]):
+        for c in range(work.shape[2]):
+            out[b, :, c] = np.asarray(bm4d.bm4d(work[b, :, c], sigma_psd=s), np.float32)
+    result = from_working(out, layout, stack)
+    return result if isinstance(data, Stack) else result.data

@@ -1,0 +1,65 @@
+"""Apply a trained denoiser to a whole stack, tile by tile, keeping shape and dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ._layout import from_working, to_working
+from ._tiling import tiled_apply
+from ._training import TrainedDenoiser, neighbour_indices, pick_device
+
+
+@torch.no_grad()
+def predict(
+    model: TrainedDenoiser,
+    data: Stack | np.ndarray,
+    *,
+    axes: str | None = None,
+    device: str = "auto",
+    tile: int = 256,
+    overlap: int = 32,
+    frames_per_batch: int = 4,
+) -> Stack | np.ndarray:
+    """Denoise ``data`` with a trained model; returns the input's type, shape and dtype.
+
+    Inference runs frame by frame and tile by tile (``tile`` pixels, ``overlap`` blended), so memory stays
+    bounded by the tile size whatever the frame size. Every frame is denoised, edge frames included (their
+    missing neighbours are mirrored, never the frame itself).
+    """
+    stack = as_stack(data, axes=axes)
+    work, layout = to_working(stack)
+    if work.shape[2] != model.channels:
+        raise InputError(f"the model was trained on {model.channels} channel(s), the data has {work.shape[2]}")
+    if model.is_video and work.shape[1] < model.config.frames:
+        raise InputError(f"need >= {model.config.frames} frames for this model's window, got {work.shape[1]}")
+    dev = pick_device(device)
+    net = model.module.to(dev).eval()
+    mean, scale = model.mean[None, :, None, None], model.scale[None, :, None, None]
+    use_amp = dev.type == "cuda"
+    out = np.empty_like(work)
+    half = model.config.frames // 2
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            return net(x.to(dev)).float()
+
+    for b in range(work.shape[0]):
+        norm = torch.from_numpy(((work[b] - mean) / scale).astype(np.float32))  # (S, C, Y, X)
+        n_s = norm.shape[0]
+        for s0 in range(0, n_s, frames_per_batch):
+            idx = list(range(s0, min(s0 + frames_per_batch, n_s)))
+            if model.is_video:
+                inputs = torch.stack([norm[neighbour_indices(s, n_s, half)].reshape(-1, *norm.shape[-2:])
+                                      for s in idx])
+                if model.config.blind_spot:
+                    inputs = torch.cat([inputs, norm[idx]], dim=1)
+            else:
+                inputs = norm[idx]
+            res = tiled_apply(run, inputs, out_channels=model.channels, tile=tile, overlap=overlap,
+                              multiple=net.multiple)
+            out[b, idx] = res.cpu().numpy() * scale + mean
+    result = from_working(out, layout, stack)
+    return result if isinstance(data, Stack) else result.data

@@ -1,0 +1,56 @@
+"""Save and load trained denoisers: safetensors weights plus a JSON config with the normalisation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from ..io._paths import atomic_path
+from ._training import TrainConfig, TrainedDenoiser, build_model
+
+
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
+    """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config, normalisation, history); return the weights path."""
+    from safetensors.torch import save_file
+
+    weights, meta = _paths(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.module.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(state, str(tmp))
+    record = {
+        "format": "operando-denoiser", "version": 1, "config": model.config.model_dump(),
+        "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
+        "loss": model.loss, "steps": model.steps, "history": model.history,
+    }
+    with atomic_path(meta) as tmp:
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return weights
+
+
+def load_model(path: str | os.PathLike) -> TrainedDenoiser:
+    """Load a model written by :func:`save_model` (give either file or the common stem)."""
+    from safetensors.torch import load_file
+
+    weights, meta = _paths(path)
+    if not weights.exists() or not meta.exists():
+        raise InputError(f"{path}: need both {weights.name} and {meta.name}; was the model saved with --save-model?")
+    record = json.loads(meta.read_text(encoding="utf-8"))
+    if record.get("format") != "operando-denoiser":
+        raise InputError(f"{meta}: not an operando denoiser config")
+    cfg = TrainConfig(**record["config"])
+    module = build_model(cfg, int(record["channels"]))
+    module.load_state_dict(load_file(str(weights)))
+    module.eval()
+    return TrainedDenoiser(module=module, config=cfg, mean=np.asarray(record["mean"], np.float32),
+                           scale=np.asarray(record["scale"], np.float32), channels=int(record["channels"]),
+                           loss=record["loss"], steps=int(record["steps"]), history=list(record["history"]))

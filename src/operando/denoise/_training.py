@@ -1,0 +1,370 @@
+"""Self-supervised training of the video denoiser and the Noise2Void family, CPU first, time-budgeted."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ._layout import to_working
+from ._masking import blind_spot_mask
+from ._unet import ImageDenoiser, VideoDenoiser
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+class TrainConfig(BaseModel):
+    """Settings of one training run (saved as JSON beside the weights)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    method: Literal["video", "n2v", "n2v2", "structn2v"] = "video"
+    frames: int = Field(5, ge=3, description="window of the video denoiser (odd), target frame in the middle")
+    blind_spot: bool = Field(False, description="video: also show the target frame with a spatial blind spot")
+    loss: Literal["auto", "mse", "l1", "poisson"] = "auto"
+    patch: int = Field(64, ge=8)
+    batch: int = Field(8, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    max_steps: int = Field(20000, ge=1)
+    time_budget_s: float = Field(300.0, gt=0)
+    val_every: int = Field(50, ge=1)
+    patience: int = Field(12, ge=1, description="validation checks without improvement before stopping")
+    mask_fraction: float = Field(0.02, gt=0, lt=0.5)
+    line_width: int = Field(-1, description="structn2v: pixels masked each side along X (-1: whole row)")
+    augment: bool = True
+    base: int = Field(32, ge=4)
+    depth: int = Field(2, ge=1, le=4)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _odd_window(self) -> TrainConfig:
+        if self.frames % 2 == 0:
+            raise ValueError(f"frames must be odd (target in the middle), got {self.frames}")
+        return self
+
+
+@dataclass
+class TrainedDenoiser:
+    """A trained network with everything needed to apply it: config, normalisation and history."""
+
+    module: torch.nn.Module
+    config: TrainConfig
+    mean: np.ndarray
+    scale: np.ndarray
+    channels: int
+    loss: str
+    steps: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def is_video(self) -> bool:
+        """True for the temporally masked video denoiser."""
+        return self.config.method == "video"
+
+
+def pick_device(device: str) -> torch.device:
+    """Resolve ``auto`` to CUDA when available, else CPU; refuse CUDA when there is none."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+def neighbour_indices(t: int, n: int, half: int) -> list[int]:
+    """Frames t-half..t+half without t; off the ends, the mirror t-d of a missing t+d (never t itself)."""
+    out = []
+    for d in [*range(-half, 0), *range(1, half + 1)]:
+        i = t + d
+        out.append(i if 0 <= i < n else t - d)
+    return out
+
+
+def build_model(config: TrainConfig, channels: int) -> torch.nn.Module:
+    """Create the network for ``config`` with seeded initial weights (no global seeding)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        if config.method == "video":
+            return VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
+                                 blind_spot=config.blind_spot)
+        return ImageDenoiser(channels, base=config.base, depth=config.depth, n2v2=config.method == "n2v2")
+
+
+def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str, mask: torch.Tensor | None,
+          offset: torch.Tensor) -> torch.Tensor:
+    if kind == "poisson":
+        # pred and target are shifted back to the raw (non-negative) intensity scale
+        lam = (pred + offset).clamp_min(1e-4)
+        per = lam - (target + offset).clamp_min(0) * torch.log(lam)
+    elif kind == "l1":
+        per = (pred - target).abs()
+    else:
+        per = (pred - target) ** 2
+    if mask is None:
+        return per.mean()
+    m = mask.expand_as(per).float()
+    return (per * m).sum() / m.sum().clamp_min(1.0)
+
+
+class _Sampler:
+    """Draws training and validation batches from the working array (B, S, C, Y, X)."""
+
+    def __init__(self, data: torch.Tensor, config: TrainConfig, generator: torch.Generator,
+                 targets: torch.Tensor | None = None) -> None:
+        self.data = data
+        self.targets = data if targets is None else targets
+        self.supervised = targets is not None
+        self.cfg = config
+        self.gen = generator
+        n_b, n_s, _, h, w = data.shape
+        self.patch_h, self.patch_w = min(config.patch, h), min(config.patch, w)
+        mult = 2**config.depth
+        self.patch_h -= self.patch_h % mult
+        self.patch_w -= self.patch_w % mult
+        if self.patch_h < mult or self.patch_w < mult:
+            raise InputError(f"images of {h} x {w} pixels are too small for this network; need >= {mult} x {mult}")
+        self.half = config.frames // 2
+        if config.method == "video":
+            targets = [(b, t) for b in range(n_b) for t in range(n_s)]
+        else:
+            targets = [(b, s) for b in range(n_b) for s in range(n_s)]
+        # hold out every 10th frame (or image) as validation targets when there are enough
+        if len(targets) >= 10:
+            self.val_targets = targets[5::10]
+            self.train_targets = [tg for i, tg in enumerate(targets) if (i - 5) % 10 != 0]
+        else:
+            self.val_targets = targets
+            self.train_targets = targets
+
+    def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ph, pw = self.patch_h, self.patch_w
+        target = self.targets[b, s, :, y:y + ph, x:x + pw]
+        if self.cfg.method == "video":
+            idx = neighbour_indices(s, self.data.shape[1], self.half)
+            inputs = self.data[b, idx, :, y:y + ph, x:x + pw].reshape(-1, ph, pw)
+        else:
+            inputs = self.data[b, s, :, y:y + ph, x:x + pw]
+        return inputs, target
+
+    def batch(self, targets: list[tuple[int, int]], gen: torch.Generator, augment: bool):
+        """Return (inputs, targets, loss mask or None) for one batch."""
+        _, _, _, h, w = self.data.shape
+        picks = torch.randint(0, len(targets), (self.cfg.batch,), generator=gen).tolist()
+        ys = torch.randint(0, h - self.patch_h + 1, (self.cfg.batch,), generator=gen).tolist()
+        xs = torch.randint(0, w - self.patch_w + 1, (self.cfg.batch,), generator=gen).tolist()
+        pairs = [self._crop(*targets[p], y, x) for p, y, x in zip(picks, ys, xs, strict=True)]
+        inputs = torch.stack([p[0] for p in pairs])
+        target = torch.stack([p[1] for p in pairs])
+        if augment:
+            flips = torch.randint(0, 2, (2,), generator=gen).tolist()
+            dims = [d for d, f in zip((-2, -1), flips, strict=True) if f]
+            if dims:
+                inputs, target = inputs.flip(dims), target.flip(dims)
+            if self.cfg.method != "structn2v" and self.patch_h == self.patch_w:
+                k = int(torch.randint(0, 4, (1,), generator=gen))
+                inputs, target = torch.rot90(inputs, k, (-2, -1)), torch.rot90(target, k, (-2, -1))
+        mask = None
+        if self.supervised:
+            return inputs, target, None
+        if self.cfg.method != "video":
+            line = self.cfg.line_width if self.cfg.method == "structn2v" else 0
+            inputs, mask = blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
+                                           replacement="median" if self.cfg.method == "n2v2" else "neighbour",
+                                           line_width=line)
+        elif self.cfg.blind_spot:
+            masked, mask = blind_spot_mask(target, fraction=self.cfg.mask_fraction, generator=gen)
+            inputs = torch.cat([inputs, masked], dim=1)
+        return inputs, target, mask
+
+
+def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> None:
+    if config.method == "video" and work.shape[1] < config.frames:
+        axis = "T" if "T" in stack.axes else ("E" if "E" in stack.axes else "T")
+        raise InputError(
+            f"need >= {config.frames} frames along {axis} for a {config.frames}-frame window, got {work.shape[1]} "
+            f"(shape {stack.shape}, axes {stack.axes!r}); pass a longer video, --frames 3, or use n2v2"
+        )
+
+
+def train_denoiser(
+    data: Stack | np.ndarray,
+    *,
+    method: str = "video",
+    axes: str | None = None,
+    time_budget_s: float | None = None,
+    max_steps: int | None = None,
+    frames: int | None = None,
+    loss: str | None = None,
+    config: TrainConfig | None = None,
+    rng: int | np.random.Generator | None = None,
+    device: str = "auto",
+    resume: TrainedDenoiser | str | Path | None = None,
+    clean: Stack | np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> TrainedDenoiser:
+    """Train a denoiser on the noisy data itself (no clean data).
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        Video (``T``), spectral (``E``) or image stack, optionally RGB (``C``).
+    method : {"video", "n2v", "n2v2", "structn2v"}
+        Temporal masking (predict frame t from its neighbours), or a spatial blind spot.
+    time_budget_s, max_steps : optional
+        Stop after this wall-clock time or number of steps (whichever comes first). Runs with the same seed
+        reproduce exactly on CPU when ``max_steps`` (not the time budget) ends them.
+    frames : int, optional
+        Window of the video denoiser (odd, default 5).
+    loss : {"auto", "mse", "l1", "poisson"}, optional
+        ``auto`` picks L1 when the diagnosis finds impulse noise, else squared error.
+    config : TrainConfig, optional
+        All other settings; the explicit arguments above override it.
+    rng : int or Generator, optional
+        Seed (a concrete seed is drawn and recorded if none is given).
+    device : {"auto", "cpu", "cuda"}
+    resume : TrainedDenoiser or path, optional
+        Continue training a saved model.
+    clean : Stack or ndarray, optional
+        Supervised oracle for benchmarks only: the same network and budget, trained against this clean
+        stack instead of the noisy data (no masking). Gives the upper bound a self-supervised run can approach.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+    """
+    stack = as_stack(data, axes=axes)
+    if resume is not None and not isinstance(resume, TrainedDenoiser):
+        from ._model_io import load_model
+
+        resume = load_model(resume)
+    base_cfg = config or (resume.config if resume is not None else TrainConfig())
+    seed = rng if isinstance(rng, int) else int(np.random.default_rng(rng).integers(2**31))
+    if rng is None and config is not None:
+        seed = config.seed
+    updates: dict[str, object] = {"seed": seed}
+    if resume is None or method != "video":
+        updates["method"] = method
+    for key, value in (("time_budget_s", time_budget_s), ("max_steps", max_steps), ("frames", frames),
+                       ("loss", loss)):
+        if value is not None:
+            updates[key] = value
+    try:
+        cfg = TrainConfig(**{**base_cfg.model_dump(), **updates})
+    except ValueError as exc:
+        raise InputError(f"bad training settings: {str(exc).splitlines()[-1].strip()}") from None
+    work, _ = to_working(stack)
+    _check_video_input(work, cfg, stack)
+    n_c = work.shape[2]
+    if resume is not None:
+        mean, scale = resume.mean, resume.scale
+        loss_kind = resume.loss
+    else:
+        mean = work.mean(axis=(0, 1, 3, 4))
+        scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
+        loss_kind = cfg.loss
+        if loss_kind == "auto":
+            from ._diagnose import diagnose
+
+            loss_kind = diagnose(stack).recommended_loss
+    dev = pick_device(device)
+    norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
+    tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
+    offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
+    model = resume.module if resume is not None else build_model(cfg, n_c)
+    model = model.to(dev)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    target_tensor = None
+    if clean is not None:
+        if cfg.method != "video" or cfg.blind_spot:
+            raise InputError("the supervised oracle is defined for the video denoiser without blind spot")
+        clean_work, _ = to_working(as_stack(clean, axes=axes or stack.axes))
+        if clean_work.shape != work.shape:
+            raise InputError(f"clean stack shape {clean_work.shape} differs from the noisy one's {work.shape}")
+        target_tensor = torch.from_numpy(
+            ((clean_work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]).astype(np.float32))
+    sampler = _Sampler(tensor, cfg, gen, target_tensor)
+    val_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    n_val_batches = 4
+    val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    use_amp = dev.type == "cuda"
+    best_state, best_val, since_best = None, math.inf, 0
+    history: list[dict[str, float]] = list(resume.history) if resume is not None else []
+    start_steps = resume.steps if resume is not None else 0
+    t0 = time.perf_counter()
+    step = 0
+    run_loss = 0.0
+    stop_reason = "max_steps"
+    model.train()
+    while step < cfg.max_steps:
+        elapsed = time.perf_counter() - t0
+        frac = max(step / cfg.max_steps, elapsed / cfg.time_budget_s)
+        if frac >= 1.0:
+            stop_reason = "time_budget"
+            break
+        for group in opt.param_groups:  # cosine decay over whichever budget binds first
+            group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        inputs, target, mask = sampler.batch(sampler.train_targets, gen, augment=cfg.augment)
+        inputs, target = inputs.to(dev), target.to(dev)
+        mask = mask.to(dev) if mask is not None else None
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            pred = model(inputs)
+        loss_val = _loss(pred.float(), target, loss_kind, mask, offset)
+        opt.zero_grad(set_to_none=True)
+        loss_val.backward()
+        opt.step()
+        step += 1
+        run_loss += loss_val.item()
+        if step % cfg.val_every == 0:
+            v = _validate(model, val, loss_kind, offset, dev, use_amp)
+            history.append({"step": start_steps + step, "train_loss": run_loss / cfg.val_every, "val_loss": v,
+                            "seconds": time.perf_counter() - t0})
+            run_loss = 0.0
+            if v < best_val - 1e-6 * abs(best_val):
+                best_val, since_best = v, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if since_best >= cfg.patience:
+                    stop_reason = "early_stopping"
+                    break
+            if progress is not None:
+                progress(min(frac, 1.0), f"{cfg.method}: step {step}, val loss {v:.4g}")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    logger.info("trained %s for %d steps (%s) in %.1f s", cfg.method, step, stop_reason, time.perf_counter() - t0)
+    if progress is not None:
+        progress(1.0, f"{cfg.method}: trained {step} steps ({stop_reason})")
+    return TrainedDenoiser(module=model.cpu(), config=cfg, mean=np.asarray(mean, np.float32),
+                           scale=np.asarray(scale, np.float32), channels=n_c, loss=loss_kind,
+                           steps=start_steps + step, history=history)
+
+
+@torch.no_grad()
+def _validate(model, batches, loss_kind, offset, dev, use_amp) -> float:
+    model.eval()
+    total = 0.0
+    for inputs, target, mask in batches:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            pred = model(inputs.to(dev))
+        total += float(_loss(pred.float(), target.to(dev), loss_kind, None if mask is None else mask.to(dev), offset))
+    model.train()
+    return total / len(batches)
+
+
+__all__ = ["TrainConfig", "TrainedDenoiser", "neighbour_indices", "pick_device", "train_denoiser"]

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from operando import InputError, Stack
+from operando.denoise import denoise, load_model, predict, save_model, train_denoiser
+
+from .conftest import gain_db
+
+
+@pytest.mark.parametrize("method", ["video", "n2v", "n2v2", "structn2v"])
+def test_each_network_raises_psnr(clean_video, noisy_video, tiny_config, method):
+    model = train_denoiser(noisy_video, method=method, config=tiny_config, rng=0)
+    out = predict(model, noisy_video)
+    assert out.shape == noisy_video.shape and out.dtype == noisy_video.dtype
+    assert gain_db(clean_video, noisy_video, out) > 3.0
+
+
+def test_video_denoiser_with_blind_spot_keeps_single_frame_events(clean_video, tiny_config):
+    video = clean_video.to_numpy().copy()
+    video[7, 10:16, 10:16] = 1.5  # a bright event that exists in one frame only
+    noisy = Stack(video + np.random.default_rng(0).normal(0, 0.1, video.shape).astype(np.float32), axes="TYX")
+    cfg = tiny_config.model_copy(update={"blind_spot": True, "mask_fraction": 0.05, "max_steps": 200})
+    with_spot = predict(train_denoiser(noisy, config=cfg, rng=0), noisy).to_numpy()
+    without = predict(train_denoiser(noisy, config=tiny_config, rng=0), noisy).to_numpy()
+    event = (slice(11, 15), slice(11, 15))
+    assert with_spot[7][event].mean() > without[7][event].mean() + 0.1
+
+
+def test_same_seed_same_result(noisy_video, tiny_config):
+    cfg = tiny_config.model_copy(update={"max_steps": 30})
+    a = predict(train_denoiser(noisy_video, config=cfg, rng=5), noisy_video).to_numpy()
+    b = predict(train_denoiser(noisy_video, config=cfg, rng=5), noisy_video).to_numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_saved_model_reloads_to_identical_output(tmp_path, noisy_video, tiny_config):
+    model = train_denoiser(noisy_video, config=tiny_config.model_copy(update={"max_steps": 20}), rng=0)
+    path = save_model(model, tmp_path / "model")
+    assert path.suffix == ".safetensors" and (tmp_path / "model.json").exists()
+    again = load_model(tmp_path / "model.json")
+    np.testing.assert_array_equal(predict(model, noisy_video).to_numpy(), predict(again, noisy_video).to_numpy())
+    resumed = train_denoiser(noisy_video, resume=tmp_path / "model", max_steps=10, rng=0)
+    assert resumed.steps == model.steps + 10
+
+
+def test_integer_input_gives_integer_output(noisy_video, tiny_config):
+    counts = np.clip(noisy_video.to_numpy() * 1000 + 200, 0, 65535).astype(np.uint16)
+    model = train_denoiser(counts, axes="TYX", config=tiny_config.model_copy(update={"max_steps": 10}), rng=0)
+    out = predict(model, counts, axes="TYX")
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint16 and out.shape == counts.shape
+
+
+def test_rgb_video_and_single_images(tiny_config, rng):
+    rgb = rng.random((6, 16, 16, 3)).astype(np.float32)
+    cfg = tiny_config.model_copy(update={"max_steps": 5, "patch": 16})
+    out = denoise(rgb, axes="TYXC", method="video", time_budget_s=10, rng=0) if False else predict(
+        train_denoiser(rgb, axes="TYXC", config=cfg, rng=0), rgb, axes="TYXC")
+    assert out.shape == rgb.shape
+    image = rng.random((24, 24)).astype(np.float32)
+    out2 = predict(train_denoiser(image, method="n2v2", config=cfg, rng=0), image)
+    assert out2.shape == image.shape and out2.dtype == image.dtype
+    spectral = Stack(rng.random((3, 16, 16)).astype(np.float32), axes="EYX")
+    assert predict(train_denoiser(spectral, method="n2v", config=cfg, rng=0), spectral).axes == "EYX"
+
+
+def test_pure_noise_gives_no_structure(tiny_config):
+    noise = np.random.default_rng(3).normal(0.5, 0.1, (12, 32, 32)).astype(np.float32)
+    out = predict(train_denoiser(noise, axes="TYX", config=tiny_config, rng=0), noise, axes="TYX")
+    assert out.std() < 0.35 * noise.std()  # nothing to find: the output stays close to flat
+    assert abs(out.mean() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize(("data", "axes", "kwargs", "match"), [
+    (np.zeros((3, 16, 16), np.float32), "TYX", {"method": "video"}, "need >= 5 frames along T"),
+    (np.zeros((8, 1, 16), np.float32), "TYX", {"method": "n2v"}, "too small to denoise"),
+    (np.zeros((8, 16, 16), np.float32), "YX", {"method": "n2v"}, "names 2 axes but the data has 3"),
+])
+def test_bad_inputs(data, axes, kwargs, match, tiny_config):
+    with pytest.raises(InputError, match=match):
+        train_denoiser(data, axes=axes, config=tiny_config, **kwargs)
+
+
+def test_nan_input_is_refused(tiny_config):
+    data = np.zeros((8, 16, 16), np.float32)
+    data[2, 3, 4] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        denoise(data, axes="TYX", method="gaussian")
+    with pytest.raises(InputError, match="NaN"):
+        train_denoiser(data, axes="TYX", config=tiny_config)
+
+
+def test_supervised_oracle_trains_against_clean(clean_video, noisy_video, tiny_config):
+    oracle = train_denoiser(noisy_video, config=tiny_config, clean=clean_video, rng=0)
+    assert gain_db(clean_video, noisy_video, predict(oracle, noisy_video)) > 3.0
