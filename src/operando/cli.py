@@ -332,5 +332,43 @@ def diagnose_cmd(
             tmp.write_text(json.dumps(d.as_dict(), indent=2), encoding="utf-8")
 
 
+@app.command()
+@cli_errors
+def learn(
+    input: Annotated[Path, typer.Argument(help="Concentration video in (0, 1), axes TYX, square frames.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON.")],
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of windows (0: mean only).")] = 0,
+    window: Annotated[int, typer.Option(help="Frames predicted from each starting frame.")] = 3,
+    n_mu: Annotated[int, typer.Option(help="Legendre terms of the excess mu_h.")] = 4,
+    n_d: Annotated[int, typer.Option(help="Legendre terms of ln D.")] = 2,
+    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (known).")] = 0.002,
+    fit_kappa: Annotated[bool, typer.Option(help="Fit kappa too.")] = False,
+    dx: Annotated[Optional[float], typer.Option(help="Grid spacing (default: the file's pixel size).")] = None,
+    frame_interval: Annotated[Optional[float], typer.Option(help="Time between frames (default: from "
+                                                             "the file).")] = None,
+    smoothness: Annotated[float, typer.Option(help="Weight of the n(n+1) smoothness penalty.")] = 0.0,
+    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a figure of the learned curves.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+) -> None:
+    """Learn mu_h(c) and D(c) from a video by PDE-constrained least squares, with bootstrap bands."""
+    from .inverse import learn_physics, plot_learned
+    from .io import read
+
+    stack = read(input, axes=axes)
+    with progress_bar("learning") as update:
+        result = learn_physics(stack, bootstrap=bootstrap, window=window, n_mu=n_mu, n_d=n_d, kappa=kappa,
+                               fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness,
+                               time_budget_s=time_budget, rng=seed, progress=update)
+    result.save_json(output)
+    if plot is not None:
+        plot_learned({input.name: result}, plot)
+    a = ", ".join(f"{v:.4g}" for v in result.a)
+    b = ", ".join(f"{v:.4g}" for v in result.b)
+    console.print(f"wrote {output}: a = [{a}], b = [{b}], {result.iterations} LM iterations, "
+                  f"{len(result.bootstrap)} bootstrap samples, {result.seconds:.0f} s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

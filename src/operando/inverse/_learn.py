@@ -1,0 +1,287 @@
+"""Learn mu_h(c) and D(c) back from a concentration video: multiple-shooting Levenberg-Marquardt + bootstrap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ..io._paths import atomic_path
+from ._basis import gauge_fix, legendre, log_diffusivity_curve, mobility_curve, mu_h_curve
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class InversionResult:
+    """Learned constitutive laws with their uncertainty.
+
+    Attributes
+    ----------
+    a, b : ndarray
+        Legendre coefficients of the excess mu_h (a_1..a_N) and of ln D (b_0..b_M).
+    kappa : float
+        Gradient-energy coefficient (fitted or as given).
+    covariance : ndarray
+        Gauss-Newton covariance of the fitted parameters.
+    bootstrap : ndarray, shape (B, P)
+        Refitted parameters of each bootstrap resample of windows (empty when B = 0).
+    settings : dict
+        Everything needed to reproduce the fit.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    kappa: float
+    covariance: np.ndarray
+    bootstrap: np.ndarray
+    cost: float
+    iterations: int
+    converged: bool
+    seconds: float
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """All fitted parameters in one vector (a, b[, log kappa])."""
+        extra = [math.log(self.kappa)] if self.settings.get("fit_kappa") else []
+        return np.concatenate([self.a, self.b, extra])
+
+    def curves(self, c: np.ndarray | None = None) -> dict[str, object]:
+        """mu_h (gauge-fixed at c = 0.5), D and M on a c grid, with std and 2.5/97.5 % bootstrap bands."""
+        c = np.linspace(0.05, 0.95, 91) if c is None else np.asarray(c, float)
+        n_mu = self.a.size
+
+        def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            a, b = theta[:n_mu], theta[n_mu: n_mu + self.b.size]
+            mu = gauge_fix(c, mu_h_curve(c, a))
+            d = np.exp(log_diffusivity_curve(c, b))
+            return mu, d, mobility_curve(c, b)
+
+        mu, d, m = evaluate(self.theta)
+        out: dict[str, object] = {"c": c.tolist()}
+        # Gauss-Newton (delta-method) standard deviations
+        g_mu = np.zeros((c.size, self.theta.size))
+        g_mu[:, :n_mu] = legendre(2 * c - 1, n_mu)[:, 1:] - legendre(np.array([0.0]), n_mu)[:, 1:]
+        g_ld = np.zeros((c.size, self.theta.size))
+        g_ld[:, n_mu: n_mu + self.b.size] = legendre(2 * c - 1, self.b.size - 1)
+        sd_mu = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g_mu, self.covariance, g_mu), 0))
+        sd_ld = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g_ld, self.covariance, g_ld), 0))
+        samples = [evaluate(th) for th in self.bootstrap] if len(self.bootstrap) else []
+        for key, mean, gn in (("mu_h", mu, sd_mu), ("D", d, d * sd_ld), ("mobility", m, m * sd_ld)):
+            entry: dict[str, list[float]] = {"mean": mean.tolist(), "gn_std": gn.tolist()}
+            if samples:
+                idx = {"mu_h": 0, "D": 1, "mobility": 2}[key]
+                stack = np.stack([s[idx] for s in samples])
+                entry["std"] = stack.std(axis=0, ddof=1 if len(stack) > 1 else 0).tolist()
+                entry["lo"] = np.percentile(stack, 2.5, axis=0).tolist()
+                entry["hi"] = np.percentile(stack, 97.5, axis=0).tolist()
+            out[key] = entry
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON document: curves, coefficients and settings."""
+        doc = self.curves()
+        doc["coefficients"] = {
+            "a": self.a.tolist(), "b": self.b.tolist(), "kappa": self.kappa,
+            "covariance": self.covariance.tolist(),
+            "bootstrap": self.bootstrap.tolist(),
+        }
+        doc["settings"] = {**self.settings, "cost": self.cost, "iterations": self.iterations,
+                           "converged": self.converged, "seconds": self.seconds,
+                           "bootstrap_samples": int(len(self.bootstrap))}
+        return doc
+
+    def save_json(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically."""
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+        return target
+
+
+def check_concentration_video(video: np.ndarray, source: str) -> None:
+    """Refuse data that cannot be concentrations in (0, 1) (noise may push a few pixels slightly outside)."""
+    if not np.isfinite(video).all():
+        raise InputError(f"{source}: the video holds NaN or infinite values; replace them first")
+    lo, hi = np.percentile(video, [1, 99])
+    if video.min() < -0.5 or video.max() > 1.5 or lo < -0.25 or hi > 1.25:
+        raise InputError(
+            f"{source}: values must be concentrations (site fractions) in (0, 1), got min {video.min():.3g}, "
+            f"max {video.max():.3g}; convert intensities to composition first"
+        )
+
+
+def choose_windows(video: np.ndarray, horizon: int, stride: int, min_std: float) -> np.ndarray:
+    """Window start frames: once the pattern has contrast (std >= min_std), every ``stride`` frames."""
+    n = video.shape[0]
+    stds = video.reshape(n, -1).std(axis=1)
+    valid = [k for k in range(n - horizon) if stds[k] >= min_std]
+    if not valid:
+        valid = list(range(n - horizon))
+    return np.asarray(valid[::stride], int)
+
+
+def _frame_interval(stack: Stack, frame_interval: float | None) -> float:
+    if frame_interval is not None:
+        return float(frame_interval)
+    times = stack.metadata.frame_times
+    if times and len(times) >= 2:
+        steps = np.diff(np.asarray(times, float))
+        if np.allclose(steps, steps[0], rtol=1e-3):
+            return float(steps[0])
+    raise InputError("the video does not record evenly spaced frame times; pass frame_interval=... (--frame-interval)")
+
+
+def learn_physics(
+    video: Stack | np.ndarray,
+    *,
+    axes: str | None = None,
+    n_mu: int = 4,
+    n_d: int = 2,
+    kappa: float = 0.002,
+    fit_kappa: bool = False,
+    dx: float | None = None,
+    frame_interval: float | None = None,
+    window: int = 3,
+    stride: int | None = None,
+    min_std: float = 0.05,
+    dt: float = 5e-5,
+    smoothness: float = 0.0,
+    max_iter: int = 30,
+    bootstrap: int = 0,
+    bootstrap_iter: int = 3,
+    time_budget_s: float | None = None,
+    rng: int | np.random.Generator | None = None,
+    progress: Progress | None = None,
+) -> InversionResult:
+    """Learn mu_h(c) and D(c) from a Cahn-Hilliard video by PDE-constrained least squares.
+
+    Each window starts from an observed frame and is integrated over the next ``window`` frames with the
+    differentiable spectral solver; Levenberg-Marquardt with forward-mode Jacobians fits the Legendre
+    coefficients to all pixels of all windows at once (multiple shooting). Uncertainty: the Gauss-Newton
+    covariance, plus ``bootstrap`` refits on windows resampled with replacement, warm-started from the fit.
+
+    Parameters
+    ----------
+    video : Stack or ndarray, shape (T, n, n)
+        Concentration video in (0, 1) on a square periodic grid (``axes="TYX"``).
+    n_mu, n_d : int
+        Legendre terms of the excess mu_h (a_1..a_n_mu) and of ln D (b_0..b_{n_d - 1}).
+    kappa : float
+        Gradient-energy coefficient (the starting value when ``fit_kappa``).
+    dx : float, optional
+        Grid spacing (default: the stack's pixel size, else 0.01).
+    frame_interval : float, optional
+        Time between frames (default: from the stack's frame times).
+    window : int
+        Frames predicted from each starting frame (the shooting horizon).
+    stride : int, optional
+        Spacing of window starts (default: ``window``).
+    min_std : float
+        Windows start only once the frames have this much contrast (early frames carry little information).
+    dt : float
+        Largest solver time step (keep it >= 4x the step that generated synthetic data: no inverse crime).
+    smoothness : float
+        Weight of the penalty sum n(n+1) coefficient^2.
+    bootstrap : int
+        Number of bootstrap resamples of windows (0: point estimate and Gauss-Newton covariance only).
+    time_budget_s : float, optional
+        Wall-clock budget for the fit and the bootstrap together.
+    rng : int or Generator, optional
+        Seed of the bootstrap resampling.
+
+    Returns
+    -------
+    InversionResult
+    """
+    import jax.numpy as jnp
+
+    from ._forward import ModelSpec, make_residual_functions
+    from ._levenberg_marquardt import levenberg_marquardt
+
+    t_start = time.perf_counter()
+    deadline = None if time_budget_s is None else t_start + time_budget_s
+    stack = as_stack(video, axes=axes if axes is not None or isinstance(video, Stack) else "TYX")
+    source = stack.metadata.source or "video"
+    if set(stack.axes) != set("TYX"):
+        raise InputError(f"{source}: need a (T, Y, X) concentration video, got axes {stack.axes!r}")
+    data = stack.transpose("TYX").to_numpy().astype(np.float64)
+    if data.shape[0] < window + 1:
+        raise InputError(f"{source}: need >= {window + 1} frames for windows of {window}, got {data.shape[0]}")
+    if data.shape[1] != data.shape[2]:
+        raise InputError(f"{source}: the solver is periodic on a square grid; crop the {data.shape[1:]} frames square")
+    check_concentration_video(data, source)
+    if n_mu < 1 or n_d < 1:
+        raise InputError(f"need n_mu >= 1 and n_d >= 1, got {n_mu}, {n_d}")
+    interval = _frame_interval(stack, frame_interval)
+    spacing = dx if dx is not None else (stack.metadata.pixel_size or 0.01)
+    steps = max(1, math.ceil(interval / dt - 1e-9))
+    spec = ModelSpec(n_mu=n_mu, n_d=n_d, fit_kappa=fit_kappa, kappa=kappa, dx=float(spacing), size=data.shape[1],
+                     horizon=window, steps_per_frame=steps, dt=interval / steps, stabilization=0.5)
+    starts = choose_windows(data, window, stride or window, min_std)
+    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
+    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + window] for k in starts]), jnp.float32)
+    residual_fn, jacobian_fn = make_residual_functions(spec)
+    penalty = smoothness * spec.penalty_weights()
+
+    def fit(theta0: np.ndarray, weights: np.ndarray, iters: int):
+        w = jnp.asarray(weights, jnp.float32)
+        return levenberg_marquardt(
+            lambda th: residual_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+            lambda th: jacobian_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+            theta0, penalty=penalty, max_iter=iters, deadline=deadline,
+        )
+
+    theta0 = np.zeros(spec.n_params)
+    theta0[0] = -2.0  # the critical regular solution: a_1 = -Omega with Omega = 2
+    if fit_kappa:
+        theta0[-1] = math.log(kappa)
+    if progress is not None:
+        progress(0.0, f"fitting {spec.n_params} parameters on {len(starts)} windows")
+    ones = np.ones(len(starts))
+    main = fit(theta0, ones, max_iter)
+    n_data = main.n_residuals
+    mse = main.cost
+    try:
+        cov = mse / max(n_data - spec.n_params, 1) * np.linalg.inv(main.jtj + np.diag(penalty))
+    except np.linalg.LinAlgError:
+        cov = np.full((spec.n_params, spec.n_params), np.nan)
+    gen = np.random.default_rng(rng)
+    samples = []
+    for i in range(bootstrap):
+        if deadline is not None and time.perf_counter() > deadline:
+            logger.warning("time budget reached after %d of %d bootstrap samples", i, bootstrap)
+            break
+        counts = np.bincount(gen.integers(0, len(starts), len(starts)), minlength=len(starts)).astype(float)
+        samples.append(fit(main.theta, counts, bootstrap_iter).theta)
+        if progress is not None:
+            progress((i + 1) / (bootstrap + 1), f"bootstrap {i + 1}/{bootstrap}")
+    theta = main.theta
+    settings = {
+        "n_mu": n_mu, "n_d": n_d, "kappa": kappa, "fit_kappa": fit_kappa, "dx": spec.dx,
+        "frame_interval": interval, "window": window, "stride": stride or window, "window_starts": starts.tolist(),
+        "dt": spec.dt, "steps_per_frame": steps, "smoothness": smoothness, "min_std": min_std,
+        "bootstrap_requested": bootstrap, "bootstrap_iter": bootstrap_iter, "seed": rng if isinstance(rng, int) else None,
+        "source": stack.metadata.source, "convention": "M(c) = D(c) c (1 - c); mu_h gauge-fixed at c = 0.5",
+    }
+    if progress is not None:
+        progress(1.0, "done")
+    return InversionResult(
+        a=theta[:n_mu], b=theta[n_mu: n_mu + n_d],
+        kappa=float(math.exp(theta[-1])) if fit_kappa else kappa,
+        covariance=cov, bootstrap=np.asarray(samples).reshape(len(samples), spec.n_params),
+        cost=float(main.cost), iterations=main.iterations, converged=main.converged,
+        seconds=time.perf_counter() - t_start, settings=settings,
+    )

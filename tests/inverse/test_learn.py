@@ -1,0 +1,111 @@
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from operando import InputError, Stack
+from operando.cli import app
+from operando.inverse import (
+    compare_to_truth,
+    diffusivity_from_mobility,
+    fit_legendre_log_d,
+    fit_legendre_mu,
+    gauge_fix,
+    learn_physics,
+    mobility_from_diffusivity,
+    regular_solution_truth,
+)
+from operando.io import write
+from operando.simulate import simulate_cahn_hilliard
+
+TRUTH_SLOPE = 0.5  # ln D = 0.5 (2c - 1)
+
+
+def _mobility(c):
+    c = jnp.clip(c, 0.0, 1.0)
+    return jnp.exp(TRUTH_SLOPE * (2 * c - 1)) * c * (1 - c)
+
+
+@pytest.fixture(scope="module")
+def truth_video():
+    # truth integrated with a 4x finer step than the inversion uses (no inverse crime)
+    return simulate_cahn_hilliard(size=32, n_frames=16, t_end=0.2, dt=1e-5, mobility=_mobility, rng=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(truth_video):
+    return learn_physics(truth_video, n_mu=2, n_d=2, window=2, dt=4e-5, bootstrap=2, rng=0)
+
+
+def test_recovers_known_coefficients_from_clean_data(fitted):
+    np.testing.assert_allclose(fitted.a, [-3.0, 0.0], atol=0.02)
+    np.testing.assert_allclose(fitted.b, [0.0, TRUTH_SLOPE], atol=0.05)
+    errors = compare_to_truth(fitted, regular_solution_truth(d_slope=TRUTH_SLOPE))
+    assert errors["mu_h_rel_l2"] < 0.02
+    assert errors["mobility_rel_l2"] < 0.05
+
+
+def test_json_has_the_documented_shape(tmp_path, fitted):
+    doc = json.loads(fitted.save_json(tmp_path / "r.json").read_text())
+    assert {"c", "mu_h", "mobility", "D", "coefficients", "settings"} <= set(doc)
+    for key in ("mu_h", "mobility", "D"):
+        assert {"mean", "std", "lo", "hi"} <= set(doc[key])
+        assert len(doc[key]["mean"]) == len(doc["c"])
+    c = np.asarray(doc["c"])
+    assert np.interp(0.5, c, doc["mu_h"]["mean"]) == pytest.approx(0.0, abs=1e-9)  # gauge-fixed
+    assert doc["settings"]["bootstrap_samples"] == 2
+
+
+def test_bootstrap_is_reproducible_with_a_seed(truth_video):
+    a = learn_physics(truth_video, n_mu=2, n_d=2, window=2, dt=8e-5, max_iter=4, bootstrap=2, bootstrap_iter=1, rng=3)
+    b = learn_physics(truth_video, n_mu=2, n_d=2, window=2, dt=8e-5, max_iter=4, bootstrap=2, bootstrap_iter=1, rng=3)
+    np.testing.assert_array_equal(a.bootstrap, b.bootstrap)
+
+
+def test_gauge_fixing_and_converters():
+    c = np.linspace(0.1, 0.9, 9)
+    mu = np.log(c / (1 - c)) + 3 * (1 - 2 * c) + 7.0  # any additive constant
+    fixed = gauge_fix(c, mu)
+    assert fixed[4] == pytest.approx(0.0)
+    np.testing.assert_allclose(fixed, np.log(c / (1 - c)) + 3 * (1 - 2 * c), atol=1e-12)
+    d = np.exp(0.3 * (2 * c - 1))
+    m = mobility_from_diffusivity(d, c)
+    np.testing.assert_allclose(m, d * c * (1 - c))
+    np.testing.assert_allclose(diffusivity_from_mobility(m, c), d)
+    np.testing.assert_allclose(fit_legendre_mu(c, mu, 3), [-3, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(fit_legendre_log_d(c, d, 2), [0, 0.3], atol=1e-9)
+
+
+@pytest.mark.parametrize(("video", "match"), [
+    (np.full((8, 16, 16), 100.0), "concentrations"),
+    (np.full((1, 16, 16), 0.5), "need >= 4 frames"),
+])
+def test_bad_videos(video, match):
+    stack = Stack(video.astype(np.float32), axes="TYX")
+    with pytest.raises(InputError, match=match):
+        learn_physics(stack, frame_interval=0.01)
+
+
+def test_nan_video():
+    v = np.full((6, 16, 16), 0.5, np.float32)
+    v[2, 3, 3] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        learn_physics(Stack(v, axes="TYX"), frame_interval=0.01)
+
+
+def test_missing_frame_times():
+    with pytest.raises(InputError, match="frame_interval"):
+        learn_physics(np.full((6, 16, 16), 0.5, np.float32), axes="TYX")
+
+
+def test_cli_learn(tmp_path, truth_video):
+    write(truth_video, tmp_path / "ch.tif")
+    r = CliRunner().invoke(app, ["learn", str(tmp_path / "ch.tif"), "-o", str(tmp_path / "r.json"), "--n-mu", "1",
+                                 "--n-d", "1", "--window", "2", "--plot", str(tmp_path / "fig.png")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["coefficients"]["a"][0] == pytest.approx(-3.0, abs=0.1)
+    assert "std" not in doc["mu_h"]  # --bootstrap 0 gives the mean only
+    assert (tmp_path / "fig.png").stat().st_size > 1000
