@@ -160,7 +160,8 @@ def _learn_physics(clean, noisy, denoised, cfg: DemoConfig, out: Path) -> dict[s
         return None
     budget = cfg.learn_time_budget_s / 3
     results = {
-        name: learn_physics(video, bootstrap=0, time_budget_s=budget, rng=cfg.seed)
+        name: learn_physics(video, n_mu=2, n_d=2, window=2, stride=3, bootstrap=0, time_budget_s=budget,
+                            rng=cfg.seed)
         for name, video in (("clean", clean), ("noisy", noisy), ("denoised", denoised))
     }
     plot_learned(results, out / "physics.png")

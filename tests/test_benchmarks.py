@@ -1,0 +1,30 @@
+import csv
+
+from typer.testing import CliRunner
+
+from operando.cli import app
+
+
+def test_denoise_benchmark_cli_tiny(tmp_path):
+    out = tmp_path / "bd"
+    r = CliRunner().invoke(app, ["benchmark", "denoise", "-o", str(out), "--size", "32", "--frames", "12",
+                                 "--noise", "gaussian:0.1", "--noise", "impulse:0.2",
+                                 "--method", "gaussian", "--method", "median", "--time-budget", "2"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(open(out / "denoise_benchmark.csv")))
+    # noisy + 2 methods on 2 cases + the scan-line case
+    assert len(rows) == 9
+    by = {(row["noise"], row["method"]): float(row["psnr_db"]) for row in rows}
+    assert by[("impulse:0.2", "median")] > by[("impulse:0.2", "noisy")] + 5
+    assert (out / "report.md").exists() and (out / "frames.png").exists()
+
+
+def test_physics_benchmark_tiny(tmp_path):
+    from operando.inverse._benchmark import benchmark_physics
+
+    rows = benchmark_physics(tmp_path / "bp", size=32, n_frames=12, noises=["gaussian:0.05"], denoisers=["gaussian"],
+                             n_mu=1, n_d=2, window=2, bootstrap=0, inversion_dt=8e-5)
+    data = {r["data"]: r for r in rows}
+    assert set(data) == {"clean", "noisy", "gaussian"}
+    assert data["clean"]["mu_h_rel_l2"] < 0.05
+    assert (tmp_path / "bp" / "physics_gaussian_0.05.png").exists()
