@@ -7,7 +7,7 @@ from operando.demo import DemoConfig, run_demo
 
 
 def test_quick_demo_writes_a_report_and_denoising_helps(tmp_path):
-    result = run_demo(tmp_path / "demo", config=DemoConfig.quick(method="gaussian", learn=False))
+    result = run_demo(tmp_path / "demo", config=DemoConfig.quick(method="gaussian"))
     for name in ("report.md", "report.html", "frames.png", "psnr_per_frame.png", "clean.tif", "noisy.tif",
                  "denoised.tif", "metrics.json", "config.json"):
         assert (tmp_path / "demo" / name).exists(), name
@@ -15,6 +15,9 @@ def test_quick_demo_writes_a_report_and_denoising_helps(tmp_path):
     assert rows["gaussian"]["psnr_db"] > rows["noisy"]["psnr_db"] + 5
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["seed"] == 0
     assert "PSNR" in result.report.read_text()
+    physics = {r["data"]: r for r in result.physics["rows"]}
+    assert physics["clean"]["mu_h_rel_l2"] < 0.05  # learned back from the clean video
+    assert (tmp_path / "demo" / "physics.png").exists()
 
 
 def test_demo_cli_quick(tmp_path):

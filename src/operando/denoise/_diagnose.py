@@ -27,6 +27,11 @@ class Diagnosis:
     recommended_loss: str
     notes: tuple[str, ...]
 
+    @property
+    def spatially_white(self) -> bool:
+        """True when neighbouring pixels' noise is independent (no stripes, no spatial correlation)."""
+        return not self.stripes and max(self.spatial_corr_x, self.spatial_corr_y) < 0.2
+
     def as_dict(self) -> dict[str, object]:
         """The diagnosis as a JSON-ready dict."""
         return asdict(self)

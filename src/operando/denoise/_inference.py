@@ -8,11 +8,12 @@ import torch
 from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
+from ._masking import checkerboard, hide_checkerboard
 from ._tiling import tiled_apply
 from ._training import TrainedDenoiser, neighbour_indices, pick_device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(
     model: TrainedDenoiser,
     data: Stack | np.ndarray,
@@ -54,12 +55,20 @@ def predict(
             if model.is_video:
                 inputs = torch.stack([norm[neighbour_indices(s, n_s, half)].reshape(-1, *norm.shape[-2:])
                                       for s in idx])
-                if model.config.blind_spot:
-                    inputs = torch.cat([inputs, norm[idx]], dim=1)
             else:
                 inputs = norm[idx]
-            res = tiled_apply(run, inputs, out_channels=model.channels, tile=tile, overlap=overlap,
-                              multiple=net.multiple)
+            if model.is_video and model.config.blind_spot:
+                # two passes, each hiding one parity of the target frame; keep each pixel from the pass that hid it
+                res = None
+                for parity in (0, 1):
+                    mask = checkerboard(inputs.shape[-2], inputs.shape[-1], torch.full((len(idx),), parity))
+                    part = tiled_apply(run, torch.cat([inputs, hide_checkerboard(norm[idx], mask)], dim=1),
+                                       out_channels=model.channels, tile=tile, overlap=overlap,
+                                       multiple=net.multiple)
+                    res = part if res is None else torch.where(mask, part, res)
+            else:
+                res = tiled_apply(run, inputs, out_channels=model.channels, tile=tile, overlap=overlap,
+                                  multiple=net.multiple)
             out[b, idx] = res.cpu().numpy() * scale + mean
     result = from_working(out, layout, stack)
     return result if isinstance(data, Stack) else result.data

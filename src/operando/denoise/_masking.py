@@ -87,3 +87,16 @@ def _row_mask(
     mask = torch.zeros((b, 1, h, w), dtype=torch.bool, device=device)
     mask[bi, 0, rows, :] = True
     return masked, mask
+
+
+def checkerboard(height: int, width: int, parity: torch.Tensor) -> torch.Tensor:
+    """Masks of shape (B, 1, H, W): True where (y + x) % 2 == parity[b]."""
+    yy = torch.arange(height)[:, None]
+    xx = torch.arange(width)[None, :]
+    board = ((yy + xx) % 2)[None, None]
+    return board == parity.view(-1, 1, 1, 1)
+
+
+def hide_checkerboard(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Zero the masked pixels and append the mask as a channel: (B, C + 1, H, W)."""
+    return torch.cat([frames * (~mask), mask.to(frames.dtype)], dim=1)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import to_working
-from ._masking import blind_spot_mask
+from ._masking import blind_spot_mask, checkerboard, hide_checkerboard
 from ._unet import ImageDenoiser, VideoDenoiser
 
 logger = logging.getLogger(__name__)
@@ -34,11 +34,13 @@ class TrainConfig(BaseModel):
     version: int = 1
     method: Literal["video", "n2v", "n2v2", "structn2v"] = "video"
     frames: int = Field(5, ge=3, description="window of the video denoiser (odd), target frame in the middle")
-    blind_spot: bool = Field(False, description="video: also show the target frame with a spatial blind spot")
+    blind_spot: bool | None = Field(
+        None, description="video: also show the target frame with a checkerboard blind spot (None: on unless "
+        "the diagnosis finds spatially correlated noise, which the visible half of the frame would leak)")
     loss: Literal["auto", "mse", "l1", "poisson"] = "auto"
     patch: int = Field(64, ge=8)
     batch: int = Field(8, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(1e-3, gt=0)
     max_steps: int = Field(20000, ge=1)
     time_budget_s: float = Field(300.0, gt=0)
     val_every: int = Field(50, ge=1)
@@ -46,8 +48,9 @@ class TrainConfig(BaseModel):
     mask_fraction: float = Field(0.02, gt=0, lt=0.5)
     line_width: int = Field(-1, description="structn2v: pixels masked each side along X (-1: whole row)")
     augment: bool = True
-    base: int = Field(32, ge=4)
-    depth: int = Field(2, ge=1, le=4)
+    ema_decay: float = Field(0.995, ge=0, lt=1, description="weight averaging (0: off)")
+    base: int = Field(16, ge=4)
+    depth: int = Field(3, ge=1, le=4)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -152,15 +155,17 @@ class _Sampler:
             self.val_targets = targets
             self.train_targets = targets
 
-    def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(network inputs, loss target, noisy target frame) of one patch."""
         ph, pw = self.patch_h, self.patch_w
+        noisy = self.data[b, s, :, y:y + ph, x:x + pw]
         target = self.targets[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video":
             idx = neighbour_indices(s, self.data.shape[1], self.half)
             inputs = self.data[b, idx, :, y:y + ph, x:x + pw].reshape(-1, ph, pw)
         else:
-            inputs = self.data[b, s, :, y:y + ph, x:x + pw]
-        return inputs, target
+            inputs = noisy
+        return inputs, target, noisy
 
     def batch(self, targets: list[tuple[int, int]], gen: torch.Generator, augment: bool):
         """Return (inputs, targets, loss mask or None) for one batch."""
@@ -168,28 +173,29 @@ class _Sampler:
         picks = torch.randint(0, len(targets), (self.cfg.batch,), generator=gen).tolist()
         ys = torch.randint(0, h - self.patch_h + 1, (self.cfg.batch,), generator=gen).tolist()
         xs = torch.randint(0, w - self.patch_w + 1, (self.cfg.batch,), generator=gen).tolist()
-        pairs = [self._crop(*targets[p], y, x) for p, y, x in zip(picks, ys, xs, strict=True)]
-        inputs = torch.stack([p[0] for p in pairs])
-        target = torch.stack([p[1] for p in pairs])
+        crops = [self._crop(*targets[p], y, x) for p, y, x in zip(picks, ys, xs, strict=True)]
+        inputs, target, centre = (torch.stack([c[i] for c in crops]) for i in range(3))
         if augment:
             flips = torch.randint(0, 2, (2,), generator=gen).tolist()
             dims = [d for d, f in zip((-2, -1), flips, strict=True) if f]
             if dims:
-                inputs, target = inputs.flip(dims), target.flip(dims)
+                inputs, target, centre = inputs.flip(dims), target.flip(dims), centre.flip(dims)
             if self.cfg.method != "structn2v" and self.patch_h == self.patch_w:
                 k = int(torch.randint(0, 4, (1,), generator=gen))
-                inputs, target = torch.rot90(inputs, k, (-2, -1)), torch.rot90(target, k, (-2, -1))
-        mask = None
+                inputs, target, centre = (torch.rot90(t, k, (-2, -1)) for t in (inputs, target, centre))
+        if self.cfg.method == "video":
+            if not self.cfg.blind_spot:
+                return inputs, target, None
+            # J-invariant checkerboard: half of the target frame is hidden, and only that half is scored
+            parity = torch.randint(0, 2, (inputs.shape[0],), generator=gen)
+            mask = checkerboard(target.shape[-2], target.shape[-1], parity)
+            return torch.cat([inputs, hide_checkerboard(centre, mask)], dim=1), target, mask
         if self.supervised:
             return inputs, target, None
-        if self.cfg.method != "video":
-            line = self.cfg.line_width if self.cfg.method == "structn2v" else 0
-            inputs, mask = blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
-                                           replacement="median" if self.cfg.method == "n2v2" else "neighbour",
-                                           line_width=line)
-        elif self.cfg.blind_spot:
-            masked, mask = blind_spot_mask(target, fraction=self.cfg.mask_fraction, generator=gen)
-            inputs = torch.cat([inputs, masked], dim=1)
+        line = self.cfg.line_width if self.cfg.method == "structn2v" else 0
+        inputs, mask = blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
+                                       replacement="median" if self.cfg.method == "n2v2" else "neighbour",
+                                       line_width=line)
         return inputs, target, mask
 
 
@@ -276,10 +282,14 @@ def train_denoiser(
         mean = work.mean(axis=(0, 1, 3, 4))
         scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
         loss_kind = cfg.loss
-        if loss_kind == "auto":
+        if loss_kind == "auto" or cfg.blind_spot is None:
             from ._diagnose import diagnose
 
-            loss_kind = diagnose(stack).recommended_loss
+            diagnosis = diagnose(stack)
+            if loss_kind == "auto":
+                loss_kind = diagnosis.recommended_loss
+            if cfg.blind_spot is None:
+                cfg = cfg.model_copy(update={"blind_spot": cfg.method == "video" and diagnosis.spatially_white})
     dev = pick_device(device)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
@@ -289,8 +299,8 @@ def train_denoiser(
     gen = torch.Generator().manual_seed(cfg.seed)
     target_tensor = None
     if clean is not None:
-        if cfg.method != "video" or cfg.blind_spot:
-            raise InputError("the supervised oracle is defined for the video denoiser without blind spot")
+        if cfg.method != "video":
+            raise InputError("the supervised oracle is defined for the video denoiser")
         clean_work, _ = to_working(as_stack(clean, axes=axes or stack.axes))
         if clean_work.shape != work.shape:
             raise InputError(f"clean stack shape {clean_work.shape} differs from the noisy one's {work.shape}")
@@ -298,9 +308,13 @@ def train_denoiser(
             ((clean_work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]).astype(np.float32))
     sampler = _Sampler(tensor, cfg, gen, target_tensor)
     val_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    n_val_batches = 4
+    n_val_batches = 8
     val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    # Polyak (exponential moving) average of the weights: smooths the SGD noise; validated and returned
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
     use_amp = dev.type == "cuda"
     best_state, best_val, since_best = None, math.inf, 0
     history: list[dict[str, float]] = list(resume.history) if resume is not None else []
@@ -325,18 +339,27 @@ def train_denoiser(
             pred = model(inputs)
         loss_val = _loss(pred.float(), target, loss_kind, mask, offset)
         opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss_val):
+            logger.warning("non-finite loss at step %d; skipping the step", step)
+            step += 1
+            continue
         loss_val.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
+        decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(pm, 1 - decay)
         run_loss += loss_val.item()
         if step % cfg.val_every == 0:
-            v = _validate(model, val, loss_kind, offset, dev, use_amp)
+            v = _validate(ema, val, loss_kind, offset, dev, use_amp)
             history.append({"step": start_steps + step, "train_loss": run_loss / cfg.val_every, "val_loss": v,
                             "seconds": time.perf_counter() - t0})
             run_loss = 0.0
             if v < best_val - 1e-6 * abs(best_val):
                 best_val, since_best = v, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(ema.state_dict())
             else:
                 since_best += 1
                 if since_best >= cfg.patience:
@@ -344,8 +367,7 @@ def train_denoiser(
                     break
             if progress is not None:
                 progress(min(frac, 1.0), f"{cfg.method}: step {step}, val loss {v:.4g}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    model.load_state_dict(best_state if best_state is not None else ema.state_dict())
     model.eval()
     logger.info("trained %s for %d steps (%s) in %.1f s", cfg.method, step, stop_reason, time.perf_counter() - t0)
     if progress is not None:

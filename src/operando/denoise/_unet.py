@@ -78,8 +78,8 @@ class VideoDenoiser(nn.Module):
     """Predict frame t from its 2k neighbours (frame t hidden): temporal masking, UMVD family.
 
     Input channels are the neighbours' channels in time order, optionally followed by the target frame with a
-    spatial blind spot (masked pixels replaced) so that single-frame events can be kept. The output is the mean
-    of the two nearest neighbours plus a learned correction.
+    checkerboard blind spot (one parity of pixels zeroed) and the mask itself, so that single-frame events can
+    be kept. The output is the mean of the two nearest neighbours plus a learned correction.
     """
 
     def __init__(self, n_neighbours: int, channels: int, *, base: int = 32, depth: int = 2,
@@ -88,7 +88,7 @@ class VideoDenoiser(nn.Module):
         self.n_neighbours = n_neighbours
         self.channels = channels
         self.blind_spot = blind_spot
-        extra = channels if blind_spot else 0
+        extra = channels + 1 if blind_spot else 0
         self.unet = UNet(n_neighbours * channels + extra, channels, base=base, depth=depth)
 
     @property
