@@ -47,3 +47,44 @@ def test_info_and_version(tmp_path):
     r = runner.invoke(app, ["info", str(tmp_path / "a.npy")])
     assert r.exit_code == 0 and "TYX" in r.output
     assert runner.invoke(app, ["--version"]).exit_code == 0
+
+
+def _tiny_video(tmp_path):
+    from operando.noise import corrupt
+    from operando.simulate import simulate_cahn_hilliard
+
+    clean = simulate_cahn_hilliard(size=32, n_frames=10, rng=0)
+    noisy = corrupt(clean, "gaussian:0.1", rng=1)
+    from operando.io import write
+
+    write(clean, tmp_path / "clean.tif")
+    write(noisy, tmp_path / "noisy.tif")
+    return tmp_path / "clean.tif", tmp_path / "noisy.tif"
+
+
+def test_denoise_train_predict_diagnose(tmp_path):
+    clean, noisy = _tiny_video(tmp_path)
+    r = runner.invoke(app, ["denoise", str(noisy), "-o", str(tmp_path / "g.tif"), "--method", "gaussian"])
+    assert r.exit_code == 0, r.output
+    assert read(tmp_path / "g.tif").shape == (10, 32, 32)
+    r = runner.invoke(app, ["train", str(noisy), "-o", str(tmp_path / "m"), "--max-steps", "5", "--method", "n2v2"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.safetensors").exists() and (tmp_path / "m.json").exists()
+    r = runner.invoke(app, ["predict", str(noisy), "--model", str(tmp_path / "m"), "-o", str(tmp_path / "p.tif")])
+    assert r.exit_code == 0, r.output
+    assert read(tmp_path / "p.tif").shape == (10, 32, 32)
+    r = runner.invoke(app, ["denoise", str(noisy), "-o", str(tmp_path / "v.tif"), "--method", "video",
+                            "--time-budget", "2", "--save-model", str(tmp_path / "v")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "v.json").exists()
+    r = runner.invoke(app, ["diagnose", str(noisy), "--json", str(tmp_path / "d.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "d.json").read_text())["recommended_method"] == "video"
+
+
+def test_denoise_too_few_frames_is_one_clean_line(tmp_path):
+    np.save(tmp_path / "short.npy", np.random.default_rng(0).random((3, 16, 16)).astype(np.float32))
+    r = runner.invoke(app, ["denoise", str(tmp_path / "short.npy"), "-o", str(tmp_path / "o.npy"),
+                            "--method", "video"])
+    assert r.exit_code == 2
+    assert "need >= 5 frames along T" in r.output and "Traceback" not in r.output

@@ -266,8 +266,9 @@ def denoise_cmd(
 def train(
     input: Annotated[Path, typer.Argument(help="Noisy stack to train on.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model path (writes .safetensors + .json).")],
-    method: Annotated[str, typer.Option(help="video, n2v, n2v2 or structn2v.")] = "video",
-    frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
+    method: Annotated[Optional[str], typer.Option(help="video (default), n2v, n2v2 or structn2v; a resumed "
+                                                   "model keeps its own.")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Window of the video denoiser (odd, default 5).")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds.")] = 300.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
     loss: Annotated[str, typer.Option(help="auto, mse, l1 or poisson.")] = "auto",
@@ -281,7 +282,9 @@ def train(
     from .io import read
 
     stack = read(input, axes=axes)
-    with progress_bar(method) as update:
+    if method is None and resume is None:
+        method = "video"
+    with progress_bar(method or "training") as update:
         net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, max_steps=max_steps,
                              loss=loss, rng=seed, device=device, resume=resume, progress=update)
     path = save_model(net, output)

@@ -93,3 +93,12 @@ def test_nan_input_is_refused(tiny_config):
 def test_supervised_oracle_trains_against_clean(clean_video, noisy_video, tiny_config):
     oracle = train_denoiser(noisy_video, config=tiny_config, clean=clean_video, rng=0)
     assert gain_db(clean_video, noisy_video, predict(oracle, noisy_video)) > 3.0
+
+
+def test_impulse_noise_gets_l1_and_cleaned_context(clean_video, tiny_config):
+    from operando.noise import corrupt
+
+    noisy = corrupt(clean_video, "impulse:0.2", rng=0)
+    model = train_denoiser(noisy, config=tiny_config, rng=0)
+    assert model.loss == "l1" and model.config.impulse_filter
+    assert gain_db(clean_video, noisy, predict(model, noisy)) > 8.0

@@ -10,7 +10,7 @@ from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
 from ._masking import checkerboard, hide_checkerboard
 from ._tiling import tiled_apply
-from ._training import TrainedDenoiser, neighbour_indices, pick_device
+from ._training import TrainedDenoiser, neighbour_indices, pick_device, remove_impulses
 
 
 @torch.inference_mode()
@@ -49,11 +49,12 @@ def predict(
 
     for b in range(work.shape[0]):
         norm = torch.from_numpy(((work[b] - mean) / scale).astype(np.float32))  # (S, C, Y, X)
+        context = torch.from_numpy(remove_impulses(norm.numpy()[None])[0]) if model.config.impulse_filter else norm
         n_s = norm.shape[0]
         for s0 in range(0, n_s, frames_per_batch):
             idx = list(range(s0, min(s0 + frames_per_batch, n_s)))
             if model.is_video:
-                inputs = torch.stack([norm[neighbour_indices(s, n_s, half)].reshape(-1, *norm.shape[-2:])
+                inputs = torch.stack([context[neighbour_indices(s, n_s, half)].reshape(-1, *norm.shape[-2:])
                                       for s in idx])
             else:
                 inputs = norm[idx]

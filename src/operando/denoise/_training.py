@@ -44,11 +44,14 @@ class TrainConfig(BaseModel):
     max_steps: int = Field(20000, ge=1)
     time_budget_s: float = Field(300.0, gt=0)
     val_every: int = Field(50, ge=1)
-    patience: int = Field(12, ge=1, description="validation checks without improvement before stopping")
+    patience: int = Field(40, ge=1, description="validation checks without improvement before stopping")
     mask_fraction: float = Field(0.02, gt=0, lt=0.5)
     line_width: int = Field(-1, description="structn2v: pixels masked each side along X (-1: whole row)")
     augment: bool = True
     ema_decay: float = Field(0.995, ge=0, lt=1, description="weight averaging (0: off)")
+    impulse_filter: bool | None = Field(
+        None, description="video: replace impulse outliers in the neighbour frames by their 3x3 median before "
+        "the network sees them (None: when the diagnosis finds impulse noise)")
     base: int = Field(16, ge=4)
     depth: int = Field(3, ge=1, le=4)
     seed: int = 0
@@ -129,8 +132,9 @@ class _Sampler:
     """Draws training and validation batches from the working array (B, S, C, Y, X)."""
 
     def __init__(self, data: torch.Tensor, config: TrainConfig, generator: torch.Generator,
-                 targets: torch.Tensor | None = None) -> None:
+                 targets: torch.Tensor | None = None, context: torch.Tensor | None = None) -> None:
         self.data = data
+        self.context = data if context is None else context  # what the neighbour frames show
         self.targets = data if targets is None else targets
         self.supervised = targets is not None
         self.cfg = config
@@ -162,7 +166,7 @@ class _Sampler:
         target = self.targets[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video":
             idx = neighbour_indices(s, self.data.shape[1], self.half)
-            inputs = self.data[b, idx, :, y:y + ph, x:x + pw].reshape(-1, ph, pw)
+            inputs = self.context[b, idx, :, y:y + ph, x:x + pw].reshape(-1, ph, pw)
         else:
             inputs = noisy
         return inputs, target, noisy
@@ -199,6 +203,17 @@ class _Sampler:
         return inputs, target, mask
 
 
+def remove_impulses(norm: np.ndarray) -> np.ndarray:
+    """Replace impulse outliers of (B, S, C, Y, X) data by their per-frame 3x3 median (float32 copy)."""
+    from scipy import ndimage
+
+    med = ndimage.median_filter(norm, size=(1, 1, 1, 3, 3), mode="reflect")
+    resid = norm - med
+    mad = np.median(np.abs(resid - np.median(resid)))
+    outlier = np.abs(resid) > 3 * 1.4826 * max(float(mad), 1e-6)
+    return np.where(outlier, med, norm).astype(np.float32)
+
+
 def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> None:
     if config.method == "video" and work.shape[1] < config.frames:
         axis = "T" if "T" in stack.axes else ("E" if "E" in stack.axes else "T")
@@ -211,7 +226,7 @@ def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> N
 def train_denoiser(
     data: Stack | np.ndarray,
     *,
-    method: str = "video",
+    method: str | None = None,
     axes: str | None = None,
     time_budget_s: float | None = None,
     max_steps: int | None = None,
@@ -230,8 +245,9 @@ def train_denoiser(
     ----------
     data : Stack or ndarray
         Video (``T``), spectral (``E``) or image stack, optionally RGB (``C``).
-    method : {"video", "n2v", "n2v2", "structn2v"}
-        Temporal masking (predict frame t from its neighbours), or a spatial blind spot.
+    method : {"video", "n2v", "n2v2", "structn2v"}, optional
+        Temporal masking (predict frame t from its neighbours), or a spatial blind spot. Default: the
+        method of ``config`` (or of the resumed model), else ``"video"``.
     time_budget_s, max_steps : optional
         Stop after this wall-clock time or number of steps (whichever comes first). Runs with the same seed
         reproduce exactly on CPU when ``max_steps`` (not the time budget) ends them.
@@ -262,12 +278,15 @@ def train_denoiser(
     if rng is None and config is not None:
         seed = config.seed
     updates: dict[str, object] = {"seed": seed}
-    if resume is None or method != "video":
-        updates["method"] = method
-    for key, value in (("time_budget_s", time_budget_s), ("max_steps", max_steps), ("frames", frames),
-                       ("loss", loss)):
+    for key, value in (("method", method), ("time_budget_s", time_budget_s), ("max_steps", max_steps),
+                       ("frames", frames), ("loss", loss)):
         if value is not None:
             updates[key] = value
+    if resume is not None:
+        for key in ("method", "frames"):
+            if key in updates and updates[key] != getattr(resume.config, key):
+                raise InputError(f"the resumed model has {key}={getattr(resume.config, key)!r}, not "
+                                 f"{updates[key]!r}; leave {key} out when resuming")
     try:
         cfg = TrainConfig(**{**base_cfg.model_dump(), **updates})
     except ValueError as exc:
@@ -290,9 +309,15 @@ def train_denoiser(
                 loss_kind = diagnosis.recommended_loss
             if cfg.blind_spot is None:
                 cfg = cfg.model_copy(update={"blind_spot": cfg.method == "video" and diagnosis.spatially_white})
+    if cfg.impulse_filter is None:
+        from ._diagnose import diagnose
+
+        has_impulses = diagnose(stack).impulse_fraction > 0.005
+        cfg = cfg.model_copy(update={"impulse_filter": cfg.method == "video" and has_impulses})
     dev = pick_device(device)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
+    context = torch.from_numpy(remove_impulses(norm)) if cfg.impulse_filter else None
     offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
     model = resume.module if resume is not None else build_model(cfg, n_c)
     model = model.to(dev)
@@ -306,7 +331,7 @@ def train_denoiser(
             raise InputError(f"clean stack shape {clean_work.shape} differs from the noisy one's {work.shape}")
         target_tensor = torch.from_numpy(
             ((clean_work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]).astype(np.float32))
-    sampler = _Sampler(tensor, cfg, gen, target_tensor)
+    sampler = _Sampler(tensor, cfg, gen, target_tensor, context)
     val_gen = torch.Generator().manual_seed(cfg.seed + 1)
     n_val_batches = 8
     val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]

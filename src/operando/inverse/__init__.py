@@ -8,7 +8,7 @@ from ._basis import (
     mobility_from_diffusivity,
 )
 from ._compare import Truth, compare_learned, compare_to_truth, plot_learned, regular_solution_truth
-from ._learn import InversionResult, learn_physics
+from ._learn import InversionResult, learn_physics, refit_on_fresh_noise
 
 __all__ = [
     "InversionResult",
@@ -22,5 +22,6 @@ __all__ = [
     "learn_physics",
     "mobility_from_diffusivity",
     "plot_learned",
+    "refit_on_fresh_noise",
     "regular_solution_truth",
 ]

@@ -252,6 +252,7 @@ def learn_physics(
         progress(0.0, f"fitting {spec.n_params} parameters on {len(starts)} windows")
     ones = np.ones(len(starts))
     main = fit(theta0, ones, max_iter)
+    fit_seconds = time.perf_counter() - t_start
     n_data = main.n_residuals
     mse = main.cost
     try:
@@ -275,6 +276,7 @@ def learn_physics(
         "dt": spec.dt, "steps_per_frame": steps, "smoothness": smoothness, "min_std": min_std,
         "bootstrap_requested": bootstrap, "bootstrap_iter": bootstrap_iter, "seed": rng if isinstance(rng, int) else None,
         "source": stack.metadata.source, "convention": "M(c) = D(c) c (1 - c); mu_h gauge-fixed at c = 0.5",
+        "fit_seconds": fit_seconds, "stop_reason": main.reason,
     }
     if progress is not None:
         progress(1.0, "done")
@@ -284,4 +286,48 @@ def learn_physics(
         covariance=cov, bootstrap=np.asarray(samples).reshape(len(samples), spec.n_params),
         cost=float(main.cost), iterations=main.iterations, converged=main.converged,
         seconds=time.perf_counter() - t_start, settings=settings,
+    )
+
+
+def refit_on_fresh_noise(
+    clean: Stack | np.ndarray,
+    noise: str,
+    *,
+    replicates: int,
+    denoise_method: str | None = None,
+    denoise_budget_s: float = 60.0,
+    axes: str | None = None,
+    rng: int = 0,
+    progress: Progress | None = None,
+    **fit_options: object,
+) -> InversionResult:
+    """Fit the clean video's physics once per fresh noise realisation (optionally denoised first).
+
+    The only replicates that capture the denoiser's own bias and variance: each one corrupts ``clean`` with
+    ``noise`` (seed ``rng + i``), denoises it with ``denoise_method`` if given, and refits. The returned result
+    holds the first replicate's fit as the point estimate and all replicates in ``bootstrap`` (so the bands
+    of :meth:`InversionResult.curves` are noise-realisation bands). ``fit_options`` go to :func:`learn_physics`
+    (its own window bootstrap is switched off).
+    """
+    from ..noise import corrupt
+
+    if replicates < 1:
+        raise InputError(f"replicates must be >= 1, got {replicates}")
+    fits = []
+    for i in range(replicates):
+        noisy = corrupt(clean, noise, axes=axes, rng=rng + i)
+        if denoise_method is not None:
+            from ..denoise import denoise
+
+            noisy = denoise(noisy, method=denoise_method, time_budget_s=denoise_budget_s, rng=rng + i)
+        fits.append(learn_physics(noisy, **{**fit_options, "bootstrap": 0}))
+        if progress is not None:
+            progress((i + 1) / replicates, f"noise replicate {i + 1}/{replicates}")
+    first = fits[0]
+    settings = {**first.settings, "replicates": "noise", "noise": noise, "denoise_method": denoise_method,
+                "n_replicates": replicates}
+    return InversionResult(
+        a=first.a, b=first.b, kappa=first.kappa, covariance=first.covariance,
+        bootstrap=np.stack([f.theta for f in fits]), cost=first.cost, iterations=first.iterations,
+        converged=first.converged, seconds=float(sum(f.seconds for f in fits)), settings=settings,
     )
