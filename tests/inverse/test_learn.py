@@ -114,7 +114,7 @@ def test_cli_learn(tmp_path, truth_video):
 def test_refits_on_fresh_noise_give_noise_bands(truth_video):
     from operando.inverse import refit_on_fresh_noise
 
-    res = refit_on_fresh_noise(truth_video, "gaussian:0.02", replicates=2, n_mu=2, n_d=2, window=2, dt=8e-5,
+    res = refit_on_fresh_noise(truth_video, "gaussian:0.005", replicates=2, n_mu=2, n_d=2, window=2, dt=8e-5,
                                max_iter=4, rng=0)
     assert res.bootstrap.shape == (2, 4)
     assert not np.array_equal(res.bootstrap[0], res.bootstrap[1])  # different noise, different fits
