@@ -83,7 +83,7 @@ def test_plain_tiff_without_axes_reads_as_video(tmp_path):
 
 def test_writer_refuses_to_overwrite_input(tmp_path):
     src = tmp_path / "in.tif"
-    tifffile.imwrite(src, np.zeros((3, 8, 8), np.uint8))
+    tifffile.imwrite(src, np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
     stack = read(src)
     before = src.read_bytes()
     with pytest.raises(InputError, match="overwrite the input"):

@@ -301,19 +301,18 @@ def train_denoiser(
         mean = work.mean(axis=(0, 1, 3, 4))
         scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
         loss_kind = cfg.loss
-        if loss_kind == "auto" or cfg.blind_spot is None:
-            from ._diagnose import diagnose
-
-            diagnosis = diagnose(stack)
-            if loss_kind == "auto":
-                loss_kind = diagnosis.recommended_loss
-            if cfg.blind_spot is None:
-                cfg = cfg.model_copy(update={"blind_spot": cfg.method == "video" and diagnosis.spatially_white})
-    if cfg.impulse_filter is None:
+    if loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None:
         from ._diagnose import diagnose
 
-        has_impulses = diagnose(stack).impulse_fraction > 0.005
-        cfg = cfg.model_copy(update={"impulse_filter": cfg.method == "video" and has_impulses})
+        diagnosis = diagnose(stack)  # once: it picks the loss, the blind spot and the impulse pre-filter
+        video = cfg.method == "video"
+        if loss_kind == "auto":
+            loss_kind = diagnosis.recommended_loss
+        cfg = cfg.model_copy(update={
+            "blind_spot": video and diagnosis.spatially_white if cfg.blind_spot is None else cfg.blind_spot,
+            "impulse_filter": (video and diagnosis.impulse_fraction > 0.005 if cfg.impulse_filter is None
+                               else cfg.impulse_filter),
+        })
     dev = pick_device(device)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
