@@ -214,7 +214,7 @@ def demo(
         result = run_demo(output, config=cfg, progress=update)
     _print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
     if result.physics:
-        keys = ("data", "mu_h_rel_l2", "mobility_rel_l2", "seconds")
+        keys = ("data", "mu_h_rel_l2", "mobility_rel_l2", "seconds", "fit")
         _print_rows([{k: r[k] for k in keys} for r in result.physics["rows"]], "physics learned back (rel. L2)")
     console.print(f"report: {result.report} (and report.html beside it)")
 

@@ -141,7 +141,8 @@ def run_demo(
     if physics is not None:
         rep.heading("Physics learned back from the videos")
         rep.text("Relative L2 errors of the learned mu_h(c) (gauge-fixed at c = 0.5) and mobility M(c) against "
-                 "the truth, over c in [0.1, 0.9].")
+                 "the truth, over c in [0.1, 0.9]. The fit starts from a_1 = -2 and D = 1; 'fit' says how it "
+                 "stopped ('no_progress': no step lowered the cost, so the numbers are the starting guess).")
         rep.table(physics["rows"])
         rep.figure("physics.png", "Learned mu_h(c) and D(c) against the truth")
     report_path = rep.write(out)

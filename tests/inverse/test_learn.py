@@ -121,3 +121,11 @@ def test_refits_on_fresh_noise_give_noise_bands(truth_video):
     curves = res.curves()
     assert "lo" in curves["mu_h"] and res.settings["replicates"] == "noise"
     assert abs(res.a[0] + 3.0) < 0.2
+
+
+def test_fit_that_cannot_move_says_so():
+    from operando.inverse._levenberg_marquardt import levenberg_marquardt
+
+    # a residual no step can lower (a flat plateau): reported as no progress, not convergence
+    res = levenberg_marquardt(lambda th: np.ones(3), lambda th: np.ones((3, 1)), np.zeros(1), max_iter=5)
+    assert not res.converged and res.reason == "no_progress"

@@ -70,7 +70,7 @@ def compare_learned(results: dict[str, InversionResult], truth: Truth | None = N
     rows = []
     for name, res in results.items():
         rows.append({"data": name, **compare_to_truth(res, truth), "seconds": res.seconds,
-                     "bootstrap": int(len(res.bootstrap))})
+                     "bootstrap": int(len(res.bootstrap)), "fit": res.settings.get("stop_reason", "")})
     return rows
 
 

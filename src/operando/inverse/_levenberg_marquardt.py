@@ -76,7 +76,10 @@ def levenberg_marquardt(
                 break
             lam *= 4
         if not accepted:
-            reason, converged = "no_decrease", True
+            # no step lowers the cost: a minimum if we moved before, else the data carry too little signal
+            reason, converged = ("no_decrease", True) if it > 1 else ("no_progress", False)
+            if it == 1:
+                logger.warning("no Levenberg-Marquardt step lowered the cost: the fit stays at its start")
             break
         rel_cost = (cost - cost_trial) / max(cost, 1e-300)
         small_step = np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol)
