@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -160,15 +159,12 @@ def evaluate(
     rng_used = data_range if data_range is not None else default_data_range(np.asarray(ref.data))
     rows = [e.row() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
     _print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
-    from .io._paths import atomic_path
+    from .io._paths import write_csv_file, write_json_file
 
     if csv is not None:
-        with atomic_path(csv) as tmp:
-            lines = [",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_csv_file(csv, rows)
     if json_path is not None:
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps({"data_range": rng_used, "rows": rows}, indent=2), encoding="utf-8")
+        write_json_file(json_path, {"data_range": rng_used, "rows": rows})
 
 
 @app.command()
@@ -330,10 +326,9 @@ def diagnose_cmd(
     for note in d.notes:
         console.print(f"- {note}")
     if json_path is not None:
-        from .io._paths import atomic_path
+        from .io._paths import write_json_file
 
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(d.as_dict(), indent=2), encoding="utf-8")
+        write_json_file(json_path, d.as_dict())
 
 
 @app.command()

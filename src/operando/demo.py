@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .io._paths import atomic_path
+from .io._paths import write_json_file
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +57,6 @@ def best_available_method() -> str:
     except ImportError:
         return "gaussian"
     return "video"
-
-
-def _write_json(path: Path, value: object) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(value, indent=2, default=float), encoding="utf-8")
 
 
 def run_demo(
@@ -146,8 +139,8 @@ def run_demo(
         rep.table(physics["rows"])
         rep.figure("physics.png", "Learned mu_h(c) and D(c) against the truth")
     report_path = rep.write(out)
-    _write_json(out / "metrics.json", {"denoising": list(rows), "physics": physics, "timings": timings})
-    _write_json(out / "config.json", cfg.model_dump())
+    write_json_file(out / "metrics.json", {"denoising": list(rows), "physics": physics, "timings": timings})
+    write_json_file(out / "config.json", cfg.model_dump())
     say(1.0, "done")
     return DemoResult(folder=out, report=report_path, rows=rows, method=method, physics=physics)
 

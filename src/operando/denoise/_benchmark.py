@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._paths import atomic_path
+from ..io._paths import write_csv_file
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +111,7 @@ def benchmark_denoisers(
 def _write_outputs(out: Path, rows: list[BenchmarkRow], clean: np.ndarray, examples: dict[str, np.ndarray],
                    first_case: str, report) -> None:
     dicts = [r.as_dict() for r in rows]
-    with atomic_path(out / "denoise_benchmark.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(dicts[0]))
-        writer.writeheader()
-        writer.writerows(dicts)
+    write_csv_file(out / "denoise_benchmark.csv", dicts)
     rep = report.Report("operando denoising benchmark (simulated Cahn-Hilliard video)")
     rep.text(f"Clean video {clean.shape[1]} x {clean.shape[2]} x {clean.shape[0]}; PSNR/SSIM with data range 1. "
              "stripe_fraction: share of the error variance constant along rows (~1/width when no stripes are left).")

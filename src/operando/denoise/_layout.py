@@ -8,6 +8,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, check_finite
+from ..io._write import convert_dtype
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,4 @@ def from_working(arr: np.ndarray, layout: Layout, like: Stack) -> Stack:
     """Undo :func:`to_working`: reshape, reorder to the input's axes, and cast to the input's dtype."""
     order_shape = tuple(like.size(a) for a in layout.order)
     out = Stack(arr.reshape(order_shape), axes=layout.order, metadata=like.metadata).transpose(layout.axes)
-    data = out.to_numpy()
-    if layout.dtype.kind in "ui":
-        info = np.iinfo(layout.dtype)
-        data = np.clip(np.rint(data), info.min, info.max).astype(layout.dtype)
-    elif layout.dtype.kind == "b":
-        data = data > 0.5
-    else:
-        data = data.astype(layout.dtype)
-    return Stack(data, axes=layout.axes, metadata=like.metadata)
+    return Stack(convert_dtype(out.to_numpy(), layout.dtype), axes=layout.axes, metadata=like.metadata)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from ..io._paths import atomic_path
+from ..io._paths import atomic_path, write_json_file
 from ._training import TrainConfig, TrainedDenoiser, build_model
 
 
@@ -32,8 +32,7 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
         "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
         "loss": model.loss, "steps": model.steps, "history": model.history,
     }
-    with atomic_path(meta) as tmp:
-        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_json_file(meta, record)
     return weights
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
-from ..io._paths import atomic_path
+from ..io._paths import write_csv_file, write_json_file
 from ._compare import compare_to_truth, plot_learned, regular_solution_truth
 from ._learn import InversionResult, learn_physics
 
@@ -93,12 +91,8 @@ def benchmark_physics(
     rep.heading("Errors")
     rep.table(rows)
     rep.write(out)
-    with atomic_path(out / "physics_benchmark.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with atomic_path(out / "physics_benchmark.json") as tmp:
-        tmp.write_text(json.dumps(rows, indent=1, default=float), encoding="utf-8")
+    write_csv_file(out / "physics_benchmark.csv", rows)
+    write_json_file(out / "physics_benchmark.json", rows, indent=1)
     say(1.0, "done")
     return rows
 

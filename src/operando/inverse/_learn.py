@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -14,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Stack, as_stack
-from ..io._paths import atomic_path
+from .._stack import Stack, as_stack, check_finite
+from ..io._paths import write_json_file
 from ._basis import gauge_fix, legendre, log_diffusivity_curve, mobility_curve, mu_h_curve
 
 logger = logging.getLogger(__name__)
@@ -105,16 +104,12 @@ class InversionResult:
 
     def save_json(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically."""
-        target = Path(path)
-        with atomic_path(target) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
-        return target
+        return write_json_file(path, self.to_dict(), indent=1)
 
 
 def check_concentration_video(video: np.ndarray, source: str) -> None:
     """Refuse data that cannot be concentrations in (0, 1) (noise may push a few pixels slightly outside)."""
-    if not np.isfinite(video).all():
-        raise InputError(f"{source}: the video holds NaN or infinite values; replace them first")
+    check_finite(video, source=source)
     lo, hi = np.percentile(video, [1, 99])
     if video.min() < -0.5 or video.max() > 1.5 or lo < -0.25 or hi > 1.25:
         raise InputError(

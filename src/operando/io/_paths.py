@@ -107,3 +107,25 @@ def atomic_path(target: Path, *, directory: bool = False) -> Iterator[Path]:
         elif tmp_path.exists():
             tmp_path.unlink()
         raise
+
+
+def write_json_file(path: str | os.PathLike, value: object, *, indent: int = 2) -> Path:
+    """Write ``value`` as JSON atomically (numpy scalars written as floats)."""
+    import json
+
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(value, indent=indent, default=float), encoding="utf-8")
+    return target
+
+
+def write_csv_file(path: str | os.PathLike, rows: list[dict[str, object]]) -> Path:
+    """Write rows of dicts (same keys) as CSV atomically."""
+    import csv
+
+    target = Path(path)
+    with atomic_path(target) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
