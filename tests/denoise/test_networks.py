@@ -102,3 +102,62 @@ def test_impulse_noise_gets_l1_and_cleaned_context(clean_video, tiny_config):
     model = train_denoiser(noisy, config=tiny_config, rng=0)
     assert model.loss == "l1" and model.config.impulse_filter
     assert gain_db(clean_video, noisy, predict(model, noisy)) > 8.0
+
+
+@pytest.mark.parametrize("kind", ["donut", "checkerboard"])
+def test_blind_spot_output_never_sees_its_own_pixel(kind):
+    import torch
+
+    from operando.denoise import TrainConfig
+    from operando.denoise._training import build_model
+
+    net = build_model(TrainConfig(base=8, blind_spot=True, blind_spot_kind=kind), 1).eval()
+    x = torch.randn(1, 4 + (1 if kind == "donut" else 2), 32, 32)
+    if kind == "checkerboard":  # the hidden parity is zeroed and flagged in the mask channel
+        board = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 == 0
+        x[0, 4][board], x[0, 5] = 0.0, board.float()
+    changed = x.clone()
+    changed[0, 4, 16, 16] += 10.0  # the target frame's own pixel (hidden by the checkerboard as well)
+    if kind == "checkerboard":
+        changed[0, 4, 16, 16] = 0.0
+    with torch.no_grad():
+        a, b = net(x), net(changed)
+    assert torch.equal(a[0, 0, 16, 16], b[0, 0, 16, 16])
+    if kind == "donut":  # but it does see the pixels around it
+        assert not torch.equal(a[0, 0, 16, 17], b[0, 0, 16, 17])
+
+
+def test_models_saved_before_the_donut_load_as_checkerboard(tmp_path, noisy_video, tiny_config):
+    import json
+
+    cfg = tiny_config.model_copy(update={"max_steps": 5, "blind_spot": True, "blind_spot_kind": "checkerboard"})
+    model = train_denoiser(noisy_video, config=cfg, rng=0)
+    save_model(model, tmp_path / "old")
+    record = json.loads((tmp_path / "old.json").read_text())
+    record["config"].pop("blind_spot_kind")
+    record["config"].pop("donut_size")
+    record["config"]["version"] = 1
+    (tmp_path / "old.json").write_text(json.dumps(record))
+    again = load_model(tmp_path / "old")
+    assert again.config.blind_spot_kind == "checkerboard"
+    np.testing.assert_array_equal(predict(model, noisy_video).to_numpy(), predict(again, noisy_video).to_numpy())
+
+
+def test_keep_measured_restores_pixels_that_are_not_impulses(clean_video):
+    from operando.denoise import keep_measured_pixels
+    from operando.metrics import psnr
+    from operando.noise import corrupt
+
+    clean = clean_video.to_numpy()[:, None]
+    rough = clean + np.random.default_rng(0).normal(0, 0.03, clean.shape).astype(np.float32)  # a 30 dB guess
+    salt = corrupt(clean_video, "impulse:0.2", rng=2).to_numpy()[:, None]
+    kept, weight = keep_measured_pixels(salt, rough)
+    assert weight > 0.95  # impulse-free pixels are exact measurements
+    assert psnr(clean, kept, data_range=1) > psnr(clean, rough, data_range=1) + 6
+    gauss = corrupt(clean_video, "gaussian:0.1", rng=2).to_numpy()[:, None]
+    kept, weight = keep_measured_pixels(gauss, rough)
+    assert weight < 0.3  # the measurement is noisier than the guess: mostly keep the guess
+    assert psnr(clean, kept, data_range=1) >= psnr(clean, rough, data_range=1) - 0.1
+    mixed = corrupt(clean_video, "mixed:30,0.05,0.1", rng=2).to_numpy()[:, None]
+    kept, _ = keep_measured_pixels(mixed, rough)
+    assert psnr(clean, kept, data_range=1) >= psnr(clean, rough, data_range=1) - 0.1

@@ -5,6 +5,7 @@
 
 from ._api import BASELINES, METHODS, NEURAL, denoise, denoise_baseline
 from ._diagnose import Diagnosis, diagnose
+from ._measured import impulse_pixels, keep_measured_pixels
 
 
 def __getattr__(name: str):
@@ -25,5 +26,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "BASELINES", "METHODS", "NEURAL", "Diagnosis", "TrainConfig", "TrainedDenoiser", "denoise", "denoise_baseline",
-    "diagnose", "load_model", "predict", "save_model", "train_denoiser",
+    "diagnose", "impulse_pixels", "keep_measured_pixels", "load_model", "predict", "save_model", "train_denoiser",
 ]

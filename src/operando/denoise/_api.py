@@ -115,8 +115,8 @@ def denoise(
 
         return denoise_bm4d(data, axes=axes)
     if method in NEURAL:
-        from ._training import train_denoiser
         from ._inference import predict
+        from ._training import train_denoiser
 
         model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
                                time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
@@ -9,8 +11,11 @@ from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
 from ._masking import checkerboard, hide_checkerboard
+from ._measured import keep_measured_pixels
 from ._tiling import tiled_apply
 from ._training import TrainedDenoiser, neighbour_indices, pick_device, remove_impulses
+
+logger = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
@@ -23,13 +28,20 @@ def predict(
     tile: int = 256,
     overlap: int = 32,
     frames_per_batch: int = 4,
+    keep_measured: bool | None = None,
 ) -> Stack | np.ndarray:
     """Denoise ``data`` with a trained model; returns the input's type, shape and dtype.
 
     Inference runs frame by frame and tile by tile (``tile`` pixels, ``overlap`` blended), so memory stays
     bounded by the tile size whatever the frame size. Every frame is denoised, edge frames included (their
     missing neighbours are mirrored, never the frame itself).
+
+    ``keep_measured`` (video models; default: when the model was trained with the impulse pre-filter) blends
+    each pixel's own measurement back into the prediction, except where it is an impulse: see
+    :func:`keep_measured_pixels`.
     """
+    if keep_measured is None:
+        keep_measured = bool(model.config.impulse_filter)
     stack = as_stack(data, axes=axes)
     work, layout = to_working(stack)
     if work.shape[2] != model.channels:
@@ -38,6 +50,8 @@ def predict(
         raise InputError(f"need >= {model.config.frames} frames for this model's window, got {work.shape[1]}")
     dev = pick_device(device)
     net = model.module.to(dev).eval()
+    fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # ~1.7x faster CPU convolutions
+    net = net.to(memory_format=fmt)
     mean, scale = model.mean[None, :, None, None], model.scale[None, :, None, None]
     use_amp = dev.type == "cuda"
     out = np.empty_like(work)
@@ -45,7 +59,7 @@ def predict(
 
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-            return net(x.to(dev)).float()
+            return net(x.to(dev).contiguous(memory_format=fmt)).float().contiguous()
 
     for b in range(work.shape[0]):
         norm = torch.from_numpy(((work[b] - mean) / scale).astype(np.float32))  # (S, C, Y, X)
@@ -58,7 +72,10 @@ def predict(
                                       for s in idx])
             else:
                 inputs = norm[idx]
-            if model.is_video and model.config.blind_spot:
+            if model.is_video and model.config.blind_spot and model.config.blind_spot_kind == "donut":
+                res = tiled_apply(run, torch.cat([inputs, context[idx]], dim=1), out_channels=model.channels,
+                                  tile=tile, overlap=overlap, multiple=net.multiple)
+            elif model.is_video and model.config.blind_spot:
                 # two passes, each hiding one parity of the target frame; keep each pixel from the pass that hid it
                 res = None
                 for parity in (0, 1):
@@ -70,6 +87,10 @@ def predict(
             else:
                 res = tiled_apply(run, inputs, out_channels=model.channels, tile=tile, overlap=overlap,
                                   multiple=net.multiple)
-            out[b, idx] = res.cpu().numpy() * scale + mean
+            out[b, idx] = res.cpu().numpy()
+        if model.is_video and keep_measured:
+            out[b], weight = keep_measured_pixels(norm.numpy(), out[b])
+            logger.info("kept the measured value of non-impulse pixels with weight %.3f", weight)
+        out[b] = out[b] * scale + mean
     result = from_working(out, layout, stack)
     return result if isinstance(data, Stack) else result.data

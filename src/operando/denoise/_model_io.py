@@ -28,7 +28,7 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
     record = {
-        "format": "operando-denoiser", "version": 1, "config": model.config.model_dump(),
+        "format": "operando-denoiser", "version": 2, "config": model.config.model_dump(),
         "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
         "loss": model.loss, "steps": model.steps, "history": model.history,
     }
@@ -46,7 +46,10 @@ def load_model(path: str | os.PathLike) -> TrainedDenoiser:
     record = json.loads(meta.read_text(encoding="utf-8"))
     if record.get("format") != "operando-denoiser":
         raise InputError(f"{meta}: not an operando denoiser config")
-    cfg = TrainConfig(**record["config"])
+    config = dict(record["config"])
+    if config.get("version", 1) == 1:  # operando 0.1: the blind spot was always the checkerboard
+        config.update(version=2, blind_spot_kind="checkerboard")
+    cfg = TrainConfig(**config)
     module = build_model(cfg, int(record["channels"]))
     module.load_state_dict(load_file(str(weights)))
     module.eval()

@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import InputError
@@ -31,12 +30,16 @@ class TrainConfig(BaseModel):
     """Settings of one training run (saved as JSON beside the weights)."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = 1
+    version: int = 2
     method: Literal["video", "n2v", "n2v2", "structn2v"] = "video"
     frames: int = Field(5, ge=3, description="window of the video denoiser (odd), target frame in the middle")
     blind_spot: bool | None = Field(
         None, description="video: also show the target frame with a checkerboard blind spot (None: on unless "
         "the diagnosis finds spatially correlated noise, which the visible half of the frame would leak)")
+    blind_spot_kind: Literal["donut", "checkerboard"] = Field(
+        "donut", description="donut: the target frame through a centre-less convolution, one inference pass, every "
+        "pixel scored; checkerboard: half the target frame hidden, two inference passes (operando 0.1 models)")
+    donut_size: int = Field(9, ge=3, description="donut blind spot: side of the centre-less kernel (odd)")
     loss: Literal["auto", "mse", "l1", "poisson"] = "auto"
     patch: int = Field(64, ge=8)
     batch: int = Field(8, ge=1)
@@ -60,6 +63,8 @@ class TrainConfig(BaseModel):
     def _odd_window(self) -> TrainConfig:
         if self.frames % 2 == 0:
             raise ValueError(f"frames must be odd (target in the middle), got {self.frames}")
+        if self.donut_size % 2 == 0:
+            raise ValueError(f"donut_size must be odd (the hole in the middle), got {self.donut_size}")
         return self
 
 
@@ -108,7 +113,8 @@ def build_model(config: TrainConfig, channels: int) -> torch.nn.Module:
         torch.manual_seed(config.seed)
         if config.method == "video":
             return VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
-                                 blind_spot=config.blind_spot)
+                                 blind_spot=config.blind_spot_kind if config.blind_spot else None,
+                                 donut_size=config.donut_size)
         return ImageDenoiser(channels, base=config.base, depth=config.depth, n2v2=config.method == "n2v2")
 
 
@@ -160,9 +166,11 @@ class _Sampler:
             self.train_targets = targets
 
     def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(network inputs, loss target, noisy target frame) of one patch."""
+        """(network inputs, loss target, noisy target frame as the network may see it) of one patch."""
         ph, pw = self.patch_h, self.patch_w
         noisy = self.data[b, s, :, y:y + ph, x:x + pw]
+        if self.cfg.method == "video" and self.cfg.blind_spot_kind == "donut":
+            noisy = self.context[b, s, :, y:y + ph, x:x + pw]
         target = self.targets[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video":
             idx = neighbour_indices(s, self.data.shape[1], self.half)
@@ -190,6 +198,8 @@ class _Sampler:
         if self.cfg.method == "video":
             if not self.cfg.blind_spot:
                 return inputs, target, None
+            if self.cfg.blind_spot_kind == "donut":  # the network itself never sees the scored pixel
+                return torch.cat([inputs, centre], dim=1), target, None
             # J-invariant checkerboard: half of the target frame is hidden, and only that half is scored
             parity = torch.randint(0, 2, (inputs.shape[0],), generator=gen)
             mask = checkerboard(target.shape[-2], target.shape[-1], parity)
@@ -319,7 +329,8 @@ def train_denoiser(
     context = torch.from_numpy(remove_impulses(norm)) if cfg.impulse_filter else None
     offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
     model = resume.module if resume is not None else build_model(cfg, n_c)
-    model = model.to(dev)
+    fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # faster CPU convolutions
+    model = model.to(dev, memory_format=fmt)
     gen = torch.Generator().manual_seed(cfg.seed)
     target_tensor = None
     if clean is not None:
@@ -357,7 +368,7 @@ def train_denoiser(
         for group in opt.param_groups:  # cosine decay over whichever budget binds first
             group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         inputs, target, mask = sampler.batch(sampler.train_targets, gen, augment=cfg.augment)
-        inputs, target = inputs.to(dev), target.to(dev)
+        inputs, target = inputs.to(dev).contiguous(memory_format=fmt), target.to(dev)
         mask = mask.to(dev) if mask is not None else None
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(inputs)

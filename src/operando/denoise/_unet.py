@@ -59,7 +59,8 @@ class UNet(nn.Module):
         """Input height and width must be multiples of this."""
         return 2**self.depth
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last decoder level's features (``base`` channels at full resolution), before the head."""
         skips = []
         for enc, down in zip(self.enc, self.down, strict=True):
             x = enc(x)
@@ -71,25 +72,56 @@ class UNet(nn.Module):
             if level > 0 or self.top_skip:
                 x = torch.cat([x, skips[level]], dim=1)
             x = dec(x)
-        return self.head(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class DonutConv(nn.Module):
+    """A k x k convolution whose centre tap is always zero: its output at a pixel never sees that pixel."""
+
+    def __init__(self, cin: int, cout: int, size: int = 5) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, size, padding=size // 2)
+        hole = torch.ones(1, 1, size, size)
+        hole[..., size // 2, size // 2] = 0.0
+        self.register_buffer("hole", hole, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.conv.weight * self.hole, self.conv.bias, padding=self.conv.padding)
 
 
 class VideoDenoiser(nn.Module):
     """Predict frame t from its 2k neighbours (frame t hidden): temporal masking, UMVD family.
 
-    Input channels are the neighbours' channels in time order, optionally followed by the target frame with a
-    checkerboard blind spot (one parity of pixels zeroed) and the mask itself, so that single-frame events can
-    be kept. The output is the mean of the two nearest neighbours plus a learned correction.
+    Input channels are the neighbours' channels in time order, then (with a blind spot) the target frame.
+
+    * ``blind_spot="donut"`` (default): the target frame goes through one convolution whose centre tap is
+      zero, and is then fused with the U-Net's features by 1 x 1 convolutions only, so the output at a pixel
+      sees the target frame's surroundings but never that pixel (J-invariant in one pass; every pixel scored).
+    * ``blind_spot="checkerboard"``: the target frame is shown with one parity of pixels zeroed plus the mask
+      as a channel; inference takes two passes.
+    * ``None``: the target frame is not shown at all.
+
+    The output is the mean of the two nearest neighbours plus a learned correction.
     """
 
     def __init__(self, n_neighbours: int, channels: int, *, base: int = 32, depth: int = 2,
-                 blind_spot: bool = False) -> None:
+                 blind_spot: str | None = None, donut_size: int = 5) -> None:
         super().__init__()
+        if blind_spot not in (None, "donut", "checkerboard"):
+            raise ValueError(f"unknown blind spot {blind_spot!r}")
         self.n_neighbours = n_neighbours
         self.channels = channels
         self.blind_spot = blind_spot
-        extra = channels + 1 if blind_spot else 0
+        extra = channels + 1 if blind_spot == "checkerboard" else 0
         self.unet = UNet(n_neighbours * channels + extra, channels, base=base, depth=depth)
+        if blind_spot == "donut":
+            self.donut = DonutConv(channels, base, donut_size)
+            self.fuse = nn.Sequential(
+                nn.Conv2d(2 * base, base, 1), nn.LeakyReLU(0.1, inplace=True), nn.Conv2d(base, channels, 1),
+            )
 
     @property
     def multiple(self) -> int:
@@ -99,7 +131,12 @@ class VideoDenoiser(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, half = self.channels, self.n_neighbours // 2
         nearest = 0.5 * (x[:, (half - 1) * c: half * c] + x[:, half * c: (half + 1) * c])
-        return nearest + self.unet(x)
+        if self.blind_spot != "donut":
+            return nearest + self.unet(x)
+        n_in = self.n_neighbours * c
+        feats = self.unet.features(x[:, :n_in])
+        around = F.leaky_relu(self.donut(x[:, n_in:n_in + c] - nearest), 0.1)
+        return nearest + self.fuse(torch.cat([feats, around], dim=1))
 
 
 class ImageDenoiser(nn.Module):
