@@ -161,3 +161,12 @@ def test_keep_measured_restores_pixels_that_are_not_impulses(clean_video):
     mixed = corrupt(clean_video, "mixed:30,0.05,0.1", rng=2).to_numpy()[:, None]
     kept, _ = keep_measured_pixels(mixed, rough)
     assert psnr(clean, kept, data_range=1) >= psnr(clean, rough, data_range=1) - 0.1
+
+
+def test_denoising_never_changes_the_input(noisy_video, tiny_config):
+    data = noisy_video.to_numpy()
+    before = data.copy()
+    model = train_denoiser(data, axes="TYX", config=tiny_config.model_copy(update={"max_steps": 5}), rng=0)
+    predict(model, data, axes="TYX", keep_measured=True)
+    denoise(data, axes="TYX", method="gaussian")
+    np.testing.assert_array_equal(data, before)

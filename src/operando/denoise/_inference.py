@@ -62,35 +62,42 @@ def predict(
             return net(x.to(dev).contiguous(memory_format=fmt)).float().contiguous()
 
     for b in range(work.shape[0]):
-        norm = torch.from_numpy(((work[b] - mean) / scale).astype(np.float32))  # (S, C, Y, X)
-        context = torch.from_numpy(remove_impulses(norm.numpy()[None])[0]) if model.config.impulse_filter else norm
-        n_s = norm.shape[0]
+        n_s = work.shape[1]
+        if model.config.impulse_filter:  # needs whole frames' statistics: one normalised copy of this sequence
+            filtered = torch.from_numpy(remove_impulses(((work[b] - mean) / scale).astype(np.float32)[None])[0])
+
+            def context(frames: list[int], filtered=filtered) -> torch.Tensor:
+                return filtered[frames]
+        else:  # normalise only the frames a batch needs: memory stays ~ input + output
+
+            def context(frames: list[int], b=b) -> torch.Tensor:
+                return torch.from_numpy(((work[b, frames] - mean) / scale).astype(np.float32))
         for s0 in range(0, n_s, frames_per_batch):
             idx = list(range(s0, min(s0 + frames_per_batch, n_s)))
+            target = torch.from_numpy(((work[b, idx] - mean) / scale).astype(np.float32))
             if model.is_video:
-                inputs = torch.stack([context[neighbour_indices(s, n_s, half)].reshape(-1, *norm.shape[-2:])
+                inputs = torch.stack([context(neighbour_indices(s, n_s, half)).reshape(-1, *target.shape[-2:])
                                       for s in idx])
             else:
-                inputs = norm[idx]
+                inputs = target
             if model.is_video and model.config.blind_spot and model.config.blind_spot_kind == "donut":
-                res = tiled_apply(run, torch.cat([inputs, context[idx]], dim=1), out_channels=model.channels,
+                res = tiled_apply(run, torch.cat([inputs, context(idx)], dim=1), out_channels=model.channels,
                                   tile=tile, overlap=overlap, multiple=net.multiple)
             elif model.is_video and model.config.blind_spot:
                 # two passes, each hiding one parity of the target frame; keep each pixel from the pass that hid it
                 res = None
                 for parity in (0, 1):
                     mask = checkerboard(inputs.shape[-2], inputs.shape[-1], torch.full((len(idx),), parity))
-                    part = tiled_apply(run, torch.cat([inputs, hide_checkerboard(norm[idx], mask)], dim=1),
+                    part = tiled_apply(run, torch.cat([inputs, hide_checkerboard(target, mask)], dim=1),
                                        out_channels=model.channels, tile=tile, overlap=overlap,
                                        multiple=net.multiple)
                     res = part if res is None else torch.where(mask, part, res)
             else:
                 res = tiled_apply(run, inputs, out_channels=model.channels, tile=tile, overlap=overlap,
                                   multiple=net.multiple)
-            out[b, idx] = res.cpu().numpy()
+            out[b, idx] = res.cpu().numpy() * scale + mean
         if model.is_video and keep_measured:
-            out[b], weight = keep_measured_pixels(norm.numpy(), out[b])
+            out[b], weight = keep_measured_pixels(work[b], out[b])
             logger.info("kept the measured value of non-impulse pixels with weight %.3f", weight)
-        out[b] = out[b] * scale + mean
     result = from_working(out, layout, stack)
     return result if isinstance(data, Stack) else result.data

@@ -42,7 +42,7 @@ def to_working(stack: Stack, *, min_size: int = 4) -> tuple[np.ndarray, Layout]:
     seq = sequence_axis_of(stack.axes)
     batch = "".join(a for a in "TEZ" if a in stack.axes and a != seq)
     order = batch + (seq or "") + ("C" if "C" in stack.axes else "") + "YX"
-    arr = stack.transpose(order).to_numpy().astype(np.float32)
+    arr = stack.transpose(order).to_numpy().astype(np.float32, copy=False)  # read-only use: no copy needed
     n_b = int(np.prod([stack.size(a) for a in batch])) if batch else 1
     arr = arr.reshape(n_b, stack.size(seq) if seq else 1, stack.size("C"), stack.size("Y"), stack.size("X"))
     layout = Layout(axes=stack.axes, order=order, shape=stack.shape, sequence_axis=seq, dtype=stack.dtype)
