@@ -13,7 +13,13 @@ from ._layout import from_working, to_working
 from ._masking import checkerboard, hide_checkerboard
 from ._measured import keep_measured_pixels
 from ._tiling import tiled_apply
-from ._training import TrainedDenoiser, neighbour_indices, pick_device, remove_impulses
+from ._training import (
+    TrainedDenoiser,
+    fill_impulses_from_neighbours,
+    neighbour_indices,
+    pick_device,
+    remove_impulses,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +69,24 @@ def predict(
 
     for b in range(work.shape[0]):
         n_s = work.shape[1]
-        if model.config.impulse_filter:  # needs whole frames' statistics: one normalised copy of this sequence
-            filtered = torch.from_numpy(remove_impulses(((work[b] - mean) / scale).astype(np.float32)[None])[0])
+        if model.config.impulse_filter:  # needs whole frames' statistics: normalised copies of this sequence
+            norm = ((work[b] - mean) / scale).astype(np.float32)[None]
+            filtered = remove_impulses(norm)
+            filled = torch.from_numpy(fill_impulses_from_neighbours(norm, filtered, half)[0])
+            filtered = torch.from_numpy(filtered[0])
+            del norm
 
             def context(frames: list[int], filtered=filtered) -> torch.Tensor:
                 return filtered[frames]
+
+            def shown(frames: list[int], filled=filled) -> torch.Tensor:
+                return filled[frames]
         else:  # normalise only the frames a batch needs: memory stays ~ input + output
 
             def context(frames: list[int], b=b) -> torch.Tensor:
                 return torch.from_numpy(((work[b, frames] - mean) / scale).astype(np.float32))
+
+            shown = context
         for s0 in range(0, n_s, frames_per_batch):
             idx = list(range(s0, min(s0 + frames_per_batch, n_s)))
             target = torch.from_numpy(((work[b, idx] - mean) / scale).astype(np.float32))
@@ -81,7 +96,7 @@ def predict(
             else:
                 inputs = target
             if model.is_video and model.config.blind_spot and model.config.blind_spot_kind == "donut":
-                res = tiled_apply(run, torch.cat([inputs, context(idx)], dim=1), out_channels=model.channels,
+                res = tiled_apply(run, torch.cat([inputs, shown(idx)], dim=1), out_channels=model.channels,
                                   tile=tile, overlap=overlap, multiple=net.multiple)
             elif model.is_video and model.config.blind_spot:
                 # two passes, each hiding one parity of the target frame; keep each pixel from the pass that hid it

@@ -138,9 +138,11 @@ class _Sampler:
     """Draws training and validation batches from the working array (B, S, C, Y, X)."""
 
     def __init__(self, data: torch.Tensor, config: TrainConfig, generator: torch.Generator,
-                 targets: torch.Tensor | None = None, context: torch.Tensor | None = None) -> None:
+                 targets: torch.Tensor | None = None, context: torch.Tensor | None = None,
+                 shown: torch.Tensor | None = None) -> None:
         self.data = data
         self.context = data if context is None else context  # what the neighbour frames show
+        self.shown = data if shown is None else shown  # what the donut sees of the target frame
         self.targets = data if targets is None else targets
         self.supervised = targets is not None
         self.cfg = config
@@ -170,7 +172,7 @@ class _Sampler:
         ph, pw = self.patch_h, self.patch_w
         noisy = self.data[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video" and self.cfg.blind_spot_kind == "donut":
-            noisy = self.context[b, s, :, y:y + ph, x:x + pw]
+            noisy = self.shown[b, s, :, y:y + ph, x:x + pw]
         target = self.targets[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video":
             idx = neighbour_indices(s, self.data.shape[1], self.half)
@@ -211,6 +213,25 @@ class _Sampler:
                                        replacement="median" if self.cfg.method == "n2v2" else "neighbour",
                                        line_width=line)
         return inputs, target, mask
+
+
+def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: int, threshold: float = 3.0
+                                  ) -> np.ndarray:
+    """The target frames as the donut may see them: impulses replaced by the mean of the two nearest frames.
+
+    A pixel is replaced when it differs from that temporal mean (of the impulse-filtered ``context``) by more
+    than ``threshold`` robust SDs. The decision and the fill use only the pixel itself and other frames, never
+    its spatial neighbours, so the blind spot stays exact (a spatial median here would leak the hidden pixel).
+    """
+    n_s = norm.shape[1]
+    near = np.empty_like(norm)
+    for s in range(n_s):
+        idx = neighbour_indices(s, n_s, half)
+        near[:, s] = 0.5 * (context[:, idx[half - 1]] + context[:, idx[half]])
+    resid = norm - near
+    sample = resid.reshape(-1)[:: max(1, resid.size // 1_000_000)]
+    mad = float(np.median(np.abs(sample - np.median(sample))))
+    return np.where(np.abs(resid) > threshold * 1.4826 * max(mad, 1e-6), near, norm).astype(np.float32)
 
 
 def remove_impulses(norm: np.ndarray) -> np.ndarray:
@@ -327,6 +348,9 @@ def train_denoiser(
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
     context = torch.from_numpy(remove_impulses(norm)) if cfg.impulse_filter else None
+    shown = None
+    if context is not None and cfg.method == "video":
+        shown = torch.from_numpy(fill_impulses_from_neighbours(norm, context.numpy(), cfg.frames // 2))
     offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
     model = resume.module if resume is not None else build_model(cfg, n_c)
     fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # faster CPU convolutions
@@ -341,7 +365,7 @@ def train_denoiser(
             raise InputError(f"clean stack shape {clean_work.shape} differs from the noisy one's {work.shape}")
         target_tensor = torch.from_numpy(
             ((clean_work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]).astype(np.float32))
-    sampler = _Sampler(tensor, cfg, gen, target_tensor, context)
+    sampler = _Sampler(tensor, cfg, gen, target_tensor, context, shown)
     val_gen = torch.Generator().manual_seed(cfg.seed + 1)
     n_val_batches = 8
     val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]
