@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from .._stack import Stack, as_stack
 from ._layout import to_working
+from ._robust import robust_sd
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     seq = work[0, :, 0].astype(np.float64)  # (S, Y, X), first batch, first channel
     smooth = ndimage.median_filter(seq, size=(1, 3, 3), mode="reflect")
     resid = seq - smooth
-    mad = float(np.median(np.abs(resid - np.median(resid))))
-    sigma = 1.4826 * mad / 0.83  # median-of-9 residual shrinks Gaussian noise by ~0.83
-    thresh = 6 * max(1.4826 * mad, 1e-12)
+    spread = robust_sd(resid)
+    sigma = spread / 0.83  # median-of-9 residual shrinks Gaussian noise by ~0.83
+    thresh = 6 * max(spread, 1e-12)
     impulse = float(np.mean(np.abs(resid) > thresh))
     cx = _corr(resid[..., :-1], resid[..., 1:])
     cy = _corr(resid[:, :-1], resid[:, 1:])

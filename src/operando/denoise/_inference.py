@@ -16,6 +16,7 @@ from ._tiling import tiled_apply
 from ._training import (
     TrainedDenoiser,
     fill_impulses_from_neighbours,
+    memory_format,
     neighbour_indices,
     pick_device,
     remove_impulses,
@@ -56,7 +57,7 @@ def predict(
         raise InputError(f"need >= {model.config.frames} frames for this model's window, got {work.shape[1]}")
     dev = pick_device(device)
     net = model.module.to(dev).eval()
-    fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # ~1.7x faster CPU convolutions
+    fmt = memory_format(dev)
     net = net.to(memory_format=fmt)
     mean, scale = model.mean[None, :, None, None], model.scale[None, :, None, None]
     use_amp = dev.type == "cuda"
@@ -69,34 +70,29 @@ def predict(
 
     for b in range(work.shape[0]):
         n_s = work.shape[1]
+
+        def normalise(frames: list[int], b=b) -> torch.Tensor:
+            return torch.from_numpy(((work[b, frames] - mean) / scale).astype(np.float32))
+
+        filled = None
+        context = normalise  # normalise only the frames a batch needs: memory stays ~ input + output
         if model.config.impulse_filter:  # needs whole frames' statistics: normalised copies of this sequence
             norm = ((work[b] - mean) / scale).astype(np.float32)[None]
             filtered = remove_impulses(norm)
             filled = torch.from_numpy(fill_impulses_from_neighbours(norm, filtered, half)[0])
-            filtered = torch.from_numpy(filtered[0])
-            del norm
-
-            def context(frames: list[int], filtered=filtered) -> torch.Tensor:
-                return filtered[frames]
-
-            def shown(frames: list[int], filled=filled) -> torch.Tensor:
-                return filled[frames]
-        else:  # normalise only the frames a batch needs: memory stays ~ input + output
-
-            def context(frames: list[int], b=b) -> torch.Tensor:
-                return torch.from_numpy(((work[b, frames] - mean) / scale).astype(np.float32))
-
-            shown = context
+            context = torch.from_numpy(filtered[0]).__getitem__
+            del norm, filtered
         for s0 in range(0, n_s, frames_per_batch):
             idx = list(range(s0, min(s0 + frames_per_batch, n_s)))
-            target = torch.from_numpy(((work[b, idx] - mean) / scale).astype(np.float32))
+            target = normalise(idx)
             if model.is_video:
                 inputs = torch.stack([context(neighbour_indices(s, n_s, half)).reshape(-1, *target.shape[-2:])
                                       for s in idx])
             else:
                 inputs = target
             if model.is_video and model.config.blind_spot and model.config.blind_spot_kind == "donut":
-                res = tiled_apply(run, torch.cat([inputs, shown(idx)], dim=1), out_channels=model.channels,
+                shown = target if filled is None else filled[idx]
+                res = tiled_apply(run, torch.cat([inputs, shown], dim=1), out_channels=model.channels,
                                   tile=tile, overlap=overlap, multiple=net.multiple)
             elif model.is_video and model.config.blind_spot:
                 # two passes, each hiding one parity of the target frame; keep each pixel from the pass that hid it

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _robust_sd(values: np.ndarray) -> float:
-    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
-
-
-def _subsample(a: np.ndarray, n: int = 1_000_000) -> np.ndarray:
-    flat = a.reshape(-1)
-    return flat[:: max(1, flat.size // n)]
+from ._robust import robust_sd, subsample
 
 
 def impulse_pixels(noisy: np.ndarray, pred: np.ndarray, *, threshold: float = 4.0) -> tuple[np.ndarray, bool]:
@@ -29,7 +22,7 @@ def impulse_pixels(noisy: np.ndarray, pred: np.ndarray, *, threshold: float = 4.
     if n_lo > share or n_hi > share:
         return (at_lo & (n_lo > share)) | (at_hi & (n_hi > share)), True
     resid = noisy - pred
-    return np.abs(resid) > threshold * max(_robust_sd(_subsample(resid)), 1e-12), False
+    return np.abs(resid) > threshold * max(robust_sd(subsample(resid)), 1e-12), False
 
 
 def keep_measured_pixels(noisy: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, float]:
@@ -49,8 +42,8 @@ def keep_measured_pixels(noisy: np.ndarray, pred: np.ndarray) -> tuple[np.ndarra
     if noisy.shape[0] < 2 or not good.any():
         return pred, 0.0
     diff = (noisy[1:] - noisy[:-1])[good[1:] & good[:-1]]
-    sigma2 = _robust_sd(_subsample(diff)) ** 2 / 2 if diff.size else np.inf
+    sigma2 = robust_sd(subsample(diff)) ** 2 / 2 if diff.size else np.inf
     resid = noisy - pred
-    mean_sq = float(np.mean(resid[good] ** 2)) if exact else _robust_sd(_subsample(resid[good])) ** 2
+    mean_sq = float(np.mean(resid[good] ** 2)) if exact else robust_sd(subsample(resid[good])) ** 2
     weight = float(np.clip(1.0 - sigma2 / mean_sq, 0.0, 1.0)) if mean_sq > 0 else 0.0
     return np.where(good, pred + weight * resid, pred).astype(np.float32), weight

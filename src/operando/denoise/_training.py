@@ -19,6 +19,7 @@ from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import to_working
 from ._masking import blind_spot_mask, checkerboard, hide_checkerboard
+from ._robust import robust_sd, subsample
 from ._unet import ImageDenoiser, VideoDenoiser
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ class TrainedDenoiser:
     def is_video(self) -> bool:
         """True for the temporally masked video denoiser."""
         return self.config.method == "video"
+
+
+def memory_format(dev: torch.device) -> torch.memory_format:
+    """Channels-last on CPU (1.2-1.7x faster convolutions there), the default layout elsewhere."""
+    return torch.channels_last if dev.type == "cpu" else torch.contiguous_format
 
 
 def pick_device(device: str) -> torch.device:
@@ -229,9 +235,8 @@ def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: i
         idx = neighbour_indices(s, n_s, half)
         near[:, s] = 0.5 * (context[:, idx[half - 1]] + context[:, idx[half]])
     resid = norm - near
-    sample = resid.reshape(-1)[:: max(1, resid.size // 1_000_000)]
-    mad = float(np.median(np.abs(sample - np.median(sample))))
-    return np.where(np.abs(resid) > threshold * 1.4826 * max(mad, 1e-6), near, norm).astype(np.float32)
+    scale = max(robust_sd(subsample(resid)), 1.4826e-6)
+    return np.where(np.abs(resid) > threshold * scale, near, norm).astype(np.float32)
 
 
 def remove_impulses(norm: np.ndarray) -> np.ndarray:
@@ -240,8 +245,7 @@ def remove_impulses(norm: np.ndarray) -> np.ndarray:
 
     med = ndimage.median_filter(norm, size=(1, 1, 1, 3, 3), mode="reflect")
     resid = norm - med
-    mad = np.median(np.abs(resid - np.median(resid)))
-    outlier = np.abs(resid) > 3 * 1.4826 * max(float(mad), 1e-6)
+    outlier = np.abs(resid) > 3 * max(robust_sd(resid), 1.4826e-6)
     return np.where(outlier, med, norm).astype(np.float32)
 
 
@@ -353,7 +357,7 @@ def train_denoiser(
         shown = torch.from_numpy(fill_impulses_from_neighbours(norm, context.numpy(), cfg.frames // 2))
     offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
     model = resume.module if resume is not None else build_model(cfg, n_c)
-    fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # faster CPU convolutions
+    fmt = memory_format(dev)
     model = model.to(dev, memory_format=fmt)
     gen = torch.Generator().manual_seed(cfg.seed)
     target_tensor = None
