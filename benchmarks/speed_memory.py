@@ -12,7 +12,6 @@ import argparse
 import threading
 import time
 
-import numpy as np
 import psutil
 import torch
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..simulate._spectral import SpectralGrid, integrate_frames, make_step
-from ._basis import mu_h_curve, mobility_curve
+from ._basis import mobility_curve, mu_h_curve
 
 
 @dataclass(frozen=True)
