@@ -123,9 +123,34 @@ def test_refits_on_fresh_noise_give_noise_bands(truth_video):
     assert abs(res.a[0] + 3.0) < 0.2
 
 
-def test_fit_that_cannot_move_says_so():
+def test_bootstrap_refits_land_where_full_refits_land(truth_video, fitted):
+    # a resample only reweights windows: Gauss-Newton steps reusing the fit's Jacobian (the chord method) must
+    # reach the full Levenberg-Marquardt refit of the reweighted problem
+    from types import SimpleNamespace
+
+    from operando.inverse._forward import ModelSpec, make_residual_functions
+    from operando.inverse._learn import _chord_refitter
     from operando.inverse._levenberg_marquardt import levenberg_marquardt
 
-    # a residual no step can lower (a flat plateau): reported as no progress, not convergence
-    res = levenberg_marquardt(lambda th: np.ones(3), lambda th: np.ones((3, 1)), np.zeros(1), max_iter=5)
-    assert not res.converged and res.reason == "no_progress"
+    s = fitted.settings
+    data = truth_video.to_numpy().astype(np.float64)
+    spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
+                     horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
+    starts = s["window_starts"]
+    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
+    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    residual_fn, jacobian_fn = make_residual_functions(spec)
+    ones = jnp.ones(len(starts), jnp.float32)
+    main = SimpleNamespace(theta=fitted.theta, jacobian=np.asarray(jacobian_fn(jnp.asarray(fitted.theta,
+                                                                                           jnp.float32), ics,
+                                                                               targets, ones), float))
+    counts = np.bincount(np.random.default_rng(5).integers(0, len(starts), len(starts)),
+                         minlength=len(starts)).astype(float)
+    chord = _chord_refitter(main, residual_fn, ics, targets, np.zeros(4), len(starts))(counts, 3)
+    w = jnp.asarray(counts, jnp.float32)
+    full = levenberg_marquardt(lambda th: residual_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+                               lambda th: jacobian_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+                               fitted.theta, broyden=False, max_iter=20).theta
+    shift = np.linalg.norm(full - fitted.theta)
+    assert shift > 0  # the resample does move the fit
+    assert np.linalg.norm(chord - full) < 0.1 * shift + 1e-4

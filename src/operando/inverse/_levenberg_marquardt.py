@@ -1,4 +1,4 @@
-"""A small Levenberg-Marquardt loop (Marquardt scaling, NaN-safe trial steps, wall-clock deadline)."""
+"""A small Levenberg-Marquardt loop (Marquardt scaling, Broyden updates, NaN-safe steps, wall-clock deadline)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,27 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LMResult:
-    """Outcome of a least-squares fit."""
+    """Outcome of a least-squares fit.
+
+    ``jacobian`` is evaluated exactly at ``theta``, or at the previous iterate when the last step was within
+    ``xtol`` (never a Broyden estimate from further away), so ``jtj`` is the Gauss-Newton information matrix; ``jacobian_evaluations`` and ``residual_evaluations`` count the work done.
+    """
 
     theta: np.ndarray
     cost: float
-    jtj: np.ndarray
+    jacobian: np.ndarray
+    residual: np.ndarray
     n_residuals: int
     iterations: int
     converged: bool
     reason: str
+    jacobian_evaluations: int = 0
+    residual_evaluations: int = 0
+
+    @property
+    def jtj(self) -> np.ndarray:
+        """J^T J at the solution."""
+        return self.jacobian.T @ self.jacobian
 
 
 def levenberg_marquardt(
@@ -32,49 +44,81 @@ def levenberg_marquardt(
     *,
     penalty: np.ndarray | None = None,
     max_iter: int = 30,
-    xtol: float = 1e-6,
-    ftol: float = 1e-10,
+    xtol: float = 1e-5,
+    ftol: float = 1e-7,
     deadline: float | None = None,
     damping: float = 1e-3,
+    broyden: bool = True,
+    refresh_every: int = 4,
 ) -> LMResult:
     """Minimise ||r(theta)||^2 + sum(penalty * theta^2).
 
-    Trial steps that give NaN or a higher cost are rejected and the damping raised; ``deadline``
-    (a ``time.perf_counter`` value) stops the loop after the current iteration.
+    With ``broyden`` the Jacobian is evaluated exactly only at the start, every ``refresh_every`` accepted
+    steps, after a rejected step, before declaring convergence and at the solution; in between it is
+    updated with Broyden's rank-one formula from the residual change. An exact forward-mode Jacobian costs
+    about (1 + P) residual evaluations, so this cuts a fit of P parameters by several times while the
+    convergence test and the returned Jacobian stay exact. Trial steps that give NaN or a higher cost are
+    rejected and the damping raised; ``deadline`` (a ``time.perf_counter`` value) stops the loop after the
+    current iteration.
     """
     theta = np.asarray(theta0, float).copy()
     pen = np.zeros_like(theta) if penalty is None else np.asarray(penalty, float)
+    counts = {"jac": 0, "res": 0}
 
     def cost_of(r: np.ndarray, th: np.ndarray) -> float:
         return float(r @ r + np.sum(pen * th * th))
 
-    r = np.asarray(residual(theta), float)
+    def eval_residual(th: np.ndarray) -> np.ndarray:
+        counts["res"] += 1
+        return np.asarray(residual(th), float)
+
+    def eval_jacobian(th: np.ndarray) -> np.ndarray:
+        counts["jac"] += 1
+        return np.asarray(jacobian(th), float)
+
+    r = eval_residual(theta)
     cost = cost_of(r, theta)
     if not np.isfinite(cost):
         raise FloatingPointError("the starting parameters give a non-finite residual")
-    jac = np.asarray(jacobian(theta), float)
+    jac = eval_jacobian(theta)
+    exact = True  # is jac the exact Jacobian at theta?
+    since_refresh = 0
     lam = damping
     reason = "max_iter"
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
-        jtj = jac.T @ jac + np.diag(pen)
-        grad = jac.T @ r + pen * theta
-        accepted = False
-        while lam < 1e10:
-            a = jtj + lam * np.diag(np.maximum(np.diag(jtj), 1e-12))
-            try:
-                delta = -np.linalg.solve(a, grad)
-            except np.linalg.LinAlgError:
-                lam *= 10
-                continue
-            trial = theta + delta
-            r_trial = np.asarray(residual(trial), float)
-            cost_trial = cost_of(r_trial, trial) if np.all(np.isfinite(r_trial)) else np.inf
-            if cost_trial < cost:
-                accepted = True
+    while it < max_iter:
+        it += 1
+        accepted = tiny = rejected = False
+        while True:
+            jtj = jac.T @ jac + np.diag(pen)
+            grad = jac.T @ r + pen * theta
+            while lam < 1e10:
+                a = jtj + lam * np.diag(np.maximum(np.diag(jtj), 1e-12))
+                try:
+                    delta = -np.linalg.solve(a, grad)
+                except np.linalg.LinAlgError:
+                    lam *= 10
+                    continue
+                if np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol):
+                    tiny = True  # a negligible step: converged, or (after rejections) stuck
+                    break
+                trial = theta + delta
+                r_trial = eval_residual(trial)
+                cost_trial = cost_of(r_trial, trial) if np.all(np.isfinite(r_trial)) else np.inf
+                if cost_trial < cost:
+                    accepted = True
+                    break
+                if not exact:
+                    break  # an estimated Jacobian failed: refresh it before damping harder
+                rejected = True
+                lam *= 4
+            if accepted or exact:
                 break
-            lam *= 4
+            jac, exact, since_refresh = eval_jacobian(theta), True, 0
+        if tiny and not rejected:  # the undamped exact step is negligible: converged
+            reason, converged = "xtol", True
+            break
         if not accepted:
             # no step lowers the cost: a minimum if we moved before, else the data carry too little signal
             reason, converged = ("no_decrease", True) if it > 1 else ("no_progress", False)
@@ -83,17 +127,31 @@ def levenberg_marquardt(
             break
         rel_cost = (cost - cost_trial) / max(cost, 1e-300)
         small_step = np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol)
+        step_was_exact = exact
+        if np.all(np.isfinite(r_trial)) and broyden:
+            # Broyden's rank-one update: the new Jacobian maps delta onto the observed residual change
+            jac = jac + np.outer(r_trial - r - jac @ delta, delta / (delta @ delta))
+        exact = False  # theta moved: jac is now an estimate (Broyden) or stale
         theta, r, cost = trial, r_trial, cost_trial
+        since_refresh += 1
         lam = max(lam / 3, 1e-12)
-        logger.info("LM iteration %d: cost %.6g, step %.3g", it, cost, float(np.linalg.norm(delta)))
+        logger.info("LM iteration %d: cost %.6g, step %.3g%s", it, cost, float(np.linalg.norm(delta)),
+                    "" if step_was_exact else " (Broyden)")
         if small_step or rel_cost < ftol:
-            reason, converged = ("xtol" if small_step else "ftol"), True
-            jac = np.asarray(jacobian(theta), float)
-            break
+            if step_was_exact or not broyden:
+                reason, converged = ("xtol" if small_step else "ftol"), True
+                # within xtol of where it was evaluated exactly: the (updated) Jacobian stands for the solution's
+                exact = exact or small_step
+                break
+            exact = False  # converged on an estimate: refresh and confirm with an exact step
+            since_refresh = refresh_every
         if deadline is not None and time.perf_counter() > deadline:
             reason = "time_budget"
-            jac = np.asarray(jacobian(theta), float)
             break
-        jac = np.asarray(jacobian(theta), float)
-    return LMResult(theta=theta, cost=cost, jtj=jac.T @ jac, n_residuals=int(r.size), iterations=it,
-                    converged=converged, reason=reason)
+        if not broyden or since_refresh >= refresh_every:
+            jac, exact, since_refresh = eval_jacobian(theta), True, 0
+    if not exact:
+        jac = eval_jacobian(theta)
+    return LMResult(theta=theta, cost=cost, jacobian=jac, residual=r, n_residuals=int(r.size), iterations=it,
+                    converged=converged, reason=reason, jacobian_evaluations=counts["jac"],
+                    residual_evaluations=counts["res"])
