@@ -22,10 +22,12 @@ def main() -> None:
     parser.add_argument("--no-scanline", action="store_true")
     parser.add_argument("--time-budget", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tta", action="store_true", help="average networks over training flips/rotations")
     args = parser.parse_args()
     rows = benchmark_denoisers(args.output, size=args.size, n_frames=args.frames, noises=args.noise or DEFAULT_NOISES,
                                methods=args.method or DEFAULT_METHODS, time_budget_s=args.time_budget,
-                               scanline=None if args.no_scanline else "scanline:0.1,0,0.03", seed=args.seed)
+                               scanline=None if args.no_scanline else "scanline:0.1,0,0.03", seed=args.seed,
+                               tta=args.tta)
     print(markdown_table([r.as_dict() for r in rows]))
 
 

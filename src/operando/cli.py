@@ -230,6 +230,8 @@ def denoise_cmd(
     model: Annotated[Optional[Path], typer.Option(help="Apply this saved network instead of training.")] = None,
     axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
     keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+    tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
+                                          "inference, usually better).")] = False,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed)."""
     from .denoise import NEURAL, denoise, diagnose
@@ -248,11 +250,11 @@ def denoise_cmd(
                 net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
                                      device=device, progress=update)
             save(net, save_model)
-        result = predict(net, stack, device=device)
+        result = predict(net, stack, device=device, tta=tta)
     else:
         with progress_bar(method) as update:
             result = denoise(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
-                             device=device, progress=update)
+                             device=device, tta=tta, progress=update)
     write(result, output, dtype="float32" if keep_float else "input")
     console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {'float32' if keep_float else stack.dtype}")
 
@@ -298,13 +300,15 @@ def predict_cmd(
     tile: Annotated[int, typer.Option(help="Tile size in pixels (memory bound).")] = 256,
     axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
     keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+    tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
+                                          "inference, usually better).")] = False,
 ) -> None:
     """Apply a saved denoiser to a stack."""
     from .denoise import load_model, predict
     from .io import read, write
 
     stack = read(input, axes=axes)
-    result = predict(load_model(model), stack, device=device, tile=tile)
+    result = predict(load_model(model), stack, device=device, tile=tile, tta=tta)
     write(result, output, dtype="float32" if keep_float else "input")
     console.print(f"wrote {output}: shape {result.shape}")
 
@@ -379,6 +383,7 @@ def benchmark_denoise(
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: all + oracle).")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget per network, s.")] = 300.0,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    tta: Annotated[bool, typer.Option(help="Average networks over the training flips/rotations.")] = False,
 ) -> None:
     """Every denoiser on every noise type of the simulated video: PSNR, SSIM, bias, seconds."""
     from .denoise._benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
@@ -386,7 +391,7 @@ def benchmark_denoise(
     with progress_bar("benchmark") as update:
         rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
                                    methods=method or DEFAULT_METHODS, time_budget_s=time_budget, seed=seed,
-                                   progress=update)
+                                   tta=tta, progress=update)
     _print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
     console.print(f"report: {output / 'report.md'}")
 

@@ -78,6 +78,7 @@ def denoise(
     time_budget_s: float = 300.0,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
+    tta: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> Stack | np.ndarray:
     """Denoise an image, video or spectral stack with ``method``, trained on the data itself.
@@ -96,6 +97,9 @@ def denoise(
     rng : int or Generator, optional
         Seed.
     device : {"auto", "cpu", "cuda"}
+    tta : bool
+        Networks only: average the prediction over the flips and rotations used in training (8x slower
+        inference, usually better; see :func:`predict`).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -120,5 +124,5 @@ def denoise(
 
         model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
                                time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)
-        return predict(model, data, axes=axes, device=device)
+        return predict(model, data, axes=axes, device=device, tta=tta)
     raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

@@ -58,6 +58,7 @@ def benchmark_denoisers(
     time_budget_s: float = 300.0,
     scanline: str | None = "scanline:0.1,0,0.03",
     seed: int = 0,
+    tta: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> list[BenchmarkRow]:
     """Run every method on every noise case of the simulated video; write CSV, Markdown and figures.
@@ -65,6 +66,7 @@ def benchmark_denoisers(
     ``oracle`` is the video network trained against the clean video with the same budget (the upper bound
     of a self-supervised run). ``stripe_fraction`` tells which methods remove scan-line stripes.
     PSNR and SSIM use data range 1 (c in (0, 1)); times are wall-clock seconds on this machine.
+    ``tta`` averages every network's (and the oracle's) prediction over the training flips and rotations.
     """
     from .. import metrics, noise, report, simulate
     from ._api import denoise
@@ -89,10 +91,10 @@ def benchmark_denoisers(
                 result = noisy
             elif method == "oracle":
                 model = train_denoiser(noisy, method="video", time_budget_s=time_budget_s, rng=seed, clean=clean)
-                result = predict(model, noisy)
+                result = predict(model, noisy, tta=tta)
             else:
                 try:
-                    result = denoise(noisy, method=method, time_budget_s=time_budget_s, rng=seed)
+                    result = denoise(noisy, method=method, time_budget_s=time_budget_s, rng=seed, tta=tta)
                 except ImportError as exc:
                     logger.warning("skipping %s: %s", method, exc)
                     done += 1
