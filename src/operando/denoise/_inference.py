@@ -14,6 +14,7 @@ from ._masking import checkerboard, hide_checkerboard
 from ._measured import keep_measured_pixels
 from ._tiling import tiled_apply
 from ._training import (
+    TrainConfig,
     TrainedDenoiser,
     fill_impulses_from_neighbours,
     memory_format,
@@ -25,7 +26,7 @@ from ._training import (
 logger = logging.getLogger(__name__)
 
 
-def symmetry_transforms(config, height: int, width: int) -> list[tuple[int, bool]]:
+def symmetry_transforms(config: TrainConfig, height: int, width: int) -> list[tuple[int, bool]]:
     """The (quarter turns, mirror X) pairs the training augmentation drew from, for frames of this size.
 
     All 8 symmetries of the square; only the 4 that keep rows as rows for structn2v (row masks) or when the
