@@ -48,3 +48,19 @@ def test_fit_that_cannot_move_says_so():
 def test_non_finite_start_is_refused():
     with pytest.raises(FloatingPointError, match="non-finite"):
         levenberg_marquardt(lambda th: np.full(3, np.nan), lambda th: np.ones((3, 1)), np.zeros(1))
+
+
+def test_stops_at_the_residual_precision_instead_of_damping_forever():
+    # a residual with evaluation jitter (like float32 solver output): once an exact step that promises almost
+    # nothing fails, the fit must stop as converged near the exact answer, not keep raising the damping
+    residual, jacobian, _ = _decay_problem(noise=0.05)
+    start = np.array([1.0, 0.5, 0.0])
+    exact = levenberg_marquardt(residual, jacobian, start, max_iter=100)
+
+    def jittery(th):
+        return residual(th) + 1e-4 * np.sin(1e5 * th.sum() + np.arange(200))
+
+    res = levenberg_marquardt(jittery, jacobian, start, max_iter=100, xtol=1e-8)
+    assert res.converged and res.reason == "precision_floor"
+    assert res.residual_evaluations <= 12
+    np.testing.assert_allclose(res.theta, exact.theta, atol=5e-3)

@@ -11,6 +11,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+PRECISION_FLOOR = 1e-4  # relative cost gain below which a failed exact step ends the fit
+
 
 @dataclass(frozen=True)
 class LMResult:
@@ -89,7 +91,7 @@ def levenberg_marquardt(
     it = 0
     while it < max_iter:
         it += 1
-        accepted = tiny = rejected = False
+        accepted = tiny = rejected = floor = False
         while True:
             jtj = jac.T @ jac + np.diag(pen)
             grad = jac.T @ r + pen * theta
@@ -100,8 +102,10 @@ def levenberg_marquardt(
                 except np.linalg.LinAlgError:
                     lam *= 10
                     continue
-                if np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol):
-                    tiny = True  # a negligible step: converged, or (after rejections) stuck
+                predicted = -(2 * grad @ delta + delta @ jtj @ delta)  # cost decrease the linear model expects
+                if np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol) or (
+                        exact and predicted <= ftol * cost):
+                    tiny = True  # a negligible step or gain: converged, or (after rejections) stuck
                     break
                 trial = theta + delta
                 r_trial = eval_residual(trial)
@@ -112,12 +116,17 @@ def levenberg_marquardt(
                 if not exact:
                     break  # an estimated Jacobian failed: refresh it before damping harder
                 rejected = True
+                if it > 1 and predicted <= PRECISION_FLOOR * cost:
+                    # an exact step promising almost nothing failed: the gain is below what the residual's
+                    # precision (float32 solver output) resolves; more damping only shrinks it further
+                    tiny = floor = True
+                    break
                 lam *= 4
             if accepted or exact:
                 break
             jac, exact, since_refresh = eval_jacobian(theta), True, 0
-        if tiny and not rejected:  # the undamped exact step is negligible: converged
-            reason, converged = "xtol", True
+        if tiny and (not rejected or it > 1):  # nothing left to gain from an exact Jacobian: converged
+            reason, converged = ("precision_floor" if floor else "xtol"), True
             break
         if not accepted:
             # no step lowers the cost: a minimum if we moved before, else the data carry too little signal
