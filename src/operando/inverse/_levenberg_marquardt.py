@@ -18,8 +18,8 @@ PRECISION_FLOOR = 1e-4  # relative cost gain below which a failed exact step end
 class LMResult:
     """Outcome of a least-squares fit.
 
-    ``jacobian`` is evaluated exactly at ``theta``, or at the previous iterate when the last step was within
-    ``xtol`` (never a Broyden estimate from further away), so ``jtj`` is the Gauss-Newton information matrix; ``jacobian_evaluations`` and ``residual_evaluations`` count the work done.
+    ``jacobian`` is evaluated exactly at ``theta`` (never a Broyden estimate), so ``jtj`` is the Gauss-Newton
+    information matrix there; ``jacobian_evaluations`` and ``residual_evaluations`` count the work done.
     """
 
     theta: np.ndarray
@@ -134,11 +134,10 @@ def levenberg_marquardt(
             if it == 1:
                 logger.warning("no Levenberg-Marquardt step lowered the cost: the fit stays at its start")
             break
+        # (a step within xtol never gets here: the search above ends on it as converged or refreshes first)
         rel_cost = (cost - cost_trial) / max(cost, 1e-300)
-        small_step = np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol)
         step_was_exact = exact
-        if np.all(np.isfinite(r_trial)) and broyden:
-            # Broyden's rank-one update: the new Jacobian maps delta onto the observed residual change
+        if broyden:  # Broyden's rank-one update: the new Jacobian maps delta onto the observed residual change
             jac = jac + np.outer(r_trial - r - jac @ delta, delta / (delta @ delta))
         exact = False  # theta moved: jac is now an estimate (Broyden) or stale
         theta, r, cost = trial, r_trial, cost_trial
@@ -146,14 +145,11 @@ def levenberg_marquardt(
         lam = max(lam / 3, 1e-12)
         logger.info("LM iteration %d: cost %.6g, step %.3g%s", it, cost, float(np.linalg.norm(delta)),
                     "" if step_was_exact else " (Broyden)")
-        if small_step or rel_cost < ftol:
+        if rel_cost < ftol:
             if step_was_exact or not broyden:
-                reason, converged = ("xtol" if small_step else "ftol"), True
-                # within xtol of where it was evaluated exactly: the (updated) Jacobian stands for the solution's
-                exact = exact or small_step
+                reason, converged = "ftol", True
                 break
-            exact = False  # converged on an estimate: refresh and confirm with an exact step
-            since_refresh = refresh_every
+            since_refresh = refresh_every  # converged on an estimate: refresh and confirm with an exact step
         if deadline is not None and time.perf_counter() > deadline:
             reason = "time_budget"
             break
