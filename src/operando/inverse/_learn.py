@@ -209,7 +209,6 @@ def learn_physics(
     import jax.numpy as jnp
 
     from ._forward import ModelSpec, make_residual_functions
-    from ._levenberg_marquardt import levenberg_marquardt
 
     t_start = time.perf_counter()
     deadline = None if time_budget_s is None else t_start + time_budget_s
@@ -233,17 +232,8 @@ def learn_physics(
     starts = choose_windows(data, window, stride or window, min_std)
     ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
     targets = jnp.asarray(np.stack([data[k + 1: k + 1 + window] for k in starts]), jnp.float32)
-    residual_fn, jacobian_fn = make_residual_functions(spec)
+    residual_fn, _ = make_residual_functions(spec)
     penalty = smoothness * spec.penalty_weights()
-
-    def fit(theta0: np.ndarray, weights: np.ndarray, iters: int):
-        w = jnp.asarray(weights, jnp.float32)
-        return levenberg_marquardt(
-            lambda th: residual_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
-            lambda th: jacobian_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
-            theta0, penalty=penalty, max_iter=iters, deadline=deadline,
-        )
-
     theta0 = np.zeros(spec.n_params)
     theta0[0] = -2.0  # the critical regular solution: a_1 = -Omega with Omega = 2
     if fit_kappa:
@@ -257,7 +247,7 @@ def learn_physics(
         r_start = np.asarray(residual_fn(jnp.asarray(theta0, jnp.float32), ics, targets, jnp.asarray(ones)))
         if np.all(np.isfinite(r_coarse)) and r_coarse @ r_coarse < r_start @ r_start:
             theta0 = coarse
-    main = fit(theta0, ones, max_iter)
+    main = _fit_windows(spec, ics, targets, theta0, penalty=penalty, max_iter=max_iter, deadline=deadline)
     fit_seconds = time.perf_counter() - t_start
     n_data = main.n_residuals
     mse = main.cost
@@ -309,27 +299,32 @@ def _coarse_start(spec, theta0: np.ndarray, ics, targets, penalty: np.ndarray, m
     """
     import dataclasses
 
+    steps = spec.steps_per_frame // COARSE_FACTOR
+    if steps < 1:
+        return None
+    coarse = dataclasses.replace(spec, steps_per_frame=steps, dt=spec.dt * spec.steps_per_frame / steps)
+    half = None if deadline is None else time.perf_counter() + (deadline - time.perf_counter()) / 2
+    try:
+        return _fit_windows(coarse, ics, targets, theta0, penalty=penalty, max_iter=max_iter, xtol=1e-3,
+                            ftol=1e-6, deadline=half).theta
+    except FloatingPointError:  # the coarse step is unstable at the start: fit at the fine step only
+        return None
+
+
+def _fit_windows(spec, ics, targets, theta0: np.ndarray, **options):
+    """Levenberg-Marquardt on all windows (unit weights) with ``spec``'s compiled residual and Jacobian."""
     import jax.numpy as jnp
 
     from ._forward import make_residual_functions
     from ._levenberg_marquardt import levenberg_marquardt
 
-    steps = spec.steps_per_frame // COARSE_FACTOR
-    if steps < 1:
-        return None
-    coarse = dataclasses.replace(spec, steps_per_frame=steps, dt=spec.dt * spec.steps_per_frame / steps)
-    residual_fn, jacobian_fn = make_residual_functions(coarse)
+    residual_fn, jacobian_fn = make_residual_functions(spec)
     w = jnp.ones(ics.shape[0], jnp.float32)
-    half = None if deadline is None else time.perf_counter() + (deadline - time.perf_counter()) / 2
-    try:
-        result = levenberg_marquardt(
-            lambda th: residual_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
-            lambda th: jacobian_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
-            theta0, penalty=penalty, max_iter=max_iter, xtol=1e-3, ftol=1e-6, deadline=half,
-        )
-    except FloatingPointError:  # the coarse step is unstable at the start: fit at the fine step only
-        return None
-    return result.theta
+    return levenberg_marquardt(
+        lambda th: residual_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+        lambda th: jacobian_fn(jnp.asarray(th, jnp.float32), ics, targets, w),
+        theta0, **options,
+    )
 
 
 def _chord_refitter(main, residual_fn, ics, targets, penalty: np.ndarray, n_windows: int):
