@@ -16,6 +16,7 @@ from ._tiling import tiled_apply
 from ._training import (
     TrainConfig,
     TrainedDenoiser,
+    augment_rotates,
     fill_impulses_from_neighbours,
     memory_format,
     neighbour_indices,
@@ -34,8 +35,7 @@ def symmetry_transforms(config: TrainConfig, height: int, width: int) -> list[tu
     """
     if not config.augment:
         return [(0, False)]
-    square = min(config.patch, height) == min(config.patch, width)
-    turns = (0, 1, 2, 3) if config.method != "structn2v" and square else (0, 2)
+    turns = (0, 1, 2, 3) if augment_rotates(config, height, width) else (0, 2)
     return [(k, f) for k in turns for f in (False, True)]
 
 
@@ -88,9 +88,9 @@ def predict(
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             return net(x.to(dev).contiguous(memory_format=fmt)).float().contiguous()
 
-    transforms = symmetry_transforms(model.config, *work.shape[-2:]) if tta else [(0, False)]
+    transforms = symmetry_transforms(model.config, *work.shape[-2:])
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run_averaged(x: torch.Tensor) -> torch.Tensor:
         total = None
         for turns, flip in transforms:  # every channel (neighbour frames, target) moves together
             z = torch.rot90(x.flip(-1) if flip else x, turns, (-2, -1))
@@ -98,6 +98,8 @@ def predict(
             y = y.flip(-1) if flip else y
             total = y if total is None else total + y
         return total / len(transforms)
+
+    run = run_averaged if tta else run_once
 
     for b in range(work.shape[0]):
         n_s = work.shape[1]

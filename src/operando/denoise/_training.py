@@ -142,6 +142,18 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str, mask: torch.Tenso
     return (per * m).sum() / m.sum().clamp_min(1.0)
 
 
+def patch_shape(config: TrainConfig, height: int, width: int) -> tuple[int, int]:
+    """Training patch for frames of this size: ``config.patch`` cropped to the frame, a multiple of 2**depth."""
+    mult = 2**config.depth
+    return min(config.patch, height) // mult * mult, min(config.patch, width) // mult * mult
+
+
+def augment_rotates(config: TrainConfig, height: int, width: int) -> bool:
+    """Whether augmentation turns patches by quarter turns (not for structn2v's row masks or oblong patches)."""
+    patch_h, patch_w = patch_shape(config, height, width)
+    return config.method != "structn2v" and patch_h == patch_w
+
+
 class _Sampler:
     """Draws training and validation batches from the working array (B, S, C, Y, X)."""
 
@@ -156,10 +168,9 @@ class _Sampler:
         self.cfg = config
         self.gen = generator
         n_b, n_s, _, h, w = data.shape
-        self.patch_h, self.patch_w = min(config.patch, h), min(config.patch, w)
+        self.patch_h, self.patch_w = patch_shape(config, h, w)
+        self.rotate = augment_rotates(config, h, w)
         mult = 2**config.depth
-        self.patch_h -= self.patch_h % mult
-        self.patch_w -= self.patch_w % mult
         if self.patch_h < mult or self.patch_w < mult:
             raise InputError(f"images of {h} x {w} pixels are too small for this network; need >= {mult} x {mult}")
         self.half = config.frames // 2
@@ -202,7 +213,7 @@ class _Sampler:
             dims = [d for d, f in zip((-2, -1), flips, strict=True) if f]
             if dims:
                 inputs, target, centre = inputs.flip(dims), target.flip(dims), centre.flip(dims)
-            if self.cfg.method != "structn2v" and self.patch_h == self.patch_w:
+            if self.rotate:
                 k = int(torch.randint(0, 4, (1,), generator=gen))
                 inputs, target, centre = (torch.rot90(t, k, (-2, -1)) for t in (inputs, target, centre))
         if self.cfg.method == "video":
