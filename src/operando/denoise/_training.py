@@ -43,7 +43,9 @@ class TrainConfig(BaseModel):
     donut_size: int = Field(9, ge=3, description="donut blind spot: side of the centre-less kernel (odd)")
     loss: Literal["auto", "mse", "l1", "poisson"] = "auto"
     patch: int = Field(64, ge=8)
-    batch: int = Field(8, ge=1)
+    batch: int = Field(
+        4, ge=1, description="patches per step (on 2 CPU cores training is limited by the number of steps: "
+        "4 patches of 64^2 gave 0.6 dB more than 8 and 0.8 dB more than 2 at 300 s)")
     lr: float = Field(1e-3, gt=0)
     max_steps: int = Field(20000, ge=1)
     time_budget_s: float = Field(300.0, gt=0)
