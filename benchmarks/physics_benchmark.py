@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--denoiser", action="append")
     parser.add_argument("--bootstrap", type=int, default=20)
     parser.add_argument("--window", type=int, default=3)
+    parser.add_argument("--fit-initial-states", type=int, default=0, help="errors-in-variables rounds")
     parser.add_argument("--n-mu", type=int, default=4)
     parser.add_argument("--n-d", type=int, default=2)
     parser.add_argument("--denoise-budget", type=float, default=300.0)
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = benchmark_physics(args.output, size=args.size, n_frames=args.frames, noises=args.noise or ["gaussian:0.05"],
                              denoisers=args.denoiser or ["video", "n2v"], bootstrap=args.bootstrap,
-                             window=args.window, n_mu=args.n_mu, n_d=args.n_d, denoise_budget_s=args.denoise_budget,
+                             window=args.window, fit_initial_states=args.fit_initial_states, n_mu=args.n_mu, n_d=args.n_d, denoise_budget_s=args.denoise_budget,
                              fit_budget_s=args.fit_budget, seed=args.seed)
     print(markdown_table(rows))
 

@@ -342,6 +342,8 @@ def learn(
     output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON.")],
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of windows (0: mean only).")] = 0,
     window: Annotated[int, typer.Option(help="Frames predicted from each starting frame.")] = 3,
+    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds: also fit each window's "
+                                                    "starting frame (denoised video; each round costs ~a fit).")] = 0,
     n_mu: Annotated[int, typer.Option(help="Legendre terms of the excess mu_h.")] = 4,
     n_d: Annotated[int, typer.Option(help="Legendre terms of ln D.")] = 2,
     kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (known).")] = 0.002,
@@ -361,7 +363,7 @@ def learn(
 
     stack = read(input, axes=axes)
     with progress_bar("learning") as update:
-        result = learn_physics(stack, bootstrap=bootstrap, window=window, n_mu=n_mu, n_d=n_d, kappa=kappa,
+        result = learn_physics(stack, bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
                                fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness,
                                time_budget_s=time_budget, rng=seed, progress=update)
     result.save_json(output)
@@ -406,6 +408,7 @@ def benchmark_physics_cmd(
     denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video, n2v).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit.")] = 20,
     window: Annotated[int, typer.Option(help="Shooting window in frames.")] = 3,
+    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit.")] = 0,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, s.")] = 300.0,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
@@ -415,7 +418,7 @@ def benchmark_physics_cmd(
     with progress_bar("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
-                                 denoise_budget_s=time_budget, seed=seed, progress=update)
+                                 fit_initial_states=fit_initial_states, denoise_budget_s=time_budget, seed=seed, progress=update)
     _print_rows(rows, "physics benchmark")
     console.print(f"report: {output / 'report.md'}")
 

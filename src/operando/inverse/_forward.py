@@ -76,3 +76,28 @@ def make_residual_functions(spec: ModelSpec):
         return r.reshape(-1) / jnp.sqrt(n_eff)
 
     return jax.jit(residual), jax.jit(jax.jacfwd(residual))
+
+
+@functools.lru_cache(maxsize=16)
+def make_state_update(spec: ModelSpec, cg_iterations: int = 10):
+    """Return jitted ``update(theta, states, observed, targets)``: one Gauss-Newton step on each window's start.
+
+    Errors-in-variables: the observed starting frame carries errors of its own, so each window's starting
+    state u is fitted too, minimising ||u - observed||^2 + ||predict(theta, u) - targets||^2 (the starting
+    frame and each target frame weighted alike, per pixel). The normal equations (I + J^T J) du = rhs have
+    one unknown per pixel; they are solved matrix-free by conjugate gradients with the Jacobian-vector
+    product of the window (``jax.linearize``) and its transpose, window by window to bound memory.
+    """
+
+    def update(theta, states, observed, targets):
+        def one(args):
+            u, d, target = args
+            pred, forward = jax.linearize(lambda c0: predict_window(spec, theta, c0), u)
+            transpose = jax.linear_transpose(forward, u)
+            rhs = (d - u) - transpose(pred - target)[0]
+            step, _ = jax.scipy.sparse.linalg.cg(lambda x: x + transpose(forward(x))[0], rhs, maxiter=cg_iterations)
+            return jnp.clip(u + step, 1e-3, 1 - 1e-3)
+
+        return jax.lax.map(one, (states, observed, targets))
+
+    return jax.jit(update)
