@@ -53,10 +53,30 @@ def test_tiled_matches_untiled_in_the_interior(noisy_video, tiny_config):
     assert np.max(np.abs(whole[inner] - tiled[inner])) < 0.02 * np.ptp(whole)
 
 
+def test_exact_impulse_pixels_finds_fixed_values_only(clean_video, rng):
+    from operando.denoise._measured import exact_impulse_pixels
+
+    clean = clean_video.to_numpy()
+    gauss = clean + rng.normal(0, 0.05, clean.shape).astype(np.float32)
+    assert exact_impulse_pixels(gauss) is None
+    salted = gauss.copy()
+    hit = rng.random(clean.shape) < 0.05
+    salted[hit] = 0.5  # inside the data's range, not at its extremes
+    np.testing.assert_array_equal(exact_impulse_pixels(salted), hit)
+    counts = rng.poisson(10 * clean).astype(np.float32)  # discrete data repeat values without any impulses
+    assert exact_impulse_pixels(counts) is None
+
+
 def test_diagnose_recognises_noise_types(clean_video):
     assert diagnose(corrupt(clean_video, "gaussian:0.1", rng=0)).noise_sigma == pytest.approx(0.1, rel=0.25)
     imp = diagnose(corrupt(clean_video, "impulse:0.1", rng=0))
-    assert imp.recommended_loss == "l1" and imp.impulse_fraction > 0.02
+    assert imp.impulses_known and imp.recommended_loss == "mse" and imp.impulse_fraction > 0.02
+    hidden = diagnose(corrupt(clean_video, "mixed:10,0.02,0.1", rng=0))  # impulses inside strong count noise
+    assert hidden.impulses_known and hidden.impulse_fraction == pytest.approx(0.1, abs=0.02)
+    spikes = clean_video.to_numpy() + 0.0
+    spikes[:, ::7, ::5] += 0.6  # outliers at values that never repeat: only a robust loss handles them
+    odd = diagnose(spikes, axes="TYX")
+    assert not odd.impulses_known and odd.recommended_loss == "l1"
     stripes = diagnose(corrupt(clean_video, "scanline:0.1+gaussian:0.02", rng=0))
     assert stripes.stripes and stripes.recommended_method == "video"
     fixed = diagnose(corrupt(clean_video, "fixed:0.1", rng=0))

@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from .._stack import Stack, as_stack
 from ._layout import to_working
+from ._measured import exact_impulse_pixels
 from ._robust import robust_sd
 
 
@@ -27,6 +28,7 @@ class Diagnosis:
     recommended_method: str
     recommended_loss: str
     notes: tuple[str, ...]
+    impulses_known: bool = False  # the impulses sit at fixed values, so which pixels hold them is known exactly
 
     @property
     def spatially_white(self) -> bool:
@@ -75,7 +77,13 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
                      "apply a flat/dark correction first")
     if stripes:
         notes.append("row-correlated (scan-line) noise: use the video denoiser, or structn2v for single images")
-    if impulse > 0.005:
+    exact = exact_impulse_pixels(work)
+    known = exact is not None and float(exact.mean()) > 0.005
+    if known:  # fixed-value impulses count even where they hide inside strong noise
+        impulse = max(impulse, float(exact.mean()))
+        notes.append(f"impulse (salt-and-pepper) noise in ~{100 * impulse:.1f}% of pixels, at fixed values: "
+                     "left out of the loss, squared error for the rest")
+    elif impulse > 0.005:
         notes.append(f"impulse (salt-and-pepper) noise in ~{100 * impulse:.1f}% of pixels: L1 loss (median)")
     if n >= 5 and not static:
         method = "video"
@@ -85,9 +93,10 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
         method = "n2v2"
     if n < 5:
         notes.append(f"only {n} frame(s): the video denoiser needs >= 5; using an image denoiser")
-    loss = "l1" if impulse > 0.005 else "mse"
+    loss = "l1" if impulse > 0.005 and not known else "mse"
     return Diagnosis(
         noise_sigma=float(sigma), impulse_fraction=impulse, spatial_corr_x=cx, spatial_corr_y=cy,
         temporal_corr=ct, stripes=stripes, static_in_time=static, n_frames=n,
         recommended_method=method, recommended_loss=loss, notes=tuple(notes),
+        impulses_known=known,
     )

@@ -11,7 +11,7 @@ from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
 from ._masking import checkerboard, hide_checkerboard
-from ._measured import keep_measured_pixels
+from ._measured import exact_impulse_pixels, keep_measured_pixels
 from ._tiling import tiled_apply
 from ._training import (
     TrainConfig,
@@ -111,8 +111,10 @@ def predict(
         context = normalise  # normalise only the frames a batch needs: memory stays ~ input + output
         if model.config.impulse_filter:  # needs whole frames' statistics: normalised copies of this sequence
             norm = ((work[b] - mean) / scale).astype(np.float32)[None]
-            filtered = remove_impulses(norm)
-            filled = torch.from_numpy(fill_impulses_from_neighbours(norm, filtered, half)[0])
+            known = exact_impulse_pixels(work[b]) if model.config.skip_impulses else None
+            known = known[None] if known is not None else None
+            filtered = remove_impulses(norm, known)
+            filled = torch.from_numpy(fill_impulses_from_neighbours(norm, filtered, half, known=known)[0])
             context = torch.from_numpy(filtered[0]).__getitem__
             del norm, filtered
         for s0 in range(0, n_s, frames_per_batch):

@@ -19,6 +19,7 @@ from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import to_working
 from ._masking import blind_spot_mask, checkerboard, hide_checkerboard
+from ._measured import exact_impulse_pixels
 from ._robust import robust_sd, subsample
 from ._unet import ImageDenoiser, VideoDenoiser
 
@@ -60,6 +61,11 @@ class TrainConfig(BaseModel):
     impulse_filter: bool | None = Field(
         None, description="video: replace impulse outliers in the neighbour frames by their 3x3 median before "
         "the network sees them (None: when the diagnosis finds impulse noise)")
+    skip_impulses: bool | None = Field(
+        None, description="leave pixels that hold impulses out of the loss when they are known exactly (at the "
+        "data's minimum or maximum: salt-and-pepper, dead or saturated pixels) and fit the rest with squared "
+        "error, whose optimum is the mean (L1's is the median, biased for skewed noise such as Poisson counts). "
+        "None: when the diagnosis finds impulse noise that sits at the extremes")
     base: int = Field(16, ge=4)
     depth: int = Field(3, ge=1, le=4)
     seed: int = 0
@@ -161,8 +167,9 @@ class _Sampler:
 
     def __init__(self, data: torch.Tensor, config: TrainConfig, generator: torch.Generator,
                  targets: torch.Tensor | None = None, context: torch.Tensor | None = None,
-                 shown: torch.Tensor | None = None) -> None:
+                 shown: torch.Tensor | None = None, valid: torch.Tensor | None = None) -> None:
         self.data = data
+        self.valid = None if targets is not None else valid  # loss pixels (False: impulses), or None for all
         self.context = data if context is None else context  # what the neighbour frames show
         self.shown = data if shown is None else shown  # what the donut sees of the target frame
         self.targets = data if targets is None else targets
@@ -188,8 +195,8 @@ class _Sampler:
             self.val_targets = targets
             self.train_targets = targets
 
-    def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(network inputs, loss target, noisy target frame as the network may see it) of one patch."""
+    def _crop(self, b: int, s: int, y: int, x: int) -> tuple[torch.Tensor, ...]:
+        """(network inputs, loss target, noisy target frame as the network may see it, loss pixels) of a patch."""
         ph, pw = self.patch_h, self.patch_w
         noisy = self.data[b, s, :, y:y + ph, x:x + pw]
         if self.cfg.method == "video" and self.cfg.blind_spot_kind == "donut":
@@ -200,7 +207,8 @@ class _Sampler:
             inputs = self.context[b, idx, :, y:y + ph, x:x + pw].reshape(-1, ph, pw)
         else:
             inputs = noisy
-        return inputs, target, noisy
+        valid = self.valid[b, s, :, y:y + ph, x:x + pw] if self.valid is not None else torch.ones((), dtype=bool)
+        return inputs, target, noisy, valid
 
     def batch(self, targets: list[tuple[int, int]], gen: torch.Generator, augment: bool):
         """Return (inputs, targets, loss mask or None) for one batch."""
@@ -209,40 +217,50 @@ class _Sampler:
         ys = torch.randint(0, h - self.patch_h + 1, (self.cfg.batch,), generator=gen).tolist()
         xs = torch.randint(0, w - self.patch_w + 1, (self.cfg.batch,), generator=gen).tolist()
         crops = [self._crop(*targets[p], y, x) for p, y, x in zip(picks, ys, xs, strict=True)]
-        inputs, target, centre = (torch.stack([c[i] for c in crops]) for i in range(3))
+        inputs, target, centre, valid = (torch.stack([c[i] for c in crops]) for i in range(4))
         if augment:
             flips = torch.randint(0, 2, (2,), generator=gen).tolist()
             dims = [d for d, f in zip((-2, -1), flips, strict=True) if f]
             if dims:
                 inputs, target, centre = inputs.flip(dims), target.flip(dims), centre.flip(dims)
+                valid = valid.flip(dims) if self.valid is not None else valid
             if self.rotate:
                 k = int(torch.randint(0, 4, (1,), generator=gen))
                 inputs, target, centre = (torch.rot90(t, k, (-2, -1)) for t in (inputs, target, centre))
+                valid = torch.rot90(valid, k, (-2, -1)) if self.valid is not None else valid
+        valid = valid if self.valid is not None else None
+        inputs, mask = self._hide(inputs, target, centre, gen)
+        if valid is not None:
+            mask = valid if mask is None else mask & valid
+        return inputs, target, mask
+
+    def _hide(self, inputs, target, centre, gen):
+        """(network inputs, mask of the scored pixels or None for all) under the method's masking."""
         if self.cfg.method == "video":
             if not self.cfg.blind_spot:
-                return inputs, target, None
+                return inputs, None
             if self.cfg.blind_spot_kind == "donut":  # the network itself never sees the scored pixel
-                return torch.cat([inputs, centre], dim=1), target, None
+                return torch.cat([inputs, centre], dim=1), None
             # J-invariant checkerboard: half of the target frame is hidden, and only that half is scored
             parity = torch.randint(0, 2, (inputs.shape[0],), generator=gen)
             mask = checkerboard(target.shape[-2], target.shape[-1], parity)
-            return torch.cat([inputs, hide_checkerboard(centre, mask)], dim=1), target, mask
+            return torch.cat([inputs, hide_checkerboard(centre, mask)], dim=1), mask
         if self.supervised:
-            return inputs, target, None
+            return inputs, None
         line = self.cfg.line_width if self.cfg.method == "structn2v" else 0
-        inputs, mask = blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
-                                       replacement="median" if self.cfg.method == "n2v2" else "neighbour",
-                                       line_width=line)
-        return inputs, target, mask
+        return blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
+                               replacement="median" if self.cfg.method == "n2v2" else "neighbour",
+                               line_width=line)
 
 
-def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: int, threshold: float = 3.0
-                                  ) -> np.ndarray:
+def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: int, threshold: float = 3.0,
+                                  known: np.ndarray | None = None) -> np.ndarray:
     """The target frames as the donut may see them: impulses replaced by the mean of the two nearest frames.
 
     A pixel is replaced when it differs from that temporal mean (of the impulse-filtered ``context``) by more
     than ``threshold`` robust SDs. The decision and the fill use only the pixel itself and other frames, never
     its spatial neighbours, so the blind spot stays exact (a spatial median here would leak the hidden pixel).
+    ``known`` marks impulses known exactly (:func:`exact_impulse_pixels`, also a per-pixel decision): replaced too.
     """
     n_s = norm.shape[1]
     near = np.empty_like(norm)
@@ -251,16 +269,24 @@ def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: i
         near[:, s] = 0.5 * (context[:, idx[half - 1]] + context[:, idx[half]])
     resid = norm - near
     scale = max(robust_sd(subsample(resid)), 1.4826e-6)
-    return np.where(np.abs(resid) > threshold * scale, near, norm).astype(np.float32)
+    outlier = np.abs(resid) > threshold * scale
+    if known is not None:
+        outlier |= known
+    return np.where(outlier, near, norm).astype(np.float32)
 
 
-def remove_impulses(norm: np.ndarray) -> np.ndarray:
-    """Replace impulse outliers of (B, S, C, Y, X) data by their per-frame 3x3 median (float32 copy)."""
+def remove_impulses(norm: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """Replace impulse outliers of (B, S, C, Y, X) data by their per-frame 3x3 median (float32 copy).
+
+    ``known`` marks impulses known exactly (fixed values), replaced whether or not they stand out.
+    """
     from scipy import ndimage
 
     med = ndimage.median_filter(norm, size=(1, 1, 1, 3, 3), mode="reflect")
     resid = norm - med
     outlier = np.abs(resid) > 3 * max(robust_sd(resid), 1.4826e-6)
+    if known is not None:
+        outlier |= known
     return np.where(outlier, med, norm).astype(np.float32)
 
 
@@ -351,13 +377,25 @@ def train_denoiser(
         mean = work.mean(axis=(0, 1, 3, 4))
         scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
         loss_kind = cfg.loss
-    if loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None:
+    exact_impulses = None
+    if cfg.skip_impulses is not False and clean is None:
+        exact_impulses = exact_impulse_pixels(work)
+    if cfg.skip_impulses and exact_impulses is None:
+        if clean is None:
+            logger.warning("skip_impulses: no pixels sit at the data's minimum or maximum; all pixels are scored")
+        cfg = cfg.model_copy(update={"skip_impulses": False})
+    if loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None or cfg.skip_impulses is None:
         from ._diagnose import diagnose
 
         diagnosis = diagnose(stack)  # once: it picks the loss, the blind spot and the impulse pre-filter
         video = cfg.method == "video"
+        found_impulses = diagnosis.impulse_fraction > 0.005
+        if cfg.skip_impulses is None:
+            cfg = cfg.model_copy(update={"skip_impulses": found_impulses and exact_impulses is not None})
         if loss_kind == "auto":
-            loss_kind = diagnosis.recommended_loss
+            # impulses left out of the loss leave Gaussian/Poisson noise behind: squared error (mean) fits it;
+            # impulses in the loss need L1 (median), biased where the rest of the noise is skewed
+            loss_kind = "l1" if found_impulses and not cfg.skip_impulses else "mse"
         cfg = cfg.model_copy(update={
             "blind_spot": video and diagnosis.spatially_white if cfg.blind_spot is None else cfg.blind_spot,
             "impulse_filter": (video and diagnosis.impulse_fraction > 0.005 if cfg.impulse_filter is None
@@ -366,10 +404,11 @@ def train_denoiser(
     dev = pick_device(device)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))
-    context = torch.from_numpy(remove_impulses(norm)) if cfg.impulse_filter else None
+    known = exact_impulses if cfg.skip_impulses else None
+    context = torch.from_numpy(remove_impulses(norm, known)) if cfg.impulse_filter else None
     shown = None
     if context is not None and cfg.method == "video":
-        shown = torch.from_numpy(fill_impulses_from_neighbours(norm, context.numpy(), cfg.frames // 2))
+        shown = torch.from_numpy(fill_impulses_from_neighbours(norm, context.numpy(), cfg.frames // 2, known=known))
     offset = torch.from_numpy((mean / scale).astype(np.float32)).to(dev)[None, :, None, None]
     model = resume.module if resume is not None else build_model(cfg, n_c)
     fmt = memory_format(dev)
@@ -384,7 +423,8 @@ def train_denoiser(
             raise InputError(f"clean stack shape {clean_work.shape} differs from the noisy one's {work.shape}")
         target_tensor = torch.from_numpy(
             ((clean_work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]).astype(np.float32))
-    sampler = _Sampler(tensor, cfg, gen, target_tensor, context, shown)
+    valid = torch.from_numpy(~known) if known is not None else None
+    sampler = _Sampler(tensor, cfg, gen, target_tensor, context, shown, valid)
     val_gen = torch.Generator().manual_seed(cfg.seed + 1)
     n_val_batches = 8
     val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]
