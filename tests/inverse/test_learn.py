@@ -180,3 +180,22 @@ def test_fitting_the_starting_states_reduces_the_bias_of_erroneous_frames(truth_
     e_plain, e_refined = compare_to_truth(plain, truth), compare_to_truth(refined, truth)
     for key in ("mu_h_rel_l2", "mobility_rel_l2"):  # measured: 2.4 % -> 1.4 % and 6.0 % -> 4.5 %
         assert e_refined[key] < 0.85 * e_plain[key], key
+
+
+def test_state_update_keeps_states_the_solver_cannot_integrate_from(truth_video, fitted):
+    from operando.inverse._forward import ModelSpec, make_state_update, predict_window
+
+    s = fitted.settings
+    data = truth_video.to_numpy().astype(np.float64)
+    spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
+                     horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
+    starts = s["window_starts"][:2]
+    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
+    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    update = make_state_update(spec)
+    good = np.asarray(update(jnp.asarray(fitted.theta, jnp.float32), ics, ics, targets))
+    assert np.all(np.isfinite(good)) and not np.array_equal(good, np.asarray(ics))  # a normal step moves
+    blowup = jnp.asarray(fitted.theta, jnp.float32).at[-2].set(200.0)  # ln D ~ 200: D overflows float32
+    assert not np.all(np.isfinite(np.asarray(predict_window(spec, blowup, ics[0]))))
+    kept = np.asarray(update(blowup, ics, ics, targets))
+    np.testing.assert_array_equal(kept, np.asarray(ics))  # old states kept, never NaN

@@ -86,7 +86,8 @@ def make_state_update(spec: ModelSpec, cg_iterations: int = 10):
     state u is fitted too, minimising ||u - observed||^2 + ||predict(theta, u) - targets||^2 (the starting
     frame and each target frame weighted alike, per pixel). The normal equations (I + J^T J) du = rhs have
     one unknown per pixel; they are solved matrix-free by conjugate gradients with the Jacobian-vector
-    product of the window (``jax.linearize``) and its transpose, window by window to bound memory.
+    product of the window (``jax.linearize``) and its transpose, window by window to bound memory. A window
+    whose new state gives a non-finite prediction keeps its old state.
     """
 
     def update(theta, states, observed, targets):
@@ -96,7 +97,10 @@ def make_state_update(spec: ModelSpec, cg_iterations: int = 10):
             transpose = jax.linear_transpose(forward, u)
             rhs = (d - u) - transpose(pred - target)[0]
             step, _ = jax.scipy.sparse.linalg.cg(lambda x: x + transpose(forward(x))[0], rhs, maxiter=cg_iterations)
-            return jnp.clip(u + step, 1e-3, 1 - 1e-3)
+            new = jnp.clip(u + step, 1e-3, 1 - 1e-3)
+            # a state the solver cannot integrate (a step too large for very noisy data) keeps the old one
+            ok = jnp.all(jnp.isfinite(new)) & jnp.all(jnp.isfinite(predict_window(spec, theta, new)))
+            return jnp.where(ok, new, u)
 
         return jax.lax.map(one, (states, observed, targets))
 

@@ -266,9 +266,16 @@ def learn_physics(
                 break
             if progress is not None:
                 progress(0.0, f"initial states, round {rounds + 1}/{fit_initial_states}")
+            previous = ics, main
             ics = update_states(jnp.asarray(main.theta, jnp.float32), ics, observed_ics, targets)
-            main = _fit_windows(spec, ics, targets, main.theta, penalty=penalty, max_iter=max_iter,
-                                deadline=deadline)
+            try:
+                main = _fit_windows(spec, ics, targets, main.theta, penalty=penalty, max_iter=max_iter,
+                                    deadline=deadline)
+            except FloatingPointError:
+                logger.warning("initial-state round %d gave states the solver cannot integrate; keeping the "
+                               "result of round %d", rounds + 1, rounds)
+                ics, main = previous
+                break
         else:
             rounds = fit_initial_states
     fit_seconds = time.perf_counter() - t_start
