@@ -1,5 +1,6 @@
 import csv
 
+import numpy as np
 from typer.testing import CliRunner
 
 from operando.cli import app
@@ -27,4 +28,7 @@ def test_physics_benchmark_tiny(tmp_path):
     data = {r["data"]: r for r in rows}
     assert set(data) == {"clean", "noisy", "gaussian"}
     assert data["clean"]["mu_h_rel_l2"] < 0.05
+    assert data["gaussian"]["psnr_db"] > data["noisy"]["psnr_db"] + 3  # the fit's data quality is reported
     assert (tmp_path / "bp" / "physics_gaussian_0.05.png").exists()
+    kept = np.load(tmp_path / "bp" / "denoised_gaussian_gaussian_0.05.npy")  # the denoised video is kept
+    assert kept.shape == (12, 32, 32) and kept.dtype == np.float32

@@ -83,7 +83,7 @@ def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
     for c in cols:
         table.add_column(c, justify="right" if c != "name" else "left")
     for r in rows:
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
+        table.add_row(*["-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
     console.print(table)
 
 

@@ -13,6 +13,8 @@ from ..io._paths import atomic_path
 
 
 def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
