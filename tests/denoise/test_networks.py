@@ -40,8 +40,25 @@ def test_saved_model_reloads_to_identical_output(tmp_path, noisy_video, tiny_con
     assert path.suffix == ".safetensors" and (tmp_path / "model.json").exists()
     again = load_model(tmp_path / "model.json")
     np.testing.assert_array_equal(predict(model, noisy_video).to_numpy(), predict(again, noisy_video).to_numpy())
+    assert (again.stop_reason, again.best_step) == (model.stop_reason, model.best_step)
     resumed = train_denoiser(noisy_video, resume=tmp_path / "model", max_steps=10, rng=0)
     assert resumed.steps == model.steps + 10
+
+
+def test_the_best_validation_check_is_returned(noisy_video, tiny_config):
+    cfg = tiny_config.model_copy(update={"max_steps": 100, "val_every": 10})
+    model = train_denoiser(noisy_video, config=cfg, rng=0)
+    losses = {h["step"]: h["val_loss"] for h in model.history}
+    assert model.best_step == min(losses, key=losses.get)
+    assert model.stop_reason == "max_steps"
+
+
+def test_early_stopping_ends_a_run_that_stops_improving(noisy_video, tiny_config):
+    # a vanishing learning rate leaves the validation loss flat: the first check is the best, then 3 more
+    cfg = tiny_config.model_copy(update={"max_steps": 500, "val_every": 5, "patience": 3, "lr": 1e-12})
+    model = train_denoiser(noisy_video, config=cfg, rng=0)
+    assert model.stop_reason == "early_stopping"
+    assert (model.best_step, model.steps) == (5, 20)
 
 
 def test_integer_input_gives_integer_output(noisy_video, tiny_config):

@@ -31,6 +31,7 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
         "format": "operando-denoiser", "version": 2, "config": model.config.model_dump(),
         "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
         "loss": model.loss, "steps": model.steps, "history": model.history,
+        "stop_reason": model.stop_reason, "best_step": model.best_step,
     }
     write_json_file(meta, record)
     return weights
@@ -55,4 +56,5 @@ def load_model(path: str | os.PathLike) -> TrainedDenoiser:
     module.eval()
     return TrainedDenoiser(module=module, config=cfg, mean=np.asarray(record["mean"], np.float32),
                            scale=np.asarray(record["scale"], np.float32), channels=int(record["channels"]),
-                           loss=record["loss"], steps=int(record["steps"]), history=list(record["history"]))
+                           loss=record["loss"], steps=int(record["steps"]), history=list(record["history"]),
+                           stop_reason=record.get("stop_reason", ""), best_step=record.get("best_step"))

@@ -91,6 +91,8 @@ class TrainedDenoiser:
     loss: str
     steps: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    stop_reason: str = ""  # "time_budget", "max_steps" or "early_stopping"
+    best_step: int | None = None  # the step whose weight average is returned (best validation loss)
 
     @property
     def is_video(self) -> bool:
@@ -434,7 +436,7 @@ def train_denoiser(
     for p in ema.parameters():
         p.requires_grad_(False)
     use_amp = dev.type == "cuda"
-    best_state, best_val, since_best = None, math.inf, 0
+    best_state, best_val, since_best, best_step = None, math.inf, 0, None
     history: list[dict[str, float]] = list(resume.history) if resume is not None else []
     start_steps = resume.steps if resume is not None else 0
     t0 = time.perf_counter()
@@ -475,8 +477,9 @@ def train_denoiser(
             history.append({"step": start_steps + step, "train_loss": run_loss / cfg.val_every, "val_loss": v,
                             "seconds": time.perf_counter() - t0})
             run_loss = 0.0
-            if v < best_val - 1e-6 * abs(best_val):
-                best_val, since_best = v, 0
+            # (the first check always counts: inf - 1e-6 * inf is NaN, and no loss is below NaN)
+            if best_state is None or v < best_val - 1e-6 * abs(best_val):
+                best_val, since_best, best_step = v, 0, start_steps + step
                 best_state = copy.deepcopy(ema.state_dict())
             else:
                 since_best += 1
@@ -492,7 +495,8 @@ def train_denoiser(
         progress(1.0, f"{cfg.method}: trained {step} steps ({stop_reason})")
     return TrainedDenoiser(module=model.cpu(), config=cfg, mean=np.asarray(mean, np.float32),
                            scale=np.asarray(scale, np.float32), channels=n_c, loss=loss_kind,
-                           steps=start_steps + step, history=history)
+                           steps=start_steps + step, history=history, stop_reason=stop_reason,
+                           best_step=best_step if best_state is not None else None)
 
 
 @torch.no_grad()
