@@ -52,8 +52,8 @@ class TrainConfig(BaseModel):
     time_budget_s: float = Field(300.0, gt=0)
     val_every: int = Field(50, ge=1)
     patience: int = Field(
-        200, ge=1, description="validation checks without improvement before stopping (noisy validation "
-        "targets cannot resolve the late gains of the learning-rate decay: 40 checks cost 0.6 dB at 300 s)")
+        200, ge=1, description="validation checks without improvement before stopping; the weights of the "
+        "best check are returned")
     mask_fraction: float = Field(0.02, gt=0, lt=0.5)
     line_width: int = Field(-1, description="structn2v: pixels masked each side along X (-1: whole row)")
     augment: bool = True
