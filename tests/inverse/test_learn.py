@@ -158,6 +158,38 @@ def test_bootstrap_refits_land_where_full_refits_land(truth_video, fitted):
     assert np.linalg.norm(chord - full) < 0.1 * shift + 1e-4
 
 
+def test_chord_steps_between_initial_state_rounds_reach_the_fit(truth_video, fitted):
+    # between errors-in-variables rounds the coefficients are refitted by Gauss-Newton steps that reuse the
+    # fit's Jacobian: from a perturbed start they must come back to the fit, and a start whose residual is
+    # not finite must be refused (None), never passed on
+    from types import SimpleNamespace
+
+    from operando.inverse._forward import ModelSpec, make_residual_functions
+    from operando.inverse._learn import _chord_steps
+
+    s = fitted.settings
+    data = truth_video.to_numpy().astype(np.float64)
+    spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
+                     horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
+    starts = s["window_starts"]
+    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
+    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    residual_fn, jacobian_fn = make_residual_functions(spec)
+    ones = jnp.ones(len(starts), jnp.float32)
+
+    def residual_of(th):
+        return residual_fn(jnp.asarray(th, jnp.float32), ics, targets, ones)
+
+    main = SimpleNamespace(jacobian=np.asarray(jacobian_fn(jnp.asarray(fitted.theta, jnp.float32), ics, targets,
+                                                           ones), float))
+    start = fitted.theta + np.array([0.05, -0.05, 0.05, -0.05])
+    back = _chord_steps(main, residual_of, start, np.zeros(4), 3)
+    assert np.linalg.norm(back - fitted.theta) < 0.1 * np.linalg.norm(start - fitted.theta)
+    blowup = fitted.theta.copy()
+    blowup[-2] = 200.0  # ln D ~ 200: D overflows float32
+    assert _chord_steps(main, residual_of, blowup, np.zeros(4), 3) is None
+
+
 def test_fitting_the_starting_states_reduces_the_bias_of_erroneous_frames(truth_video):
     # every frame carries a smooth error that persists from frame to frame, like a denoiser's output: the
     # starting frames' errors then bias the fit (errors in variables); fitting the starts reduces that bias

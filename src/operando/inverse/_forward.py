@@ -79,15 +79,16 @@ def make_residual_functions(spec: ModelSpec):
 
 
 @functools.lru_cache(maxsize=16)
-def make_state_update(spec: ModelSpec, cg_iterations: int = 10):
+def make_state_update(spec: ModelSpec, cg_iterations: int = 5):
     """Return jitted ``update(theta, states, observed, targets)``: one Gauss-Newton step on each window's start.
 
     Errors-in-variables: the observed starting frame carries errors of its own, so each window's starting
     state u is fitted too, minimising ||u - observed||^2 + ||predict(theta, u) - targets||^2 (the starting
     frame and each target frame weighted alike, per pixel). The normal equations (I + J^T J) du = rhs have
     one unknown per pixel; they are solved matrix-free by conjugate gradients with the Jacobian-vector
-    product of the window (``jax.linearize``) and its transpose, window by window to bound memory. A window
-    whose new state gives a non-finite prediction keeps its old state.
+    product of the window (``jax.linearize``) and its transpose, window by window to bound memory. The
+    identity term keeps the system well conditioned: 5 iterations gave the same fit as 10 at two thirds of the
+    cost (128^2 benchmark video). A window whose new state gives a non-finite prediction keeps its old state.
     """
 
     def update(theta, states, observed, targets):
