@@ -9,6 +9,7 @@ from operando.metrics import (
     local_variability,
     mass_drift,
     mean_bias,
+    noise_fit,
     psnr,
     psnr_frames,
     ssim,
@@ -91,3 +92,19 @@ def test_shape_mismatch_and_bad_range(pair):
         psnr(clean, test[:3], data_range=1)
     with pytest.raises(InputError, match="data_range"):
         psnr(clean, test, data_range=0)
+
+
+def test_noise_fit_measures_the_noise_a_denoiser_kept():
+    rng = np.random.default_rng(0)
+    clean = rng.random((6, 16, 16))
+    noise = 0.1 * rng.normal(size=clean.shape)
+    noisy = clean + noise
+    assert noise_fit(clean, noisy, noisy) == pytest.approx(1.0)  # identity: all the noise stays
+    assert abs(noise_fit(clean, noisy, clean)) < 1e-12  # perfect denoiser
+    # an output that kept 3 % of the noise on frames 0-2 only, plus an error unrelated to the noise
+    test = clean + 0.01 * rng.normal(size=clean.shape)
+    test[:3] += 0.03 * noise[:3]
+    assert noise_fit(clean, noisy, test, frames=slice(0, 3)) == pytest.approx(0.03, abs=0.01)
+    assert abs(noise_fit(clean, noisy, test, frames=[3, 4, 5])) < 0.01
+    with pytest.raises(InputError, match="no noise"):
+        noise_fit(clean, clean, test)

@@ -48,6 +48,7 @@ class TrainConfig(BaseModel):
         4, ge=1, description="patches per step (on 2 CPU cores training is limited by the number of steps: "
         "4 patches of 64^2 gave 0.6 dB more than 8 and 0.8 dB more than 2 at 300 s)")
     lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-5, ge=0, description="AdamW's decoupled weight decay")
     max_steps: int = Field(20000, ge=1)
     time_budget_s: float = Field(300.0, gt=0)
     val_every: int = Field(50, ge=1)
@@ -430,7 +431,7 @@ def train_denoiser(
     val_gen = torch.Generator().manual_seed(cfg.seed + 1)
     n_val_batches = 8
     val = [sampler.batch(sampler.val_targets, val_gen, augment=False) for _ in range(n_val_batches)]
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # Polyak (exponential moving) average of the weights: smooths the SGD noise; validated and returned
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():

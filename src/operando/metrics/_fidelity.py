@@ -51,6 +51,26 @@ def conditional_bias(
     return ConditionalBias(centers=0.5 * (edges[:-1] + edges[1:]), bias=bias, counts=counts)
 
 
+def noise_fit(clean, noisy, test, *, frames=None, axes: str | None = None) -> float:
+    """How much of the measurement noise a denoised stack kept: the slope of (test - clean) on (noisy - clean).
+
+    Least squares over all pixels (of the frames selected by ``frames``, an index or boolean mask along the
+    frame axis). 0 means the output is uncorrelated with the noise at each pixel; 1 means the noise passed
+    through untouched. A self-supervised denoiser that fits a fraction k of its targets' noise adds about
+    k x (noise variance) to its MSE: compare the training frames with frames held out of the loss.
+    """
+    a, y, b = (as_frames(x, axes=axes) for x in (clean, noisy, test))
+    if not (a.shape == y.shape == b.shape):
+        raise InputError(f"shapes differ: clean {a.shape}, noisy {y.shape}, test {b.shape}")
+    if frames is not None:
+        a, y, b = a[frames], y[frames], b[frames]
+    n = y - a
+    power = float(np.sum(n * n))
+    if power == 0:
+        raise InputError("the noisy stack equals the clean one: there is no noise to regress on")
+    return float(np.sum((b - a) * n) / power)
+
+
 def mass_drift(video: Stack | np.ndarray, *, axes: str | None = None) -> np.ndarray:
     """Relative change of each frame's mean from the first frame's: (m_t - m_0) / |m_0|, shape (T,)."""
     frames = as_frames(video, axes=axes)
