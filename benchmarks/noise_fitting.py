@@ -15,6 +15,7 @@ import argparse
 import time
 
 import numpy as np
+from train_settings_sweep import parse_setting  # the sibling script (benchmarks/ is on the path when run)
 
 from operando.denoise import TrainConfig, predict, train_denoiser
 from operando.metrics import noise_fit, psnr
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--setting", default="", help="TrainConfig fields, e.g. batch=4,lr=5e-4")
     args = parser.parse_args()
-    fields = dict(item.split("=", 1) for item in args.setting.split(",") if item)
+    fields = parse_setting(args.setting)
     clean = simulate_cahn_hilliard(size=args.size, n_frames=args.frames, rng=args.seed)
     noisy = corrupt(clean, args.noise, rng=args.seed + 1)
     config = TrainConfig(**{"method": args.method, "time_budget_s": args.budget, **fields})
@@ -47,8 +48,8 @@ def main() -> None:
     c, y, d = (np.asarray(x.data, np.float64) for x in (clean, noisy, denoised))
     noise_power = float(np.mean((y - c) ** 2))
     rows = []
-    for name, frames in (("loss targets", ~held_out), ("held out", held_out), ("all", slice(None))):
-        if not np.any(np.ones(args.frames, bool)[frames]):
+    for name, frames in (("loss targets", ~held_out), ("held out", held_out), ("all", np.ones_like(held_out))):
+        if not frames.any():
             continue
         slope = noise_fit(c, y, d, frames=frames)
         mse = float(np.mean((d[frames] - c[frames]) ** 2))

@@ -125,22 +125,31 @@ def test_refits_on_fresh_noise_give_noise_bands(truth_video):
     assert abs(res.a[0] + 3.0) < 0.2
 
 
-def test_bootstrap_refits_land_where_full_refits_land(truth_video, fitted):
-    # a resample only reweights windows: Gauss-Newton steps reusing the fit's Jacobian (the chord method) must
-    # reach the full Levenberg-Marquardt refit of the reweighted problem
-    from types import SimpleNamespace
-
-    from operando.inverse._forward import ModelSpec, make_residual_functions
-    from operando.inverse._learn import _chord_refitter
-    from operando.inverse._levenberg_marquardt import levenberg_marquardt
+def _fitted_windows(truth_video, fitted, n_windows=None):
+    """(spec, starting frames, target frames) of the windows ``fitted`` was fitted on (the first n_windows)."""
+    from operando.inverse._forward import ModelSpec
 
     s = fitted.settings
     data = truth_video.to_numpy().astype(np.float64)
     spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
                      horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
-    starts = s["window_starts"]
+    starts = s["window_starts"][:n_windows]
     ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
     targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    return spec, ics, targets
+
+
+def test_bootstrap_refits_land_where_full_refits_land(truth_video, fitted):
+    # a resample only reweights windows: Gauss-Newton steps reusing the fit's Jacobian (the chord method) must
+    # reach the full Levenberg-Marquardt refit of the reweighted problem
+    from types import SimpleNamespace
+
+    from operando.inverse._forward import make_residual_functions
+    from operando.inverse._learn import _chord_refitter
+    from operando.inverse._levenberg_marquardt import levenberg_marquardt
+
+    spec, ics, targets = _fitted_windows(truth_video, fitted)
+    starts = fitted.settings["window_starts"]
     residual_fn, jacobian_fn = make_residual_functions(spec)
     ones = jnp.ones(len(starts), jnp.float32)
     main = SimpleNamespace(theta=fitted.theta, jacobian=np.asarray(jacobian_fn(jnp.asarray(fitted.theta,
@@ -162,32 +171,23 @@ def test_chord_steps_between_initial_state_rounds_reach_the_fit(truth_video, fit
     # between errors-in-variables rounds the coefficients are refitted by Gauss-Newton steps that reuse the
     # fit's Jacobian: from a perturbed start they must come back to the fit, and a start whose residual is
     # not finite must be refused (None), never passed on
-    from types import SimpleNamespace
-
-    from operando.inverse._forward import ModelSpec, make_residual_functions
+    from operando.inverse._forward import make_residual_functions
     from operando.inverse._learn import _chord_steps
 
-    s = fitted.settings
-    data = truth_video.to_numpy().astype(np.float64)
-    spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
-                     horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
-    starts = s["window_starts"]
-    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
-    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    spec, ics, targets = _fitted_windows(truth_video, fitted)
     residual_fn, jacobian_fn = make_residual_functions(spec)
-    ones = jnp.ones(len(starts), jnp.float32)
+    ones = jnp.ones(ics.shape[0], jnp.float32)
 
     def residual_of(th):
         return residual_fn(jnp.asarray(th, jnp.float32), ics, targets, ones)
 
-    main = SimpleNamespace(jacobian=np.asarray(jacobian_fn(jnp.asarray(fitted.theta, jnp.float32), ics, targets,
-                                                           ones), float))
+    jac = np.asarray(jacobian_fn(jnp.asarray(fitted.theta, jnp.float32), ics, targets, ones), float)
     start = fitted.theta + np.array([0.05, -0.05, 0.05, -0.05])
-    back = _chord_steps(main, residual_of, start, np.zeros(4), 3)
+    back = _chord_steps(jac, residual_of, start, np.zeros(4), 3)
     assert np.linalg.norm(back - fitted.theta) < 0.1 * np.linalg.norm(start - fitted.theta)
     blowup = fitted.theta.copy()
     blowup[-2] = 200.0  # ln D ~ 200: D overflows float32
-    assert _chord_steps(main, residual_of, blowup, np.zeros(4), 3) is None
+    assert _chord_steps(jac, residual_of, blowup, np.zeros(4), 3) is None
 
 
 def test_fitting_the_starting_states_reduces_the_bias_of_erroneous_frames(truth_video):
@@ -215,15 +215,9 @@ def test_fitting_the_starting_states_reduces_the_bias_of_erroneous_frames(truth_
 
 
 def test_state_update_keeps_states_the_solver_cannot_integrate_from(truth_video, fitted):
-    from operando.inverse._forward import ModelSpec, make_state_update, predict_window
+    from operando.inverse._forward import make_state_update, predict_window
 
-    s = fitted.settings
-    data = truth_video.to_numpy().astype(np.float64)
-    spec = ModelSpec(n_mu=2, n_d=2, fit_kappa=False, kappa=s["kappa"], dx=s["dx"], size=data.shape[1],
-                     horizon=s["window"], steps_per_frame=s["steps_per_frame"], dt=s["dt"], stabilization=0.5)
-    starts = s["window_starts"][:2]
-    ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
-    targets = jnp.asarray(np.stack([data[k + 1: k + 1 + s["window"]] for k in starts]), jnp.float32)
+    spec, ics, targets = _fitted_windows(truth_video, fitted, n_windows=2)
     update = make_state_update(spec)
     good = np.asarray(update(jnp.asarray(fitted.theta, jnp.float32), ics, ics, targets))
     assert np.all(np.isfinite(good)) and not np.array_equal(good, np.asarray(ics))  # a normal step moves

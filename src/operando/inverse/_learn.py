@@ -271,9 +271,8 @@ def learn_physics(
             new_ics = update_states(jnp.asarray(theta_round, jnp.float32), ics, observed_ics, targets)
             # between rounds, Gauss-Newton steps that reuse the fit's exact Jacobian (the starts and the
             # coefficients move little from round to round); the last round's states get a full refit below
-            new_theta = _chord_steps(main, lambda th, s=new_ics: residual_fn(jnp.asarray(th, jnp.float32), s,
-                                                                             targets, jnp.asarray(ones)),
-                                     theta_round, penalty, CHORD_STEPS)
+            new_theta = _chord_steps(main.jacobian, lambda th, s=new_ics: residual_fn(
+                jnp.asarray(th, jnp.float32), s, targets, jnp.asarray(ones)), theta_round, penalty, CHORD_STEPS)
             if new_theta is None:
                 logger.warning("initial-state round %d gave states the solver cannot integrate; keeping the "
                                "result of round %d", rounds + 1, rounds)
@@ -329,14 +328,13 @@ COARSE_FACTOR = 4
 CHORD_STEPS = 3  # Gauss-Newton steps per initial-state round (each costs one residual evaluation)
 
 
-def _chord_steps(main, residual_of: Callable[[np.ndarray], object], theta: np.ndarray, penalty: np.ndarray,
-                 steps: int) -> np.ndarray | None:
-    """Gauss-Newton steps from ``theta`` with ``main``'s exact Jacobian held fixed (the chord method).
+def _chord_steps(jac: np.ndarray, residual_of: Callable[[np.ndarray], object], theta: np.ndarray,
+                 penalty: np.ndarray, steps: int) -> np.ndarray | None:
+    """Gauss-Newton steps from ``theta`` with an exact Jacobian ``jac`` held fixed (the chord method).
 
     Each step costs one residual evaluation instead of a (1 + P)-times dearer Jacobian. A step that does not
     lower the cost ends the loop. Returns None when the residual at ``theta`` is not finite.
     """
-    jac = main.jacobian
     info = jac.T @ jac + np.diag(penalty)
     r = np.asarray(residual_of(theta), float)
     if not np.all(np.isfinite(r)):
