@@ -18,6 +18,24 @@ def _slug(name: str) -> str:
     return name.replace(":", "_").replace(",", "_")
 
 
+def simulate_truth_video(*, size: int = 128, n_frames: int = 50, d_slope: float = 0.5, truth_dt: float = 1e-5,
+                         seed: int = 0):
+    """The benchmark's clean video and its truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1).
+
+    Simulated with ``truth_dt``, finer than the inversion's step (no inverse crime). Returns (Stack, Truth).
+    """
+    import jax.numpy as jnp
+
+    from .. import simulate
+
+    def mobility(c):
+        c = jnp.clip(c, 0.0, 1.0)
+        return jnp.exp(d_slope * (2 * c - 1)) * c * (1 - c)
+
+    clean = simulate.simulate_cahn_hilliard(size=size, n_frames=n_frames, dt=truth_dt, mobility=mobility, rng=seed)
+    return clean, regular_solution_truth(3.0, d_slope)
+
+
 def benchmark_physics(
     output: str | Path,
     *,
@@ -46,23 +64,15 @@ def benchmark_physics(
     and the PSNR of the data the fit saw against the clean video. Each denoised video is kept as
     ``denoised_<method>_<noise>.npy`` (time-budgeted training differs from run to run, and the fit with it).
     """
-    import jax.numpy as jnp
-
-    from .. import io, noise, report, simulate
+    from .. import io, noise, report
     from ..denoise import denoise
     from ..metrics import psnr
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    truth = regular_solution_truth(3.0, d_slope)
-
-    def mobility(c):
-        c = jnp.clip(c, 0.0, 1.0)
-        return jnp.exp(d_slope * (2 * c - 1)) * c * (1 - c)
-
     say = progress or (lambda f, m: None)
     say(0.0, "simulating the truth")
-    clean = simulate.simulate_cahn_hilliard(size=size, n_frames=n_frames, dt=truth_dt, mobility=mobility, rng=seed)
+    clean, truth = simulate_truth_video(size=size, n_frames=n_frames, d_slope=d_slope, truth_dt=truth_dt, seed=seed)
     settings = dict(n_mu=n_mu, n_d=n_d, window=window, dt=inversion_dt, bootstrap=bootstrap,
                     fit_initial_states=fit_initial_states,
                     time_budget_s=fit_budget_s, rng=seed)
