@@ -88,3 +88,11 @@ def test_denoise_too_few_frames_is_one_clean_line(tmp_path):
                             "--method", "video"])
     assert r.exit_code == 2
     assert "need >= 5 frames along T" in r.output and "Traceback" not in r.output
+
+
+def test_denoise_ensemble_with_a_saved_model_is_one_clean_line(tmp_path):
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((6, 16, 16)).astype(np.float32))
+    r = runner.invoke(app, ["denoise", str(tmp_path / "v.npy"), "-o", str(tmp_path / "o.npy"), "--ensemble", "2",
+                            "--save-model", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "--ensemble" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o.npy").exists()

@@ -232,11 +232,16 @@ def denoise_cmd(
     keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
+    ensemble: Annotated[int, typer.Option(help="Networks: train this many with seeds seed, seed+1, ... (each "
+                                               "with the full budget) and average them.")] = 1,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed)."""
     from .denoise import NEURAL, denoise, diagnose
     from .io import read, write
 
+    if ensemble != 1 and (model is not None or save_model is not None):
+        raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
+                         "--save-model (use 'operando train' for one network)")
     stack = read(input, axes=axes)
     if method == "auto":
         method = diagnose(stack).recommended_method
@@ -254,7 +259,7 @@ def denoise_cmd(
     else:
         with progress_bar(method) as update:
             result = denoise(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
-                             device=device, tta=tta, progress=update)
+                             device=device, tta=tta, ensemble=ensemble, progress=update)
     write(result, output, dtype="float32" if keep_float else "input")
     console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {'float32' if keep_float else stack.dtype}")
 

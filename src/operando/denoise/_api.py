@@ -10,6 +10,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
+from ..io._write import convert_dtype
 from ._baselines import apply_baseline, calibrate_baseline
 from ._layout import from_working, to_working
 
@@ -79,6 +80,7 @@ def denoise(
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
     tta: bool = False,
+    ensemble: int = 1,
     progress: Callable[[float, str], None] | None = None,
 ) -> Stack | np.ndarray:
     """Denoise an image, video or spectral stack with ``method``, trained on the data itself.
@@ -100,6 +102,11 @@ def denoise(
     tta : bool
         Networks only: average the prediction over the flips and rotations used in training (8x slower
         inference, usually better; see :func:`predict`).
+    ensemble : int
+        Networks only: train this many networks with different seeds (``rng``, ``rng + 1``, ...; each with the
+        full ``time_budget_s``) and average their predictions. Each run's error is partly its own, so the
+        average is better (+0.7 dB for 3 runs on the physics benchmark's video, docs/benchmarks.md), at
+        ``ensemble`` times the cost.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -112,6 +119,11 @@ def denoise(
     --------
     denoise_baseline, train_denoiser, predict
     """
+    if ensemble != 1 and (method in BASELINES or method == "bm4d"):
+        raise InputError(f"ensemble averages trained networks ({', '.join(NEURAL)}); {method!r} is deterministic, "
+                         "use ensemble=1")
+    if ensemble < 1:
+        raise InputError(f"ensemble must be >= 1, got {ensemble}")
     if method in BASELINES:
         return denoise_baseline(data, method=method, axes=axes, progress=progress)  # type: ignore[arg-type]
     if method == "bm4d":
@@ -122,7 +134,32 @@ def denoise(
         from ._inference import predict
         from ._training import train_denoiser
 
-        model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
-                               time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)
-        return predict(model, data, axes=axes, device=device, tta=tta)
+        if ensemble == 1:
+            model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
+                                   time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)
+            return predict(model, data, axes=axes, device=device, tta=tta)
+        stack = as_stack(data, axes=axes)
+        as_float = Stack(stack.to_numpy().astype(np.float32), axes=stack.axes, metadata=stack.metadata)
+        total = None
+        for i, seed in enumerate(ensemble_seeds(rng, ensemble)):
+            member_progress = None if progress is None else (
+                lambda f, m, i=i: progress((i + f) / ensemble, f"run {i + 1}/{ensemble}: {m}"))
+            model = train_denoiser(stack, method=method, frames=frames if method == "video" else None,
+                                   time_budget_s=time_budget_s, rng=seed, device=device, progress=member_progress)
+            out = predict(model, as_float, device=device, tta=tta).to_numpy().astype(np.float64)
+            total = out if total is None else total + out
+        average = convert_dtype(total / ensemble, stack.dtype)
+        meta = stack.metadata.replace(extra={**stack.metadata.extra,
+                                             "denoise": {"method": method, "ensemble": ensemble}})
+        result = Stack(average, axes=stack.axes, metadata=meta)
+        return result if isinstance(data, Stack) else result.data
     raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def ensemble_seeds(rng: int | np.random.Generator | None, n: int) -> list[int | None]:
+    """Seeds of an ensemble's runs: rng, rng + 1, ... for an int; drawn from a Generator; None stays None."""
+    if rng is None:
+        return [None] * n
+    if isinstance(rng, np.random.Generator):
+        return [int(s) for s in rng.integers(0, 2**31 - 1, n)]
+    return [int(rng) + i for i in range(n)]
