@@ -415,6 +415,7 @@ def benchmark_physics_cmd(
     window: Annotated[int, typer.Option(help="Shooting window in frames.")] = 3,
     fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit.")] = 0,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, s.")] = 300.0,
+    ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Learn mu_h and M back from clean, noisy and denoised videos; errors, band widths and coverage."""
@@ -423,7 +424,8 @@ def benchmark_physics_cmd(
     with progress_bar("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
-                                 fit_initial_states=fit_initial_states, denoise_budget_s=time_budget, seed=seed, progress=update)
+                                 fit_initial_states=fit_initial_states, denoise_budget_s=time_budget,
+                                 denoise_ensemble=ensemble, seed=seed, progress=update)
     _print_rows(rows, "physics benchmark")
     console.print(f"report: {output / 'report.md'}")
 

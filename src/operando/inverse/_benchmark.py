@@ -52,6 +52,7 @@ def benchmark_physics(
     fit_initial_states: int = 0,
     bootstrap: int = 20,
     denoise_budget_s: float = 300.0,
+    denoise_ensemble: int = 1,
     fit_budget_s: float | None = None,
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
@@ -63,9 +64,10 @@ def benchmark_physics(
     Returns one row per (noise, data) with relative L2 errors over c in [0.1, 0.9], band widths and coverage,
     and the PSNR of the data the fit saw against the clean video. Each denoised video is kept as
     ``denoised_<method>_<noise>.npy`` (time-budgeted training differs from run to run, and the fit with it).
+    ``denoise_ensemble`` > 1 averages that many networks per neural denoiser (see :func:`operando.denoise.denoise`).
     """
     from .. import io, noise, report
-    from ..denoise import denoise
+    from ..denoise import NEURAL, denoise
     from ..metrics import psnr
 
     out = Path(output)
@@ -91,16 +93,19 @@ def benchmark_physics(
     rows = [{"noise": "none", "data": "clean", "psnr_db": None, **compare_to_truth(clean_result, truth),
              "seconds": clean_result.seconds}]
     rep = report.Report("operando physics benchmark: mu_h(c) and M(c) learned back")
+    training = f"{denoise_budget_s:g} s" + (f" x {denoise_ensemble} seeds, averaged" if denoise_ensemble > 1 else "")
     rep.text(f"Truth: {truth.label}, {size} x {size} x {n_frames}, truth dt {truth_dt:g}, inversion dt "
-             f"{inversion_dt:g}, window {window}, {fit_initial_states} initial-state rounds, {bootstrap} bootstrap resamples. Errors are relative L2 over "
-             "c in [0.1, 0.9]; coverage is the share of that range where the 95 % band holds the truth.")
+             f"{inversion_dt:g}, window {window}, {fit_initial_states} initial-state rounds, {bootstrap} bootstrap "
+             f"resamples, denoising networks trained for {training}. Errors are relative L2 over c in [0.1, 0.9]; coverage "
+             "is the share of that range where the 95 % band holds the truth.")
     for case in noises:
         noisy = noise.corrupt(clean, case, rng=seed + 1)
         results = {"clean": clean_result, f"noisy ({case})": fit(f"noisy_{case}", noisy)}
         quality = {f"noisy ({case})": psnr(clean, noisy, data_range=1.0)}
         for method in denoisers:
             say(step / n_steps, f"denoising {case} with {method}")
-            den = denoise(noisy, method=method, time_budget_s=denoise_budget_s, rng=seed)
+            den = denoise(noisy, method=method, time_budget_s=denoise_budget_s, rng=seed,
+                          ensemble=denoise_ensemble if method in NEURAL else 1)
             io.write(den, out / f"denoised_{method}_{_slug(case)}.npy", dtype="float32")
             quality[f"{method} ({case})"] = psnr(clean, den, data_range=1.0)
             step += 1
