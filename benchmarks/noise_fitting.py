@@ -15,28 +15,24 @@ import argparse
 import time
 
 import numpy as np
-from train_settings_sweep import parse_setting  # the sibling script (benchmarks/ is on the path when run)
+from train_settings_sweep import (  # the sibling script (benchmarks/ is on the path when run)
+    add_video_arguments,
+    clean_and_noisy_video,
+    parse_setting,
+)
 
 from operando.denoise import TrainConfig, predict, train_denoiser
 from operando.metrics import noise_fit, psnr
-from operando.noise import corrupt
 from operando.report import markdown_table
-from operando.simulate import simulate_cahn_hilliard
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--noise", default="gaussian:0.1")
-    parser.add_argument("--budget", type=float, default=300.0, help="training seconds")
-    parser.add_argument("--method", default="video")
-    parser.add_argument("--seed", type=int, default=0)
+    add_video_arguments(parser)
     parser.add_argument("--setting", default="", help="TrainConfig fields, e.g. batch=4,lr=5e-4")
     args = parser.parse_args()
     fields = parse_setting(args.setting)
-    clean = simulate_cahn_hilliard(size=args.size, n_frames=args.frames, rng=args.seed)
-    noisy = corrupt(clean, args.noise, rng=args.seed + 1)
+    clean, noisy = clean_and_noisy_video(args)
     config = TrainConfig(**{"method": args.method, "time_budget_s": args.budget, **fields})
     start = time.perf_counter()
     model = train_denoiser(noisy, config=config, rng=args.seed)

@@ -28,19 +28,29 @@ def parse_setting(text: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pick the training video and run: --size, --frames, --noise, --budget, --method, --seed."""
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--noise", default="gaussian:0.1")
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds per run")
     parser.add_argument("--method", default="video")
     parser.add_argument("--seed", type=int, default=0)
+
+
+def clean_and_noisy_video(args: argparse.Namespace):
+    """The built-in Cahn-Hilliard video (seed) and its corrupted copy (seed + 1) that the runs train on."""
+    clean = simulate_cahn_hilliard(size=args.size, n_frames=args.frames, rng=args.seed)
+    return clean, corrupt(clean, args.noise, rng=args.seed + 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_video_arguments(parser)
     parser.add_argument("--setting", action="append", required=True,
                         help="TrainConfig fields, e.g. batch=4,ema_decay=0.999; oracle=1 trains on the clean video")
     args = parser.parse_args()
-    clean = simulate_cahn_hilliard(size=args.size, n_frames=args.frames, rng=args.seed)
-    noisy = corrupt(clean, args.noise, rng=args.seed + 1)
+    clean, noisy = clean_and_noisy_video(args)
     rows = []
     for text in args.setting:
         fields = parse_setting(text)
