@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from operando.denoise._benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
+from operando.workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
 from operando.report import markdown_table
 
 

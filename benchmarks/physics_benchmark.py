@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from operando.inverse._benchmark import benchmark_physics
+from operando.workflows.physics_benchmark import benchmark_physics
 from operando.report import markdown_table
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from operando import io
 from operando._stack import Stack
 from operando.inverse import compare_to_truth, learn_physics
-from operando.inverse._benchmark import simulate_truth_video
+from operando.workflows.physics_benchmark import simulate_truth_video
 from operando.metrics import psnr
 from operando.noise import corrupt
 from operando.report import markdown_table

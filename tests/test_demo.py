@@ -3,7 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from operando.cli import app
-from operando.demo import DemoConfig, run_demo
+from operando.workflows.demo import DemoConfig, run_demo
 
 
 def test_quick_demo_writes_a_report_and_denoising_helps(tmp_path):

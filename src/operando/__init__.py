@@ -5,9 +5,9 @@
 ``operando.inverse``, ``operando.report``.
 """
 
-from ._errors import InputError
+from ._errors import AxesAssumedWarning, InputError
 from ._stack import Metadata, Stack, as_stack
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "Metadata", "Stack", "__version__", "as_stack"]
+__all__ = ["AxesAssumedWarning", "InputError", "Metadata", "Stack", "__version__", "as_stack"]

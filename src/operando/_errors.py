@@ -6,3 +6,7 @@ class InputError(ValueError):
 
     The command-line tool prints the message on one line and exits with code 2.
     """
+
+
+class AxesAssumedWarning(UserWarning):
+    """A file did not record its axes and operando assumed a layout; pass ``axes=`` to choose another."""

@@ -92,6 +92,33 @@ def validate_axes(axes: str, ndim: int, *, source: str = "array") -> str:
     return axes
 
 
+def convert_dtype(data: np.ndarray, target: np.dtype | str) -> np.ndarray:
+    """Convert ``data`` to the dtype ``target``.
+
+    Parameters
+    ----------
+    data : ndarray
+        The array to convert.
+    target : dtype
+        The dtype wanted. Floats going to integers are rounded and clipped to the type's range (a denoised
+        uint16 image stays a valid uint16 image); to bool, values above 0.5 are True.
+
+    Returns
+    -------
+    ndarray
+        ``data`` itself when it already has that dtype, else a converted copy.
+    """
+    target = np.dtype(target)
+    if data.dtype == target:
+        return data
+    if target.kind in "ui" and data.dtype.kind == "f":
+        info = np.iinfo(target)
+        return np.clip(np.rint(data), info.min, info.max).astype(target)
+    if target == np.bool_:
+        return data > 0.5
+    return data.astype(target)
+
+
 def check_finite(data: np.ndarray, *, source: str = "array") -> None:
     """Raise :class:`InputError` if a floating-point array holds NaN or infinite values."""
     arr = np.asarray(data)

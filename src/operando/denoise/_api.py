@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
-from ..io._write import convert_dtype
+from .._stack import convert_dtype
 from ._baselines import apply_baseline, calibrate_baseline
 from ._layout import from_working, to_working
 

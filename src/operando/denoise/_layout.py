@@ -8,7 +8,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, check_finite
-from ..io._write import convert_dtype
+from .._stack import convert_dtype
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from ..io._paths import atomic_path, write_json_file
+from .._files import atomic_path, write_json_file
 from ._training import TrainConfig, TrainedDenoiser, build_model
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack, check_finite
-from ..io._paths import write_json_file
+from .._files import write_json_file
 from ._basis import gauge_fix, legendre, log_diffusivity_curve, mobility_curve, mu_h_curve
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
-"""Readers and writers: TIFF/OME-TIFF/BigTIFF, Zarr, HDF5/NeXus, NPY and folders of frames."""
+"""Readers and writers: every file format in one registry (:data:`FORMATS`), read into a Stack."""
 
-from ._read import read
+from ._formats import FORMATS, FileFormat, format_of, supported
+from ._read import assumed_axes, read
 from ._write import write
 
-__all__ = ["read", "write"]
+__all__ = ["FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "supported", "write"]

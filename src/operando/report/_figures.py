@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._paths import atomic_path
+from .._files import atomic_path
 
 
 def _pyplot():

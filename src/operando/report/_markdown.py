@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io._paths import atomic_path
+from .._files import atomic_path
 
 
 def _fmt(value: object) -> str:

@@ -6,9 +6,8 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..io._paths import write_csv_file, write_json_file
-from ._compare import compare_to_truth, plot_learned, regular_solution_truth
-from ._learn import InversionResult, learn_physics
+from .._files import write_csv_file, write_json_file
+from ..inverse import InversionResult, compare_to_truth, learn_physics, plot_learned, regular_solution_truth
 
 logger = logging.getLogger(__name__)
 

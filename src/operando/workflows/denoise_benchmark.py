@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._paths import write_csv_file
+from .._files import write_csv_file
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ def benchmark_denoisers(
     ``tta`` averages every network's (and the oracle's) prediction over the training flips and rotations.
     """
     from .. import metrics, noise, report, simulate
-    from ._api import denoise
-    from ._inference import predict
-    from ._training import train_denoiser
+    from ..denoise import denoise, predict, train_denoiser
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)

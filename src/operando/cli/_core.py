@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ._errors import InputError
+from .._errors import InputError
+from ._common import (
+    AxesOption,
+    DeviceOption,
+    JsonOption,
+    KeepFloatOption,
+    OutputDirOption,
+    OutputFileOption,
+    SeedOption,
+    TimeBudgetOption,
+    cli_errors,
+    console,
+    print_rows,
+    progress_bar,
+)
 
 app = typer.Typer(
     name="operando",
@@ -25,42 +34,9 @@ app = typer.Typer(
 benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError (and missing files) into one red line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (InputError, FileNotFoundError) as exc:
-            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False, markup=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
-    """A rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False) as bar:
-        task = bar.add_task(description, total=1.0)
-
-        def update(fraction: float, message: str) -> None:
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
-
-        yield update
-
-
 def _print_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         console.print(f"operando {__version__}")
         raise typer.Exit()
@@ -77,20 +53,10 @@ def main(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
-    table = Table(title=title)
-    cols = list(rows[0]) if rows else []
-    for c in cols:
-        table.add_column(c, justify="right" if c != "name" else "left")
-    for r in rows:
-        table.add_row(*["-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
-    console.print(table)
-
-
 @app.command()
 @cli_errors
 def simulate(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.tif, .zarr, .h5, .npy).")],
+    output: OutputFileOption,
     frames: Annotated[int, typer.Option(help="Frames saved.")] = 100,
     size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
     t_end: Annotated[float, typer.Option(help="Time of the last frame (dimensionless).")] = 0.2,
@@ -98,11 +64,11 @@ def simulate(
     omega: Annotated[float, typer.Option(help="Regular-solution Omega (> 2 separates).")] = 3.0,
     kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient.")] = 0.002,
     current: Annotated[Optional[float], typer.Option(help="Butler-Volmer insertion at this constant rate.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the initial noise.")] = 0,
+    seed: SeedOption = 0,
 ) -> None:
     """Simulate a 2-D periodic Cahn-Hilliard(-reaction) video."""
-    from .io import write
-    from .simulate import simulate_cahn_hilliard
+    from ..io import write
+    from ..simulate import simulate_cahn_hilliard
 
     with console.status("simulating"):
         stack = simulate_cahn_hilliard(size=size, n_frames=frames, t_end=t_end, dt=dt, omega=omega, kappa=kappa,
@@ -120,12 +86,12 @@ def corrupt(
     output: Annotated[Path, typer.Option("--output", "-o", help="Noisy output file.")],
     noise: Annotated[str, typer.Option(help="Noise model(s), e.g. gaussian:0.1, poisson:30, impulse:0.2, "
                                        "mixed:30,0.05, scanline:0.05, fixed:0.05; join with '+'.")],
-    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
+    seed: SeedOption = 0,
+    axes: AxesOption = None,
 ) -> None:
     """Add seeded noise to a clean stack (written as float32)."""
-    from .io import read, write
-    from .noise import corrupt as corrupt_stack
+    from ..io import read, write
+    from ..noise import corrupt as corrupt_stack
 
     stack = read(input, axes=axes)
     noisy = corrupt_stack(stack, noise, rng=seed)
@@ -142,14 +108,14 @@ def evaluate(
                                                         "dtype range for integers, else max - min).")] = None,
     skip_edge_frames: Annotated[int, typer.Option(help="Frames left out at each end.")] = 0,
     csv: Annotated[Optional[Path], typer.Option(help="Also write the table as CSV.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON.")] = None,
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the files do not say.")] = None,
+    json_path: JsonOption = None,
+    axes: AxesOption = None,
 ) -> None:
     """Measure PSNR, SSIM, bias, mass drift and variability of stacks against a clean one."""
     import numpy as np
 
-    from .io import read
-    from .metrics import default_data_range, evaluate as evaluate_stacks
+    from ..io import read
+    from ..metrics import default_data_range, evaluate as evaluate_stacks
 
     ref = read(clean, axes=axes)
     stacks = {p.name: read(p, axes=axes) for p in candidates}
@@ -158,8 +124,8 @@ def evaluate(
             raise InputError(f"{name}: shape {s.shape} differs from the clean stack's {ref.shape}")
     rng_used = data_range if data_range is not None else default_data_range(np.asarray(ref.data))
     rows = [e.row() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
-    _print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
-    from .io._paths import write_csv_file, write_json_file
+    print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
+    from .._files import write_csv_file, write_json_file
 
     if csv is not None:
         write_csv_file(csv, rows)
@@ -171,12 +137,12 @@ def evaluate(
 @cli_errors
 def info(
     input: Annotated[Path, typer.Argument(help="A file to describe.")],
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+    axes: AxesOption = None,
 ) -> None:
     """Print a file's shape, axes, dtype, value range and metadata."""
     import numpy as np
 
-    from .io import read
+    from ..io import read
 
     stack = read(input, axes=axes, allow_nan=True)
     data = np.asarray(stack.data)
@@ -191,16 +157,16 @@ def info(
 @app.command()
 @cli_errors
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("operando-demo"),
+    output: OutputDirOption = Path("operando-demo"),
     quick: Annotated[bool, typer.Option(help="A tiny run (seconds) to check the installation.")] = False,
     noise: Annotated[str, typer.Option(help="Noise added to the simulated video.")] = "gaussian:0.1",
     method: Annotated[str, typer.Option(help="Denoiser (auto picks the best available).")] = "auto",
     time_budget: Annotated[Optional[float], typer.Option(help="Denoiser training budget, seconds.")] = None,
     learn: Annotated[bool, typer.Option(help="Learn mu_h(c) and D(c) back from the videos.")] = True,
-    seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
+    seed: SeedOption = 0,
 ) -> None:
     """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
-    from .demo import DemoConfig, run_demo
+    from ..workflows.demo import DemoConfig, run_demo
 
     changes: dict[str, Any] = {"noise": noise, "method": method, "learn": learn, "seed": seed}
     if time_budget is not None:
@@ -208,10 +174,10 @@ def demo(
     cfg = DemoConfig.quick(**changes) if quick else DemoConfig(**changes)
     with progress_bar("demo") as update:
         result = run_demo(output, config=cfg, progress=update)
-    _print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
+    print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
     if result.physics:
         keys = ("data", "mu_h_rel_l2", "mobility_rel_l2", "seconds", "fit")
-        _print_rows([{k: r[k] for k in keys} for r in result.physics["rows"]], "physics learned back (rel. L2)")
+        print_rows([{k: r[k] for k in keys} for r in result.physics["rows"]], "physics learned back (rel. L2)")
     console.print(f"report: {result.report} (and report.html beside it)")
 
 
@@ -223,21 +189,21 @@ def denoise_cmd(
     method: Annotated[str, typer.Option(help="video, n2v, n2v2, structn2v, gaussian, median, nlm, tv, bm4d "
                                         "(auto: the diagnosis picks).")] = "video",
     frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget in seconds.")] = 300.0,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    time_budget: TimeBudgetOption = 300.0,
+    seed: SeedOption = 0,
+    device: DeviceOption = "auto",
     save_model: Annotated[Optional[Path], typer.Option(help="Save the trained network here.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Apply this saved network instead of training.")] = None,
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say (e.g. TYX).")] = None,
-    keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+    axes: AxesOption = None,
+    keep_float: KeepFloatOption = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
     ensemble: Annotated[int, typer.Option(help="Networks: train this many with seeds seed, seed+1, ... (each "
                                                "with the full budget) and average them.")] = 1,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed)."""
-    from .denoise import NEURAL, denoise, diagnose
-    from .io import read, write
+    from ..denoise import NEURAL, denoise, diagnose
+    from ..io import read, write
 
     if ensemble != 1 and (model is not None or save_model is not None):
         raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
@@ -246,7 +212,7 @@ def denoise_cmd(
     if method == "auto":
         method = diagnose(stack).recommended_method
     if model is not None or (save_model is not None and method in NEURAL):
-        from .denoise import load_model, predict, save_model as save, train_denoiser
+        from ..denoise import load_model, predict, save_model as save, train_denoiser
 
         if model is not None:
             net = load_model(model)
@@ -272,17 +238,17 @@ def train(
     method: Annotated[Optional[str], typer.Option(help="video (default), n2v, n2v2 or structn2v; a resumed "
                                                    "model keeps its own.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Window of the video denoiser (odd, default 5).")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds.")] = 300.0,
+    time_budget: TimeBudgetOption = 300.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
     loss: Annotated[str, typer.Option(help="auto, mse, l1 or poisson.")] = "auto",
     resume: Annotated[Optional[Path], typer.Option(help="Continue training this saved model.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+    seed: SeedOption = 0,
+    device: DeviceOption = "auto",
+    axes: AxesOption = None,
 ) -> None:
     """Train a self-supervised denoiser on a noisy stack and save it."""
-    from .denoise import save_model, train_denoiser
-    from .io import read
+    from ..denoise import save_model, train_denoiser
+    from ..io import read
 
     stack = read(input, axes=axes)
     if method is None and resume is None:
@@ -301,16 +267,16 @@ def predict_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy input file.")],
     model: Annotated[Path, typer.Option(help="A model saved by 'operando train'.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOption = "auto",
     tile: Annotated[int, typer.Option(help="Tile size in pixels (memory bound).")] = 256,
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
-    keep_float: Annotated[bool, typer.Option(help="Write float32 instead of the input's dtype.")] = False,
+    axes: AxesOption = None,
+    keep_float: KeepFloatOption = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
 ) -> None:
     """Apply a saved denoiser to a stack."""
-    from .denoise import load_model, predict
-    from .io import read, write
+    from ..denoise import load_model, predict
+    from ..io import read, write
 
     stack = read(input, axes=axes)
     result = predict(load_model(model), stack, device=device, tile=tile, tta=tta)
@@ -322,20 +288,20 @@ def predict_cmd(
 @cli_errors
 def diagnose_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy stack.")],
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the diagnosis as JSON.")] = None,
+    axes: AxesOption = None,
+    json_path: JsonOption = None,
 ) -> None:
     """Describe the noise (level, impulses, correlations, stripes, fixed pattern) and recommend a method."""
-    from .denoise import diagnose
-    from .io import read
+    from ..denoise import diagnose
+    from ..io import read
 
     d = diagnose(read(input, axes=axes))
     rows = [{"name": k, "value": v} for k, v in d.as_dict().items() if k != "notes"]
-    _print_rows(rows, f"noise diagnosis of {input.name}")
+    print_rows(rows, f"noise diagnosis of {input.name}")
     for note in d.notes:
         console.print(f"- {note}")
     if json_path is not None:
-        from .io._paths import write_json_file
+        from .._files import write_json_file
 
         write_json_file(json_path, d.as_dict())
 
@@ -359,12 +325,12 @@ def learn(
     smoothness: Annotated[float, typer.Option(help="Weight of the n(n+1) smoothness penalty.")] = 0.0,
     time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also write a figure of the learned curves.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    axes: Annotated[Optional[str], typer.Option(help="Axes when the file does not say.")] = None,
+    seed: SeedOption = 0,
+    axes: AxesOption = None,
 ) -> None:
     """Learn mu_h(c) and D(c) from a video by PDE-constrained least squares, with bootstrap bands."""
-    from .inverse import learn_physics, plot_learned
-    from .io import read
+    from ..inverse import learn_physics, plot_learned
+    from ..io import read
 
     stack = read(input, axes=axes)
     with progress_bar("learning") as update:
@@ -383,30 +349,30 @@ def learn(
 @benchmark_app.command("denoise")
 @cli_errors
 def benchmark_denoise(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("benchmark-denoise"),
+    output: OutputDirOption = Path("benchmark-denoise"),
     size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
     frames: Annotated[int, typer.Option(help="Frames of the simulated video.")] = 100,
     noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat; default: 8 cases).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: all + oracle).")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget per network, s.")] = 300.0,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    time_budget: TimeBudgetOption = 300.0,
+    seed: SeedOption = 0,
     tta: Annotated[bool, typer.Option(help="Average networks over the training flips/rotations.")] = False,
 ) -> None:
     """Every denoiser on every noise type of the simulated video: PSNR, SSIM, bias, seconds."""
-    from .denoise._benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
+    from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
 
     with progress_bar("benchmark") as update:
         rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
                                    methods=method or DEFAULT_METHODS, time_budget_s=time_budget, seed=seed,
                                    tta=tta, progress=update)
-    _print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
+    print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
     console.print(f"report: {output / 'report.md'}")
 
 
 @benchmark_app.command("physics")
 @cli_errors
 def benchmark_physics_cmd(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("benchmark-physics"),
+    output: OutputDirOption = Path("benchmark-physics"),
     size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
     frames: Annotated[int, typer.Option(help="Frames of the simulated video.")] = 50,
     noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat).")] = None,
@@ -414,19 +380,19 @@ def benchmark_physics_cmd(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit.")] = 20,
     window: Annotated[int, typer.Option(help="Shooting window in frames.")] = 3,
     fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit.")] = 0,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, s.")] = 300.0,
+    time_budget: TimeBudgetOption = 300.0,
     ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    seed: SeedOption = 0,
 ) -> None:
     """Learn mu_h and M back from clean, noisy and denoised videos; errors, band widths and coverage."""
-    from .inverse._benchmark import benchmark_physics
+    from ..workflows.physics_benchmark import benchmark_physics
 
     with progress_bar("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
                                  fit_initial_states=fit_initial_states, denoise_budget_s=time_budget,
                                  denoise_ensemble=ensemble, seed=seed, progress=update)
-    _print_rows(rows, "physics benchmark")
+    print_rows(rows, "physics benchmark")
     console.print(f"report: {output / 'report.md'}")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .io._paths import write_json_file
+from .._files import write_json_file
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,9 @@ class DemoResult:
 
 def best_available_method() -> str:
     """The denoiser the demo uses by default: the video denoiser when torch is importable, else the baseline."""
-    try:
-        from .denoise import _training  # noqa: F401  (needs torch)
-    except ImportError:
-        return "gaussian"
-    return "video"
+    import importlib.util
+
+    return "video" if importlib.util.find_spec("torch") is not None else "gaussian"
 
 
 def run_demo(
@@ -77,8 +75,8 @@ def run_demo(
     progress : callable, optional
         Called as ``progress(fraction_done, message)``.
     """
-    from . import io, metrics, noise, report, simulate
-    from .denoise import denoise
+    from .. import io, metrics, noise, report, simulate
+    from ..denoise import denoise
 
     cfg = config or DemoConfig()
     out = Path(folder)
@@ -148,7 +146,7 @@ def run_demo(
 def _learn_physics(clean, noisy, denoised, cfg: DemoConfig, out: Path) -> dict[str, object] | None:
     """Learn mu_h and D from each video (when the inversion module is available) and plot them."""
     try:
-        from .inverse import compare_learned, learn_physics, plot_learned
+        from ..inverse import compare_learned, learn_physics, plot_learned
     except ImportError:
         logger.info("operando.inverse is not available; skipping the physics step")
         return None

@@ -1,0 +1,20 @@
+"""The ``operando`` command: a thin layer over the public Python API.
+
+Each command parses its options, makes one library call, writes, and prints a short summary. Heavy imports
+(torch, JAX) happen inside the commands, so ``operando --help`` is instant. A modality adds one typer sub-app
+module here and one row in :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._core import app
+
+#: Sub-command groups: name -> module holding a typer app named ``app``.
+SUBCOMMANDS: dict[str, str] = {}
+
+for _name, _module in SUBCOMMANDS.items():
+    app.add_typer(importlib.import_module(_module, __name__).app, name=_name)
+
+__all__ = ["app"]

@@ -1,0 +1,81 @@
+"""The file-format registry: one row per format, naming the module that reads (and maybe writes) it.
+
+Adding a format is one module and one row here. A format module defines
+
+- ``read(file: Path, inner: str | None, *, lazy: bool) -> Raw`` and, if it can write,
+- ``write(stack: Stack, data: ndarray, file: Path, inner: str | None) -> None`` (atomically, via
+  :func:`operando._files.atomic_path`).
+
+Modules are imported only when a file of their kind is read or written, so ``import operando.io`` stays light
+whatever libraries a format needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .._errors import InputError
+from ._paths import is_pattern, split_internal_path
+
+
+@dataclass
+class Raw:
+    """What a format module's ``read`` returns: the data, the axes the file records (or None), metadata."""
+
+    data: Any
+    axes: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file format: its name, file-name endings, a description, and the module that handles it."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    description: str
+    module: str
+    writable: bool = False
+
+    def load(self) -> ModuleType:
+        """Import and return the module that reads and writes this format."""
+        return importlib.import_module(self.module, package=__package__)
+
+
+#: Every format operando reads, most specific ending first. ``frames`` is chosen for folders and globs.
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat("tiff", (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".btf", ".tf8", ".tf2"),
+               "TIFF / OME-TIFF / BigTIFF", "._tiff", writable=True),
+    FileFormat("zarr", (".zarr",), "Zarr v2/v3 (data.zarr or data.zarr:/array)", "._zarr", writable=True),
+    FileFormat("hdf5", (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".he5"),
+               "HDF5 / NeXus (file.h5:/entry/data)", "._hdf5", writable=True),
+    FileFormat("npy", (".npy",), "NumPy .npy", "._npy", writable=True),
+    FileFormat("frames", (), "a folder or glob of numbered TIFF frames", "._frames"),
+)
+
+
+def supported() -> str:
+    """Return a one-line list of the formats operando reads, for error messages."""
+    return "; ".join(f"{f.description} ({' '.join(f.suffixes)})" if f.suffixes else f.description for f in FORMATS)
+
+
+def format_of(path: str | os.PathLike) -> tuple[FileFormat, Path, str | None]:
+    """Return the format of ``path`` (from its ending; folders and globs are frame sequences), the file path
+    and the path inside the file (``file.h5:/inner``), or raise :class:`InputError` for an unknown ending."""
+    file, inner = split_internal_path(path)
+    by_name = {f.name: f for f in FORMATS}
+    if is_pattern(file):
+        return by_name["frames"], file, inner
+    name = file.name.lower()
+    for fmt in FORMATS:
+        if any(name.endswith(s) for s in fmt.suffixes):
+            return fmt, file, inner
+    if file.is_dir():
+        return by_name["frames"], file, inner
+    suffix = file.suffix or "(no extension)"
+    raise InputError(f"{file}: unknown file type {suffix!r}; operando reads {supported()}")

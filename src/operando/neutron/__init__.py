@@ -1,0 +1,1 @@
+"""Neutron radiography: normalisation, outliers, differential attenuation and transport metrics."""

@@ -1,0 +1,1 @@
+"""Optical microscopy of graphite: colour processing, particle segmentation and staging."""

@@ -1,0 +1,1 @@
+"""X-ray spectromicroscopy (STXM, TXM): optical density, alignment, composition with uncertainty."""

@@ -1,0 +1,89 @@
+"""The house rules, enforced: floors (import-linter), no cross-package private imports, ruff, short functions."""
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "operando"
+GROUND = {"_stack", "_errors", "_files"}
+
+
+def _lint_imports(cwd: Path, src: Path) -> subprocess.CompletedProcess:
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", code, "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+                          cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": str(src), "PATH": ""})
+
+
+def test_import_linter_contracts_are_kept():
+    out = _lint_imports(ROOT, ROOT / "src")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_a_wrong_way_import_breaks_the_floors(tmp_path):
+    shutil.copytree(SRC, tmp_path / "src" / "operando", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    planted = tmp_path / "src" / "operando" / "metrics" / "__init__.py"
+    planted.write_text(planted.read_text() + "\nfrom ..workflows import demo  # a job importing a workflow\n")
+    out = _lint_imports(tmp_path, tmp_path / "src")
+    assert out.returncode != 0
+    assert "operando.metrics" in out.stdout and "operando.workflows" in out.stdout
+
+
+def _modules():
+    for path in sorted(SRC.rglob("*.py")):
+        yield path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _package_of(path: Path) -> str:
+    parts = path.relative_to(SRC).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def test_no_package_imports_another_packages_private_module():
+    bad = []
+    for path, tree in _modules():
+        own = _package_of(path)
+        depth = len(path.relative_to(SRC).parts) - 1
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if node.level:
+                base = list(path.relative_to(SRC).parts[:depth])[: max(depth - node.level + 1, 0)]
+                target = [*base, *node.module.split(".")]
+            elif node.module.startswith("operando."):
+                target = node.module.split(".")[1:]
+            else:
+                continue
+            if not target or target[0] == own or target[0] in GROUND:
+                continue
+            if any(part.startswith("_") for part in target[1:]):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {'.'.join(target)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_function_longer_than_80_lines():
+    """Count a function's lines from its signature to its end, leaving out its docstring."""
+    long = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant):
+                    n -= first.end_lineno - first.lineno + 1
+                if n > 80:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long, "\n".join(long)
+
+
+def test_ruff_is_clean_on_src():
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    out = subprocess.run([ruff, "check", "--no-cache", str(SRC)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:]
