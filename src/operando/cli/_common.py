@@ -58,7 +58,7 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
-    """A rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks."""
+    """Show a rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),

@@ -123,7 +123,7 @@ def evaluate(
         if s.shape != ref.shape:
             raise InputError(f"{name}: shape {s.shape} differs from the clean stack's {ref.shape}")
     rng_used = data_range if data_range is not None else default_data_range(np.asarray(ref.data))
-    rows = [e.row() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
+    rows = [e.to_dict() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
     print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
     from .._files import write_csv_file, write_json_file
 

@@ -65,8 +65,23 @@ def supported() -> str:
 
 
 def format_of(path: str | os.PathLike) -> tuple[FileFormat, Path, str | None]:
-    """Return the format of ``path`` (from its ending; folders and globs are frame sequences), the file path
-    and the path inside the file (``file.h5:/inner``), or raise :class:`InputError` for an unknown ending."""
+    """Return the format of ``path``, the file path and the path inside the file (``file.h5:/inner``).
+
+    Parameters
+    ----------
+    path : str or path
+        A file, a folder or glob of frames, or ``file.h5:/inner``.
+
+    Returns
+    -------
+    (FileFormat, Path, str or None)
+        The format (from the file's ending; folders and globs are frame sequences), the file, the inner path.
+
+    Raises
+    ------
+    InputError
+        For an ending that no registered format reads.
+    """
     file, inner = split_internal_path(path)
     by_name = {f.name: f for f in FORMATS}
     if is_pattern(file):

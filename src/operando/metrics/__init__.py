@@ -1,5 +1,7 @@
-"""Quality and physical-fidelity metrics: PSNR, SSIM, bias, conditional bias, mass drift, variability,
-noise kept."""
+"""Quality and physical-fidelity metrics.
+
+PSNR, SSIM, bias, conditional bias, mass drift, variability and noise kept.
+"""
 
 from ._evaluate import Evaluation, default_data_range, evaluate
 from ._fidelity import ConditionalBias, conditional_bias, local_variability, mass_drift, mean_bias, noise_fit

@@ -23,15 +23,26 @@ class Evaluation:
     variability: float
     psnr_frames_db: tuple[float, ...]
 
-    def row(self) -> dict[str, float | str]:
-        """The summary values as a flat dict (no per-frame list)."""
+    def to_dict(self) -> dict[str, float | str]:
+        """Return the summary values as a flat dict (no per-frame list)."""
         out = asdict(self)
         out.pop("psnr_frames_db")
         return out
 
 
 def default_data_range(clean: np.ndarray) -> float:
-    """Data range used when none is given: the dtype range for integers, 1 for data in [0, 1], else max - min."""
+    """Return the data range used when none is given.
+
+    Parameters
+    ----------
+    clean : ndarray
+        The reference data.
+
+    Returns
+    -------
+    float
+        The dtype's range for integers, 1 for data in [0, 1], else max - min.
+    """
     arr = np.asarray(clean)
     if arr.dtype.kind in "ui":
         info = np.iinfo(arr.dtype)

@@ -103,7 +103,7 @@ def run_demo(
 
     say(0.65, "measuring")
     evals = metrics.evaluate(clean, {"noisy": noisy, method: denoised}, data_range=1.0)
-    rows = tuple({**e.row(), "seconds": timings["denoise_s"] if e.name == method else 0.0} for e in evals)
+    rows = tuple({**e.to_dict(), "seconds": timings["denoise_s"] if e.name == method else 0.0} for e in evals)
 
     physics = None
     if cfg.learn:
