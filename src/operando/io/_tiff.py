@@ -34,6 +34,16 @@ def tiff_axes_to_operando(code: str, ndim: int) -> str | None:
         return None
 
 
+def _records_axes(tif: Any, series: Any) -> bool:
+    """Whether the file says what its axes are (tifffile otherwise labels stacks 'QYX', 'IYX' or 'SYX')."""
+    if tif.is_imagej or tif.is_ome or series.ndim == 2:
+        return True
+    if tif.is_shaped and tif.shaped_metadata and "axes" in dict(tif.shaped_metadata[0]):
+        return True
+    page = tif.pages.first  # an RGB(A) image stored as contiguous samples is a colour image, not a stack
+    return series.axes.endswith("YXS") and page.photometric == 2 and page.planarconfig == 1
+
+
 def _ome_pixel_size(ome_xml: str) -> dict[str, Any]:
     import tifffile
 
@@ -84,10 +94,7 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
         with tifffile.TiffFile(file) as tif:
             series = tif.series[0]
             data = series.asarray()
-            axes = tiff_axes_to_operando(series.axes, data.ndim)
-            # tifffile labels unlabelled stacks 'QYX'/'IYX': that is a guess, not something the file says
-            if series.axes[0] in _SEQUENCE_CODES and not (tif.is_imagej or tif.is_ome):
-                axes = None
+            axes = tiff_axes_to_operando(series.axes, data.ndim) if _records_axes(tif, series) else None
             axes, meta = _metadata(tif, axes, data.shape)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
         raise InputError(f"{file}: not a readable TIFF file ({exc}); check the file is complete") from None
@@ -95,7 +102,7 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
 
 
 def metadata_record(stack: Stack) -> dict[str, Any]:
-    """The metadata operando stores in its own files: the stack's metadata (without source) and its axes."""
+    """Return what operando stores in its own files: the metadata (without source) and the axes."""
     record = stack.metadata.to_dict()
     record.pop("source", None)
     record["axes"] = stack.axes
