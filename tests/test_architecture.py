@@ -87,3 +87,27 @@ def test_ruff_is_clean_on_src():
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
     out = subprocess.run([ruff, "check", "--no-cache", str(SRC)], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-4000:]
+
+
+PACKAGES = ["operando", "operando.io", "operando.simulate", "operando.noise", "operando.metrics",
+            "operando.denoise", "operando.inverse", "operando.report", "operando.xray", "operando.neutron",
+            "operando.optical"]
+
+
+def test_every_public_function_documents_parameters_and_returns():
+    import importlib
+    import inspect
+
+    missing = []
+    for name in PACKAGES:
+        module = importlib.import_module(name)
+        for public in getattr(module, "__all__", []):
+            obj = getattr(module, public)
+            if not inspect.isfunction(obj):
+                continue
+            doc = inspect.getdoc(obj) or ""
+            needs_params = bool(inspect.signature(obj).parameters)
+            if (needs_params and "Parameters\n----------" not in doc) or (
+                    "Returns\n-------" not in doc and "Yields\n------" not in doc):
+                missing.append(f"{name}.{public}")
+    assert not missing, "public functions without numpy Parameters/Returns sections: " + ", ".join(missing)
