@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._errors import InputError
+
+#: A progress callback, ``progress(fraction_done, message)``: the library calls it, the command line draws a bar.
+Progress = Callable[[float, str], None]
 
 #: Axis letters operando understands: time, photon energy, channel, depth, rows, columns.
 AXIS_LETTERS = "TECZYX"
