@@ -1,7 +1,13 @@
 """Readers and writers: every file format in one registry (:data:`FORMATS`), read into a Stack."""
 
+from ._energy_tiff import read_energy_tiff, write_energy_tiff
 from ._formats import FORMATS, FileFormat, format_of, supported
+from ._nxstxm import read_nxstxm
 from ._read import assumed_axes, read
+from ._stxm import read_stxm
 from ._write import write
 
-__all__ = ["FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "supported", "write"]
+__all__ = [
+    "FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "read_energy_tiff", "read_nxstxm", "read_stxm",
+    "supported", "write", "write_energy_tiff",
+]
