@@ -1,8 +1,16 @@
-"""HDF5 and NeXus datasets (h5py)."""
+"""HDF5 and NeXus datasets (h5py).
+
+Axes are read from operando's own ``operando`` attribute, else from the NeXus conventions other tools write:
+the ``axes`` attribute of the NXdata group whose ``signal`` is the dataset (NeXus 2014), or the older ``axes``
+attribute of the dataset itself (``"energy:sample_y:sample_x"``). Written files carry both NeXus forms besides
+operando's attribute. Lazy reads open the file for each read (:class:`LazyArray`), so no handle stays open.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,7 +21,12 @@ from .._errors import InputError
 from .._files import atomic_path
 from .._stack import Stack
 from ._formats import Raw
+from ._read import STANDARD_NAMES, LazyArray, axes_from_names
 from ._tiff import metadata_record
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _image_datasets(f: Any) -> list[str]:
@@ -24,35 +37,101 @@ def _image_datasets(f: Any) -> list[str]:
     return found
 
 
+def _read_slab(file: str, inner: str, key: Any) -> np.ndarray:
+    """Open ``file``, read ``[key]`` of the dataset ``inner`` and close the file again."""
+    import h5py
+
+    with h5py.File(file, "r") as f:
+        return f[inner][key]
+
+
+def _nexus_meta(dset: Any, ndim: int) -> tuple[str | None, dict[str, Any]]:
+    """Axes and axis values (energies, frame times) from NeXus attributes, when the file has them."""
+    group = dset.parent
+    names = None
+    nx_class = _text(group.attrs.get("NX_class", ""))
+    signal = _text(group.attrs.get("signal", posixpath.basename(dset.name)))
+    if nx_class == "NXdata" and signal == posixpath.basename(dset.name) and "axes" in group.attrs:
+        value = group.attrs["axes"]
+        names = [_text(v) for v in np.atleast_1d(value)] if not isinstance(value, (str, bytes)) else _text(value)
+    elif "axes" in dset.attrs:
+        names = _text(dset.attrs["axes"])
+        if names.isalpha() and len(names) == ndim and names.upper() == names:  # operando's own letters "TYX"
+            return names, {}
+    if isinstance(names, list) and len(names) == 1 and ndim > 1:
+        names = names[0]
+    axes = axes_from_names(names)
+    if axes is None or len(axes) != ndim:
+        return None, {}
+    listed = names if isinstance(names, list) else names.replace(",", ":").split(":")
+    meta: dict[str, Any] = {}
+    for letter, name, size in zip(axes, listed, dset.shape, strict=True):
+        values = group.get(name) if letter in "ET" and name in group else None
+        if values is not None and values.ndim == 1 and values.shape[0] == size and values.dtype.kind in "fiu":
+            meta["energies" if letter == "E" else "frame_times"] = [float(v) for v in values[()]]
+    return axes, meta
+
+
+def _dataset_path(f: Any, file: Path, inner: str | None) -> str:
+    import h5py
+
+    datasets = _image_datasets(f)
+    listing = ", ".join("/" + d for d in datasets[:8]) or "none"
+    if inner is None and len(datasets) != 1:
+        raise InputError(f"{file}: name the dataset to read as '{file}:/path/to/dataset' "
+                         f"(image datasets found: {listing})")
+    inner = inner or datasets[0]
+    node = f.get(inner)
+    if isinstance(node, h5py.Group) and "signal" in node.attrs:  # an NXdata group: read its signal
+        inner = posixpath.join(inner, _text(node.attrs["signal"]))
+        node = f.get(inner)
+    if not isinstance(node, h5py.Dataset):
+        raise InputError(f"{file}: no dataset {inner!r} (image datasets found: {listing})")
+    return node.name
+
+
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
-    """Read one dataset (named as ``file.h5:/path``, or the only image dataset in the file)."""
+    """Read one dataset (named as ``file.h5:/path``, an NXdata group, or the only image dataset in the file)."""
     import h5py
 
     try:
         f = h5py.File(file, "r")
     except OSError as exc:
         raise InputError(f"{file}: not a readable HDF5 file ({exc})") from None
-    datasets = _image_datasets(f)
-    listing = ", ".join("/" + d for d in datasets[:8]) or "none"
-    if inner is None and len(datasets) != 1:
-        f.close()
-        raise InputError(f"{file}: name the dataset to read as '{file}:/path/to/dataset' "
-                         f"(image datasets found: {listing})")
-    inner = inner or datasets[0]
-    if inner not in f or not isinstance(f[inner], h5py.Dataset):
-        f.close()
-        raise InputError(f"{file}: no dataset {inner!r} (image datasets found: {listing})")
-    dset = f[inner]
-    meta: dict[str, Any] = json.loads(dset.attrs["operando"]) if "operando" in dset.attrs else {}
-    axes = meta.pop("axes", None)
-    if axes is None and "axes" in dset.attrs:
-        value = dset.attrs["axes"]
-        axes = value.decode() if isinstance(value, bytes) else str(value)
-    if lazy:
-        return Raw(dset, axes, meta)  # keeps the file open for as long as the dataset is used
-    data = dset[()]
-    f.close()
+    with f:
+        name = _dataset_path(f, file, inner)
+        dset = f[name]
+        meta: dict[str, Any] = json.loads(dset.attrs["operando"]) if "operando" in dset.attrs else {}
+        axes = meta.pop("axes", None)
+        if axes is None:
+            axes, nexus = _nexus_meta(dset, dset.ndim)
+            meta = {**nexus, **meta}
+        if lazy:
+            data: Any = LazyArray(functools.partial(_read_slab, str(file), name), dset.shape, dset.dtype)
+        else:
+            data = dset[()]
     return Raw(data, axes, meta)
+
+
+def _write_nexus_axes(f: Any, dset: Any, stack: Stack) -> None:
+    """Describe the axes the NeXus way: the dataset's ``axes`` and, inside a group, an NXdata group."""
+    names = [STANDARD_NAMES[a] for a in stack.axes]
+    dset.attrs["axes"] = ":".join(names)
+    dset.attrs["signal"] = 1
+    group = dset.parent
+    if group.name == "/":
+        return
+    group.attrs["NX_class"] = "NXdata"
+    group.attrs["signal"] = posixpath.basename(dset.name)
+    group.attrs["axes"] = np.array(names, dtype=object)
+    values = {"E": stack.metadata.energies, "T": stack.metadata.frame_times}
+    for letter, name in zip(stack.axes, names, strict=True):
+        coords = values.get(letter)
+        if coords is not None and (name not in group or group[name].ndim == 1):
+            if name in group:
+                del group[name]
+            group.create_dataset(name, data=np.asarray(coords, np.float64))
+            group.attrs[f"{name}_indices"] = stack.axes.index(letter)
 
 
 def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
@@ -68,5 +147,5 @@ def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None
                 del f[name]
             chunks = (1, *data.shape[1:]) if data.ndim >= 3 else True
             dset = f.create_dataset(name, data=data, chunks=chunks)
-            dset.attrs["axes"] = stack.axes
             dset.attrs["operando"] = json.dumps(metadata_record(stack))
+            _write_nexus_axes(f, dset, stack)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,9 +16,99 @@ from ._formats import format_of
 
 logger = logging.getLogger(__name__)
 
+#: Axis names other tools write (Zarr v3 ``dimension_names``, OME-Zarr ``axes``, NeXus ``axes``), by letter.
+AXIS_NAMES: dict[str, tuple[str, ...]] = {
+    "T": ("t", "time", "times", "frame", "frames", "frame_time", "timestamp"),
+    "E": ("e", "energy", "energies", "photon_energy", "energy_ev"),
+    "C": ("c", "channel", "channels", "rgb", "colour", "color"),
+    "Z": ("z", "depth", "sample_z", "slice"),
+    "Y": ("y", "sample_y", "row", "rows"),
+    "X": ("x", "sample_x", "col", "column", "columns"),
+}
+#: The name operando writes for each axis letter (``dimension_names``, NeXus ``axes``).
+STANDARD_NAMES = {"T": "t", "E": "energy", "C": "c", "Z": "z", "Y": "y", "X": "x"}
+
+
+def axes_from_names(names: Sequence[Any] | None) -> str | None:
+    """Translate axis names written by other tools to operando letters.
+
+    Parameters
+    ----------
+    names : sequence of str, or str
+        Names per dimension (``["t", "y", "x"]``, a Zarr v3 ``dimension_names``) or a NeXus ``axes`` string
+        (``"energy:sample_y:sample_x"``).
+
+    Returns
+    -------
+    str or None
+        The letters (``"EYX"``), or None when a name is missing, unknown or repeated.
+    """
+    if names is None:
+        return None
+    if isinstance(names, bytes):
+        names = names.decode()
+    if isinstance(names, str):
+        names = names.replace(",", ":").split(":") if (":" in names or "," in names) else [names]
+    letters = []
+    for name in names:
+        text = (name.decode() if isinstance(name, bytes) else str(name) if name is not None else "").strip().lower()
+        letter = next((k for k, v in AXIS_NAMES.items() if text in v), None)
+        if letter is None:
+            return None
+        letters.append(letter)
+    joined = "".join(letters)
+    return joined if len(set(joined)) == len(joined) and "Y" in joined and "X" in joined else None
+
+
+class LazyArray:
+    """A read-only array on disk that opens its file for each read, so no file handle stays open.
+
+    ``reader(key)`` returns ``data[key]`` for a tuple of slices/integers; it must be picklable (a module-level
+    function or ``functools.partial`` of one), so that Dask can send the array to other processes.
+    """
+
+    def __init__(self, reader: Callable[[Any], np.ndarray], shape: tuple[int, ...], dtype: Any) -> None:
+        self.reader = reader
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the whole array would take in memory."""
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.reader(key))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        arr = self[...]
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def __repr__(self) -> str:
+        return f"LazyArray(shape={self.shape}, dtype={self.dtype})"
+
 
 def assumed_axes(shape: tuple[int, ...]) -> str | None:
-    """The axes assumed for data whose file does not record them: YX, TYX, or TYXC with 3/4 channels."""
+    """Return the axes assumed for data whose file does not record them.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the data.
+
+    Returns
+    -------
+    str or None
+        ``YX``, ``TYX``, ``YXC`` or ``TYXC`` (3 or 4 channels last), or None when nothing is safe to assume.
+    """
     ndim = len(shape)
     if ndim == 2:
         return "YX"

@@ -1,7 +1,12 @@
-"""TIFF, OME-TIFF and BigTIFF files (tifffile)."""
+"""TIFF, OME-TIFF and BigTIFF files (tifffile).
+
+Lazy reads go through ``tifffile``'s Zarr view of the first series (``aszarr``), opening the file for each read
+(:class:`LazyArray`): only the pages asked for are read and no handle stays open.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,7 @@ from .._errors import InputError
 from .._files import atomic_path
 from .._stack import Stack, validate_axes
 from ._formats import Raw
+from ._read import LazyArray
 
 # tifffile's axis codes that mean "a sequence of images" with no more detail.
 _SEQUENCE_CODES = "QIVRMAPHL"
@@ -86,6 +92,15 @@ def _metadata(tif: Any, axes: str | None, shape: tuple[int, ...]) -> tuple[str |
     return axes, meta
 
 
+def read_slab(file: str, key: object) -> np.ndarray:
+    """Open a TIFF file, read ``[key]`` of its first series (only the pages needed) and close it again."""
+    import tifffile
+    import zarr
+
+    with tifffile.TiffFile(file) as tif, tif.series[0].aszarr() as store:
+        return zarr.open(store, mode="r")[key]
+
+
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     """Read the first series of a TIFF file, with the axes and pixel size it records."""
     import tifffile
@@ -93,9 +108,13 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     try:
         with tifffile.TiffFile(file) as tif:
             series = tif.series[0]
-            data = series.asarray()
-            axes = tiff_axes_to_operando(series.axes, data.ndim) if _records_axes(tif, series) else None
-            axes, meta = _metadata(tif, axes, data.shape)
+            shape = tuple(int(n) for n in series.shape)
+            if lazy:
+                data = LazyArray(functools.partial(read_slab, str(file)), shape, series.dtype)
+            else:
+                data = series.asarray()
+            axes = tiff_axes_to_operando(series.axes, len(shape)) if _records_axes(tif, series) else None
+            axes, meta = _metadata(tif, axes, shape)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
         raise InputError(f"{file}: not a readable TIFF file ({exc}); check the file is complete") from None
     return Raw(data, axes, meta)
