@@ -1,24 +1,37 @@
-"""Noise models: Gaussian, Poisson, impulse, mixed, scan-line and fixed-pattern, all seeded."""
+"""Noise models and the measurement of how real noise is correlated.
 
+Models (all seeded): Gaussian, Poisson, impulse, mixed, scan-line, fixed-pattern, PSF-correlated, scintillator.
+"""
+
+from ._correlation import NoiseCorrelation, measure_noise_correlation, psd_from_autocovariance
 from ._models import (
+    add_correlated_noise,
     add_fixed_pattern_noise,
     add_gaussian_noise,
     add_impulse_noise,
     add_mixed_noise,
     add_poisson_noise,
     add_scanline_noise,
+    add_scintillator_noise,
+    correlated_noise_kernel,
 )
 from ._spec import NOISE_HELP, NoiseModel, corrupt, parse_noise
 
 __all__ = [
     "NOISE_HELP",
+    "NoiseCorrelation",
     "NoiseModel",
+    "add_correlated_noise",
     "add_fixed_pattern_noise",
     "add_gaussian_noise",
     "add_impulse_noise",
     "add_mixed_noise",
     "add_poisson_noise",
     "add_scanline_noise",
+    "add_scintillator_noise",
+    "correlated_noise_kernel",
     "corrupt",
+    "measure_noise_correlation",
     "parse_noise",
+    "psd_from_autocovariance",
 ]

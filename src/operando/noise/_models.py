@@ -116,3 +116,107 @@ def add_fixed_pattern_noise(
     offset = sigma * gen.standard_normal(x.shape[-2:])
     gain = 1 + gain_sigma * gen.standard_normal(x.shape[-2:])
     return (gain * x + offset).astype(x.dtype)
+
+
+def correlated_noise_kernel(rho: float, *, radius: int = 8) -> np.ndarray:
+    """Gaussian point-spread function that gives white noise a neighbour correlation of ``rho``.
+
+    Parameters
+    ----------
+    rho : float
+        Target correlation of neighbouring pixels' noise along Y and X, in [0, 0.95].
+    radius : int
+        The kernel is (2 radius + 1)^2 pixels.
+
+    Returns
+    -------
+    ndarray, shape (2 radius + 1, 2 radius + 1)
+        Kernel with unit energy (sum of squares 1), so blurred white noise keeps its variance.
+    """
+    from scipy import ndimage, optimize
+
+    if not 0 <= rho <= 0.95:
+        raise InputError(f"neighbour correlation must be in [0, 0.95], got {rho}")
+    delta = np.zeros((2 * radius + 1, 2 * radius + 1))
+    delta[radius, radius] = 1.0
+    if rho == 0:
+        return delta
+
+    def neighbour(width: float) -> float:
+        k = ndimage.gaussian_filter(delta, width, mode="constant")
+        return float((k[:, :-1] * k[:, 1:]).sum() / (k * k).sum())
+
+    width = optimize.brentq(lambda w: neighbour(w) - rho, 0.05, radius / 2)
+    k = ndimage.gaussian_filter(delta, width, mode="constant")
+    return k / np.sqrt((k * k).sum())
+
+
+def _blur_images(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolve every image (last two axes) with ``kernel`` (periodic borders, so the noise stays stationary)."""
+    from scipy import ndimage
+
+    flat = x.reshape(-1, *x.shape[-2:])
+    out = np.stack([ndimage.convolve(img, kernel, mode="wrap") for img in flat])
+    return out.reshape(x.shape)
+
+
+def add_correlated_noise(clean: np.ndarray, *, sigma: float, rho: float = 0.4, rng: RNG = None) -> np.ndarray:
+    """Gaussian noise of SD ``sigma`` blurred by a PSF so that neighbouring pixels correlate by ``rho``.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Clean images.
+    sigma : float
+        Noise SD per pixel (the same as white noise of that sigma: the kernel has unit energy).
+    rho : float
+        Neighbour correlation along Y and X (:func:`correlated_noise_kernel`).
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        ``clean + sigma * (k * N(0, 1))``, every image its own realisation.
+    """
+    if sigma < 0:
+        raise InputError(f"correlated noise sigma must be >= 0, got {sigma}")
+    x = _as_float(clean)
+    gen = np.random.default_rng(rng)
+    noise = _blur_images(gen.standard_normal(x.shape), correlated_noise_kernel(rho))
+    return (x + sigma * noise).astype(x.dtype)
+
+
+def add_scintillator_noise(clean: np.ndarray, *, peak: float, rho: float = 0.4, rng: RNG = None) -> np.ndarray:
+    """Poisson counts whose light a scintillator spreads over neighbouring pixels (PSF sized by ``rho``).
+
+    Each pixel's shot noise ``Poisson(peak x) - peak x`` is spread by a light-conserving PSF (sum 1), so the
+    noise variance drops by the kernel's energy and neighbouring pixels' noise correlates by ``rho``; the
+    expected image ``x`` is kept as the clean one.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Expected signal, where ``peak`` counts correspond to 1.0 (non-negative).
+    peak : float
+        Counts at signal 1.
+    rho : float
+        Neighbour correlation of the spread noise.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        The noisy counts divided by ``peak``.
+    """
+    if peak <= 0:
+        raise InputError(f"scintillator peak counts must be > 0, got {peak}")
+    x = _as_float(clean)
+    if np.min(x) < 0:
+        raise InputError(f"scintillator noise needs a non-negative signal, min is {float(np.min(x)):.3g}")
+    gen = np.random.default_rng(rng)
+    kernel = correlated_noise_kernel(rho)
+    kernel = kernel / kernel.sum()
+    shot = gen.poisson(x.astype(np.float64) * peak) - x.astype(np.float64) * peak
+    return (x + _blur_images(shot, kernel) / peak).astype(x.dtype)

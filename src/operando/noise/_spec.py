@@ -18,10 +18,13 @@ _MODELS = {
     "mixed": (_models.add_mixed_noise, ("peak", "sigma", "impulse"), 2),
     "scanline": (_models.add_scanline_noise, ("offset_sigma", "gain_sigma", "pixel_sigma", "correlation"), 1),
     "fixed": (_models.add_fixed_pattern_noise, ("sigma", "gain_sigma"), 1),
+    "correlated": (_models.add_correlated_noise, ("sigma", "rho"), 1),
+    "scintillator": (_models.add_scintillator_noise, ("peak", "rho"), 1),
 }
 NOISE_HELP = (
     "gaussian:SIGMA, poisson:PEAK, impulse:FRACTION, mixed:PEAK,SIGMA[,IMPULSE], "
-    "scanline:OFFSET[,GAIN[,PIXEL[,CORR]]], fixed:SIGMA[,GAIN]; join several with '+'"
+    "scanline:OFFSET[,GAIN[,PIXEL[,CORR]]], fixed:SIGMA[,GAIN], correlated:SIGMA[,RHO], "
+    "scintillator:PEAK[,RHO]; join several with '+'"
 )
 
 
