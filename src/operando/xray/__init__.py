@@ -1,1 +1,42 @@
-"""X-ray spectromicroscopy (STXM, TXM): optical density, alignment, composition with uncertainty."""
+"""X-ray spectromicroscopy (STXM, TXM): optical density, alignment, composition with uncertainty, scan-line noise.
+
+Pure NumPy / SciPy / scikit-image functions on Stacks (no torch, no JAX); the pipeline that combines them with
+readers and denoisers is :mod:`operando.workflows.stxm`.
+"""
+
+from ._align import Alignment, align_stack, estimate_shift, shift_image
+from ._composition import (
+    Composition,
+    ReferenceSpectra,
+    check_energy_shift,
+    composition,
+    default_references,
+    read_reference_spectra,
+    significance_mask,
+    unmix,
+)
+from ._od import I0Spectrum, OpticalDensity, find_background, optical_density
+from ._stripes import StripeDiagnosis, diagnose_stripes, remove_row_offsets, stripe_share
+
+__all__ = [
+    "Alignment",
+    "Composition",
+    "I0Spectrum",
+    "OpticalDensity",
+    "ReferenceSpectra",
+    "StripeDiagnosis",
+    "align_stack",
+    "check_energy_shift",
+    "composition",
+    "default_references",
+    "diagnose_stripes",
+    "estimate_shift",
+    "find_background",
+    "optical_density",
+    "read_reference_spectra",
+    "remove_row_offsets",
+    "shift_image",
+    "significance_mask",
+    "stripe_share",
+    "unmix",
+]
