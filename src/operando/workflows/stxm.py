@@ -1,0 +1,590 @@
+"""STXM spectromicroscopy workflow: phantom, counts -> composition maps with uncertainty, demo and benchmark.
+
+The pipeline (:func:`run_composition`) follows what a beamline user does by hand, in this order:
+
+1. optical density per image, OD = -ln(I / I0), I0 from the particle-free pixels (per scan line by default, which
+   removes line-to-line flux changes: the scan-line stripes), with its Poisson variance;
+2. optional row-offset removal (median OD of each line's particle-free pixels);
+3. optional denoising of the OD images (before the ratio, the paper's way) or of x afterwards;
+4. registration of every image onto the first (gradient-weighted phase correlation), the variance moved along;
+5. per-pixel Beer-Lambert unmixing with propagated standard errors; mask from t / sd(t).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._errors import InputError
+from .._files import write_json_file
+from .._stack import Metadata, Stack
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+
+
+# ----------------------------------------------------------------------------------------------------------- phantom
+class PhantomConfig(BaseModel):
+    """Settings of the built-in STXM phantom (LFP platelets with evolving Li domains)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    size: int = Field(96, ge=24, description="STXM pixels per side")
+    frames: int = Field(3, ge=1, description="time points of the operando series")
+    energies_ev: tuple[float, ...] = (708.2, 710.2)
+    pixel_size_um: float = Field(0.03, gt=0, description="STXM pixel (the ptychography reference has half)")
+    n_particles: int = Field(4, ge=1)
+    thickness_um: tuple[float, float] = (0.06, 0.14)
+    i0_counts: float = Field(150.0, gt=0, description="incident counts per pixel at the reference dwell")
+    dwell_ms: float = Field(2.0, gt=0)
+    line_gain_sd: float = Field(0.04, ge=0, description="per scan line multiplicative flux change (sd)")
+    line_offset_sd: float = Field(0.005, ge=0, description="per scan line additive offset, fraction of I0 (sd)")
+    drift_px: float = Field(1.0, ge=0, description="sd of the drift between frames and between energies, pixels")
+    ptycho_noise_od: float = Field(0.01, ge=0, description="Gaussian noise of the reference image, OD")
+    current: float = Field(3.0, description="Cahn-Hilliard-reaction insertion rate (domains grow)")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Phantom:
+    """Counts, ground truth and a high-resolution reference of the STXM phantom.
+
+    Attributes
+    ----------
+    counts : Stack
+        ``TEYX`` counts (int32) with energies, pixel size, dwell and ring current in the metadata.
+    x_true : ndarray, shape (T, Y, X)
+        Li fraction (fraction of LiFePO4) on the STXM grid of frame 0 / energy 0 (NaN outside particles).
+    thickness_true : ndarray, shape (Y, X)
+        Material thickness, um.
+    labels : ndarray, shape (Y, X)
+        Particle index (0: background).
+    od_observed : ndarray, shape (T, E, Y, X)
+        Noise-free OD as each image saw it (drifted), for measuring stripe errors in the scan geometry.
+    shifts : ndarray, shape (T, E, 2)
+        Drift of every image, pixels (the alignment should find minus these).
+    reference : Stack
+        ``TYX`` "ptychography" OD at the first energy, on a 2x finer grid, low noise, slightly offset.
+    config : PhantomConfig
+        The settings (with the seed).
+    """
+
+    counts: Stack
+    x_true: np.ndarray
+    thickness_true: np.ndarray
+    labels: np.ndarray
+    od_observed: np.ndarray
+    shifts: np.ndarray
+    reference: Stack
+    config: PhantomConfig
+
+
+def _platelets(n_fine: int, n_particles: int, t_range: tuple[float, float], rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw rounded hexagonal platelets of varying thickness on the fine grid: (thickness um, labels)."""
+    from scipy import ndimage
+    from skimage.draw import polygon
+
+    thickness = np.zeros((n_fine, n_fine))
+    labels = np.zeros((n_fine, n_fine), np.int32)
+    cells = int(np.ceil(np.sqrt(n_particles)))
+    cell = n_fine / cells
+    for k in range(n_particles):
+        cy, cx = (k // cells + 0.5) * cell, (k % cells + 0.5) * cell
+        cy, cx = cy + rng.uniform(-0.08, 0.08) * cell, cx + rng.uniform(-0.08, 0.08) * cell
+        radius = rng.uniform(0.28, 0.38) * cell
+        angle = rng.uniform(0, np.pi / 3)
+        stretch = rng.uniform(0.75, 1.0)
+        a = angle + np.arange(6) * np.pi / 3
+        rr, cc = polygon(cy + radius * stretch * np.sin(a), cx + radius * np.cos(a), (n_fine, n_fine))
+        shape = np.zeros((n_fine, n_fine))
+        shape[rr, cc] = 1.0
+        shape = np.clip(ndimage.gaussian_filter(shape, 1.5) * 1.6 - 0.3, 0, 1)  # rounded corners, soft edge
+        yy, xx = np.mgrid[:n_fine, :n_fine]
+        tilt = 1 + 0.25 * ((yy - cy) * np.sin(angle) + (xx - cx) * np.cos(angle)) / radius
+        thickness += shape * rng.uniform(*t_range) * tilt
+        labels[shape > 0.5] = k + 1
+    return thickness, labels
+
+
+def _block_mean(a: np.ndarray, f: int = 2) -> np.ndarray:
+    h, w = a.shape[-2] // f * f, a.shape[-1] // f * f
+    a = a[..., :h, :w]
+    return a.reshape(*a.shape[:-2], h // f, f, w // f, f).mean(axis=(-3, -1))
+
+
+def _lithium_fields(cfg: PhantomConfig, n_fine: int, rng: np.random.Generator) -> np.ndarray:
+    """Li fraction on the fine grid for every frame: a Cahn-Hilliard-reaction run (domains grow under insertion)."""
+    from ..simulate import simulate_cahn_hilliard
+
+    skip = 3
+    video = simulate_cahn_hilliard(size=n_fine, n_frames=cfg.frames + skip, t_end=0.025 * (cfg.frames + skip - 1),
+                                   mean=0.3, current=cfg.current, dx=0.01 * 128 / n_fine * 0.75,
+                                   rng=int(rng.integers(2**31 - 1)))
+    return np.clip(video.to_numpy()[skip:].astype(float), 0.0, 1.0)
+
+
+def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | None = None) -> Phantom:
+    """Build the STXM phantom: LFP platelets with phase-separated Li domains, imaged at two or more energies.
+
+    Parameters
+    ----------
+    config : PhantomConfig, optional
+        Size, frames, energies, photon budget, scan-line noise, drift, seed.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Phantom
+        Poisson counts with scan-line gains and offsets and drift (``TEYX``), ground-truth x and thickness, and
+        a 2x finer, low-noise "ptychography" reference.
+    """
+    from scipy import ndimage
+
+    from ..xray import default_references
+
+    cfg = config or PhantomConfig()
+    rng = np.random.default_rng(cfg.seed)
+    n_fine = 2 * cfg.size
+    thickness_f, labels_f = _platelets(n_fine, cfg.n_particles, cfg.thickness_um, rng)
+    if progress:
+        progress(0.1, "phantom: Cahn-Hilliard domains")
+    x_f = _lithium_fields(cfg, n_fine, rng)
+    mu = default_references().at(cfg.energies_ev)  # (E, 2)
+    comp_f = np.stack([thickness_f * x_f, thickness_f * (1 - x_f)], axis=1)  # (T, 2, Yf, Xf)
+    od_f = np.einsum("ek,tkyx->teyx", mu, comp_f)
+    comp = _block_mean(comp_f)
+    od = _block_mean(od_f)
+    thickness = comp.sum(axis=1)[0]
+    labels = _block_mean((labels_f > 0).astype(float)) > 0.5
+    labels = ndimage.label(labels)[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x_true = np.where(labels[None] > 0, comp[:, 0] / comp.sum(axis=1), np.nan)
+    n_t, n_e = od.shape[:2]
+    shifts = np.cumsum(rng.normal(0, cfg.drift_px, (n_t, 1, 2)), axis=0) + rng.normal(0, cfg.drift_px / 2,
+                                                                                       (n_t, n_e, 2))
+    shifts -= shifts[0, 0]
+    observed = np.stack([[ndimage.shift(od[t, e], shifts[t, e], order=3, mode="nearest") for e in range(n_e)]
+                         for t in range(n_t)])
+    ring = 300.0 - 0.8 * np.arange(n_t * n_e).reshape(n_t, n_e)
+    gain = np.exp(rng.normal(0, cfg.line_gain_sd, (n_t, n_e, cfg.size, 1)))
+    offset = rng.normal(0, cfg.line_offset_sd * cfg.i0_counts, (n_t, n_e, cfg.size, 1))
+    flux = cfg.i0_counts * (ring / 300.0)[:, :, None, None] * gain
+    counts = rng.poisson(np.maximum(flux * np.exp(-observed) + offset, 0)).astype(np.int32)
+    extra = {"dwell_ms": cfg.dwell_ms, "ring_current_ma": ring.tolist(), "phantom": cfg.model_dump(mode="json")}
+    meta = Metadata(pixel_size=cfg.pixel_size_um, pixel_unit="um", energies=tuple(cfg.energies_ev),
+                    frame_times=tuple(float(t) for t in range(n_t)), extra=extra)
+    ptycho_shift = rng.uniform(-1.5, 1.5, 2)
+    ref = np.stack([ndimage.shift(od_f[t, 0], ptycho_shift, order=3, mode="nearest") for t in range(n_t)])
+    ref = ref + rng.normal(0, cfg.ptycho_noise_od, ref.shape)
+    ref_meta = Metadata(pixel_size=cfg.pixel_size_um / 2, pixel_unit="um", energies=(cfg.energies_ev[0],),
+                        extra={"quantity": "optical density", "modality": "phantom ptychography",
+                               "offset_fine_px": ptycho_shift.tolist()})
+    if progress:
+        progress(1.0, "phantom ready")
+    return Phantom(Stack(counts, "TEYX", meta), x_true, thickness, labels, observed, shifts,
+                   Stack(ref.astype(np.float32), "TYX", ref_meta), cfg)
+
+
+def write_phantom(phantom: Phantom, directory: str | os.PathLike) -> dict[str, Path]:
+    """Write the phantom as a beamline would (``.hdr``/``.xim`` per frame, NXstxm) plus its ground truth.
+
+    Parameters
+    ----------
+    phantom : Phantom
+        From :func:`make_phantom`.
+    directory : str or path
+        Output folder (created).
+
+    Returns
+    -------
+    dict
+        Name -> path of every file written: ``stxm_t000.hdr`` ... (with ``_a000.xim`` images), ``stxm.nxstxm.h5``
+        (TEYX), ``truth_x.tif``, ``truth_thickness.tif``, ``truth_labels.tif``, ``ptychography.tif``,
+        ``phantom.json``.
+    """
+    from ..io import write
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    counts = phantom.counts
+    files: dict[str, Path] = {}
+    ring = counts.metadata.extra["ring_current_ma"]
+    for t in range(counts.size("T")):
+        meta = counts.metadata.replace(frame_times=None, extra={**counts.metadata.extra, "ring_current_ma": ring[t]})
+        files[f"hdr_t{t:03d}"] = write(Stack(counts.to_numpy()[t], "EYX", meta), out / f"stxm_t{t:03d}.hdr")
+    files["nxstxm"] = write(counts, out / "stxm.nxstxm.h5")
+    truth_meta = Metadata(pixel_size=phantom.config.pixel_size_um, pixel_unit="um")
+    files["truth_x"] = write(Stack(phantom.x_true.astype(np.float32), "TYX", truth_meta), out / "truth_x.tif")
+    files["truth_thickness"] = write(Stack(phantom.thickness_true.astype(np.float32), "YX", truth_meta),
+                                     out / "truth_thickness.tif")
+    files["truth_labels"] = write(Stack(phantom.labels.astype(np.int32), "YX", truth_meta), out / "truth_labels.tif")
+    files["ptychography"] = write(phantom.reference, out / "ptychography.tif")
+    files["json"] = write_json_file(out / "phantom.json", {
+        "config": phantom.config.model_dump(mode="json"), "seed": phantom.config.seed,
+        "drift_px": phantom.shifts.tolist(), "energies_ev": list(phantom.config.energies_ev),
+        "files": {k: p.name for k, p in files.items()},
+        "note": "truth_x is on the grid of frame 0 / energy 0 (the alignment reference); NaN outside particles"})
+    return files
+
+
+# -------------------------------------------------------------------------------------------------------- pipeline
+class CompositionConfig(BaseModel):
+    """Settings of :func:`run_composition` (saved in the JSON summary beside every output)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    energies_ev: list[float] | None = Field(None, description="use these energies of the stack (nearest within "
+                                            "0.3 eV); default all")
+    references: str | None = Field(None, description="CSV energy_ev,<phase>,<phase>; default built-in (approx.)")
+    i0: str = Field("auto", description="'auto' (bright-pixel histogram) or a region 'y0:y1:x0:x1'")
+    per_line_i0: bool = Field(True, description="I0 per scan line from its particle-free pixels (destripes)")
+    row_offsets: bool = Field(False, description="also subtract each line's median background OD")
+    ring_current: bool = False
+    gain: float = Field(1.0, gt=0, description="detector units per photon")
+    align: Literal["spline", "linear", "integer", "fourier", "none"] = "spline"
+    denoise: str = Field("none", description="none or a method of operando.denoise (n2v2, structn2v, video, nlm...)")
+    denoise_stage: Literal["before", "after"] = Field("before", description="denoise OD before the ratio or x after")
+    time_budget_s: float = Field(120.0, gt=0, description="training budget of a neural denoiser per run")
+    ensemble: int = Field(1, ge=1, description="networks averaged; > 1 and sd='ensemble' gives the sd from spread")
+    sd: Literal["auto", "poisson", "residual", "ensemble"] = Field(
+        "auto", description="auto: Poisson propagation for raw data, the blind-spot residual estimate for denoised "
+        "data (ensemble spread when ensemble > 1)")
+    significance: float = Field(3.0, gt=0, description="particle mask: t / sd(t) above this")
+    constant: bool = Field(False, description="fit a constant OD term (needs >= 3 energies)")
+    seed: int = 0
+
+
+@dataclass
+class CompositionRun:
+    """What :func:`run_composition` returns.
+
+    Attributes
+    ----------
+    maps : ndarray, shape (T, 3, Y, X)
+        float32 channels x, thickness (um), sd of x; NaN outside the particle mask.
+    mask : ndarray of bool, shape (T, Y, X)
+    od : ndarray, shape (T, E, Y, X)
+        Aligned (and denoised, if asked) optical density used for the unmixing.
+    od_raw : ndarray, shape (T, E, Y, X)
+        Optical density before denoising and alignment (scan geometry).
+    sd_thickness : ndarray, shape (T, Y, X)
+    components : ndarray, shape (T, K, Y, X)
+        Amount of each phase.
+    summary : dict
+        JSON-ready record of everything done (energies, I0, shifts, stripes, mask, mean x per frame, config).
+    """
+
+    maps: np.ndarray
+    mask: np.ndarray
+    od: np.ndarray
+    od_raw: np.ndarray
+    sd_thickness: np.ndarray
+    components: np.ndarray
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _select_energies(stack: Stack, wanted: list[float] | None) -> tuple[list[int], list[float]]:
+    energies = list(stack.metadata.energies or [])
+    if not energies:
+        raise InputError(f"{stack.metadata.source or 'input'}: the stack records no energies; composition needs "
+                         "the energy of every image")
+    if wanted is None:
+        return list(range(len(energies))), energies
+    picks = []
+    for e in wanted:
+        i = int(np.argmin(np.abs(np.asarray(energies) - e)))
+        if abs(energies[i] - e) > 0.3:
+            raise InputError(f"energy {e:g} eV is not in the stack (energies: {[round(v, 2) for v in energies]}); "
+                             "choose from those with --energies")
+        picks.append(i)
+    return picks, [energies[i] for i in picks]
+
+
+def _i0_argument(text: str) -> Any:
+    if text == "auto":
+        return "auto"
+    try:
+        y0, y1, x0, x1 = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(f"--i0 {text!r}: give 'auto' or a particle-free region 'y0:y1:x0:x1' (pixels)") from None
+    return (y0, y1, x0, x1)
+
+
+def _denoise_images(data: np.ndarray, axes: str, cfg: CompositionConfig, progress: Progress | None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Denoise float images (NaN filled by the median first); returns the mean and, for ensembles, the spread."""
+    from ..denoise import NEURAL, denoise
+
+    filled = np.where(np.isfinite(data), data, np.nanmedian(data)).astype(np.float32)
+    stack = Stack(filled, axes)
+    neural = cfg.denoise in NEURAL
+    kwargs: dict[str, Any] = {"method": cfg.denoise, "rng": cfg.seed, "progress": progress}
+    if neural:
+        kwargs["time_budget_s"] = cfg.time_budget_s
+    if not neural or cfg.ensemble == 1 or cfg.sd != "ensemble":
+        if neural and cfg.ensemble > 1:
+            kwargs["ensemble"] = cfg.ensemble
+        return np.asarray(denoise(stack, **kwargs).to_numpy(), float), None
+    runs = []
+    for k in range(cfg.ensemble):
+        kwargs["rng"] = cfg.seed + k
+        runs.append(np.asarray(denoise(stack, **kwargs).to_numpy(), float))
+    runs_arr = np.stack(runs)
+    return runs_arr.mean(axis=0), runs_arr.var(axis=0, ddof=1)
+
+
+def residual_error_variance(noisy: np.ndarray, denoised: np.ndarray, noise_variance: np.ndarray, *,
+                            sigma_px: float = 4.0, floor: float = 0.02) -> np.ndarray:
+    """Local error variance of a blind-spot denoiser's output, from its residual (no clean data needed).
+
+    For a denoiser whose output at a pixel does not see that pixel's noise (Noise2Void family, temporal
+    masking), E[(y - f)^2] = var(noise) + E[(f - s)^2], so the error variance is the local mean of
+    (y - f)^2 - var(noise), here a Gaussian-weighted mean of width ``sigma_px``, floored at ``floor`` times the
+    noise variance.
+
+    Parameters
+    ----------
+    noisy, denoised, noise_variance : ndarray, shape (..., Y, X)
+        Data, denoiser output and the data's noise variance (e.g. Poisson through OD).
+    sigma_px : float
+        Width of the local average, pixels.
+    floor : float
+        Smallest error variance, as a fraction of the noise variance.
+
+    Returns
+    -------
+    ndarray
+        Error variance of ``denoised``, same shape.
+    """
+    from scipy import ndimage
+
+    excess = np.nan_to_num((noisy - denoised) ** 2 - noise_variance)
+    sig = (0,) * (noisy.ndim - 2) + (sigma_px, sigma_px)
+    local = ndimage.gaussian_filter(excess, sig)
+    return np.maximum(local, floor * np.nan_to_num(noise_variance, nan=np.nanmedian(noise_variance)))
+
+
+def _od_stage(counts: Stack, cfg: CompositionConfig) -> tuple[Any, list[dict[str, Any]]]:
+    """Optical density with the chosen I0; stripe figures of the background before (one I0 per image) and after."""
+    from ..xray import diagnose_stripes, optical_density, remove_row_offsets
+
+    i0 = _i0_argument(cfg.i0)
+    result = optical_density(counts, i0=i0, per_line=cfg.per_line_i0, ring_current=cfg.ring_current, gain=cfg.gain)
+    plain = optical_density(counts, i0=i0, per_line=False, ring_current=cfg.ring_current, gain=cfg.gain)
+    od = result.od.to_numpy().copy()
+    if cfg.row_offsets:
+        for t, e in np.ndindex(*od.shape[:2]):
+            od[t, e] = remove_row_offsets(od[t, e], result.background[t])[0]
+    stripes = []
+    for e in range(od.shape[1]):
+        before = diagnose_stripes(plain.od.to_numpy()[0, e], mask=plain.background[0]).as_dict()
+        after = diagnose_stripes(od[0, e], mask=result.background[0]).as_dict()
+        stripes.append({"energy_index": e, "before": before, "after": after})
+    return (od, result), stripes
+
+
+def _align_stage(od: np.ndarray, var: np.ndarray, cfg: CompositionConfig) -> tuple[np.ndarray, np.ndarray,
+                                                                                  np.ndarray, float]:
+    from ..xray import align_stack
+
+    if cfg.align == "none":
+        return od, var, np.zeros((*od.shape[:2], 2)), 0.0
+    aligned = align_stack(Stack(od, "TEYX"), resample=cfg.align)
+    moved_var = align_stack(Stack(var, "TEYX"), resample="linear" if cfg.align != "integer" else "integer",
+                            shifts=aligned.shifts)
+    return aligned.stack.to_numpy(), moved_var.stack.to_numpy(), aligned.shifts, aligned.residual_px
+
+
+def _particle_mean(x: np.ndarray, t: np.ndarray, sd_x: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Thickness-weighted mean x over the mask (the particles' Li fraction) and its 95 % interval."""
+    if not mask.any():
+        return {"mean_x": float("nan"), "ci95_low": float("nan"), "ci95_high": float("nan"), "pixels": 0}
+    w = np.maximum(t[mask], 0)
+    w = w / w.sum() if w.sum() > 0 else np.full(w.size, 1 / w.size)
+    mean = float(np.sum(w * x[mask]))
+    sd = float(np.sqrt(np.sum((w * sd_x[mask]) ** 2)))
+    return {"mean_x": mean, "ci95_low": mean - 1.96 * sd, "ci95_high": mean + 1.96 * sd, "pixels": int(mask.sum())}
+
+
+def _denoise_after(x: np.ndarray, sd_x: np.ndarray, mask: np.ndarray, cfg: CompositionConfig,
+                   progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Denoise the x maps (outside the mask filled with the mask's mean) and estimate their error."""
+    fill = float(np.nanmean(x[mask])) if mask.any() else 0.0
+    filled = np.where(mask, x, fill)
+    den, spread = _denoise_images(filled, "TYX", cfg, progress)
+    if spread is not None:
+        var = spread
+    else:
+        var = residual_error_variance(filled, den, np.where(mask, sd_x**2, 0.0))
+    return np.where(mask, den, np.nan), np.where(mask, np.sqrt(var), np.nan)
+
+
+def _unmix_frames(od: np.ndarray, var: np.ndarray, energies: list[float], cfg: CompositionConfig, refs: Any
+                  ) -> tuple[list[Any], list[str]]:
+    from ..xray import check_energy_shift, composition
+
+    results, notes = [], []
+    for t in range(od.shape[0]):
+        comp = composition(od[t], var[t], energies=energies, references=refs, constant=cfg.constant,
+                           significance=cfg.significance)
+        results.append(comp)
+        if t == 0:
+            notes += comp.notes + [str(check_energy_shift(od[t], comp.mask, energies=energies,
+                                                          references=refs)["note"])]
+    return results, notes
+
+
+def _sd_choice(cfg: CompositionConfig) -> str:
+    if cfg.sd != "auto":
+        return cfg.sd
+    if cfg.denoise == "none":
+        return "poisson"
+    return "ensemble" if cfg.ensemble > 1 else "residual"
+
+
+def run_composition(
+    counts: Stack,
+    *,
+    config: CompositionConfig | None = None,
+    progress: Progress | None = None,
+) -> CompositionRun:
+    """Turn counts (``EYX`` or ``TEYX``) into per-pixel Li fraction x, thickness and sd of x, with a full record.
+
+    Parameters
+    ----------
+    counts : Stack
+        Transmitted counts with energies in the metadata (any reader of :mod:`operando.io`).
+    config : CompositionConfig, optional
+        I0, destriping, alignment, denoising, references, mask.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    CompositionRun
+        Maps (T, 3, Y, X) of x, thickness and sd(x), NaN outside the mask, and the summary.
+    """
+    from ..xray import default_references, read_reference_spectra
+
+    cfg = config or CompositionConfig()
+    started = time.perf_counter()
+    stack = counts if counts.axes in ("EYX", "TEYX") else counts.transpose("TEYX" if counts.has("T") else "EYX")
+    picks, energies = _select_energies(stack, cfg.energies_ev)
+    data = stack.to_numpy()
+    data = data[:, picks] if stack.axes == "TEYX" else data[picks][None]
+    meta = stack.metadata.replace(energies=tuple(energies), extra=_picked_extra(stack.metadata.extra, picks))
+    series = Stack(data, "TEYX", meta)
+    refs = read_reference_spectra(cfg.references) if cfg.references else default_references()
+    if len(energies) < 2:
+        raise InputError(f"{stack.metadata.source or 'input'}: composition needs images at >= 2 energies, the data "
+                         f"has {len(energies)} ({energies} eV); use 'operando stxm od' style OD only, or add energies")
+    (od_raw, odr), stripes = _od_stage(series, cfg)
+    var_raw = odr.variance
+    sd_kind = _sd_choice(cfg)
+    od, var = od_raw, var_raw
+    if cfg.denoise != "none" and cfg.denoise_stage == "before":
+        if progress:
+            progress(0.1, f"denoising OD ({cfg.denoise})")
+        od, spread = _denoise_images(od_raw, "TEYX" if od_raw.shape[0] > 1 else "EYX", cfg, progress)
+        var = spread if sd_kind == "ensemble" and spread is not None else (
+            residual_error_variance(od_raw, od, var_raw) if sd_kind in ("residual", "ensemble") else var_raw)
+        od = np.where(np.isfinite(od_raw), od, np.nan)
+    if progress:
+        progress(0.7, "aligning")
+    od_al, var_al, shifts, residual = _align_stage(od, var, cfg)
+    comps, notes = _unmix_frames(od_al, var_al, energies, cfg, refs)
+    x = np.stack([c.x for c in comps])
+    sd_x = np.stack([c.sd_x for c in comps])
+    mask = np.stack([c.mask for c in comps])
+    thick = np.stack([c.thickness for c in comps])
+    if cfg.denoise != "none" and cfg.denoise_stage == "after":
+        x, sd_x = _denoise_after(x, sd_x, mask, cfg, progress)
+    maps = np.stack([x, np.where(mask, thick, np.nan), sd_x], axis=1).astype(np.float32)
+    summary = {
+        "energies_ev": energies, "references": refs.describe(), "i0_source": odr.i0_source,
+        "i0": np.asarray(odr.i0).reshape(odr.i0.shape[0], odr.i0.shape[1], -1).mean(axis=-1).tolist(),
+        "bad_pixels_masked": odr.n_bad, "notes": odr.notes + notes,
+        "shifts_px": shifts.tolist(), "residual_misalignment_px": residual, "alignment": cfg.align,
+        "stripes": stripes, "sd_source": _sd_text(sd_kind, cfg),
+        "mask_fraction": [float(m.mean()) for m in mask],
+        "frames": [_particle_mean(x[t], thick[t], sd_x[t], mask[t]) for t in range(x.shape[0])],
+        "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "seconds": time.perf_counter() - started,
+    }
+    if progress:
+        progress(1.0, "composition done")
+    return CompositionRun(maps, mask, od_al, od_raw, np.stack([c.sd_thickness for c in comps]),
+                          np.stack([c.components for c in comps]), summary)
+
+
+def _picked_extra(extra: dict[str, Any], picks: list[int]) -> dict[str, Any]:
+    out = dict(extra or {})
+    ring = out.get("ring_current_ma")
+    if isinstance(ring, list) and ring and isinstance(ring[0], list):
+        out["ring_current_ma"] = [[r[i] for i in picks] for r in ring]
+    elif isinstance(ring, list) and len(ring) > max(picks):
+        out["ring_current_ma"] = [ring[i] for i in picks]
+    dwell = out.get("dwell_ms")
+    if isinstance(dwell, list) and len(dwell) > max(picks):
+        out["dwell_ms"] = [dwell[i] for i in picks]
+    return out
+
+
+def _sd_text(kind: str, cfg: CompositionConfig) -> str:
+    return {
+        "poisson": "Poisson counting statistics and the I0 estimate, propagated through OD and the unmixing",
+        "residual": f"denoised ({cfg.denoise}, {cfg.denoise_stage} the ratio): local blind-spot residual estimate "
+                    "mean((raw - denoised)^2) - Poisson variance, propagated through the unmixing",
+        "ensemble": f"denoised ({cfg.denoise}): spread of an ensemble of {cfg.ensemble} networks (model spread "
+                    "only; it does not include the bias common to all members)",
+    }[kind]
+
+
+def read_series(inputs: list[str | os.PathLike]) -> Stack:
+    """Read one stack file, or several files (a time series, in the order given) as ``TEYX`` counts.
+
+    Parameters
+    ----------
+    inputs : list of paths or globs
+        ``.hdr``, NXstxm, TIFF, ... files; globs are expanded in natural order.
+
+    Returns
+    -------
+    Stack
+        ``EYX`` (one file) or ``TEYX``.
+    """
+    import glob
+
+    import tifffile
+
+    from ..io import read
+
+    files: list[str] = []
+    for item in inputs:
+        text = os.fspath(item)
+        matched = tifffile.natural_sorted(glob.glob(text)) if any(ch in text for ch in "*?[") else [text]
+        if not matched:
+            raise InputError(f"{text}: no file matches; check the pattern")
+        files += matched
+    stacks = [read(f) for f in files]
+    if len(stacks) == 1:
+        return stacks[0]
+    first = stacks[0]
+    for f, s in zip(files[1:], stacks[1:], strict=True):
+        if s.axes != "EYX" or s.shape != first.shape or s.metadata.energies != first.metadata.energies:
+            raise InputError(f"{f}: shape {s.shape} axes {s.axes} energies {s.metadata.energies} differ from "
+                             f"{files[0]}'s {first.shape} {first.axes} {first.metadata.energies}; a series needs "
+                             "the same scan at every time point")
+    rings = [s.metadata.extra.get("ring_current_ma") for s in stacks]
+    extra = {**first.metadata.extra, "ring_current_ma": rings, "series_files": files}
+    meta = first.metadata.replace(extra=extra, source=files[0])
+    return Stack(np.stack([s.to_numpy() for s in stacks]), "TEYX", meta)
