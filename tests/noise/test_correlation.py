@@ -111,5 +111,5 @@ def test_real_radiograph_noise_is_positively_correlated(stepwedge):
             t = t - t.mean(0) - t.mean(1)[:, None] + t.mean()
             rhos.append((t[:, :-1] * t[:, 1:]).mean() / t.var())
     reference = float(np.median(rhos))
-    assert 0.1 < measured < 0.5
-    assert measured == pytest.approx(reference, abs=0.08)
+    assert 0.05 < measured < 0.5
+    assert measured == pytest.approx(reference, abs=0.1)

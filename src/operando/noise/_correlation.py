@@ -179,11 +179,12 @@ def _autocorrelate(kernel: np.ndarray) -> np.ndarray:
     return fftconvolve(kernel, kernel[::-1, ::-1], mode="full")
 
 
-def _smooth_weight(resid: np.ndarray, noise_var: float | None, window_px: float = 4.0) -> np.ndarray:
-    """1 where the residual's local energy is that of noise alone (no image structure), else 0."""
-    energy = ndimage.gaussian_filter(resid * resid, window_px)
+def _smooth_weight(resid: np.ndarray, noise_var: float | None) -> np.ndarray:
+    """1 where the residual's local energy is that of noise alone (4 px clear of any structure), else 0."""
+    energy = ndimage.gaussian_filter(resid * resid, 2.0)
     reference = noise_var if noise_var is not None else float(np.quantile(energy, 0.25))
-    keep = energy < 1.6 * reference
+    structure = ndimage.binary_dilation(energy >= 2.0 * reference, iterations=4)
+    keep = ~structure
     if keep.mean() < 0.1:  # textured everywhere: keep the quietest tenth rather than nothing
         keep = energy <= np.quantile(energy, 0.1)
     return keep.astype(np.float64)
