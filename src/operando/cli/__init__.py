@@ -12,7 +12,9 @@ import importlib
 from ._core import app
 
 #: Sub-command groups: name -> module holding a typer app named ``app``.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "stxm": "._stxm",
+}
 
 for _name, _module in SUBCOMMANDS.items():
     app.add_typer(importlib.import_module(_module, __name__).app, name=_name)

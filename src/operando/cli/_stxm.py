@@ -1,0 +1,212 @@
+"""``operando stxm ...`` (composition, phantom, demo, stripes), ``compare``, ``convert``, ``benchmark stxm``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .._errors import InputError
+from ._common import OutputDirOption, SeedOption, cli_errors, console, print_rows, progress_bar
+from ._core import app as main_app
+from ._core import benchmark_app
+
+app = typer.Typer(help="X-ray spectromicroscopy (STXM/TXM): composition maps with uncertainty, phantom, demo.",
+                  no_args_is_help=True)
+
+
+def _floats(text: Optional[str], what: str) -> Optional[list[float]]:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{what} {text!r}: give numbers separated by commas, e.g. 706,711") from None
+
+
+@app.command("composition")
+@cli_errors
+def composition_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="One stack file (.hdr, NXstxm, TIFF+energies...), or several "
+                                                "files / a glob forming a time series.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="OUT.tif (float32 CYX/TCYX: x, thickness, sd(x)); "
+                                         "OUT.json beside it.")],
+    energies: Annotated[Optional[str], typer.Option(help="Energies to use, eV, e.g. 706,711 (default all).")] = None,
+    references: Annotated[Optional[Path], typer.Option(help="CSV energy_ev,<phase>,<phase> (x = first phase); "
+                                                       "default built-in APPROXIMATE LFP/FP.")] = None,
+    denoise: Annotated[str, typer.Option(help="none, or a denoiser: n2v2, structn2v, video, nlm, tv...")] = "none",
+    denoise_stage: Annotated[str, typer.Option(help="before (OD images, the paper's way) or after (x).")] = "before",
+    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a free region y0:y1:x0:x1.")] = "auto",
+    per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,
+    row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
+    ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
+    align: Annotated[str, typer.Option(help="spline, linear, integer (no ringing), fourier or none.")] = "spline",
+    significance: Annotated[float, typer.Option(help="Particle mask: t / sd(t) above this.")] = 3.0,
+    constant: Annotated[bool, typer.Option(help="Fit a constant OD term (>= 3 energies).")] = False,
+    ensemble: Annotated[int, typer.Option(help="Networks averaged; with --sd ensemble the sd is their spread.")] = 1,
+    sd: Annotated[str, typer.Option(help="auto, poisson, residual or ensemble.")] = "auto",
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget per network, s.")] = 120.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Li fraction x, thickness and sd(x) per pixel from STXM counts at >= 2 energies."""
+    from ..workflows.stxm import CompositionConfig, read_series, run_composition, write_composition
+
+    cfg = CompositionConfig(energies_ev=_floats(energies, "--energies"), references=str(references) if references
+                            else None, i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets,
+                            ring_current=ring_current, align=align, denoise=denoise, denoise_stage=denoise_stage,
+                            time_budget_s=time_budget, ensemble=ensemble, sd=sd, significance=significance,
+                            constant=constant, seed=seed)
+    counts = read_series(inputs)
+    with progress_bar("composition") as update:
+        run = run_composition(counts, config=cfg, progress=update)
+    tif, js = write_composition(run, output, counts=counts, inputs=[str(p) for p in inputs])
+    rows = [{"frame": t, **{k: v for k, v in f.items()}, "mask": run.summary["mask_fraction"][t]}
+            for t, f in enumerate(run.summary["frames"])]
+    print_rows(rows, f"mean x per frame (thickness-weighted, 95 % interval); sd: {run.summary['sd_source'][:60]}")
+    for note in run.summary["notes"]:
+        console.print(f"- {note}")
+    console.print(f"wrote {tif} and {js}")
+
+
+@app.command("phantom")
+@cli_errors
+def phantom_cmd(
+    output: OutputDirOption,
+    size: Annotated[int, typer.Option(help="STXM pixels per side.")] = 96,
+    frames: Annotated[int, typer.Option(help="Time points.")] = 3,
+    energies: Annotated[str, typer.Option(help="Energies, eV.")] = "708.2,710.2",
+    i0_counts: Annotated[float, typer.Option(help="Incident counts per pixel.")] = 150.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Write the built-in STXM phantom (.hdr/.xim per frame, NXstxm, ground truth, ptychography reference)."""
+    from ..workflows.stxm import PhantomConfig, make_phantom, write_phantom
+
+    cfg = PhantomConfig(size=size, frames=frames, energies_ev=tuple(_floats(energies, "--energies") or []),
+                        i0_counts=i0_counts, seed=seed)
+    files = write_phantom(make_phantom(cfg), output)
+    console.print(f"wrote {len(files)} files to {output}: " + ", ".join(p.name for p in files.values()))
+
+
+@app.command("demo")
+@cli_errors
+def demo_cmd(
+    output: OutputDirOption = Path("operando-stxm-demo"),
+    quick: Annotated[bool, typer.Option(help="A tiny run (seconds).")] = False,
+    method: Annotated[str, typer.Option(help="Denoiser of the denoised run.")] = "nlm",
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Neural training budget, s.")] = 60.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Phantom -> files -> composition raw vs denoised -> comparison with the reference -> report."""
+    from ..workflows.stxm import run_demo
+
+    with progress_bar("stxm demo") as update:
+        result = run_demo(output, quick=quick, method=method, time_budget_s=time_budget, seed=seed, progress=update)
+    print_rows([{"run": k, **{m: v for m, v in s.items() if m in ("rmse_x", "max_abs_bias", "coverage_1.96sd")}}
+                for k, s in result["scores"].items()], "composition against the phantom's truth")
+    console.print(f"report: {result['report']}")
+
+
+@app.command("stripes")
+@cli_errors
+def stripes_cmd(
+    input: Annotated[Path, typer.Argument(help="A stack file (counts).")],
+) -> None:
+    """Diagnose scan-line noise in the particle-free background of every image."""
+    import numpy as np
+
+    from ..io import read
+    from ..xray import diagnose_stripes, optical_density
+
+    od = optical_density(read(input))
+    data = od.od.to_numpy()
+    data = data if data.ndim == 4 else data[None]
+    bg = od.background if od.background.ndim == 3 else od.background[None]
+    rows = [{"frame": t, "energy": e, **diagnose_stripes(data[t, e], mask=bg[t]).as_dict()}
+            for t, e in np.ndindex(*data.shape[:2])]
+    print_rows(rows, f"scan-line noise of {input.name} (row_excess: row-mean sd / white-noise value)")
+
+
+@main_app.command("convert")
+@cli_errors
+def convert_cmd(
+    input: Annotated[Path, typer.Argument(help="Any file operando reads (.hdr, .xrm, NXstxm, TIFF, ...).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output: .stxm.nxs / .nxstxm.h5 (NXstxm), .tif, "
+                                         ".zarr, .h5, .npy, .hdr.")],
+    energy_list: Annotated[bool, typer.Option(help="With .tif and an energy stack: also write OUT.txt (energies, "
+                                              "for MANTiS / aXis2000).")] = True,
+) -> None:
+    """Convert a file to another format, keeping axes, energies and pixel size."""
+    from ..io import read, write, write_energy_tiff
+
+    stack = read(input, allow_nan=True)
+    if energy_list and output.suffix.lower() in (".tif", ".tiff") and stack.axes == "EYX" and stack.metadata.energies:
+        tif, txt = write_energy_tiff(stack, output, dtype="input")
+        console.print(f"wrote {tif} ({stack.shape}, {stack.dtype}) and the energy list {txt}")
+        return
+    path = write(stack, output)
+    console.print(f"wrote {path}: shape {stack.shape}, axes {stack.axes}, dtype {stack.dtype}")
+
+
+@main_app.command("compare")
+@cli_errors
+def compare_cmd(
+    tests: Annotated[list[Path], typer.Argument(help="Test stacks (e.g. raw and denoised), same shape; every frame "
+                                                "is one pair.")],
+    reference: Annotated[Path, typer.Option(help="Reference stack (one frame per pair, or one), any pixel size.")],
+    mask: Annotated[Optional[Path], typer.Option(help="Mask file (nonzero = compared), YX or one per frame.")] = None,
+    scale: Annotated[Optional[float], typer.Option(help="Reference / test pixel size (default: files).")] = None,
+    data_range: Annotated[Optional[float], typer.Option(help="PSNR/SSIM data range (default: reference max - min "
+                                                        "in the mask).")] = None,
+    normalise: Annotated[str, typer.Option(help="none or zscore (different contrast scales).")] = "none",
+    figure: Annotated[Optional[Path], typer.Option(help="Box-plot PNG.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Rows and statistics as JSON.")] = None,
+) -> None:
+    """Register a reference onto the test grid; masked PSNR/SSIM per pair; paired statistics; box plot."""
+    import numpy as np
+
+    from .._files import write_json_file
+    from ..io import read
+    from ..workflows.compare import compare_versions, plot_comparison
+
+    versions = {p.name: read(p, allow_nan=True) for p in tests}
+    mask_arr = np.asarray(read(mask).to_numpy()) > 0 if mask is not None else None
+    table = compare_versions(versions, read(reference, allow_nan=True), mask=mask_arr, scale=scale,
+                             data_range=data_range, normalise=normalise)
+    print_rows([{k: v for k, v in r.items() if k != "shift_px"} for r in table.rows], f"against {reference.name} "
+               f"(data range: {table.data_range})")
+    for label, stats in table.statistics.items():
+        s = stats["psnr_db"]
+        console.print(f"{label} vs {tests[0].name}: PSNR {s['mean_difference']:+.2f} dB (sd {s['sd_difference']:.2f}, "
+                      f"Wilcoxon p {s['wilcoxon_p']:.3g}), SSIM {stats['ssim']['mean_difference']:+.3f}")
+    if figure is not None:
+        plot_comparison(table, figure)
+    if json_path is not None:
+        write_json_file(json_path, table.as_dict())
+
+
+@benchmark_app.command("stxm")
+@cli_errors
+def benchmark_stxm_cmd(
+    output: OutputDirOption = Path("benchmark-stxm"),
+    size: Annotated[int, typer.Option(help="Phantom pixels per side.")] = 96,
+    frames: Annotated[int, typer.Option(help="Phantom time points.")] = 3,
+    i0_counts: Annotated[float, typer.Option(help="Incident counts per pixel (photon-limited: ~100-300).")] = 150.0,
+    method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "n2v2",
+    extra: Annotated[Optional[list[str]], typer.Option(help="More denoisers (before the ratio); repeat.")] = None,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Budget per neural run, s.")] = 90.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Composition on the phantom: RMSE, bias, sd calibration, stripes, PSNR against the reference."""
+    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm
+
+    cfg = BenchmarkConfig(phantom=PhantomConfig(size=size, frames=frames, i0_counts=i0_counts, seed=seed),
+                          method=method, time_budget_s=time_budget, seed=seed,
+                          extra_methods=extra if extra is not None else ["nlm"])
+    with progress_bar("stxm benchmark") as update:
+        result = benchmark_stxm(output, config=cfg, progress=update)
+    print_rows([{k: v for k, v in r.items() if k not in ("od_error_energy",)} for r in result["rows"]],
+               "STXM composition on the phantom")
+    print_rows([{"target": k, "value": v["value"], "wanted": v["target"], "met": str(v["met"])}
+                for k, v in result["targets"].items()], "targets")
+    console.print(f"report: {output / 'report.md'}")
