@@ -1,0 +1,715 @@
+"""The optical graphite workflow: analyse a colour video, score it, the phantom, the demo and the benchmark.
+
+``analyze_video`` runs: optional video denoising (3 channels jointly) -> first-pass segmentation -> colour
+correction (flicker, haze, illumination, optional white balance) -> registration -> segmentation of the
+registered time-average -> labels carried through time -> CIELAB stage model (given or learned) -> per-pixel
+stages with confidence and hysteresis -> per-particle table -> population statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import ndimage as ndi
+
+from .._errors import InputError
+from .._files import write_csv_file, write_json_file
+from .._stack import Metadata, Stack
+from ..optical import (
+    STAGE_LEGEND,
+    ColourCorrection,
+    ParticleTable,
+    StageModel,
+    apply_hysteresis,
+    choose_channel,
+    classify_pixels,
+    concrete_seed,
+    correct_colour,
+    fit_stage_model,
+    foreground_channel,
+    measure_particles,
+    propagate_labels,
+    register_shifts,
+    rgb_to_lab,
+    segment_particles,
+    shift_image,
+    stage_fractions_over_time,
+    transition_trend,
+    video_rgb,
+)
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[float, str], None] | None
+
+
+class OpticalConfig(BaseModel):
+    """Settings of :func:`analyze_video` (saved with every analysis)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    denoise: str = Field("none", description="none, or a method of operando.denoise (video, gaussian, ...)")
+    time_budget_s: float = Field(90.0, gt=0, description="denoiser training budget, seconds")
+    seed: int | None = Field(0, description="seed of every random step (None: drawn and recorded)")
+    channel: Literal["auto", "chroma", "lightness", "saturation"] = "auto"
+    threshold_method: Literal["otsu", "multiotsu", "gmm"] = "otsu"
+    smooth_px: float = Field(1.0, ge=0)
+    min_area_px: int = Field(20, ge=1)
+    max_area_px: int | None = None
+    min_distance_px: float = Field(3.0, gt=0)
+    h_px: float = Field(0.3, ge=0)
+    reference_frame: int = Field(0, ge=0, description="frame of one stage (pristine) for the illumination field")
+    flicker: bool = True
+    haze: bool = True
+    flatten: bool = True
+    white_region: list[int] | None = Field(None, description="[y0, y1, x0, x1] of a neutral region")
+    stages: dict[str, Any] | None = Field(None, description="stage colours (see docs/optical.md)")
+    colour_smooth_px: float = Field(1.0, ge=0)
+    max_distance: float = Field(4.5, gt=0)
+    switch_confidence: float = Field(0.9, ge=0, le=1)
+    cbar_mapping: dict[str, float] = Field(default_factory=lambda: {"III": 1 / 3, "II": 1 / 2, "I": 1.0})
+    frames_of_interest: list[int] | None = None
+    samples_per_frame: int = Field(3000, ge=10)
+    n_boot: int = Field(1000, ge=10)
+
+
+@dataclass(frozen=True)
+class OpticalResult:
+    """Everything :func:`analyze_video` found.
+
+    Attributes
+    ----------
+    labels : ndarray of uint16/uint32, shape (T, Y, X)
+        Particle ids per frame.
+    stages : ndarray of uint8, shape (T, Y, X)
+        Stage codes per frame (:data:`operando.optical.STAGE_CODES`).
+    confidence : ndarray of float32, shape (T, Y, X)
+        Posterior of each pixel's stage (0 outside particles and for unknown pixels).
+    table : ParticleTable
+        Per-particle measurements.
+    model : StageModel
+        The CIELAB stage colours used.
+    correction : ColourCorrection
+        The colour correction (without its frames, to save memory: ``rgb`` is the reference frame only).
+    shifts : ndarray, shape (T, 2)
+        Registration of every frame to the reference.
+    channel, threshold : str, float
+        The foreground channel and its threshold.
+    seconds : dict
+        Wall time of each step.
+    config : dict
+        The configuration with the concrete seed.
+    denoised : ndarray or None
+        The denoised RGB video (float32) when denoising ran.
+    """
+
+    labels: np.ndarray
+    stages: np.ndarray
+    confidence: np.ndarray
+    table: ParticleTable
+    model: StageModel
+    correction: ColourCorrection
+    shifts: np.ndarray
+    channel: str
+    threshold: float
+    seconds: dict
+    config: dict
+    denoised: np.ndarray | None = None
+
+
+def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress) -> np.ndarray:
+    """Denoise the RGB video with the 3 channels jointly (public operando.denoise API)."""
+    from ..denoise import METHODS, denoise
+
+    if cfg.denoise not in METHODS:
+        raise InputError(f"unknown denoiser {cfg.denoise!r}; choose none or one of {', '.join(METHODS)}")
+    out = denoise(Stack(rgb, axes="TYXC"), method=cfg.denoise, time_budget_s=cfg.time_budget_s, rng=seed,
+                  progress=progress)
+    return np.asarray(out.to_numpy(), np.float32)
+
+
+def _segment(channel_image: np.ndarray, cfg: OpticalConfig, channel: str, threshold: float | None = None):
+    return segment_particles(channel_image, threshold=threshold, method=cfg.threshold_method, smooth_px=cfg.smooth_px,
+                             min_area_px=cfg.min_area_px, max_area_px=cfg.max_area_px,
+                             min_distance_px=cfg.min_distance_px, h_px=cfg.h_px, channel=channel)
+
+
+def _first_pass(rgb: np.ndarray, cfg: OpticalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Particles of the raw time-average: the background and reference-particle masks for colour correction."""
+    lab_mean = rgb_to_lab(rgb.mean(0))
+    channel = choose_channel(lab_mean) if cfg.channel == "auto" else cfg.channel
+    seg = _segment(foreground_channel(lab_mean, channel), cfg, channel)
+    particles = seg.labels > 0
+    if particles.sum() < 30:
+        raise InputError(f"found {int(particles.sum())} particle pixels in the video; check it shows particles "
+                         "(or lower --min-area / choose --channel)")
+    background = ~ndi.binary_dilation(particles, iterations=3)
+    ref_particles = ndi.binary_erosion(particles, iterations=1) & particles
+    return background, ref_particles
+
+
+def _smooth_inside(lab: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-smooth Lab inside the particle mask only (normalised convolution: no background leaks in)."""
+    if sigma <= 0:
+        return lab
+    weight = ndi.gaussian_filter(mask.astype(np.float32), sigma)
+    out = np.stack([ndi.gaussian_filter(lab[..., c] * mask, sigma) for c in range(3)], -1)
+    return np.where(mask[..., None], out / np.maximum(weight, 1e-6)[..., None], lab)
+
+
+def _given_means(stages: dict[str, Any], lab: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Stage Lab means from the stages JSON: an RGB colour, {"lab": [...]}, or {"frame": n, "region": [...]}."""
+    means = {}
+    for name, spec in stages.items():
+        if isinstance(spec, dict) and "lab" in spec:
+            means[name] = np.asarray(spec["lab"], float)
+        elif isinstance(spec, dict) and "region" in spec:
+            t, (y0, y1, x0, x1) = int(spec.get("frame", 0)), spec["region"]
+            if not 0 <= t < lab.shape[0]:
+                raise InputError(f"stage {name}: frame {t} is outside the video's {lab.shape[0]} frames")
+            inside = labels[t, y0:y1, x0:x1] > 0
+            if inside.sum() < 5:
+                raise InputError(f"stage {name}: region {[y0, y1, x0, x1]} of frame {t} holds {int(inside.sum())} "
+                                 "particle pixels; pick a region inside a particle of that stage")
+            means[name] = lab[t, y0:y1, x0:x1][inside].mean(0)
+        elif isinstance(spec, (list, tuple)) and len(spec) == 3:
+            rgb = np.asarray(spec, float)
+            means[name] = rgb_to_lab(rgb / 255.0 if rgb.max() > 1 else rgb)
+        else:
+            raise InputError(f"stage {name}: {spec!r} is not a colour; give [r, g, b], {{\"lab\": [L, a, b]}} or "
+                             "{\"frame\": n, \"region\": [y0, y1, x0, x1]}")
+    return means
+
+
+def _stage_model(lab: np.ndarray, labels: np.ndarray, cfg: OpticalConfig, seed: int) -> StageModel:
+    """Sample particle pixels over the video and fit the stage model (given or learned)."""
+    gen = np.random.default_rng(seed)
+    samples, times = [], []
+    for t in range(lab.shape[0]):
+        idx = np.flatnonzero(labels[t] > 0)
+        if idx.size:
+            pick = gen.choice(idx, min(cfg.samples_per_frame, idx.size), replace=False)
+            samples.append(lab[t].reshape(-1, 3)[pick])
+            times.append(np.full(pick.size, t))
+    if not samples:
+        raise InputError("no particle pixels in any frame; check the segmentation (or lower --min-area)")
+    given = _given_means(cfg.stages, lab, labels) if cfg.stages else None
+    return fit_stage_model(np.concatenate(samples), np.concatenate(times), given=given, rng=gen)
+
+
+def _classify(lab: np.ndarray, labels: np.ndarray, model: StageModel, cfg: OpticalConfig):
+    """Classify every particle pixel of every frame, then apply hysteresis."""
+    codes = np.zeros(labels.shape, np.uint8)
+    conf = np.zeros(labels.shape, np.float32)
+    for t in range(labels.shape[0]):
+        inside = labels[t] > 0
+        c, p = classify_pixels(lab[t][inside], model, max_distance=cfg.max_distance)
+        codes[t][inside], conf[t][inside] = c, p
+    return apply_hysteresis(codes, conf, switch_confidence=cfg.switch_confidence), conf
+
+
+def analyze_video(stack: Stack, *, config: OpticalConfig | None = None, progress: Progress = None) -> OpticalResult:
+    """Segment, track, stage and measure the graphite particles of a colour video.
+
+    Parameters
+    ----------
+    stack : Stack
+        ``TYXC`` colour video (uint8, uint16 or float in [0, 1]), at least 2 frames.
+    config : OpticalConfig, optional
+        Settings (defaults: no denoising, learned stages).
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    OpticalResult
+        Labels, stages, confidence, the particle table and what was measured on the way.
+    """
+    cfg = config or OpticalConfig()
+    seed = concrete_seed(cfg.seed)
+    report = progress or (lambda f, m: None)
+    clock: dict[str, float] = {}
+    start = time.perf_counter()
+    rgb = video_rgb(stack)
+    denoised = None
+    if cfg.denoise != "none":
+        report(0.0, f"denoising ({cfg.denoise})")
+        rgb = denoised = _denoise(rgb, cfg, seed, lambda f, m: report(0.6 * f, m))
+    clock["denoise_s"] = time.perf_counter() - start
+    result = _analyze_rgb(rgb, cfg, seed, report, clock, stack.metadata)
+    return OpticalResult(**{**result.__dict__, "denoised": denoised})
+
+
+def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callable[[float, str], None],
+                 clock: dict[str, float], meta: Metadata) -> OpticalResult:
+    """Run the analysis steps after denoising (see :func:`analyze_video`)."""
+    tick = time.perf_counter()
+    report(0.6, "segmenting the time-averaged frame")
+    background, ref_particles = _first_pass(rgb, cfg)
+    white = None
+    if cfg.white_region:
+        y0, y1, x0, x1 = cfg.white_region
+        white = np.zeros(rgb.shape[1:3], bool)
+        white[y0:y1, x0:x1] = True
+    corr = correct_colour(rgb, background=background, particles=ref_particles,
+                          reference_frame=min(cfg.reference_frame, rgb.shape[0] - 1), flicker=cfg.flicker,
+                          haze=cfg.haze, flatten=cfg.flatten, white_region=white)
+    clock["colour_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    lab = np.stack([rgb_to_lab(frame) for frame in corr.rgb])
+    channel = choose_channel(lab.mean(0)) if cfg.channel == "auto" else cfg.channel
+    fg = foreground_channel(lab, channel)
+    ref = min(cfg.reference_frame, fg.shape[0] - 1)
+    shifts = register_shifts(fg[ref], fg)
+    aligned = np.mean([shift_image(f, -s) for f, s in zip(fg, shifts, strict=True)], axis=0)
+    seg = _segment(aligned, cfg, channel)
+    report(0.7, f"carrying {int(seg.labels.max())} particles through {fg.shape[0]} frames")
+    labels = propagate_labels(seg.labels, fg, threshold=seg.threshold, shifts=shifts, smooth_px=cfg.smooth_px)
+    clock["segment_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    report(0.85, "classifying stages")
+    lab = np.stack([_smooth_inside(lab[t], labels[t] > 0, cfg.colour_smooth_px) for t in range(lab.shape[0])])
+    model = _stage_model(lab, labels, cfg, seed)
+    stages, conf = _classify(lab, labels, model, cfg)
+    clock["classify_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    table = measure_particles(labels, stages, cbar_mapping=cfg.cbar_mapping, pixel_size=meta.pixel_size,
+                              pixel_unit=meta.pixel_unit)
+    clock["measure_s"] = time.perf_counter() - tick
+    report(1.0, "done")
+    dtype = np.uint16 if labels.max() < 2**16 else np.uint32
+    small = ColourCorrection(corr.rgb[ref : ref + 1].copy(), corr.flicker, corr.veil, corr.illumination, corr.white,
+                             corr.scale)
+    return OpticalResult(labels=labels.astype(dtype), stages=stages, confidence=conf, table=table, model=model,
+                         correction=small, shifts=shifts, channel=channel, threshold=seg.threshold,
+                         seconds={k: round(v, 3) for k, v in clock.items()},
+                         config={**cfg.model_dump(), "seed": seed})
+
+
+def default_frames_of_interest(n_frames: int) -> list[int]:
+    """Return four frames spread over the video (a quarter, half, three quarters, last)."""
+    return sorted({max(0, min(n_frames - 1, round(f * (n_frames - 1)))) for f in (0.25, 0.5, 0.75, 1.0)})
+
+
+def summary_rows(result: OpticalResult) -> list[dict]:
+    """Return one row per particle: id, V/A, first/last area, transition frames, final c-bar."""
+    t = result.table
+    unit = t.pixel_unit if t.pixel_size else "px"
+    va = t.v_over_a
+    rows = []
+    for j, pid in enumerate(t.ids):
+        present = np.flatnonzero(t.area[:, j] > 0)
+        rows.append({"id": int(pid), f"v_over_a_{unit}": round(float(va[j]), 4),
+                     "area_first_px": float(t.area[present[0], j]) if present.size else 0.0,
+                     "area_last_px": float(t.area[present[-1], j]) if present.size else 0.0,
+                     "transition_II_frame": t.transition_frames["II"][j],
+                     "transition_I_frame": t.transition_frames["I"][j],
+                     "cbar_last": round(float(t.cbar[present[-1], j]), 4) if present.size else float("nan")})
+    return rows
+
+
+def _figures(result: OpticalResult, out: Path, frames: list[int], seed: int) -> tuple[list[Path], list[dict]]:
+    """Draw the population figures; return their paths and the transition trends."""
+    from ..report import save_figure
+    from .optical_figures import plot_cbar_histograms, plot_density, plot_stage_fractions, plot_transitions
+
+    t = result.table
+    paths = [save_figure(plot_stage_fractions(stage_fractions_over_time(t)), out / "stage_fractions.png"),
+             save_figure(plot_cbar_histograms(t, frames), out / "cbar_histograms.png"),
+             save_figure(plot_density(t, frames), out / "density.png")]
+    trends = []
+    for stage in ("II", "I"):
+        try:
+            trends.append(transition_trend(t.v_over_a, t.transition_frames[stage], stage=stage,
+                                           n_boot=result.config["n_boot"], rng=seed))
+        except InputError as exc:
+            logger.info("no %s trend: %s", stage, exc)
+    if trends:
+        paths.append(save_figure(plot_transitions(t, trends), out / "transition_vs_size.png"))
+    return paths, [tr.as_dict() for tr in trends]
+
+
+def _labels_stack(labels: np.ndarray, meta: Metadata) -> Stack:
+    return Stack(labels, axes="TYX", metadata=Metadata(pixel_size=meta.pixel_size, pixel_unit=meta.pixel_unit,
+                                                        frame_times=meta.frame_times,
+                                                        extra={"content": "particle ids, 0 = background"}))
+
+
+def _stages_stack(stages: np.ndarray, meta: Metadata) -> Stack:
+    legend = {str(k): v for k, v in STAGE_LEGEND.items()}
+    return Stack(stages, axes="TYX", metadata=Metadata(pixel_size=meta.pixel_size, pixel_unit=meta.pixel_unit,
+                                                        frame_times=meta.frame_times,
+                                                        extra={"content": "graphite stage per pixel",
+                                                               "legend": legend}))
+
+
+def write_analysis(result: OpticalResult, output: str | os.PathLike, *, source: Stack,
+                   video_format: Literal["tif", "mp4"] = "tif") -> dict[str, Path]:
+    """Write an analysis: labels.tif, stages.tif, CSV tables, figures, report and analysis.json.
+
+    The CSV tables are particles.csv (per particle per frame), particle_summary.csv (per particle) and
+    population.csv (stage fractions per frame); analysis.json records the configuration, seed, stage model and
+    timings.
+
+    Parameters
+    ----------
+    result : OpticalResult
+        From :func:`analyze_video`.
+    output : path
+        Output folder (created).
+    source : Stack
+        The video analysed (its metadata: pixel size, frame times, source file, which is never overwritten).
+    video_format : {"tif", "mp4"}
+        Format of the denoised video, when denoising ran (mp4 is lossy: for sharing only).
+
+    Returns
+    -------
+    dict of str -> Path
+        The files written.
+    """
+    from .._files import refuse_to_overwrite
+    from ..io import write
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = source.metadata
+    files = {name: out / name for name in ("labels.tif", "stages.tif", "particles.csv", "particle_summary.csv",
+                                           "population.csv", "analysis.json")}
+    for path in files.values():
+        refuse_to_overwrite(path, meta.source)
+    write(_labels_stack(result.labels, meta), files["labels.tif"])
+    write(_stages_stack(result.stages, meta), files["stages.tif"])
+    write_csv_file(files["particles.csv"], result.table.rows(meta.frame_times))
+    summary = summary_rows(result)
+    write_csv_file(files["particle_summary.csv"], summary)
+    fractions = stage_fractions_over_time(result.table)
+    write_csv_file(files["population.csv"], [{"frame": t, **{f"frac_{k}": round(float(v[t]), 5)
+                                                              for k, v in fractions.items()}}
+                                             for t in range(result.labels.shape[0])])
+    if result.denoised is not None:
+        files["denoised"] = out / f"denoised.{video_format}"
+        refuse_to_overwrite(files["denoised"], meta.source)
+        write(Stack(np.clip(np.rint(result.denoised * 255), 0, 255).astype(np.uint8), axes="TYXC", metadata=meta),
+              files["denoised"])
+    files.update(_write_report_and_record(result, out, meta, files["analysis.json"]))
+    return files
+
+
+def _write_report_and_record(result: OpticalResult, out: Path, meta: Metadata, record_path: Path) -> dict[str, Path]:
+    """Write the figures, analysis.json and report.md/html of an analysis."""
+    from ..report import Report
+
+    frames = result.config["frames_of_interest"] or default_frames_of_interest(result.labels.shape[0])
+    figures, trends = _figures(result, out, frames, result.config["seed"])
+    record = {"config": result.config, "source": meta.source, "n_particles": int(result.table.ids.size),
+              "channel": result.channel, "threshold": result.threshold, "stage_model": result.model.as_dict(),
+              "legend": {str(k): v for k, v in STAGE_LEGEND.items()}, "seconds": result.seconds,
+              "flicker": result.correction.flicker.round(4).tolist(), "white_balance": result.correction.white.tolist(),
+              "registration_shifts_px": result.shifts.tolist(), "frames_of_interest": frames, "trends": trends}
+    write_json_file(record_path, record)
+    rep = Report("Optical graphite analysis")
+    rep.text(f"{meta.source or 'video'}: {result.labels.shape[0]} frames of {result.labels.shape[1]} x "
+             f"{result.labels.shape[2]} px; {result.table.ids.size} particles; denoising: {result.config['denoise']}; "
+             f"foreground channel {result.channel} (threshold {result.threshold:.3g}); stage colours "
+             f"{result.model.source}; seed {result.config['seed']}.")
+    rep.text("V/A is area / perimeter of the 2-D outline. c-bar maps stage fractions to x in LixC6 with "
+             f"{result.config['cbar_mapping']} (unknown and plating pixels are left out and reported).")
+    rep.table([{"stage": n, "L*": m[0], "a*": m[1], "b*": m[2]} for n, m in zip(result.model.names,
+                                                                                 result.model.means, strict=True)])
+    if trends:
+        rep.heading("Transition time vs V/A")
+        rep.table(trends)
+    for path in figures:
+        rep.figure(path.name, path.stem.replace("_", " "))
+    rep.table([{"step": k, "seconds": v} for k, v in result.seconds.items()])
+    return {"report": rep.write(out), **{p.stem: p for p in figures}}
+
+
+def _read_labels_stages(folder: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+    from ..io import read
+
+    paths = [folder / "labels.tif", folder / "stages.tif"]
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: missing; {what} must hold labels.tif and stages.tif (as written by "
+                             "'operando optical analyze' or 'operando optical phantom')")
+    return read(paths[0]).to_numpy(), read(paths[1]).to_numpy()
+
+
+def score_analysis(result: str | os.PathLike, truth: str | os.PathLike) -> dict[str, Any]:
+    """Score an analysis folder against an annotation folder (both with labels.tif and stages.tif).
+
+    Parameters
+    ----------
+    result : path
+        Folder written by :func:`write_analysis`.
+    truth : path
+        Folder with the annotated ``labels.tif`` and ``stages.tif`` (e.g. a phantom's ``truth``).
+
+    Returns
+    -------
+    dict
+        Instance F1 at IoU > 0.5 (Hungarian matching), mean IoU of matches, stage pixel accuracy inside true
+        particles, the stage confusion matrix, and the median transition-time error of matched particles.
+    """
+    from ..metrics import instance_f1, match_instances, stage_confusion
+    from ..optical import transition_frames
+
+    labels, stages = _read_labels_stages(Path(result), "the analysis folder")
+    t_labels, t_stages = _read_labels_stages(Path(truth), "the truth folder")
+    if labels.shape != t_labels.shape:
+        raise InputError(f"analysis {labels.shape} and truth {t_labels.shape} differ in shape; score the analysis "
+                         "of the video the truth belongs to")
+    labels, t_labels = labels.astype(np.int64), t_labels.astype(np.int64)
+    inst = instance_f1(t_labels, labels)
+    classes = tuple(sorted(STAGE_LEGEND))
+    stage = stage_confusion(t_stages, stages, classes=classes, mask=t_labels > 0)
+    true_ids, pred_ids, _ = match_instances(t_labels[0], labels[0])
+    errors = {}
+    for name in ("II", "I"):
+        a = transition_frames(t_stages, t_labels, true_ids, name)
+        b = transition_frames(stages, labels, pred_ids, name)
+        both = np.isfinite(a) & np.isfinite(b)
+        errors[name] = {"median_abs_error_frames": float(np.median(np.abs(a - b)[both])) if both.any() else None,
+                        "matched_particles": int(true_ids.size), "both_transition": int(both.sum()),
+                        "only_truth": int((np.isfinite(a) & ~np.isfinite(b)).sum()),
+                        "only_analysis": int((~np.isfinite(a) & np.isfinite(b)).sum())}
+    return {"instance": inst.as_dict(), "per_frame_f1": list(inst.per_frame_f1),
+            "stage_accuracy_in_true_particles": stage.accuracy, "stage_classes": list(stage.classes),
+            "stage_legend": {str(k): v for k, v in STAGE_LEGEND.items()},
+            "stage_confusion_rows_truth_cols_analysis": stage.confusion.tolist(), "transition_error": errors}
+
+
+def write_phantom(phantom: Any, output: str | os.PathLike) -> dict[str, Path]:
+    """Write a phantom: video.tif (TYXC uint8), truth/labels.tif, truth/stages.tif, truth/particles.csv, phantom.json.
+
+    Parameters
+    ----------
+    phantom : GraphitePhantom
+        From :func:`operando.optical.simulate_graphite_phantom`.
+    output : path
+        Output folder.
+
+    Returns
+    -------
+    dict of str -> Path
+        The files written.
+    """
+    from ..io import write
+    from ..optical import transition_frames
+
+    out = Path(output)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    meta = phantom.video.metadata
+    files = {"video": out / "video.tif", "labels": out / "truth" / "labels.tif",
+             "stages": out / "truth" / "stages.tif", "particles": out / "truth" / "particles.csv",
+             "config": out / "phantom.json"}
+    write(phantom.video, files["video"])
+    write(_labels_stack(phantom.labels, meta), files["labels"])
+    write(_stages_stack(phantom.stages, meta), files["stages"])
+    ids = np.array([p["id"] for p in phantom.particles])
+    t2, t1 = (transition_frames(phantom.stages, phantom.labels.astype(np.int64), ids, s) for s in ("II", "I"))
+    rows = [{**p, "transition_II_frame": t2[i], "transition_I_frame": t1[i]} for i, p in enumerate(phantom.particles)]
+    write_csv_file(files["particles"], rows)
+    write_json_file(files["config"], phantom.config)
+    return files
+
+
+def hue_bias(clean: np.ndarray, processed: np.ndarray, truth_labels: np.ndarray, result: OpticalResult
+             ) -> dict[str, float]:
+    """Measure how far a processed (denoised) video's colours moved from the noise-free render.
+
+    Both videos get the same colour correction (the analysis's) and the same stage model; every pixel inside
+    the true particles is classified in each (no smoothing, no hysteresis).
+
+    Parameters
+    ----------
+    clean, processed : ndarray, shape (T, Y, X, 3)
+        Noise-free and processed RGB frames, float in [0, 1].
+    truth_labels : ndarray, shape (T, Y, X)
+        True particle ids.
+    result : OpticalResult
+        The analysis of ``processed`` (its correction and stage model are used).
+
+    Returns
+    -------
+    dict
+        ``moved_share``: share of true-particle pixels whose stage differs; ``hue_shift_deg``: mean signed
+        change of the CIELAB hue angle; ``mean_delta_e``: mean CIE76 colour difference.
+    """
+    inside = truth_labels > 0
+    moved = total = 0
+    hue, delta_e = [], []
+    for t in range(clean.shape[0]):
+        a = rgb_to_lab(result.correction.apply(clean[t : t + 1])[0])[inside[t]]
+        b = rgb_to_lab(result.correction.apply(processed[t : t + 1])[0])[inside[t]]
+        ca, _ = classify_pixels(a, result.model, max_distance=result.config["max_distance"])
+        cb, _ = classify_pixels(b, result.model, max_distance=result.config["max_distance"])
+        moved, total = moved + int((ca != cb).sum()), total + ca.size
+        dh = np.angle(np.exp(1j * (np.arctan2(b[:, 2], b[:, 1]) - np.arctan2(a[:, 2], a[:, 1]))), deg=True)
+        hue.append(dh.mean())
+        delta_e.append(np.linalg.norm(a - b, axis=1).mean())
+    return {"moved_share": moved / max(total, 1), "hue_shift_deg": float(np.mean(hue)),
+            "mean_delta_e": float(np.mean(delta_e))}
+
+
+def _benchmark_row(name: str, phantom: Any, result: OpticalResult, out: Path, seconds: float) -> dict[str, Any]:
+    """Write one analysis of the phantom, score it and return its benchmark row."""
+    write_analysis(result, out / name, source=phantom.video)
+    score = score_analysis(out / name, out / "phantom" / "truth")
+    rgb = video_rgb(phantom.video) if result.denoised is None else result.denoised
+    bias = hue_bias(phantom.clean.to_numpy(), rgb, phantom.labels, result)
+    return {"input": name, "instance_f1": score["instance"]["f1"], "mean_iou": score["instance"]["mean_iou"],
+            "stage_accuracy": score["stage_accuracy_in_true_particles"],
+            "t_II_err_frames": score["transition_error"]["II"]["median_abs_error_frames"],
+            "t_I_err_frames": score["transition_error"]["I"]["median_abs_error_frames"],
+            "moved_vs_clean_pct": 100 * bias["moved_share"], "hue_shift_deg": bias["hue_shift_deg"],
+            "denoise_s": result.seconds["denoise_s"], "total_s": round(seconds, 1)}
+
+
+def benchmark_speed(*, shape: tuple[int, int] = (1000, 1000), n_particles: int = 300, n_frames: int = 6,
+                    seed: int = 0) -> dict[str, Any]:
+    """Time the analysis (no denoising) of a large phantom: seconds per frame, total and per step.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame size.
+    n_particles : int
+        Particles.
+    n_frames : int
+        Frames.
+    seed : int
+        Seed.
+
+    Returns
+    -------
+    dict
+        Seconds per frame (total analysis time / frames) and the timing of each step.
+    """
+    from ..optical import simulate_graphite_phantom
+
+    radius = 9.0 * min(shape) / 384
+    phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames,
+                                        radius_px=radius, rng=seed)
+    start = time.perf_counter()
+    result = analyze_video(phantom.video, config=OpticalConfig(seed=seed))
+    total = time.perf_counter() - start
+    return {"shape": f"{shape[0]}x{shape[1]}", "particles": int(result.table.ids.size), "frames": n_frames,
+            "s_per_frame": round(total / n_frames, 3), "total_s": round(total, 2), **result.seconds}
+
+
+def benchmark_optical(
+    output: str | os.PathLike,
+    *,
+    shape: tuple[int, int] = (384, 384),
+    n_particles: int = 200,
+    n_frames: int = 40,
+    denoisers: tuple[str, ...] = ("video",),
+    time_budget_s: float = 90.0,
+    speed: bool = True,
+    seed: int = 0,
+    progress: Progress = None,
+) -> dict[str, Any]:
+    """Benchmark the optical workflow on the phantom: scores of raw and denoised analyses, hue bias, speed.
+
+    Raw and denoised analyses are scored against the truth; the hue bias compares each input's colours with the
+    noise-free render; the speed is the analysis (no denoising) of a 1000 x 1000 phantom with 300 particles.
+
+    Parameters
+    ----------
+    output : path
+        Output folder (phantom, one analysis folder per input, report.md, benchmark.json).
+    shape, n_particles, n_frames : tuple, int, int
+        The phantom.
+    denoisers : tuple of str
+        Denoising methods to compare with the raw frames.
+    time_budget_s : float
+        Training budget of each neural denoiser, seconds.
+    speed : bool
+        Also time the analysis of a 1000 x 1000 phantom with 300 particles.
+    seed : int
+        Seed of the phantom, the denoisers and the analyses.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    dict
+        ``rows`` (one per input), ``speed`` and the settings.
+    """
+    from ..optical import simulate_graphite_phantom
+    from ..report import Report
+
+    report = progress or (lambda f, m: None)
+    out = Path(output)
+    report(0.0, "phantom")
+    phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames, rng=seed)
+    write_phantom(phantom, out / "phantom")
+    rows = []
+    for i, method in enumerate(("none", *denoisers)):
+        report((i + 0.1) / (len(denoisers) + 2), f"analysing ({method})")
+        start = time.perf_counter()
+        result = analyze_video(phantom.video, config=OpticalConfig(denoise=method, time_budget_s=time_budget_s,
+                                                                   seed=seed))
+        rows.append(_benchmark_row("raw" if method == "none" else method, phantom, result, out,
+                                   time.perf_counter() - start))
+    report((len(denoisers) + 1) / (len(denoisers) + 2), "speed")
+    timing = benchmark_speed(seed=seed) if speed else None
+    record = {"rows": rows, "speed": timing, "phantom": phantom.config, "time_budget_s": time_budget_s, "seed": seed}
+    write_json_file(out / "benchmark.json", record)
+    rep = Report("Optical graphite benchmark")
+    rep.text(f"Phantom {shape[0]} x {shape[1]} px, {phantom.config['placed']} particles, {n_frames} frames, seed "
+             f"{seed}; denoiser budget {time_budget_s:g} s. Targets: F1 >= 0.9, stage accuracy >= 0.95, transition "
+             "error < 2 frames, moved < 1 %, < 2 s per frame at 1000 x 1000 px.")
+    rep.table(rows)
+    if timing:
+        rep.table([timing])
+    rep.write(out)
+    report(1.0, "done")
+    return record
+
+
+def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_budget_s: float = 60.0,
+                     seed: int = 0, quick: bool = False, progress: Progress = None) -> dict[str, Any]:
+    """Simulate a small phantom, analyse it, write everything and score it against its truth.
+
+    Parameters
+    ----------
+    output : path
+        Output folder: ``phantom/`` (video and truth), ``analysis/`` (the analysis), ``score.json``.
+    denoise : str
+        ``none`` or a denoising method.
+    time_budget_s : float
+        Denoiser budget, seconds.
+    seed : int
+        Seed.
+    quick : bool
+        A tiny phantom (seconds).
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    dict
+        The score (:func:`score_analysis`) with the output paths.
+    """
+    from ..optical import simulate_graphite_phantom
+
+    out = Path(output)
+    shape, n, frames = ((128, 128), 25, 12) if quick else ((256, 256), 90, 30)
+    phantom = simulate_graphite_phantom(shape=shape, n_particles=n, n_frames=frames, rng=seed)
+    write_phantom(phantom, out / "phantom")
+    result = analyze_video(phantom.video, config=OpticalConfig(denoise=denoise, time_budget_s=time_budget_s,
+                                                               seed=seed), progress=progress)
+    files = write_analysis(result, out / "analysis", source=phantom.video)
+    score = score_analysis(out / "analysis", out / "phantom" / "truth")
+    write_json_file(out / "score.json", score)
+    return {**score, "report": str(files["report"]), "folder": str(out)}
