@@ -1,0 +1,225 @@
+"""Asymmetric pixel-shuffle downsampling (AP-BSN style) for spatially correlated noise.
+
+A pixel-wise blind spot assumes that neighbouring pixels' noise is independent; a scintillator's light
+spread or a camera's demosaicing breaks that, and the network learns to copy the noise from the neighbours.
+Pixel-shuffle downsampling with stride ``s`` splits an image into ``s * s`` sub-images ``x[i::s, j::s]``;
+within one of them neighbours are ``s`` pixels apart in the original, where the noise's correlation has
+decayed. So:
+
+1. **train** a blind-spot network (N2V2) on the sub-images of a large stride (``train_stride``, sized from the
+   measured correlation length: the noise is white within a sub-image);
+2. **infer** with a small stride (``infer_stride``): the sub-images then keep more of the image's detail;
+3. **refine** (random replacement refinement, R3 in Lee et al.): replace a random ``refine_fraction`` of the
+   denoised pixels by their noisy values, run the network on the full-resolution result, and average
+   ``refine_passes`` such passes. The sparse noisy pixels carry detail back, and being far apart on average
+   their noise is nearly independent.
+
+Reference: W. Lee, S. Son, K. M. Lee, "AP-BSN: Self-supervised denoising for real-world images via
+asymmetric PD and blind-spot network", CVPR 2022.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ._layout import from_working, to_working
+
+logger = logging.getLogger(__name__)
+
+
+def pixel_shuffle(images: np.ndarray, stride: int) -> np.ndarray:
+    """Split images into ``stride**2`` sub-images ``x[i::stride, j::stride]`` (reflect-padded to a multiple).
+
+    Parameters
+    ----------
+    images : ndarray, shape (..., Y, X)
+        Images.
+    stride : int
+        Sampling step (1 returns the images with a sub-image axis of length 1).
+
+    Returns
+    -------
+    ndarray, shape (..., stride**2, ceil(Y / stride), ceil(X / stride))
+        Sub-image ``i * stride + j`` holds pixels ``(i + stride k, j + stride l)``.
+    """
+    if stride < 1:
+        raise InputError(f"pixel-shuffle stride must be >= 1, got {stride}")
+    h, w = images.shape[-2:]
+    pad_h, pad_w = -h % stride, -w % stride
+    if pad_h or pad_w:
+        pad = [(0, 0)] * (images.ndim - 2) + [(0, pad_h), (0, pad_w)]
+        images = np.pad(images, pad, mode="reflect" if min(h, w) > max(pad_h, pad_w) else "edge")
+    subs = [images[..., i::stride, j::stride] for i in range(stride) for j in range(stride)]
+    return np.stack(subs, axis=-3)
+
+
+def pixel_unshuffle(subs: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:
+    """Undo :func:`pixel_shuffle`: reassemble the sub-images and crop to ``shape`` (Y, X).
+
+    Parameters
+    ----------
+    subs : ndarray, shape (..., stride**2, y, x)
+        Sub-images from :func:`pixel_shuffle`.
+    stride : int
+        The stride they were made with.
+    shape : tuple of int
+        (Y, X) of the original images.
+
+    Returns
+    -------
+    ndarray, shape (..., Y, X)
+    """
+    y, x = subs.shape[-2:]
+    out = np.empty((*subs.shape[:-3], y * stride, x * stride), subs.dtype)
+    for i in range(stride):
+        for j in range(stride):
+            out[..., i::stride, j::stride] = subs[..., i * stride + j, :, :]
+    return out[..., :shape[0], :shape[1]]
+
+
+def strides_for(correlation_length_px: int) -> tuple[int, int]:
+    """(training stride, inference stride) for noise correlated up to ``correlation_length_px`` pixels.
+
+    Parameters
+    ----------
+    correlation_length_px : int
+        Largest lag at which the noise's autocorrelation is still >= 0.1 (0 for white noise).
+
+    Returns
+    -------
+    tuple of int
+        Training stride ``length + 1`` (2 to 5), inference stride 2 (AP-BSN's asymmetry).
+    """
+    train = int(np.clip(correlation_length_px + 1, 2, 5))
+    return train, min(2, train)
+
+
+def _sub_stack(work: np.ndarray, stride: int) -> Stack:
+    """All images of a working array (B, S, C, Y, X), pixel-shuffled, as a stack of independent images."""
+    n_b, n_s, n_c, h, w = work.shape
+    subs = pixel_shuffle(work.reshape(n_b * n_s, n_c, h, w), stride)  # (N, C, s2, y, x)
+    subs = np.moveaxis(subs, 2, 1).reshape(-1, n_c, *subs.shape[-2:])  # (N s2, C, y, x)
+    return Stack(subs, axes="TCYX") if n_c > 1 else Stack(subs[:, 0], axes="TYX")
+
+
+def _apply_strided(model, work: np.ndarray, stride: int, device: str) -> np.ndarray:
+    """Apply a trained network to pixel-shuffled images and reassemble them (B, S, C, Y, X)."""
+    from ._inference import predict
+
+    n_b, n_s, n_c, h, w = work.shape
+    out = predict(model, _sub_stack(work, stride), device=device).to_numpy().astype(np.float32)
+    out = out.reshape(n_b * n_s, stride * stride, n_c, *out.shape[-2:])
+    out = pixel_unshuffle(np.moveaxis(out, 1, 2), stride, (h, w))
+    return out.reshape(work.shape)
+
+
+def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fraction: float,
+           rng: np.random.Generator, device: str = "auto") -> np.ndarray:
+    """Random replacement refinement: average the network over ``denoised`` with random noisy pixels put back.
+
+    Parameters
+    ----------
+    model : TrainedDenoiser
+        The blind-spot network.
+    noisy, denoised : ndarray, shape (B, S, C, Y, X)
+        Working arrays of the input and of the first pass.
+    passes : int
+        Random replacements averaged.
+    fraction : float
+        Share of pixels that get their noisy value back in each pass.
+    rng : Generator
+        Draws the replaced pixels.
+    device : str
+        Torch device.
+
+    Returns
+    -------
+    ndarray, shape (B, S, C, Y, X)
+    """
+    total = np.zeros_like(denoised, dtype=np.float64)
+    for _ in range(passes):
+        pick = rng.random(denoised.shape) < fraction
+        mixed = np.where(pick, noisy, denoised).astype(np.float32)
+        total += _apply_strided(model, mixed, 1, device)
+    return (total / passes).astype(np.float32)
+
+
+def denoise_pixel_shuffle(
+    data: Stack | np.ndarray,
+    *,
+    axes: str | None = None,
+    train_stride: int | None = None,
+    infer_stride: int | None = None,
+    refine_passes: int = 4,
+    refine_fraction: float = 0.16,
+    time_budget_s: float = 300.0,
+    max_steps: int | None = None,
+    rng: int | np.random.Generator | None = None,
+    device: str = "auto",
+    progress: Callable[[float, str], None] | None = None,
+) -> Stack | np.ndarray:
+    """Denoise images with spatially correlated noise: N2V2 on pixel-shuffled sub-images, then refinement.
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        Image or stack of images (frames are treated as independent images).
+    axes : str, optional
+        Axes of a plain array.
+    train_stride, infer_stride : int, optional
+        Pixel-shuffle strides of training and inference; default :func:`strides_for` of the correlation length
+        :func:`operando.noise.measure_noise_correlation` measures.
+    refine_passes : int
+        Random replacement refinement passes (0: none).
+    refine_fraction : float
+        Share of pixels given back their noisy value in each refinement pass.
+    time_budget_s : float
+        Training budget, seconds.
+    max_steps : int, optional
+        Training step cap (exact reproduction on CPU).
+    rng : int or Generator, optional
+        Seed of training and of the refinement's draws.
+    device : {"auto", "cpu", "cuda"}
+        Torch device.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Stack or ndarray
+        Same type, shape and dtype as the input; a Stack records the strides and the measured correlation in
+        ``metadata.extra["denoise"]``.
+    """
+    from ..noise import measure_noise_correlation
+    from ._training import train_denoiser
+
+    if not 0 < refine_fraction < 1 or refine_passes < 0:
+        raise InputError(f"refinement needs 0 < refine_fraction < 1 and refine_passes >= 0, got "
+                         f"{refine_fraction}, {refine_passes}")
+    stack = as_stack(data, axes=axes)
+    seed = rng if isinstance(rng, int) else int(np.random.default_rng(rng).integers(2**31))
+    measured = measure_noise_correlation(stack) if train_stride is None or infer_stride is None else None
+    auto_train, auto_infer = strides_for(measured.correlation_length_px if measured else 1)
+    train_stride = train_stride or auto_train
+    infer_stride = infer_stride or auto_infer
+    work, layout = to_working(stack)
+    model = train_denoiser(_sub_stack(work, train_stride), method="n2v2", time_budget_s=time_budget_s,
+                           max_steps=max_steps, rng=seed, device=device, progress=progress)
+    out = _apply_strided(model, work, infer_stride, device)
+    if refine_passes:
+        out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction,
+                     rng=np.random.default_rng(seed + 1), device=device)
+    result = from_working(out, layout, stack)
+    record = {"method": "pixel_shuffle", "train_stride": train_stride, "infer_stride": infer_stride,
+              "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": seed,
+              "steps": model.steps}
+    if measured is not None:
+        record["neighbour_corr"] = measured.neighbour_corr
+    meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
+    result = Stack(result.data, axes=result.axes, metadata=meta)
+    return result if isinstance(data, Stack) else result.data
