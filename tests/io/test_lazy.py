@@ -10,7 +10,7 @@ import pytest
 import zarr
 
 from operando import InputError, Metadata, Stack
-from operando.io import read, write
+from operando.io import STREAM_MANIFEST, read, write
 
 
 @pytest.fixture
@@ -107,10 +107,11 @@ def test_written_hdf5_carries_standard_nexus_axes(tmp_path, video):
 
 def test_unfinished_stream_output_is_refused(tmp_path, video):
     write(Stack(video, axes="TYX"), tmp_path / "out.zarr")
-    (tmp_path / "out.zarr" / "operando_manifest.json").write_text(json.dumps({"complete": False}))
+    (tmp_path / "out.zarr" / STREAM_MANIFEST).parent.mkdir()
+    (tmp_path / "out.zarr" / STREAM_MANIFEST).write_text(json.dumps({"complete": False}))
     with pytest.raises(InputError, match="interrupted run"):
         read(tmp_path / "out.zarr")
-    (tmp_path / "out.zarr" / "operando_manifest.json").write_text(json.dumps({"complete": True}))
+    (tmp_path / "out.zarr" / STREAM_MANIFEST).write_text(json.dumps({"complete": True}))
     np.testing.assert_array_equal(read(tmp_path / "out.zarr").to_numpy(), video)
 
 

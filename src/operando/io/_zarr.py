@@ -25,8 +25,9 @@ from ._formats import Raw
 from ._read import STANDARD_NAMES, axes_from_names
 from ._tiff import metadata_record
 
-#: The file inside a Zarr store written chunk by chunk: model, config, input and the ``complete`` flag.
-STREAM_MANIFEST = "operando_manifest.json"
+#: The file inside a Zarr store written chunk by chunk: model, config, input and the ``complete`` flag. It sits
+#: in a (Zarr) sub-group, so that Zarr itself and other tools listing the store see no unknown files.
+STREAM_MANIFEST = "operando_stream/manifest.json"
 _UNITS = {"micrometer": "um", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "angstrom": "A"}
 
 

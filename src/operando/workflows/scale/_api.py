@@ -1,0 +1,253 @@
+"""Streamed denoising to Zarr: ``predict_large`` (a saved model) and ``denoise_large`` (train, then stream)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._errors import InputError
+from ..._files import refuse_to_overwrite
+from ..._stack import Progress, Stack
+from ._chunks import ChunkWork
+from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
+from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
+from ._run import ScaleResult, create_store, execute, scheduler_workers
+from ._train import TRAIN_COPIES, calibrated_params, training_sample
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "operando_stream/model"  # a model trained by denoise_large: OUT.zarr/operando_stream/model.*
+
+
+def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """Return the weights and settings files of a saved model (either file or their common stem)."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None) -> tuple[Stack, Path]:
+    from ...io import read
+
+    out = Path(output)
+    if not out.name.lower().endswith(".zarr"):
+        raise InputError(f"{output}: a streamed output is a Zarr store; give an output ending in .zarr")
+    refuse_to_overwrite(out, str(input).split(".zarr:")[0] if ".zarr:" in str(input) else input)
+    stack = read(input, axes=axes, lazy=True)
+    return stack, out
+
+
+def _limit(memory_limit: str | int | None) -> int:
+    return parse_memory(memory_limit) if memory_limit is not None else default_memory_limit()
+
+
+def _dtype(stack: Stack, dtype: str) -> str:
+    return str(stack.dtype) if dtype == "input" else str(np.dtype(dtype))
+
+
+def _start(stack: Stack, out: Path, identity: dict[str, Any], halo: int, limit: int, scheduler: str,
+           dtype: str) -> tuple[dict[str, Any], ChunkPlan]:
+    """Resume the run recorded in ``out`` or create the store; return its manifest and chunk plan."""
+    old = check_resumable(out, identity)
+    if old is not None:
+        return old, ChunkPlan.from_dict(old["plan"])
+    plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=limit,
+                       workers=scheduler_workers(scheduler), out_itemsize=np.dtype(dtype).itemsize)
+    manifest = {"format": "operando-stream", "version": 1, **identity, "plan": plan.to_dict(), "complete": False,
+                "array": "data", "memory_limit_bytes": limit, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    create_store(out, manifest, stack, plan, dtype)
+    return manifest, plan
+
+
+def predict_large(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    model: str | os.PathLike,
+    axes: str | None = None,
+    memory_limit: str | int | None = None,
+    scheduler: str = "threads",
+    tta: bool = False,
+    device: str = "auto",
+    tile: int = 256,
+    dtype: str = "input",
+    progress: Progress | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+) -> ScaleResult:
+    """Apply a saved denoiser to a stack of any size, chunk by chunk, into a resumable Zarr store.
+
+    Parameters
+    ----------
+    input : str or path
+        Any file operando reads; it is read lazily (only the frames of the chunk in hand).
+    output : str or path
+        A ``.zarr`` store. If it holds an unfinished run of the same input, model and settings, the finished
+        and verified chunks are kept and only the rest is computed; another run's output is refused.
+    model : str or path
+        A model saved by :func:`operando.denoise.save_model` (loaded once per process).
+    axes : str, optional
+        Axis letters when the file does not record them.
+    memory_limit : str or int, optional
+        Bytes (or ``"2GB"``) for the data in flight; sets the chunk size. Default: half of the available memory.
+    scheduler : str
+        ``threads``, ``processes``, ``local:N`` or a Dask scheduler address.
+    tta, device, tile
+        As :func:`operando.denoise.predict`.
+    dtype : {"input", "float32"}
+        Output dtype.
+    progress : callable, optional
+        ``progress(fraction, message)``; the message gives frames/s.
+    on_dashboard : callable, optional
+        Called with the Dask dashboard address when a cluster is used.
+
+    Returns
+    -------
+    ScaleResult
+        The output, chunks computed and skipped, frames/s and the manifest.
+    """
+    from ...denoise import load_model
+
+    stack, out = _open_input(input, output, axes)
+    weights, settings = model_files(model)
+    net = load_model(weights)
+    digest = file_digest(weights, settings)
+    halo = net.config.frames // 2 if net.is_video else 0
+    seq = sequence_axis(stack.axes)
+    identity = {"input": input_fingerprint(stack, seq), "model": {"method": net.config.method, "sha256": digest},
+                "settings": {"method": net.config.method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}}
+    limit = _limit(memory_limit)
+    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, _dtype(stack, dtype))
+    work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
+                     method=net.config.method, model=str(weights.resolve()), model_digest=digest,
+                     dtype=_dtype(stack, dtype), tta=tta, device=device, tile=tile)
+    return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
+                   on_dashboard=on_dashboard)
+
+
+def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dict[str, Any], limit: int,
+                   device: str, progress: Progress | None) -> tuple[Path, str, dict[str, Any]]:
+    """Return the model of this run: the one kept in the store by an interrupted run, else trained on a sample now."""
+    from ...denoise import save_model, train_denoiser
+
+    weights, settings = model_files(out / MODEL_NAME)
+    recorded = manifest.get("model_sha256")
+    if recorded and weights.exists() and settings.exists() and file_digest(weights, settings) == recorded:
+        return weights, recorded, manifest
+    window = train["frames"] if train["method"] == "video" else 1
+    sample, record = training_sample(stack, budget_bytes=limit // TRAIN_COPIES, window=window)
+    net = train_denoiser(sample, method=train["method"], frames=train["frames"] if window > 1 else None,
+                         time_budget_s=train["time_budget_s"], max_steps=train["max_steps"], rng=train["seed"],
+                         device=device, progress=progress)
+    save_model(net, weights)
+    digest = file_digest(weights, settings)
+    manifest = {**manifest, "model_sha256": digest, "training_sample": record}
+    write_manifest(out, manifest)
+    return weights, digest, manifest
+
+
+def denoise_large(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    method: str = "video",
+    frames: int = 5,
+    time_budget_s: float = 300.0,
+    max_steps: int | None = None,
+    rng: int = 0,
+    axes: str | None = None,
+    memory_limit: str | int | None = None,
+    scheduler: str = "threads",
+    tta: bool = False,
+    device: str = "auto",
+    tile: int = 256,
+    dtype: str = "input",
+    save_model: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+) -> ScaleResult:
+    """Denoise a stack of any size: train on a bounded sample of its frames, then stream it into Zarr.
+
+    Parameters
+    ----------
+    input, output, axes, memory_limit, scheduler, tta, device, tile, dtype, progress, on_dashboard
+        As :func:`predict_large`.
+    method : str
+        A network (``video``, ``n2v``, ``n2v2``, ``structn2v``) or a calibrated baseline (``gaussian``,
+        ``median``, ``nlm``, ``tv``). ``bm4d`` needs the whole stack and is refused.
+    frames : int
+        Window of the video denoiser.
+    time_budget_s, max_steps : float, int
+        Training budget (networks).
+    rng : int
+        Seed of the training (recorded in the manifest).
+    save_model : str or path, optional
+        Also save the trained network here (it is always kept in the store as ``model.*``).
+
+    Returns
+    -------
+    ScaleResult
+        As :func:`predict_large`; the manifest records the training sample (the whole stack when it fits
+        a sixth of the memory limit, else evenly spaced blocks of frames).
+    """
+    from ...denoise import BASELINES, NEURAL
+
+    if method not in NEURAL and method not in BASELINES:
+        raise InputError(f"method {method!r} cannot stream (it needs the whole stack at once); use one of "
+                         f"{', '.join(NEURAL + BASELINES)}, or write a non-Zarr output to run it in memory")
+    stack, out = _open_input(input, output, axes)
+    limit = _limit(memory_limit)
+    seq = sequence_axis(stack.axes)
+    settings: dict[str, Any] = {"method": method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}
+    if method in BASELINES:
+        params, record = calibrated_params(stack, method, budget_bytes=limit // TRAIN_COPIES)
+        settings.update(params=params, calibration_sample=record)
+        identity = {"input": input_fingerprint(stack, seq), "model": None, "settings": settings}
+        manifest, plan = _start(stack, out, identity, baseline_halo(method, params), limit, scheduler,
+                                settings["dtype"])
+        work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()),
+                         plan=plan, method=method, params=params, dtype=settings["dtype"])
+        return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress)
+    train = {"method": method, "frames": frames if method == "video" else None, "time_budget_s": time_budget_s,
+             "max_steps": max_steps, "seed": int(rng)}
+    identity = {"input": input_fingerprint(stack, seq), "model": {"train": train}, "settings": settings}
+    halo = frames // 2 if method == "video" else 0
+    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"])
+    weights, digest, manifest = _trained_model(stack, out, manifest, train, limit, device, progress)
+    if save_model is not None:
+        for src, dst in zip(model_files(weights), model_files(save_model), strict=True):
+            shutil.copyfile(src, dst)
+    work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
+                     method=method, model=str(weights.resolve()), model_digest=digest, dtype=settings["dtype"],
+                     tta=tta, device=device, tile=tile)
+    return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
+                   on_dashboard=on_dashboard)
+
+
+def baseline_halo(method: str, params: list[dict[str, float]]) -> int:
+    """Return the frames a calibrated baseline reads on each side of a frame along the sequence axis.
+
+    Parameters
+    ----------
+    method : str
+        ``gaussian`` (radius of scipy's Gaussian, truncated at 4 sigma), ``median`` (half the box), or a
+        per-frame method (0).
+    params : list of dict
+        The per-channel parameters.
+
+    Returns
+    -------
+    int
+        Halo in frames.
+    """
+    if method == "gaussian":
+        return max(int(4.0 * float(p["sigma_t"]) + 0.5) for p in params)
+    if method == "median":
+        return max(int(p["size_t"]) // 2 for p in params)
+    return 0

@@ -1,0 +1,149 @@
+"""One chunk of a streamed run: read the frames with their halo, denoise, write, record.
+
+Everything a task needs travels as a :class:`ChunkWork` of paths and plain values, so that the same function
+runs in this process, in a thread, or on a Dask worker anywhere. Each process opens the input and loads the
+model once (:data:`_CACHE`), not once per chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._stack import Stack, convert_dtype
+from ._manifest import array_digest, record_chunk
+from ._plan import ChunkPlan
+
+#: Per-process cache: opened inputs and loaded models, keyed by path (and digest for models).
+_CACHE: dict[tuple[str, ...], Any] = {}
+#: One network call at a time per process: predict() prepares the module in place (device, memory layout), and
+#: torch already uses every core inside one call.
+_NETWORK_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ChunkWork:
+    """The settings shared by every chunk task of a run (picklable: paths and plain values)."""
+
+    source: str
+    axes: str | None
+    output: str
+    plan: ChunkPlan
+    method: str
+    model: str | None = None
+    model_digest: str | None = None
+    params: list[dict[str, float]] | None = None
+    dtype: str = "float32"
+    tta: bool = False
+    device: str = "auto"
+    tile: int = 256
+    threads: int | None = None
+    array: str = "data"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _stack(work: ChunkWork) -> Stack:
+    key = ("input", work.source, work.axes or "")
+    if key not in _CACHE:
+        from ...io import read
+
+        _CACHE[key] = read(work.source, axes=work.axes, lazy=True)
+    return _CACHE[key]
+
+
+def cached_model(path: str, digest: str | None) -> tuple[Any, bool]:
+    """Return the saved model at ``path`` (loaded once per process) and whether this call loaded it."""
+    key = ("model", path, digest or "")
+    if key in _CACHE:
+        return _CACHE[key], False
+    from ...denoise import load_model
+
+    _CACHE[key] = load_model(path)
+    return _CACHE[key], True
+
+
+def _device(device: str) -> str:
+    """One worker per GPU: a Dask worker named ``i`` uses GPU ``i mod n`` when there are several."""
+    if device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    if torch.cuda.device_count() > 1:
+        try:
+            from distributed import get_worker
+
+            name = get_worker().name
+            torch.cuda.set_device(int(name) % torch.cuda.device_count() if str(name).isdigit() else 0)
+        except (ImportError, ValueError):
+            pass
+    return device
+
+
+def block_bounds(plan: ChunkPlan, start: int, stop: int) -> tuple[int, int]:
+    """Return the frames ``[a, b)`` read for the chunk ``[start, stop)``: the chunk and its halo."""
+    return max(0, start - plan.halo), min(plan.length, stop + plan.halo)
+
+
+def _take(plan: ChunkPlan, ndim: int, start: int, stop: int) -> tuple[slice, ...]:
+    return tuple(slice(start, stop) if i == plan.seq_axis else slice(None) for i in range(ndim))
+
+
+def denoise_block(block: Stack, work: ChunkWork, model: Any = None) -> np.ndarray:
+    """Denoise one float32 block (a chunk with its halo) exactly as the in-memory path would; float32 out."""
+    if model is not None:
+        from ...denoise import predict
+
+        with _NETWORK_LOCK:
+            return predict(model, block, device=_device(work.device), tile=work.tile, tta=work.tta).to_numpy()
+    from ...denoise import denoise_with_params
+
+    return denoise_with_params(block, method=work.method, params=work.params).to_numpy()
+
+
+def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: Any = None) -> np.ndarray:
+    """Return the denoised frames ``[start, stop)`` (float32) of ``stack`` along the plan's sequence axis."""
+    plan = work.plan
+    if plan.seq_axis is None:
+        block = Stack(np.asarray(stack.data[...]).astype(np.float32), axes=stack.axes, metadata=stack.metadata)
+        return denoise_block(block, work, model)
+    a, b = block_bounds(plan, start, stop)
+    data = np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32, copy=False)
+    out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model)
+    return out[_take(plan, stack.ndim, start - a, stop - a)]
+
+
+def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
+    """Denoise chunk ``index``, write it into the output store and record it; return what was done."""
+    import zarr
+
+    if work.threads:
+        import torch
+
+        if torch.get_num_threads() != work.threads:
+            torch.set_num_threads(work.threads)
+    t0 = time.perf_counter()
+    model, loaded = (None, False) if work.model is None else cached_model(work.model, work.model_digest)
+    start, stop = work.plan.bounds(index)
+    stack = _stack(work)
+    out = convert_dtype(compute_chunk(stack, work, start, stop, model), np.dtype(work.dtype))
+    arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")
+    arr[_take(work.plan, stack.ndim, start, stop)] = out
+    digest = array_digest(out)
+    record_chunk(Path(work.output), index, start, stop, digest)
+    return {"index": index, "start": start, "stop": stop, "sha256": digest, "pid": os.getpid(),
+            "loaded_model": loaded, "seconds": time.perf_counter() - t0}
+
+
+def verify_chunk(work: ChunkWork, record: dict[str, Any], ndim: int) -> bool:
+    """Return True when the stored frames of a recorded chunk still hash to the recorded digest."""
+    import zarr
+
+    arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r")
+    data = arr[_take(work.plan, ndim, int(record["start"]), int(record["stop"]))]
+    return array_digest(np.asarray(data)) == record["sha256"]

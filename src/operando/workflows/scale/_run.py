@@ -1,0 +1,172 @@
+"""Run the chunk tasks of a streamed output: create or resume the store, schedule, report progress, finish.
+
+Schedulers: ``threads`` (default) runs the chunks one after another in this process (torch uses every core
+inside a chunk); ``processes`` or ``local:N`` start a Dask ``LocalCluster`` of N single-threaded worker
+processes; an address (``tcp://host:8786``) connects to a running Dask scheduler (dask-jobqueue, Kubernetes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._errors import InputError
+from ..._stack import Progress, Stack
+from ...io import STANDARD_NAMES
+from ._chunks import ChunkWork, run_chunk, verify_chunk
+from ._manifest import chunk_record, write_manifest
+from ._plan import ChunkPlan
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """What a streamed run did: where, how much, how fast, and on what."""
+
+    output: Path
+    shape: tuple[int, ...]
+    dtype: str
+    n_chunks: int
+    skipped: int  # chunks found finished and verified (a resumed run)
+    frames_computed: int
+    seconds: float
+    frames_per_s: float
+    scheduler: str
+    dashboard: str | None = None
+    model_loads: dict[int, int] = field(default_factory=dict)  # process id -> models loaded
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: ChunkPlan, dtype: str) -> None:
+    """Create the output: the manifest first (``complete: false``), then the empty Zarr array."""
+    import zarr
+
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        write_manifest(output, manifest)
+        group = zarr.open_group(str(output), mode="a", zarr_format=3)
+        group.require_group("operando_stream")
+        if "data" not in group:
+            arr = group.create_array("data", shape=stack.shape, dtype=dtype, chunks=plan.store_chunks,
+                                     dimension_names=[STANDARD_NAMES[a] for a in stack.axes], fill_value=0)
+            record = {k: v for k, v in stack.metadata.to_dict().items() if k != "source"}
+            record["extra"] = {**record.get("extra", {}), "denoise": manifest.get("record", {})}
+            arr.attrs["operando"] = {**record, "axes": stack.axes, "original_dtype": dtype}
+    except OSError as exc:
+        raise InputError(f"{output}: cannot create the output ({exc.strerror or exc}); choose a writable "
+                         "location with free space") from None
+
+
+def _parse_scheduler(scheduler: str) -> tuple[str, int | None, str | None]:
+    """Return (kind, workers, address) for a ``--scheduler`` value."""
+    text = scheduler.strip()
+    if text == "threads":
+        return "threads", 1, None
+    if text == "processes":
+        return "local", os.cpu_count() or 1, None
+    if text.startswith("local:") and text[6:].isdigit() and int(text[6:]) >= 1:
+        return "local", int(text[6:]), None
+    if "://" in text or (":" in text and text.rsplit(":", 1)[1].isdigit()):
+        return "address", None, text
+    raise InputError(f"unknown scheduler {scheduler!r}; use threads, processes, local:N (N worker processes) "
+                     "or a Dask scheduler address such as tcp://host:8786")
+
+
+def scheduler_workers(scheduler: str) -> int:
+    """Return how many chunks run at once under ``scheduler`` (1 for a remote cluster's per-worker budget)."""
+    kind, workers, _ = _parse_scheduler(scheduler)
+    return workers or 1
+
+
+@contextmanager
+def _client(kind: str, workers: int | None, address: str | None) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    if kind == "address":
+        try:
+            client = Client(address, timeout="20s")
+        except OSError as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {address} ({exc}); start it (dask scheduler, "
+                             "dask-jobqueue) or use --scheduler threads") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        yield client
+
+
+def _pending(work: ChunkWork, ndim: int) -> list[int]:
+    """Return the chunks still to do: those without a record, or whose stored bytes no longer match it."""
+    todo = []
+    for i in range(work.plan.n_chunks):
+        record = chunk_record(Path(work.output), i)
+        if record is None or not verify_chunk(work, record, ndim):
+            todo.append(i)
+    return todo
+
+
+def _frames_of(work: ChunkWork, todo: list[int]) -> int:
+    return sum(work.plan.bounds(i)[1] - work.plan.bounds(i)[0] for i in todo)
+
+
+def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callable[[dict[str, Any]], None],
+               on_dashboard: Callable[[str], None] | None) -> str | None:
+    """Run the chunk tasks ``todo``; return the dashboard address of a Dask cluster (None in-process)."""
+    kind, workers, address = _parse_scheduler(scheduler)
+    if kind == "threads":
+        for i in todo:
+            report(run_chunk(work, i))
+        return None
+    from distributed import as_completed
+
+    if kind == "local" and work.threads is None:
+        work = replace(work, threads=max(1, (os.cpu_count() or 1) // (workers or 1)))
+    with _client(kind, workers, address) as client:
+        dashboard = client.dashboard_link
+        logger.info("Dask dashboard: %s", dashboard)
+        if on_dashboard is not None:
+            on_dashboard(dashboard)
+        futures = client.map(run_chunk, [work] * len(todo), todo, pure=False)
+        for future in as_completed(futures):
+            report(future.result())
+    return dashboard
+
+
+def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[int, ...], *, scheduler: str,
+            progress: Progress | None = None, on_dashboard: Callable[[str], None] | None = None) -> ScaleResult:
+    """Run every chunk not yet finished and verified, then mark the manifest complete (last)."""
+    output = Path(work.output)
+    todo = _pending(work, ndim)
+    total = _frames_of(work, todo)
+    done, loads, t0 = [0], {}, time.perf_counter()
+
+    def report(record: dict[str, Any]) -> None:
+        done[0] += record["stop"] - record["start"]
+        loads[record["pid"]] = loads.get(record["pid"], 0) + int(record["loaded_model"])
+        rate = done[0] / max(time.perf_counter() - t0, 1e-9)
+        if progress is not None:
+            progress(done[0] / max(total, 1), f"{done[0]}/{total} frames, {rate:.1f} frames/s")
+
+    try:
+        dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard) if todo else None
+    except OSError as exc:
+        kept = work.plan.n_chunks - len(todo) + sum(1 for i in todo if chunk_record(output, i) is not None)
+        raise InputError(f"{output}: cannot write a chunk ({exc.strerror or exc}); the {kept} finished chunk(s) "
+                         "are kept: free space or fix permissions and run the same command again") from None
+    seconds = time.perf_counter() - t0
+    manifest = {**manifest, "complete": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    write_manifest(output, manifest)  # last: only now is the output a finished one
+    return ScaleResult(output=output, shape=shape, dtype=work.dtype, n_chunks=work.plan.n_chunks,
+                       skipped=work.plan.n_chunks - len(todo), frames_computed=total, seconds=seconds,
+                       frames_per_s=total / seconds if seconds > 0 else float(np.inf), scheduler=scheduler,
+                       dashboard=dashboard, model_loads=loads, manifest=manifest)
