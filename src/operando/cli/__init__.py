@@ -13,6 +13,7 @@ from ._core import app
 
 #: Sub-command groups: name -> module holding a typer app named ``app``.
 SUBCOMMANDS: dict[str, str] = {
+    "neutron": "._neutron",
     "stxm": "._stxm",
 }
 

@@ -4,12 +4,14 @@ from ._energy_tiff import read_energy_tiff, write_energy_tiff
 from ._formats import FORMATS, FileFormat, format_of, supported
 from ._nxstxm import read_nxstxm
 from ._read import STANDARD_NAMES, LazyArray, assumed_axes, axes_from_names, read
+from ._sequence import read_sequence
 from ._stxm import read_stxm
 from ._write import write
 from ._zarr import STREAM_MANIFEST
 
 __all__ = [
     "STANDARD_NAMES", "STREAM_MANIFEST", "LazyArray", "axes_from_names",
-    "FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "read_energy_tiff", "read_nxstxm", "read_stxm",
+    "FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "read_energy_tiff", "read_nxstxm", "read_sequence",
+    "read_stxm",
     "supported", "write", "write_energy_tiff",
 ]

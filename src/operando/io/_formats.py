@@ -59,6 +59,7 @@ FORMATS: tuple[FileFormat, ...] = (
     FileFormat("hdf5", (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".he5"),
                "HDF5 / NeXus (file.h5:/entry/data)", "._hdf5", writable=True),
     FileFormat("npy", (".npy",), "NumPy .npy", "._npy", writable=True),
+    FileFormat("fits", (".fits", ".fit", ".fts"), "FITS images and cubes (astropy)", "._fits", writable=True),
     FileFormat("video", (".mp4", ".m4v", ".avi", ".mov", ".mkv"),
                "movies via PyAV (MP4/AVI/MOV/MKV; writing is lossy H.264)", "._video", writable=True),
     FileFormat("image", (".png", ".jpg", ".jpeg"), "PNG / JPEG images (a folder or glob of them is a video)",

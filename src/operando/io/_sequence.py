@@ -151,27 +151,28 @@ def _check_numbering(files: list[Path], text: str) -> None:
     missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
     if missing:
         prefix, suffix = stems.pop()
-        shown = ", ".join(f"{prefix}{n}{suffix}" for n in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        width = min(len(m.group(2)) for m in parts if m)
+        shown = ", ".join(f"{prefix}{n:0{width}d}{suffix}" for n in missing[:3]) + (" ..." if len(missing) > 3 else "")
         raise InputError(f"{text}: {len(missing)} file(s) missing from the numbered series ({shown}); restore them "
                          "or pass allow_gaps=True (--allow-gaps) to read the files that are there")
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """One file's frames as (n, Y, X) and its header info."""
+    """Return one file's frames as (n, Y, X) and its header info (plus metadata operando itself recorded)."""
     name = path.name.lower()
     if name.endswith((".fits", ".fit", ".fts")):
         from . import _fits
 
         raw = _fits.read(path, None, lazy=False)
-        data, info = np.asarray(raw.data), dict(raw.meta.get("extra", {}))
+        info = dict(raw.meta.get("extra", {}))
     else:
-        import tifffile
+        from . import _tiff
 
-        try:
-            data = tifffile.imread(path)
-            info = tiff_header_info(path)
-        except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
-            raise InputError(f"{path}: not a readable TIFF file ({exc}); check the file is complete") from None
+        raw = _tiff.read(path, None, lazy=False)
+        info = {**tiff_header_info(path), **{k: v for k, v in raw.meta.get("extra", {}).items()
+                                            if k in ("exposure_time_s", "timestamp")}}
+    data = np.asarray(raw.data)
+    info["meta"] = {k: raw.meta[k] for k in ("pixel_size", "pixel_unit", "frame_times") if raw.meta.get(k)}
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3:
@@ -225,6 +226,7 @@ def read_sequence(
         raise InputError("read_sequence got an empty list of files; give a file, a folder or a glob")
     files = [f for s in sources for f in _expand(s, allow_gaps)]
     frames, exposures, stamps, origins = [], [], [], set()
+    first_meta: dict[str, Any] = {}
     for path in files:
         data, info = _read_file(path)
         if frames and data.shape[1:] != frames[0].shape[1:]:
@@ -234,6 +236,7 @@ def read_sequence(
         exposures += [info.get("exposure_time_s")] * len(data)
         stamps += [info.get("timestamp")] * len(data)
         origins.add(info.get("exposure_from"))
+        first_meta = first_meta if frames[1:] else info["meta"]
     source_of_exposure = "given" if exposure_time_s is not None else None
     if exposure_time_s is not None:
         exposures = [float(exposure_time_s)] * len(exposures)
@@ -252,7 +255,11 @@ def read_sequence(
     times = None
     if extra["timestamps"] is not None and len(set(stamps)) == len(stamps):
         times = tuple(float(s - stamps[0]) for s in stamps)
-    meta = Metadata(frame_times=times, source=str(files[0]) if len(files) == 1 else os.fspath(sources[0]),
+    elif len(files) == 1 and len(first_meta.get("frame_times") or ()) == len(stack):
+        times = tuple(float(t) for t in first_meta["frame_times"])
+    meta = Metadata(frame_times=times, pixel_size=first_meta.get("pixel_size"),
+                    pixel_unit=first_meta.get("pixel_unit"),
+                    source=str(files[0]) if len(files) == 1 else os.fspath(sources[0]),
                     original_dtype=str(stack.dtype), extra=extra)
     logger.debug("read_sequence: %d frames from %d files, exposure %s", len(stack), len(files), exposures[:1])
     return Stack(stack, axes="TYX", metadata=meta)

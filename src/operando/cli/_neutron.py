@@ -1,0 +1,226 @@
+"""``operando neutron ...``: normalise radiographs, measure variability, analyse a run, phantom, demo, benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ._common import (
+    JsonOption,
+    OutputDirOption,
+    OutputFileOption,
+    SeedOption,
+    TimeBudgetOption,
+    cli_errors,
+    console,
+    print_rows,
+    progress_bar,
+)
+from ._core import benchmark_app
+
+app = typer.Typer(help="Operando neutron radiography: normalisation, Delta A, variability, active area, profiles.",
+                  no_args_is_help=True)
+
+OpenRegionOption = Annotated[Optional[list[str]], typer.Option(
+    "--open-region", help="Air region y0:y1,x0:x1 for the beam-fluctuation correction (repeat to pool several).")]
+AllowGapsOption = Annotated[bool, typer.Option("--allow-gaps", help="Accept holes in numbered file series.")]
+
+
+def _boxes(texts: Optional[list[str]]) -> tuple[tuple[int, int, int, int], ...]:
+    from ..neutron import parse_box
+
+    return tuple(parse_box(t) for t in texts or [])
+
+
+@app.command("normalize")
+@cli_errors
+def normalize_cmd(
+    samples: Annotated[list[str], typer.Argument(help="Sample radiographs: files, a folder or a glob.")],
+    open_beam: Annotated[list[str], typer.Option("--open-beam", help="Open-beam files, folder or glob (repeat).")],
+    dark: Annotated[list[str], typer.Option("--dark", help="Dark-current files, folder or glob (repeat).")],
+    output: OutputFileOption,
+    open_region: OpenRegionOption = None,
+    spots: Annotated[str, typer.Option(help="Gamma-spot rule for the sample: auto, temporal, spatial, none.")] = "auto",
+    k: Annotated[float, typer.Option("--k", help="Spot threshold in robust sd.")] = 5.0,
+    gain: Annotated[float, typer.Option(help="Detector counts per detected neutron (noise model).")] = 1.0,
+    exposure_ratio: Annotated[Optional[float], typer.Option(
+        help="t_sample / t_open_beam, overriding the exposure times in the files.")] = None,
+    allow_gaps: AllowGapsOption = False,
+) -> None:
+    """Normalise radiographs to float32 transmission T = (I - D) / (OB - D), spots removed, beam corrected."""
+    from ..workflows.neutron import normalize_files
+
+    path, tr = normalize_files(samples if len(samples) > 1 else samples[0], open_beam if len(open_beam) > 1 else
+                               open_beam[0], dark if len(dark) > 1 else dark[0], output,
+                               open_regions=_boxes(open_region), spots=spots, k=k, gain=gain,  # type: ignore[arg-type]
+                               exposure_ratio=exposure_ratio, allow_gaps=allow_gaps)
+    info = tr.info
+    data = tr.stack.to_numpy()
+    console.print(f"wrote {path}: transmission {tr.stack.axes} {data.shape}, median {float(_nanmedian(data)):.4f}; "
+                  f"gamma spots removed: sample {sum(info['sample_spots'])} px, open beam "
+                  f"{sum(info['open_beam_spots'])} px, dark {sum(info['dark_spots'])} px; exposure ratio "
+                  f"{info['exposure_ratio']:.4g} ({info['exposure_ratio_from']}); beam factors "
+                  f"{min(info['beam_factors']):.4f}-{max(info['beam_factors']):.4f}; masked "
+                  f"{sum(info['bad_pixels_per_frame'])} px")
+
+
+def _nanmedian(data) -> float:  # noqa: ANN001
+    import numpy as np
+
+    return float(np.nanmedian(data))
+
+
+@app.command("variability")
+@cli_errors
+def variability_cmd(
+    stack: Annotated[Path, typer.Argument(help="A TYX series (e.g. delta_a_raw.tif).")],
+    mask: Annotated[Optional[Path], typer.Option(help="Mask image (nonzero = inside), YX or TYX.")] = None,
+    window: Annotated[int, typer.Option(help="Window side in frames and pixels.")] = 3,
+    json_out: JsonOption = None,
+) -> None:
+    """Print the dynamic variability (mean local window^3 (t, y, x) sd) of a series, over a mask."""
+    import numpy as np
+
+    from .._files import write_json_file
+    from ..io import read
+    from ..neutron import dynamic_variability
+
+    data = read(stack, allow_nan=True)
+    mask_arr = read(mask).to_numpy() != 0 if mask is not None else None
+    result = dynamic_variability(data.to_numpy() if data.axes == "TYX" else data, mask=mask_arr, window=window)
+    console.print(f"dynamic variability {result.value:.5g} (window {window}x{window}x{window} t,y,x; "
+                  f"{result.voxels} voxels; {result.excluded_voxels} left out next to masked values)")
+    if json_out is not None:
+        write_json_file(json_out, {"input": str(stack), "dynamic_variability": result.value,
+                                   "window": [window, window, window], "mask": str(mask) if mask else None,
+                                   "voxels": result.voxels, "excluded_voxels": result.excluded_voxels,
+                                   "mask_pixels": int(np.count_nonzero(mask_arr)) if mask_arr is not None else None})
+
+
+def _reference(text: str) -> int | tuple[int, int]:
+    from .._errors import InputError
+
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            return int(a), int(b)
+        return int(text)
+    except ValueError:
+        raise InputError(f"--reference-frame {text!r} is not a frame N or a range start:stop") from None
+
+
+@app.command("analyze")
+@cli_errors
+def analyze_cmd(
+    source: Annotated[str, typer.Argument(help="Transmission series (from normalize) or raw counts (then "
+                                               "--open-beam and --dark).")],
+    output: OutputDirOption,
+    reference_frame: Annotated[str, typer.Option(help="Reference frame N, or a range start:stop averaged.")] = "0",
+    denoise: Annotated[str, typer.Option(help="video (the paper's way) or none.")] = "video",
+    denoise_target: Annotated[str, typer.Option(help="What is denoised: delta_a, transmission or raw.")] = "delta_a",
+    regions: Annotated[Optional[Path], typer.Option(help="regions.json (default: layers found in the image).")] = None,
+    cycler: Annotated[Optional[Path], typer.Option(help="Cycler CSV (time, current, voltage).")] = None,
+    open_beam: Annotated[Optional[list[str]], typer.Option("--open-beam", help="Open beam, for raw input.")] = None,
+    dark: Annotated[Optional[list[str]], typer.Option("--dark", help="Dark current, for raw input.")] = None,
+    open_region: OpenRegionOption = None,
+    half_cycles: Annotated[Optional[str], typer.Option(help="Half-cycle boundary frames a,b,c (without --cycler).")
+                           ] = None,
+    frame_interval: Annotated[Optional[float], typer.Option(help="Seconds between frames, if not in the files.")
+                              ] = None,
+    k: Annotated[float, typer.Option("--k", help="Active-area threshold in propagated sd.")] = 3.0,
+    no_register: Annotated[bool, typer.Option("--no-register", help="Skip drift registration.")] = False,
+    li6_fraction: Annotated[float, typer.Option(help="6Li atom fraction (natural 0.0759).")] = 0.0759,
+    time_budget: TimeBudgetOption = 120.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Delta A raw and denoised, metrics.json (variability, active area, profiles) and the paper's figures."""
+    from ..workflows.neutron import AnalysisConfig, analyze_files
+
+    config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
+                            denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
+                            k=k, register=not no_register, open_regions=_boxes(open_region),
+                            half_cycle_frames=tuple(int(v) for v in half_cycles.split(",")) if half_cycles else None,
+                            li6_fraction=li6_fraction)
+    with progress_bar("analysing") as update:
+        _, doc = analyze_files(source, output, config=config, open_beam=_one_or_list(open_beam),
+                               dark=_one_or_list(dark), regions=regions, cycler=cycler,
+                               frame_interval_s=frame_interval, progress=update)
+    var = doc["dynamic_variability"]
+    den = f"{var['denoised']:.4g}" if var["denoised"] is not None else "-"
+    console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {den}")
+    rows = [{"name": n, "raw": ", ".join(f"{v:.3f}" for v in a["raw"]),
+             "denoised": ", ".join(f"{v:.3f}" for v in a["denoised"]) if a["denoised"] else "-"}
+            for n, a in doc["active_area_fraction"].items() if isinstance(a, dict)]
+    print_rows(rows, f"active area fraction per half-cycle (k = {k:g})")
+    console.print(f"wrote {output}: delta_a_raw.tif, delta_a_denoised.tif, metrics.json, {', '.join(doc['figures'])}")
+
+
+def _one_or_list(values: Optional[list[str]]):  # noqa: ANN202
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+@app.command("phantom")
+@cli_errors
+def phantom_cmd(
+    output: OutputDirOption,
+    frames_per_half_cycle: Annotated[int, typer.Option(help="Frames per charge or discharge.")] = 32,
+    cycles: Annotated[int, typer.Option(help="Charge/discharge cycles.")] = 3,
+    open_beam_counts: Annotated[float, typer.Option(help="Open-beam counts per pixel.")] = 2500.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Write the built-in cell phantom (raw counts, open beam, dark, regions.json, cycler.csv, truth)."""
+    from ..workflows.neutron import write_phantom
+
+    files = write_phantom(output, rng=seed, frames_per_half_cycle=frames_per_half_cycle, n_cycles=cycles,
+                          open_beam_counts=open_beam_counts)
+    console.print(f"wrote {output}: {', '.join(str(p.relative_to(output)) for p in files.values())}")
+    console.print(f"analyse it: operando neutron analyze {files['sample']} --open-beam {files['open_beam']} --dark "
+                  f"{files['dark']} --regions {files['regions']} --cycler {files['cycler']} --reference-frame 0:4 "
+                  f"-o {Path(output) / 'analysis'}")
+
+
+@app.command("demo")
+@cli_errors
+def demo_cmd(
+    output: OutputDirOption = Path("neutron-demo"),
+    time_budget: TimeBudgetOption = 60.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Make the phantom and analyse it from raw counts with its cycler record."""
+    from ..workflows.neutron import run_demo
+
+    with progress_bar("neutron demo") as update:
+        result = run_demo(output, time_budget_s=time_budget, seed=seed, progress=update)
+    var = result.metrics["dynamic_variability"]
+    console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {var['denoised']:.4g}; "
+                  f"outputs in {result.folder / 'analysis'}")
+
+
+@benchmark_app.command("neutron")
+@cli_errors
+def benchmark_neutron_cmd(
+    output: OutputDirOption = Path("benchmark-neutron"),
+    time_budget: TimeBudgetOption = 90.0,
+    target: Annotated[Optional[list[str]], typer.Option(help="Denoise delta_a, transmission, raw (repeat).")] = None,
+    data: Annotated[Path, typer.Option(help="Step-wedge folder.")] = Path("../shared/data/neutron/stepwedge"),
+    seed: SeedOption = 0,
+) -> None:
+    """Phantom vs truth (per denoising target), the real step wedge, and bad input."""
+    from ..workflows.neutron_benchmark import run_benchmark
+
+    with progress_bar("neutron benchmark") as update:
+        res = run_benchmark(output, time_budget_s=time_budget, seed=seed, data_dir=data,
+                            targets=tuple(target or ("delta_a", "transmission", "raw")), progress=update)
+    ph = res["phantom"]
+    rows = [{"name": t, "variability raw": ph[t]["raw"]["dynamic_variability"],
+             "denoised": ph[t]["denoised"]["dynamic_variability"], "cut": ph[t]["variability_cut"],
+             "AAF err raw": ph[t]["raw"]["active_area_max_error"],
+             "AAF err den": ph[t]["denoised"]["active_area_max_error"],
+             "edge err px": ph[t]["denoised"]["inactive_edge_error_px"], "coverage": ph[t]["coverage_1.96sd_raw"],
+             "rmse den": ph[t]["denoised"]["rmse"]} for t in ph if isinstance(ph[t], dict) and "raw" in ph[t]]
+    print_rows(rows, "neutron phantom (denoised target per row)")
+    console.print(f"report: {Path(output) / 'neutron_benchmark.json'}")

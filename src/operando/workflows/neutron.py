@@ -1,0 +1,657 @@
+"""Operando neutron radiography, end to end: raw counts or transmission -> Delta A (raw and denoised) -> metrics.
+
+``analyze_series`` works on in-memory stacks (used by the benchmark), ``analyze_files`` reads the inputs and
+writes ``delta_a_raw.tif``, ``delta_a_denoised.tif``, ``metrics.json`` and the figures; ``normalize_files``
+is ``operando neutron normalize``; ``write_phantom`` and ``run_demo`` make and analyse the built-in phantom.
+The benchmark lives in :mod:`operando.workflows.neutron_benchmark`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import InputError
+from .._files import refuse_to_overwrite, write_csv_file, write_json_file
+from .._stack import Stack
+from ..neutron import (
+    DeltaA,
+    Regions,
+    Transmission,
+    active_area_fraction,
+    charge_at,
+    coulombic_efficiency,
+    depth_profile,
+    differential_attenuation,
+    dynamic_variability,
+    find_layers,
+    frame_boundaries,
+    half_cycle_changes,
+    half_cycles,
+    li_cross_section_barn,
+    lithium_inventory,
+    normalize,
+    read_cycler_csv,
+    regions_from_dict,
+    remove_spots_temporal,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+DenoiseTarget = Literal["delta_a", "transmission", "raw"]
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class AnalysisConfig:
+    """Settings of one analysis (saved in metrics.json)."""
+
+    reference: int | tuple[int, int] = 0
+    denoise: Literal["video", "none"] = "video"
+    denoise_target: DenoiseTarget = "delta_a"
+    time_budget_s: float = 120.0
+    seed: int = 0
+    k: float = 3.0
+    n_avg: int = 3
+    register: bool = True
+    drift_region: Box | None = None
+    open_regions: tuple[Box, ...] = ()
+    half_cycle_frames: tuple[int, ...] | None = None
+    li6_fraction: float = 0.0759
+    cross_section_barn: float | None = None
+    gain: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the configuration as JSON-serialisable values."""
+        out = dict(self.__dict__)
+        out["reference"] = list(self.reference) if isinstance(self.reference, tuple) else self.reference
+        out["open_regions"] = [list(b) for b in self.open_regions]
+        return out
+
+
+@dataclass
+class Analysis:
+    """What an analysis produced, in memory."""
+
+    delta_raw: DeltaA
+    delta_denoised: np.ndarray | None
+    regions: Regions
+    boundaries: list[int]
+    metrics: dict[str, Any]
+    found_layers: dict[str, Any] | None = None
+    cycler_rows: list[dict[str, float]] = field(default_factory=list)
+    transmission: Transmission | None = None
+
+
+def _denoise(data: np.ndarray, config: AnalysisConfig, progress: Progress | None) -> np.ndarray:
+    """Run the video denoiser through the public API on a (T, Y, X) float array (NaN filled, then restored)."""
+    from ..denoise import denoise
+
+    bad = ~np.isfinite(data)
+    fill = float(np.nanmedian(data)) if bad.any() else 0.0
+    filled = np.where(bad, fill, data).astype(np.float32)
+    out = denoise(Stack(filled, axes="TYX"), method="video", time_budget_s=config.time_budget_s,
+                  rng=config.seed, progress=progress)
+    result = np.asarray(out.to_numpy(), np.float32)
+    result[bad] = np.nan
+    return result
+
+
+def _denoised_delta(sample: Stack | None, open_beam: Stack | None, dark: Stack | None, tr: Transmission,
+                    delta: DeltaA, config: AnalysisConfig, progress: Progress | None) -> np.ndarray:
+    """Return denoised Delta A, denoising Delta A itself, the transmission, or the raw counts."""
+    if config.denoise_target == "delta_a":
+        return _denoise(delta.stack.to_numpy(), config, progress)
+    if config.denoise_target == "transmission":
+        clean_t = _denoise(tr.stack.to_numpy(), config, progress)
+        stack = Stack(clean_t, axes="TYX", metadata=tr.stack.metadata)
+    else:
+        if sample is None or open_beam is None or dark is None:
+            raise InputError("denoise_target='raw' needs the raw sample, open beam and dark; give them or denoise "
+                             "'delta_a'")
+        cleaned = remove_spots_temporal(sample.to_numpy()).data
+        counts = _denoise(cleaned, config, progress)
+        raw = Stack(counts, axes="TYX", metadata=sample.metadata)
+        stack = normalize(raw, open_beam, dark, open_regions=config.open_regions, spots="none",
+                          gain=config.gain).stack
+    again = differential_attenuation(stack, reference=config.reference, register=config.register,
+                                     drift_region=config.drift_region)
+    return again.stack.to_numpy()
+
+
+def _electrode_masks(regions: Regions) -> dict[str, np.ndarray]:
+    """Return the masks of the electrodes (refusing a region set without one)."""
+    masks = {r.name: r.mask for r in regions.of_kind("electrode")}
+    if not masks:
+        raise InputError("no region of kind 'electrode'; give regions.json with the electrodes or let the layers "
+                         "be found from the image")
+    return masks
+
+
+def _variability(data: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Return the dynamic variability over all electrodes pooled and per electrode."""
+    pooled = np.any(np.stack(list(masks.values())), axis=0)
+    out: dict[str, Any] = {"electrodes": dynamic_variability(data, mask=pooled).value}
+    out.update({name: dynamic_variability(data, mask=m).value for name, m in masks.items()})
+    return out
+
+
+def _profiles(data: np.ndarray, regions: Regions, masks: dict[str, np.ndarray], boundaries: list[int]
+              ) -> dict[str, Any]:
+    """Return depth profiles (mean and in-plane sd) of each electrode at the half-cycle boundaries."""
+    out = {}
+    for name, mask in masks.items():
+        prof = depth_profile(data, mask, depth_axis=regions.depth_axis, separator_first=regions.separator_first(name))
+        out[name] = {"frames": boundaries, "depth_px": prof.depth_px.tolist(),
+                     "mean": prof.mean[boundaries].tolist(), "sd": prof.sd[boundaries].tolist()}
+    return out
+
+
+def _boundaries(config: AnalysisConfig, n_frames: int, frame_times: Sequence[float] | None,
+                cycler: Any | None) -> tuple[list[int], list[dict[str, float]], list[str]]:
+    """Return half-cycle boundary frames, the cycler's per-cycle rows and the half-cycle kinds."""
+    if cycler is not None:
+        if frame_times is None:
+            raise InputError("aligning with the cycler needs frame times; the input records none (pass "
+                             "--frame-interval)")
+        segments = half_cycles(cycler)
+        return frame_boundaries(frame_times, segments), coulombic_efficiency(segments), [s.kind for s in segments]
+    if config.half_cycle_frames:
+        bounds = [int(b) for b in config.half_cycle_frames]
+    else:
+        bounds = [max(config.reference) - 1 if isinstance(config.reference, tuple) else config.reference,
+                  n_frames - 1]
+    return bounds, [], ["charge" if i % 2 == 0 else "discharge" for i in range(len(bounds) - 1)]
+
+
+def _image_coulombic(inventory: list[float], boundaries: list[int], kinds: list[str]) -> list[dict[str, float]]:
+    """Return the image-based coulombic efficiency: anode Delta A lost on discharge / gained on charge."""
+    rows = []
+    steps = [inventory[b1] - inventory[b0] for b0, b1 in zip(boundaries, boundaries[1:], strict=False)]
+    for h in range(len(steps) - 1):
+        if kinds[h] == "charge" and kinds[h + 1] == "discharge" and steps[h] != 0:
+            rows.append({"cycle": len(rows) + 1, "gained": steps[h], "lost": -steps[h + 1],
+                         "image_coulombic_efficiency": -steps[h + 1] / steps[h]})
+    return rows
+
+
+def _metrics(data: np.ndarray, delta: DeltaA, regions: Regions, boundaries: list[int], kinds: list[str],
+             config: AnalysisConfig, pixel_size_um: float | None) -> dict[str, Any]:
+    """Return every metric of one Delta A series (raw or denoised)."""
+    masks = _electrode_masks(regions)
+    change, sd = half_cycle_changes(data, delta.var_a, boundaries, n_avg=config.n_avg)
+    sigma = config.cross_section_barn or li_cross_section_barn(config.li6_fraction)
+    inventory = {name: lithium_inventory(data, m, pixel_size_um=pixel_size_um, cross_section_barn=sigma)
+                 for name, m in masks.items()}
+    first = next(iter(masks))
+    return {
+        "dynamic_variability": _variability(data, masks),
+        "active_area_fraction": active_area_fraction(change, config.k * sd, masks),
+        "depth_profiles": _profiles(data, regions, masks, boundaries),
+        "lithium_inventory": inventory,
+        "image_coulombic_efficiency": _image_coulombic(inventory[first]["integrated_delta_a_px"], boundaries, kinds),
+    }
+
+
+def analyze_series(
+    source: Transmission | Stack,
+    *,
+    config: AnalysisConfig,
+    regions: Regions | None = None,
+    cycler: Any | None = None,
+    raw: tuple[Stack, Stack, Stack] | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Compute Delta A (raw and denoised) and the paper's metrics from a normalised series.
+
+    Parameters
+    ----------
+    source : Transmission or Stack
+        From :func:`operando.neutron.normalize` (noise propagated from counts) or a ``TYX`` transmission stack
+        (noise estimated from the data).
+    config : AnalysisConfig
+        Settings.
+    regions : Regions, optional
+        Electrodes, separator, ...; found from the reference attenuation image when omitted.
+    cycler : CyclerData, optional
+        Cycler record on the frames' clock: half-cycles, capacities and coulombic efficiency.
+    raw : (sample, open_beam, dark), optional
+        The raw stacks, needed only for ``denoise_target="raw"``.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Analysis
+        Delta A, regions, boundaries and metrics (``metrics["raw"]``, ``metrics["denoised"]``).
+    """
+    started = time.perf_counter()
+    delta = differential_attenuation(source, reference=config.reference, register=config.register,
+                                     drift_region=config.drift_region)
+    data = delta.stack.to_numpy()
+    found = None
+    if regions is None:
+        stack = source.stack if isinstance(source, Transmission) else source
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a_ref = -np.log(np.nanmean(stack.to_numpy()[list(delta.reference)], axis=0))
+        regions, found = find_layers(a_ref)
+    meta = delta.stack.metadata
+    bounds, cycler_rows, kinds = _boundaries(config, len(data), meta.frame_times, cycler)
+    pixel_size = meta.pixel_size if (meta.pixel_unit or "um") == "um" else None
+    metrics: dict[str, Any] = {"raw": _metrics(data, delta, regions, bounds, kinds, config, pixel_size)}
+    denoised = None
+    if config.denoise == "video":
+        tr = source if isinstance(source, Transmission) else None
+        if tr is None and config.denoise_target != "delta_a":
+            raise InputError("denoising the transmission or raw counts needs the normalised input; use "
+                             "denoise_target='delta_a'")
+        sample, ob, dc = raw if raw is not None else (None, None, None)
+        denoised = _denoised_delta(sample, ob, dc, tr, delta, config, progress)  # type: ignore[arg-type]
+        metrics["denoised"] = _metrics(denoised, delta, regions, bounds, kinds, config, pixel_size)
+    metrics["cycler"] = _cycler_summary(cycler, cycler_rows, meta.frame_times)
+    metrics["half_cycles"] = {"boundaries": bounds, "kinds": kinds[: len(bounds) - 1]}
+    metrics["delta_a"] = delta.info | {"mean_propagated_sd": float(np.nanmean(delta.sd))}
+    metrics["seconds"] = time.perf_counter() - started
+    return Analysis(delta, denoised, regions, bounds, metrics, found, cycler_rows,
+                    source if isinstance(source, Transmission) else None)
+
+
+def _cycler_summary(cycler: Any | None, rows: list[dict[str, float]], frame_times: Sequence[float] | None
+                    ) -> dict[str, Any] | None:
+    """Return the cycler's per-cycle capacities and the net charge at each frame."""
+    if cycler is None:
+        return None
+    return {"cycles": rows, "columns": list(cycler.columns),
+            "charge_at_frames_ah": charge_at(cycler, frame_times).tolist() if frame_times else None}
+
+
+# ----------------------------------------------------------------------------------------------------- files
+
+
+def load_regions(path: str | os.PathLike, shape: tuple[int, int]) -> Regions:
+    """Read regions.json (boxes, or labels of a label image named by its ``"labels"`` key, relative to it).
+
+    Parameters
+    ----------
+    path : str or path
+        The JSON file.
+    shape : (Y, X)
+        Image shape.
+
+    Returns
+    -------
+    Regions
+        The regions.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: no such regions file; check the path")
+    try:
+        spec = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{file}: not valid JSON ({exc})") from None
+    labels = None
+    if spec.get("labels"):
+        from ..io import read
+
+        labels = read(file.parent / spec["labels"]).to_numpy()
+    return regions_from_dict(spec, shape, labels=labels)
+
+
+def read_images(source: str | os.PathLike | Sequence[str | os.PathLike], *, allow_gaps: bool = False) -> Stack:
+    """Read a sample series or an open-beam/dark set (file, folder, glob or list) as a ``TYX`` stack.
+
+    Parameters
+    ----------
+    source : str, path or list
+        What :func:`operando.io.read_sequence` accepts.
+    allow_gaps : bool
+        Accept holes in a numbered series.
+
+    Returns
+    -------
+    Stack
+        The frames with exposure and timestamps.
+    """
+    from ..io import read_sequence
+
+    return read_sequence(source, allow_gaps=allow_gaps)
+
+
+def _as_yx_or_tyx(stack: Stack) -> Stack:
+    """Return a one-frame series as ``YX`` (a single radiograph), else the ``TYX`` series."""
+    if stack.axes == "TYX" and stack.shape[0] == 1:
+        return Stack(stack.to_numpy()[0], axes="YX", metadata=stack.metadata)
+    return stack
+
+
+def normalize_files(
+    samples: str | os.PathLike | Sequence[str | os.PathLike],
+    open_beam: str | os.PathLike | Sequence[str | os.PathLike],
+    dark: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    open_regions: Sequence[Box] = (),
+    spots: Literal["auto", "temporal", "spatial", "none"] = "auto",
+    k: float = 5.0,
+    gain: float = 1.0,
+    exposure_ratio: float | None = None,
+    allow_gaps: bool = False,
+) -> tuple[Path, Transmission]:
+    """Normalise raw radiographs and write float32 transmission (``TYX`` or ``YX``) with its metadata.
+
+    Beside ``output`` (``T.tif``) it writes ``T_var_a.tif``: the variance of each frame's ``A = -ln T`` from
+    its own counts, which ``operando neutron analyze T.tif`` uses to propagate the noise.
+
+    Parameters
+    ----------
+    samples, open_beam, dark : str, path or list
+        Files, folders or globs.
+    output : str or path
+        Transmission file (``.tif``, ``.h5``, ``.zarr``, ``.npy``).
+    open_regions : sequence of (y0, y1, x0, x1)
+        Air regions for the beam-fluctuation correction.
+    spots, k, gain, exposure_ratio :
+        See :func:`operando.neutron.normalize`.
+    allow_gaps : bool
+        Accept holes in numbered series.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    transmission : Transmission
+        The result.
+    """
+    from ..io import write
+
+    sample = _as_yx_or_tyx(read_images(samples, allow_gaps=allow_gaps))
+    ob = read_images(open_beam, allow_gaps=allow_gaps)
+    dc = read_images(dark, allow_gaps=allow_gaps)
+    inputs = [*sample.metadata.extra.get("files", []), *ob.metadata.extra.get("files", []),
+              *dc.metadata.extra.get("files", [])]
+    refuse_to_overwrite(output, *inputs)
+    tr = normalize(sample, ob, dc, open_regions=open_regions, spots=spots, k=k, gain=gain,
+                   exposure_ratio=exposure_ratio)
+    path = write(tr.stack, output, dtype="float32")
+    var_stack = Stack(tr.var_sample if sample.axes == "TYX" else tr.var_sample[0], axes=sample.axes)
+    write(var_stack, _sidecar(output), dtype="float32")
+    return path, tr
+
+
+def _sidecar(path: str | os.PathLike) -> Path:
+    """Return the variance file written beside a transmission file (``T.tif`` -> ``T_var_a.tif``)."""
+    p = Path(path)
+    name = p.name
+    for suffix in (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".h5", ".zarr", ".npy"):
+        if name.lower().endswith(suffix):
+            return p.with_name(name[: -len(suffix)] + "_var_a" + suffix)
+    return p.with_name(name + "_var_a")
+
+
+def _read_transmission(path: str | os.PathLike) -> Transmission | Stack:
+    """Read a transmission series, with the counting noise from its ``_var_a`` file when present."""
+    from ..io import read
+
+    stack = read(path, allow_nan=True)
+    if stack.dtype.kind in "ui":
+        raise InputError(f"{path}: integer data ({stack.dtype}) looks like raw counts; pass --open-beam and --dark "
+                         "to normalise it, or give the transmission written by 'operando neutron normalize'")
+    if stack.axes != "TYX":
+        raise InputError(f"{path}: need a TYX series for Delta A, got axes {stack.axes!r}")
+    stack = Stack(stack.to_numpy().astype(np.float32), axes="TYX", metadata=stack.metadata)
+    side = _sidecar(path)
+    if not side.exists():
+        return stack
+    var = read(side, allow_nan=True).to_numpy().astype(np.float32)
+    if var.shape != stack.shape:
+        raise InputError(f"{side}: shape {var.shape} differs from the transmission's {stack.shape}; remove it")
+    data = stack.to_numpy()
+    return Transmission(stack, var, np.zeros(stack.shape[1:], np.float32), ~(data > 0),
+                        np.ones(len(data)), (0,) * len(data), {"var_a_from": str(side)})
+
+
+def _with_frame_times(stack: Stack, frame_interval_s: float | None) -> Stack:
+    """Return the stack with frame times from ``frame_interval_s`` when given (or when it has none)."""
+    meta = stack.metadata
+    if frame_interval_s is not None:
+        meta = meta.replace(frame_times=tuple(float(i * frame_interval_s) for i in range(stack.shape[0])))
+    return Stack(stack.data, axes=stack.axes, metadata=meta)
+
+
+def _load_source(input_path: str | os.PathLike, open_beam: Any, dark: Any, config: AnalysisConfig,
+                 frame_interval_s: float | None) -> tuple[Transmission | Stack, tuple[Stack, Stack, Stack] | None]:
+    """Return the normalised series (and the raw stacks) from raw counts + open beam + dark, or a T file."""
+    if (open_beam is None) != (dark is None):
+        raise InputError("give both --open-beam and --dark (raw counts), or neither (a transmission file)")
+    if open_beam is None:
+        source = _read_transmission(input_path)
+        if isinstance(source, Transmission):
+            return Transmission(_with_frame_times(source.stack, frame_interval_s), source.var_sample,
+                                source.var_open, source.bad, source.beam_factors, source.spot_counts,
+                                source.info), None
+        return _with_frame_times(source, frame_interval_s), None
+    sample = _with_frame_times(read_images(input_path), frame_interval_s)
+    ob, dc = read_images(open_beam), read_images(dark)
+    tr = normalize(sample, ob, dc, open_regions=config.open_regions, gain=config.gain)
+    return tr, (sample, ob, dc)
+
+
+def _split(raw: dict[str, Any], denoised: dict[str, Any] | None, key: str) -> dict[str, Any]:
+    """Return ``{region: {"raw": ..., "denoised": ...}}`` for one metric."""
+    return {name: {"raw": value, "denoised": denoised[key][name] if denoised else None}
+            for name, value in raw[key].items()}
+
+
+def metrics_document(analysis: Analysis, config: AnalysisConfig, *, input_path: str = "") -> dict[str, Any]:
+    """Return metrics.json: variability raw/denoised, active area per half-cycle, profiles, configuration.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From :func:`analyze_series`.
+    config : AnalysisConfig
+        Its settings.
+    input_path : str
+        What was analysed.
+
+    Returns
+    -------
+    dict
+        The document.
+    """
+    raw, den = analysis.metrics["raw"], analysis.metrics.get("denoised")
+    var_raw, var_den = raw["dynamic_variability"], den["dynamic_variability"] if den else None
+    electrodes = [r.name for r in analysis.regions.of_kind("electrode")]
+    return {
+        "input": input_path,
+        "dynamic_variability": {"raw": var_raw["electrodes"], "denoised": var_den["electrodes"] if var_den else None,
+                                "window": [3, 3, 3], "mask": f"electrodes pooled ({', '.join(electrodes)})",
+                                "per_region": {n: {"raw": var_raw[n], "denoised": var_den[n] if var_den else None}
+                                               for n in electrodes}},
+        "active_area_fraction": {**_split(raw, den, "active_area_fraction"), "k": config.k,
+                                 "frames_averaged_at_each_boundary": config.n_avg,
+                                 "rule": "|change of Delta A over the half-cycle| > k x propagated sd of the raw "
+                                         "change (same threshold for raw and denoised)"},
+        "depth_profiles": _split(raw, den, "depth_profiles"),
+        "lithium_inventory": _split(raw, den, "lithium_inventory"),
+        "coulombic_efficiency": {
+            "cycler": analysis.metrics["cycler"]["cycles"] if analysis.metrics["cycler"] else None,
+            "image_raw": raw["image_coulombic_efficiency"],
+            "image_denoised": den["image_coulombic_efficiency"] if den else None},
+        "half_cycles": analysis.metrics["half_cycles"],
+        "delta_a": analysis.metrics["delta_a"],
+        "normalization": analysis.transmission.info if analysis.transmission is not None else None,
+        "regions": analysis.regions.to_dict(),
+        "found_layers": analysis.found_layers,
+        "denoised": None if config.denoise == "none" else {"method": "video", "what": config.denoise_target,
+                                                           "time_budget_s": config.time_budget_s},
+        "configuration": config.as_dict(),
+        "seed": config.seed,
+        "seconds": analysis.metrics["seconds"],
+    }
+
+
+def analyze_files(
+    input_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    config: AnalysisConfig,
+    open_beam: Any = None,
+    dark: Any = None,
+    regions: str | os.PathLike | None = None,
+    cycler: str | os.PathLike | None = None,
+    frame_interval_s: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[Analysis, dict[str, Any]]:
+    """Run ``operando neutron analyze``: Delta A raw and denoised, metrics.json and the figures in a folder.
+
+    Parameters
+    ----------
+    input_path : str or path
+        A transmission series (from ``operando neutron normalize``) or raw counts (with ``open_beam`` and
+        ``dark``): a file, folder or glob.
+    output_dir : str or path
+        Folder for ``delta_a_raw.tif``, ``delta_a_denoised.tif``, ``delta_a_sd.tif``, ``metrics.json`` and the
+        PNG figures.
+    config : AnalysisConfig
+        Settings.
+    open_beam, dark : str, path or list, optional
+        Open-beam and dark sets for raw input.
+    regions : str or path, optional
+        regions.json (found from the attenuation image when omitted).
+    cycler : str or path, optional
+        Cycler CSV on the frames' clock.
+    frame_interval_s : float, optional
+        Frame interval, when the files record no times.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    analysis : Analysis
+        In-memory results.
+    document : dict
+        metrics.json's content.
+    """
+    from ..io import write
+    from .neutron_figures import draw_all
+
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; give a folder for the outputs")
+    source, raw = _load_source(input_path, open_beam, dark, config, frame_interval_s)
+    shape = (source.stack if isinstance(source, Transmission) else source).shape[1:]
+    region_set = load_regions(regions, shape) if regions else None
+    if region_set is not None and not config.open_regions and region_set.open_boxes and raw is not None:
+        config.open_regions = tuple(region_set.open_boxes)
+        source = normalize(raw[0], raw[1], raw[2], open_regions=config.open_regions, gain=config.gain)
+    cycler_data = read_cycler_csv(cycler) if cycler else None
+    analysis = analyze_series(source, config=config, regions=region_set, cycler=cycler_data, raw=raw,
+                              progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = analysis.delta_raw.stack.metadata
+    write(analysis.delta_raw.stack, out / "delta_a_raw.tif", dtype="float32")
+    write(Stack(analysis.delta_raw.sd, axes="TYX", metadata=meta), out / "delta_a_sd.tif", dtype="float32")
+    if analysis.delta_denoised is not None:
+        write(Stack(analysis.delta_denoised, axes="TYX", metadata=meta), out / "delta_a_denoised.tif",
+              dtype="float32")
+    document = metrics_document(analysis, config, input_path=os.fspath(input_path))
+    document["figures"] = [p.name for p in draw_all(analysis, out)]
+    write_json_file(out / "metrics.json", document)
+    if analysis.cycler_rows:
+        write_csv_file(out / "cycles.csv", analysis.cycler_rows)
+    return analysis, document
+
+
+# --------------------------------------------------------------------------------------------- phantom, demo
+
+
+def write_phantom(output_dir: str | os.PathLike, *, rng: int | None = 0, **changes: Any) -> dict[str, Path]:
+    """Simulate the built-in phantom and write it as a user's run would look, with its truth.
+
+    Writes ``sample.tif`` (uint16 ``TYX``), ``open_beam.tif``, ``dark.tif``, ``regions.json``, ``cycler.csv``,
+    ``truth/delta_a_true.tif`` and ``truth/truth.json`` (half-cycle frames, reference, drift, beam flicker,
+    spots, inactive zone, configuration and seed).
+
+    Parameters
+    ----------
+    output_dir : str or path
+        Folder.
+    rng : int, optional
+        Seed (a concrete one is drawn and recorded when None).
+    **changes
+        Phantom parameters (:func:`operando.neutron.default_config`).
+
+    Returns
+    -------
+    dict of str to Path
+        The files written.
+    """
+    from ..io import write
+    from ..neutron import simulate_neutron_phantom
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ph = simulate_neutron_phantom(rng=rng, **changes)
+    files = {"sample": write(ph.sample, out / "sample.tif"), "open_beam": write(ph.open_beam, out / "open_beam.tif"),
+             "dark": write(ph.dark, out / "dark.tif"), "regions": write_json_file(out / "regions.json", ph.regions)}
+    rows = [{"time_s": t, "current_a": i, "voltage_v": v}
+            for t, i, v in zip(ph.cycler["time_s"], ph.cycler["current_a"], ph.cycler["voltage_v"], strict=True)]
+    files["cycler"] = write_csv_file(out / "cycler.csv", rows)
+    files["delta_a_true"] = write(Stack(ph.delta_a_true, axes="TYX"), out / "truth" / "delta_a_true.tif",
+                                  dtype="float32")
+    files["truth"] = write_json_file(out / "truth" / "truth.json",
+                                     {"boundaries": ph.boundaries, "reference": list(ph.reference), **ph.truth,
+                                      "configuration": ph.config, "seed": ph.config["seed"]})
+    return files
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the demo wrote its outputs and the headline numbers."""
+
+    folder: Path
+    metrics: dict[str, Any]
+
+
+def run_demo(output_dir: str | os.PathLike, *, time_budget_s: float = 60.0, seed: int = 0, quick: bool = False,
+             progress: Progress | None = None) -> DemoResult:
+    """Make a phantom, analyse it from raw counts with the cycler record, and write everything into a folder.
+
+    Parameters
+    ----------
+    output_dir : str or path
+        Folder: ``phantom/`` (the inputs) and ``analysis/`` (the outputs of ``operando neutron analyze``).
+    time_budget_s : float
+        Denoiser budget.
+    seed : int
+        Seed of the phantom and the denoiser.
+    quick : bool
+        A small phantom (48 x 64, 2 cycles of 6 frames) for tests.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    DemoResult
+        The folder and metrics.json's content.
+    """
+    out = Path(output_dir)
+    changes: dict[str, Any] = {"ny": 48, "nx": 64, "n_cycles": 2, "frames_per_half_cycle": 6} if quick else \
+        {"frames_per_half_cycle": 16}
+    files = write_phantom(out / "phantom", rng=seed, **changes)
+    config = AnalysisConfig(reference=(0, 4), time_budget_s=time_budget_s, seed=seed)
+    _, document = analyze_files(files["sample"], out / "analysis", config=config, open_beam=files["open_beam"],
+                                dark=files["dark"], regions=files["regions"], cycler=files["cycler"],
+                                progress=progress)
+    return DemoResult(out, document)

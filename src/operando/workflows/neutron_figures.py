@@ -1,0 +1,177 @@
+"""Figures of ``operando neutron analyze``: variability histogram, active area, depth profiles, kymographs, CE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..neutron import depth_profile, local_std_map
+from ..report import save_figure
+
+
+def _pyplot() -> Any:
+    """Return matplotlib.pyplot on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series(analysis: Any) -> dict[str, np.ndarray]:
+    """Return the Delta A series by name (raw, and denoised when present)."""
+    out = {"raw": analysis.delta_raw.stack.to_numpy()}
+    if analysis.delta_denoised is not None:
+        out["denoised"] = analysis.delta_denoised
+    return out
+
+
+def plot_variability_histogram(analysis: Any, path: Path) -> Path:
+    """Draw the distribution of the local 3x3x3 sd inside the electrodes, raw vs denoised, with their means."""
+    plt = _pyplot()
+    masks = [r.mask for r in analysis.regions.of_kind("electrode")]
+    pooled = np.any(np.stack(masks), axis=0)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, data in _series(analysis).items():
+        values = local_std_map(data)[:, pooled]
+        values = values[np.isfinite(values)]
+        ax.hist(values, bins=120, histtype="step", density=True, label=f"{name}: mean {values.mean():.4f}")
+    ax.set_xlabel("local 3x3x3 (t, y, x) sd of Delta A")
+    ax.set_ylabel("density")
+    ax.set_title("dynamic variability in the electrodes")
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_active_area(analysis: Any, path: Path) -> Path:
+    """Draw the active area fraction of each electrode per half-cycle, raw and denoised."""
+    plt = _pyplot()
+    metrics = analysis.metrics
+    names = list(metrics["raw"]["active_area_fraction"])
+    kinds = metrics["half_cycles"]["kinds"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        h = np.arange(len(metrics["raw"]["active_area_fraction"][name]))
+        for offset, key in ((-0.2, "raw"), (0.2, "denoised")):
+            if key in metrics:
+                ax.bar(h + offset, metrics[key]["active_area_fraction"][name], width=0.4, label=key)
+        ax.set_xticks(h, [f"{i + 1}\n{kinds[i][:3] if i < len(kinds) else ''}" for i in h])
+        ax.set_ylim(0, 1.05)
+        ax.set_title(name)
+        ax.set_xlabel("half-cycle")
+    axes[0][0].set_ylabel("active area fraction")
+    axes[0][0].legend()
+    return save_figure(fig, path)
+
+
+def plot_depth_profiles(analysis: Any, path: Path) -> Path:
+    """Draw each electrode's depth profiles (separator -> current collector) at the half-cycle ends, sd bands."""
+    plt = _pyplot()
+    series = _series(analysis)
+    data = series.get("denoised", series["raw"])
+    electrodes = analysis.regions.of_kind("electrode")
+    fig, axes = plt.subplots(1, len(electrodes), figsize=(5 * len(electrodes), 3.6), squeeze=False)
+    for ax, region in zip(axes[0], electrodes, strict=True):
+        prof = depth_profile(data, region.mask, depth_axis=analysis.regions.depth_axis,
+                             separator_first=analysis.regions.separator_first(region.name))
+        colors = plt.cm.viridis(np.linspace(0, 1, len(analysis.boundaries)))
+        for b, c in zip(analysis.boundaries, colors, strict=True):
+            ax.plot(prof.depth_px, prof.mean[b], color=c, label=f"frame {b}")
+            ax.fill_between(prof.depth_px, prof.mean[b] - prof.sd[b], prof.mean[b] + prof.sd[b], color=c, alpha=0.2)
+        ax.set_title(f"{region.name} ({'denoised' if 'denoised' in series else 'raw'}; band: in-plane sd)")
+        ax.set_xlabel("depth from separator (px)")
+    axes[0][0].set_ylabel("Delta A")
+    axes[0][-1].legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_kymographs(analysis: Any, path: Path) -> Path:
+    """Draw depth x time kymographs of each electrode, raw and denoised, on one colour scale."""
+    plt = _pyplot()
+    series = _series(analysis)
+    electrodes = analysis.regions.of_kind("electrode")
+    fig, axes = plt.subplots(len(series), len(electrodes), figsize=(4.5 * len(electrodes), 3 * len(series)),
+                             squeeze=False)
+    for j, region in enumerate(electrodes):
+        kymos = {name: depth_profile(d, region.mask, depth_axis=analysis.regions.depth_axis,
+                                     separator_first=analysis.regions.separator_first(region.name)).kymograph
+                 for name, d in series.items()}
+        lim = float(np.nanmax(np.abs(kymos.get("denoised", kymos["raw"])))) or 1.0
+        for i, (name, k) in enumerate(kymos.items()):
+            im = axes[i][j].imshow(k, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, origin="upper")
+            axes[i][j].set_title(f"{region.name} {name}")
+            axes[i][j].set_xlabel("frame")
+            axes[i][j].set_ylabel("depth from separator (px)")
+        fig.colorbar(im, ax=[axes[i][j] for i in range(len(series))], label="Delta A")
+    return save_figure(fig, path)
+
+
+def plot_coulombic_efficiency(analysis: Any, path: Path) -> Path:
+    """Draw coulombic efficiency vs cycle: the cycler's and the image-based one (raw, denoised)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    cyc = analysis.metrics.get("cycler")
+    if cyc and cyc["cycles"]:
+        ax.plot([r["cycle"] for r in cyc["cycles"]], [r["coulombic_efficiency"] for r in cyc["cycles"]], "ko-",
+                label="cycler")
+    for key in ("raw", "denoised"):
+        rows = analysis.metrics.get(key, {}).get("image_coulombic_efficiency") if key in analysis.metrics else None
+        if rows:
+            ax.plot([r["cycle"] for r in rows], [r["image_coulombic_efficiency"] for r in rows], "s--",
+                    label=f"image ({key}, first electrode)")
+    ax.set_xlabel("cycle")
+    ax.set_ylabel("coulombic efficiency")
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_regions(analysis: Any, path: Path) -> Path:
+    """Draw the reference attenuation (mean Delta A-free image) with every region outlined, for checking."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2 if analysis.found_layers else 1, figsize=(11, 4), squeeze=False)
+    ax = axes[0][0]
+    first = next(iter(analysis.regions.regions.values()))
+    shape = first.mask.shape
+    label = np.zeros(shape)
+    for i, region in enumerate(analysis.regions.regions.values(), start=1):
+        label[region.mask] = i
+    ax.imshow(label, cmap="tab10", interpolation="nearest")
+    for region in analysis.regions.regions.values():
+        ys, xs = np.nonzero(region.mask)
+        ax.text(xs.mean(), ys.mean(), region.name, ha="center", va="center", fontsize=7, color="k",
+                rotation=90 if analysis.regions.depth_axis == "X" else 0)
+    ax.set_title(f"regions (depth axis {analysis.regions.depth_axis})")
+    if analysis.found_layers:
+        found = analysis.found_layers
+        axes[0][1].plot(found["profile"], "k-")
+        for b in found["boundaries_px"]:
+            axes[0][1].axvline(b, color="r", lw=0.8)
+        axes[0][1].set_title("attenuation depth profile and the layer boundaries found")
+    return save_figure(fig, path)
+
+
+def draw_all(analysis: Any, folder: Path) -> list[Path]:
+    """Draw every figure of an analysis into ``folder``.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        From :func:`operando.workflows.neutron.analyze_series`.
+    folder : Path
+        Output folder.
+
+    Returns
+    -------
+    list of Path
+        The PNG files.
+    """
+    out = [plot_variability_histogram(analysis, folder / "variability_histogram.png"),
+           plot_active_area(analysis, folder / "active_area.png"),
+           plot_depth_profiles(analysis, folder / "depth_profiles.png"),
+           plot_kymographs(analysis, folder / "kymographs.png"),
+           plot_regions(analysis, folder / "regions.png")]
+    out.append(plot_coulombic_efficiency(analysis, folder / "coulombic_efficiency.png"))
+    return out
