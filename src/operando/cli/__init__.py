@@ -14,6 +14,7 @@ from ._core import app
 #: Sub-command groups: name -> module holding a typer app named ``app``.
 SUBCOMMANDS: dict[str, str] = {
     "neutron": "._neutron",
+    "optical": "._optical",
     "stxm": "._stxm",
 }
 

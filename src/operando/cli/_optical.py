@@ -1,0 +1,173 @@
+"""``operando optical ...`` (analyze, score, phantom, demo) and ``operando benchmark optical``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .._errors import InputError
+from ._common import AxesOption, OutputDirOption, SeedOption, cli_errors, console, print_rows, progress_bar
+from ._core import benchmark_app
+
+app = typer.Typer(help="Optical microscopy of graphite: segment particles, classify stages by colour, count.",
+                  no_args_is_help=True)
+
+
+def _frames_list(text: Optional[str]) -> Optional[list[int]]:
+    """Parse '10,20,30' into frame indices."""
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise InputError(f"--frames-of-interest {text!r} is not a list of frame numbers; give e.g. 10,20,30") from None
+
+
+def _stages_json(path: Optional[Path]) -> Optional[dict]:
+    """Read a stages.json of stage colours."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON file ({exc}); give e.g. "
+                         '{"III": [40, 70, 160], "II": [180, 30, 30], "I": [220, 170, 30]}') from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected an object of stage colours such as {{\"III\": [r, g, b], ...}}")
+    return data
+
+
+@app.command()
+@cli_errors
+def analyze(
+    video: Annotated[Path, typer.Argument(help="Colour video: TIFF (TYXC), MP4/AVI/MOV, or a folder of frames.")],
+    output: OutputDirOption,
+    denoise: Annotated[str, typer.Option(help="none, video (the video denoiser over R, G, B jointly), or another "
+                                         "method of 'operando denoise' (gaussian, median, ...).")] = "none",
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser training budget, seconds.")] = 90.0,
+    stages: Annotated[Optional[Path], typer.Option(help="stages.json of stage colours (default: learned from the "
+                                                   "video).")] = None,
+    frames_of_interest: Annotated[Optional[str], typer.Option(help="Frames of the c-bar histograms and density "
+                                                              "plots, e.g. 10,20,30.")] = None,
+    reference_frame: Annotated[int, typer.Option(help="A frame where all particles are one stage (pristine).")] = 0,
+    channel: Annotated[str, typer.Option(help="Foreground channel: auto, chroma, lightness, saturation.")] = "auto",
+    threshold: Annotated[str, typer.Option(help="otsu, multiotsu or gmm.")] = "otsu",
+    min_area: Annotated[int, typer.Option(help="Smallest particle, pixels.")] = 20,
+    video_format: Annotated[str, typer.Option("--format", help="Format of the denoised video: tif, or mp4 "
+                                              "(lossy, for sharing).")] = "tif",
+    seed: SeedOption = 0,
+    axes: AxesOption = None,
+) -> None:
+    """Segment, track and stage graphite particles; write labels.tif, stages.tif, particles.csv, figures, report."""
+    from ..io import read
+    from ..workflows.optical import OpticalConfig, analyze_video, write_analysis
+
+    if video_format not in ("tif", "mp4"):
+        raise InputError(f"--format {video_format!r}: choose tif or mp4")
+    stack = read(video, axes=axes)
+    try:
+        cfg = OpticalConfig(denoise=denoise, time_budget_s=time_budget, stages=_stages_json(stages),
+                            frames_of_interest=_frames_list(frames_of_interest), reference_frame=reference_frame,
+                            channel=channel, threshold_method=threshold, min_area_px=min_area, seed=seed)
+    except ValueError as exc:  # pydantic's message, on one line
+        raise InputError(f"bad option: {' '.join(str(exc).split())}") from None
+    n_t = stack.size("T")
+    bad = [f for f in (cfg.frames_of_interest or []) if not 0 <= f < n_t]
+    if bad:
+        raise InputError(f"--frames-of-interest {bad} outside the video's {n_t} frames; use 0..{n_t - 1}")
+    with progress_bar("optical") as update:
+        result = analyze_video(stack, config=cfg, progress=update)
+    files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
+    console.print(f"wrote {output}: {result.table.ids.size} particles in {result.labels.shape[0]} frames "
+                  f"(labels.tif, stages.tif, particles.csv, {len(files) - 6} more); report {files['report']}")
+
+
+@app.command()
+@cli_errors
+def score(
+    folder: Annotated[Path, typer.Argument(help="An analysis folder (labels.tif, stages.tif).")],
+    truth: Annotated[Path, typer.Option(help="Annotation folder with labels.tif and stages.tif.")],
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the scores here (default: "
+                                                      "FOLDER/score.json).")] = None,
+) -> None:
+    """Score an analysis against annotation: instance F1 at IoU > 0.5, stage accuracy and confusion."""
+    from .._files import write_json_file
+    from ..workflows.optical import score_analysis
+
+    result = score_analysis(folder, truth)
+    row = {**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"],
+           "t_II_err": result["transition_error"]["II"]["median_abs_error_frames"],
+           "t_I_err": result["transition_error"]["I"]["median_abs_error_frames"]}
+    print_rows([row], f"{folder} against {truth}")
+    path = json_path or folder / "score.json"
+    write_json_file(path, result)
+    console.print(f"wrote {path} (confusion matrix rows = truth, columns = analysis, classes "
+                  f"{result['stage_classes']})")
+
+
+@app.command()
+@cli_errors
+def phantom(
+    output: OutputDirOption,
+    size: Annotated[int, typer.Option(help="Frame size, pixels.")] = 384,
+    particles: Annotated[int, typer.Option(help="Particles.")] = 200,
+    frames: Annotated[int, typer.Option(help="Frames.")] = 40,
+    seed: SeedOption = 0,
+) -> None:
+    """Write a synthetic graphite video (video.tif) and its truth (truth/labels.tif, truth/stages.tif)."""
+    from ..optical import simulate_graphite_phantom
+    from ..workflows.optical import write_phantom
+
+    with console.status("rendering the phantom"):
+        ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed)
+    files = write_phantom(ph, output)
+    console.print(f"wrote {files['video']} ({ph.config['placed']} particles, {frames} frames, seed {seed}) and "
+                  f"{output / 'truth'}")
+
+
+@app.command()
+@cli_errors
+def demo(
+    output: OutputDirOption = Path("operando-optical-demo"),
+    denoise: Annotated[str, typer.Option(help="none or a denoising method (video: ~1 min more).")] = "none",
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, seconds.")] = 60.0,
+    quick: Annotated[bool, typer.Option(help="A tiny phantom (seconds).")] = False,
+    seed: SeedOption = 0,
+) -> None:
+    """Phantom -> analysis -> score, with a report: the whole optical workflow on built-in data."""
+    from ..workflows.optical import run_optical_demo
+
+    with progress_bar("optical demo") as update:
+        result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
+                                  progress=update)
+    print_rows([{**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"]}],
+               "analysis against the phantom's truth")
+    console.print(f"report: {result['report']}")
+
+
+@benchmark_app.command("optical")
+@cli_errors
+def benchmark_optical_cmd(
+    output: OutputDirOption = Path("benchmark-optical"),
+    size: Annotated[int, typer.Option(help="Phantom frame size, pixels.")] = 384,
+    particles: Annotated[int, typer.Option(help="Phantom particles.")] = 200,
+    frames: Annotated[int, typer.Option(help="Phantom frames.")] = 40,
+    denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video).")] = None,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, seconds.")] = 90.0,
+    speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
+    seed: SeedOption = 0,
+) -> None:
+    """Optical workflow on the phantom: F1, stage accuracy, transition error, hue bias, speed."""
+    from ..workflows.optical import benchmark_optical
+
+    with progress_bar("optical benchmark") as update:
+        record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
+                                   denoisers=tuple(denoiser or ["video"]), time_budget_s=time_budget, speed=speed,
+                                   seed=seed, progress=update)
+    print_rows(record["rows"], "optical benchmark (phantom)")
+    if record["speed"]:
+        print_rows([record["speed"]], "analysis speed (no denoising)")
+    console.print(f"report: {output / 'report.md'}")
