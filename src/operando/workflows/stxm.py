@@ -50,6 +50,7 @@ class PhantomConfig(BaseModel):
     drift_px: float = Field(1.0, ge=0, description="sd of the drift between frames and between energies, pixels")
     ptycho_noise_od: float = Field(0.01, ge=0, description="Gaussian noise of the reference image, OD")
     current: float = Field(3.0, description="Cahn-Hilliard-reaction insertion rate (domains grow)")
+    ch_dt: float = Field(2e-5, gt=0, description="largest Cahn-Hilliard time step (larger: faster, coarser)")
     seed: int = 0
 
 
@@ -127,7 +128,7 @@ def _lithium_fields(cfg: PhantomConfig, n_fine: int, rng: np.random.Generator) -
 
     skip = 3
     video = simulate_cahn_hilliard(size=n_fine, n_frames=cfg.frames + skip, t_end=0.025 * (cfg.frames + skip - 1),
-                                   mean=0.3, current=cfg.current, dx=0.01 * 128 / n_fine * 0.75,
+                                   mean=0.3, current=cfg.current, dx=0.01 * 128 / n_fine * 0.75, dt=cfg.ch_dt,
                                    rng=int(rng.integers(2**31 - 1)))
     return np.clip(video.to_numpy()[skip:].astype(float), 0.0, 1.0)
 

@@ -65,6 +65,38 @@ class OpticalDensity:
     notes: list[str] = field(default_factory=list)
 
 
+def _bright_pixels(counts: np.ndarray, good: np.ndarray, spread: float) -> np.ndarray:
+    """Pixels within ``spread`` robust sd below the bright mode of the log-count histogram, at every energy."""
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    keep = good.copy()
+    for image in counts:
+        logi = np.log(np.where(good, image, np.nan).astype(float))
+        smooth = ndimage.uniform_filter(np.nan_to_num(logi, nan=np.nanmedian(logi)), 3)
+        values = smooth[good]
+        cut = threshold_otsu(values) if np.ptp(values) > 0 else values.min()
+        bright = values[values >= cut]
+        mode = float(np.median(bright))
+        upper = bright[bright >= mode]
+        sigma = 1.4826 * float(np.median(upper - mode)) if upper.size > 2 else float(np.std(bright))
+        keep &= smooth >= mode - spread * max(sigma, 1e-12)
+    return keep
+
+
+def _flatten_lines(counts: np.ndarray, background: np.ndarray, min_pixels: int = 4) -> np.ndarray:
+    """Divide every scan line by its background level (lines without enough background: the nearest ones')."""
+    out = np.empty_like(counts, dtype=float)
+    rows = np.arange(counts.shape[1])
+    for e, image in enumerate(counts):
+        n = background.sum(axis=1)
+        level = np.array([np.median(image[y, background[y]]) if n[y] >= min_pixels else np.nan for y in rows])
+        have = np.isfinite(level) & (level > 0)
+        level = np.interp(rows, rows[have], level[have]) if have.any() else np.ones(rows.size)
+        out[e] = image / level[:, None]
+    return out
+
+
 def find_background(counts: np.ndarray, *, spread: float = 3.0) -> np.ndarray:
     """Find the particle-free pixels of an energy stack from the bright-pixel histogram (as users do by hand).
 
@@ -80,23 +112,17 @@ def find_background(counts: np.ndarray, *, spread: float = 3.0) -> np.ndarray:
     -------
     ndarray of bool, shape (Y, X)
         True on particle-free pixels.
-    """
-    from scipy import ndimage
-    from skimage.filters import threshold_otsu
 
+    Notes
+    -----
+    Two passes: the second histogram is taken after dividing every scan line by its background level from the
+    first, so that line-to-line flux changes (stripes) do not push whole dim lines out of the background.
+    """
     good = np.all(np.isfinite(counts) & (counts > 0), axis=0)
-    keep = good.copy()
-    for image in counts:
-        logi = np.log(np.where(good, image, np.nan).astype(float))
-        smooth = ndimage.uniform_filter(np.nan_to_num(logi, nan=np.nanmedian(logi)), 3)
-        values = smooth[good]
-        cut = threshold_otsu(values) if np.ptp(values) > 0 else values.min()
-        bright = values[values >= cut]
-        mode = float(np.median(bright))
-        upper = bright[bright >= mode]
-        sigma = 1.4826 * float(np.median(upper - mode)) if upper.size > 2 else float(np.std(bright))
-        keep &= smooth >= mode - spread * max(sigma, 1e-12)
-    return keep
+    first = _bright_pixels(counts, good, spread)
+    if not first.any():
+        return first
+    return _bright_pixels(_flatten_lines(counts, first), good, spread)
 
 
 def _region_mask(region: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:

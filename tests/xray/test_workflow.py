@@ -1,0 +1,116 @@
+"""The STXM workflow end to end on a tiny phantom: files a beamline writes -> composition -> outputs; compare."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from operando.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+STXM = ROOT.parent / "shared" / "data" / "stxm" / "maxymus"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    from operando.workflows.stxm import PhantomConfig, make_phantom
+
+    return make_phantom(PhantomConfig(size=32, frames=2, n_particles=1, i0_counts=400, ch_dt=1e-4, seed=3))
+
+
+@pytest.fixture(scope="module")
+def phantom_dir(phantom, tmp_path_factory):
+    from operando.workflows.stxm import write_phantom
+
+    out = tmp_path_factory.mktemp("phantom")
+    write_phantom(phantom, out)
+    return out
+
+
+def test_phantom_truth_and_counts(phantom):
+    assert phantom.counts.axes == "TEYX" and phantom.counts.shape == (2, 2, 32, 32)
+    assert phantom.counts.metadata.energies == (708.2, 710.2)
+    inside = phantom.labels > 0
+    assert 0.1 < inside.mean() < 0.6 and np.isnan(phantom.x_true[:, ~inside]).all()
+    assert np.nanmean(phantom.x_true[1]) > np.nanmean(phantom.x_true[0])  # lithium goes in
+    assert phantom.reference.shape == (2, 64, 64) and phantom.reference.metadata.pixel_size == 0.015
+
+
+def test_composition_from_written_files_recovers_the_truth(phantom, phantom_dir):
+    from operando.workflows.stxm import CompositionConfig, read_series, run_composition, score_run
+
+    counts = read_series([str(phantom_dir / "stxm_t*.hdr")])
+    assert counts.axes == "TEYX" and np.array_equal(counts.to_numpy(), phantom.counts.to_numpy())
+    run = run_composition(counts, config=CompositionConfig())
+    score = score_run(run, phantom)
+    assert score["rmse_x"] < 0.2 and abs(score["mean_bias"]) < 0.05 and score["mask_recall"] > 0.9
+    assert 0.85 < score["coverage_1.96sd"] < 0.99
+    assert np.allclose(np.array(run.summary["shifts_px"]), -phantom.shifts, atol=0.5)
+    nx = run_composition(counts.__class__(counts.to_numpy()[0], "EYX", counts.metadata), config=CompositionConfig())
+    assert nx.maps.shape == (1, 3, 32, 32)
+
+
+def test_cli_composition_writes_tif_and_json(phantom_dir, tmp_path):
+    out = tmp_path / "x.tif"
+    result = runner.invoke(app, ["stxm", "composition", str(phantom_dir / "stxm.nxstxm.h5"), "-o", str(out),
+                                 "--energies", "708.2,710.2"])
+    assert result.exit_code == 0, result.output
+    from operando.io import read
+
+    maps = read(out, allow_nan=True)
+    assert maps.axes == "TCYX" and maps.shape == (2, 3, 32, 32) and maps.dtype == np.float32
+    x, thick = maps.to_numpy()[:, 0], maps.to_numpy()[:, 1]
+    assert np.array_equal(np.isnan(x), np.isnan(thick))
+    summary = json.loads(out.with_suffix(".json").read_text())
+    for key in ("energies_ev", "i0_source", "shifts_px", "mask_fraction", "frames", "stripes", "config", "seed"):
+        assert key in summary
+    assert summary["frames"][0]["ci95_low"] < summary["frames"][0]["mean_x"] < summary["frames"][0]["ci95_high"]
+
+
+def test_single_energy_real_file_says_composition_needs_two_energies(tmp_path):
+    if not STXM.is_dir():
+        pytest.skip("../shared/data/stxm is not here")
+    result = runner.invoke(app, ["stxm", "composition", str(STXM / "tutorial000000005.hdr"), "-o",
+                                 str(tmp_path / "x.tif")])
+    assert result.exit_code == 2 and ">= 2 energies" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_convert_real_hdr_to_nxstxm_tif_zarr(tmp_path):
+    if not STXM.is_dir():
+        pytest.skip("../shared/data/stxm is not here")
+    for name in ("a.stxm.nxs", "b.tif", "c.zarr"):
+        result = runner.invoke(app, ["convert", str(STXM / "tutorial000000005.hdr"), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "b.txt").read_text().strip() == "709.5000"
+    from operando.io import read
+
+    assert read(tmp_path / "c.zarr").metadata.energies == (709.5,)
+
+
+def test_compare_registers_a_finer_shifted_reference():
+    from operando import Metadata, Stack
+    from operando.metrics import compare_to_reference, paired_statistics
+    from operando.workflows.compare import compare_versions
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:128, :128]
+    fine = np.exp(-((yy - 60) ** 2 + (xx - 70) ** 2) / 300.0) + 0.5 * np.exp(-((yy - 30) ** 2 + (xx - 30) ** 2) / 80)
+    from scipy import ndimage
+
+    coarse = fine.reshape(64, 2, 64, 2).mean(axis=(1, 3))
+    ref = ndimage.shift(fine, (1.6, -2.2), order=3)
+    good = coarse + rng.normal(0, 0.02, coarse.shape)
+    bad = coarse + rng.normal(0, 0.1, coarse.shape)
+    c = compare_to_reference(good, ref, scale=0.5)
+    assert c.shift == pytest.approx((-0.8, 1.1), abs=0.25) and c.psnr > 25
+    meta = Metadata(pixel_size=0.03)
+    table = compare_versions({"bad": Stack(np.stack([bad, bad]), "TYX", meta), "good": Stack(np.stack([good, good]),
+                              "TYX", meta)}, Stack(ref, "YX", Metadata(pixel_size=0.015)))
+    stats = table.statistics["good"]["psnr_db"]
+    assert stats["mean_difference"] > 10 and stats["share_improved"] == 1.0
+    assert paired_statistics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.5]))["mean_difference"] == \
+        pytest.approx(7 / 6)
