@@ -88,8 +88,8 @@ def test_learned_stages_are_ordered_by_time_and_far_colours_are_unknown():
 def test_given_stage_colours_and_plating_class():
     lab = rgb_to_lab(np.array([[0.2, 0.3, 0.7]] * 20 + [[0.7, 0.15, 0.15]] * 20 + [[0.9, 0.7, 0.2]] * 20))
     lab = lab + np.random.default_rng(0).normal(0, 1.0, lab.shape)
-    given = {n: rgb_to_lab(np.array(c)) for n, c in
-             {"III": (0.2, 0.3, 0.7), "II": (0.7, 0.15, 0.15), "I": (0.9, 0.7, 0.2), "plating": (0.8, 0.8, 0.8)}.items()}
+    rgb = {"III": (0.2, 0.3, 0.7), "II": (0.7, 0.15, 0.15), "I": (0.9, 0.7, 0.2), "plating": (0.8, 0.8, 0.8)}
+    given = {n: rgb_to_lab(np.array(c)) for n, c in rgb.items()}
     model = fit_stage_model(lab, np.zeros(60), given=given)
     codes, _ = classify_pixels(rgb_to_lab(np.array([[0.8, 0.8, 0.8], [0.7, 0.15, 0.15]])), model, max_distance=50)
     assert list(codes) == [STAGE_CODES["plating"], STAGE_CODES["II"]]

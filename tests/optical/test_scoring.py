@@ -19,7 +19,7 @@ def test_identical_and_relabelled_segmentations_score_one():
     score = instance_f1(truth, swapped)
     assert score.f1 == 1.0 and score.mean_iou == 1.0
     t_ids, p_ids, _ = match_instances(truth, swapped)
-    assert dict(zip(t_ids.tolist(), p_ids.tolist())) == {1: 7, 2: 3}
+    assert dict(zip(t_ids.tolist(), p_ids.tolist(), strict=True)) == {1: 7, 2: 3}
 
 
 def test_split_and_missed_objects_count_as_errors():

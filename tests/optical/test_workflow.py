@@ -13,43 +13,49 @@ from operando.workflows.optical import OpticalConfig, analyze_video, score_analy
 runner = CliRunner()
 
 
-def test_analysis_of_the_tiny_phantom_finds_and_stages_the_particles(tiny_phantom, tmp_path):
+@pytest.fixture(scope="module")
+def analysed(tiny_phantom, tmp_path_factory):
+    """The tiny phantom written with its truth, analysed once and written."""
+    folder = tmp_path_factory.mktemp("optical")
+    write_phantom(tiny_phantom, folder / "ph")
+    result = analyze_video(tiny_phantom.video, config=OpticalConfig(seed=0))
+    files = write_analysis(result, folder / "a", source=tiny_phantom.video)
+    return result, files, folder
+
+
+def test_analysis_of_the_tiny_phantom_finds_and_stages_the_particles(tiny_phantom, analysed):
     p = tiny_phantom
-    result = analyze_video(p.video, config=OpticalConfig(seed=0))
+    result, files, folder = analysed
     seg = instance_f1(p.labels.astype(np.int64), result.labels.astype(np.int64))
     assert seg.f1 > 0.8
     stages = stage_confusion(p.stages, result.stages, classes=(0, 1, 2, 3, 4, 255), mask=p.labels > 0)
     assert stages.accuracy > 0.85
     assert result.model.names == ("III", "II", "I") and result.config["seed"] == 0
-    files = write_analysis(result, tmp_path / "a", source=p.video)
     for name in ("labels.tif", "stages.tif", "particles.csv", "particle_summary.csv", "analysis.json",
                  "report.md", "stage_fractions.png", "density.png", "cbar_histograms.png"):
-        assert (tmp_path / "a" / name).exists(), name
+        assert (folder / "a" / name).exists(), name
     labels = read(files["labels.tif"])
     assert labels.axes == "TYX" and labels.dtype == np.uint16
     staged = read(files["stages.tif"])
     assert staged.dtype == np.uint8 and staged.metadata.extra["legend"]["255"] == "unknown"
-    header = (tmp_path / "a" / "particles.csv").read_text().splitlines()[0]
+    header = (folder / "a" / "particles.csv").read_text().splitlines()[0]
     for column in ("id", "area_px2", "perimeter_px", "v_over_a_px", "frac_II", "cbar", "transition_I_frame"):
         assert column in header.split(",")
-    record = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    record = json.loads((folder / "a" / "analysis.json").read_text())
     assert record["config"]["seed"] == 0 and record["stage_model"]["source"] == "learned"
 
 
-def test_score_against_the_phantom_truth(tiny_phantom, tmp_path):
-    p = tiny_phantom
-    write_phantom(p, tmp_path / "ph")
-    result = analyze_video(p.video, config=OpticalConfig(seed=0))
-    write_analysis(result, tmp_path / "a", source=p.video)
-    score = score_analysis(tmp_path / "a", tmp_path / "ph" / "truth")
+def test_score_against_the_phantom_truth(analysed):
+    _, _, folder = analysed
+    score = score_analysis(folder / "a", folder / "ph" / "truth")
     assert score["instance"]["f1"] > 0.8
     assert score["transition_error"]["II"]["median_abs_error_frames"] <= 1
     assert np.array(score["stage_confusion_rows_truth_cols_analysis"]).shape == (6, 6)
 
 
-def test_given_stage_colours_from_a_reference_region(tiny_phantom):
+def test_given_stage_colours_are_used(tiny_phantom, analysed):
     p = tiny_phantom
-    learned = analyze_video(p.video, config=OpticalConfig(seed=0))
+    learned = analysed[0]
     means = {n: {"lab": m.tolist()} for n, m in zip(learned.model.names, learned.model.means, strict=True)}
     given = analyze_video(p.video, config=OpticalConfig(seed=0, stages=means))
     assert given.model.source == "given"
@@ -85,6 +91,7 @@ def test_cli_phantom_analyze_score(tmp_path):
     assert json.loads((tmp_path / "a" / "score.json").read_text())["instance"]["f1"] > 0.8
 
 
+@pytest.mark.slow
 def test_analyze_an_mp4(tiny_phantom, tmp_path):
     import warnings
 

@@ -80,10 +80,10 @@ def _log_gauss(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> tuple[np.n
     n, k = x.shape[0], means.shape[0]
     logp, d2 = np.empty((n, k)), np.empty((n, k))
     for j in range(k):
-        chol = np.linalg.cholesky(covs[j])
-        z = np.linalg.solve(chol, (x - means[j]).T)
-        d2[:, j] = (z**2).sum(0)
-        logp[:, j] = -0.5 * d2[:, j] - np.log(np.diag(chol)).sum() - 1.5 * np.log(2 * np.pi)
+        precision = np.linalg.inv(covs[j])
+        d = x - means[j]
+        d2[:, j] = np.einsum("ni,ij,nj->n", d, precision, d, optimize=True)
+        logp[:, j] = -0.5 * d2[:, j] - 0.5 * np.linalg.slogdet(covs[j])[1] - 1.5 * np.log(2 * np.pi)
     return logp, d2
 
 

@@ -77,6 +77,7 @@ class OpticalConfig(BaseModel):
     cbar_mapping: dict[str, float] = Field(default_factory=lambda: {"III": 1 / 3, "II": 1 / 2, "I": 1.0})
     frames_of_interest: list[int] | None = None
     samples_per_frame: int = Field(3000, ge=10)
+    max_samples: int = Field(30000, ge=100, description="particle pixels in the stage fit, over all frames")
     n_boot: int = Field(1000, ge=10)
 
 
@@ -192,10 +193,11 @@ def _stage_model(lab: np.ndarray, labels: np.ndarray, cfg: OpticalConfig, seed: 
     """Sample particle pixels over the video and fit the stage model (given or learned)."""
     gen = np.random.default_rng(seed)
     samples, times = [], []
+    per_frame = max(10, min(cfg.samples_per_frame, cfg.max_samples // lab.shape[0]))
     for t in range(lab.shape[0]):
         idx = np.flatnonzero(labels[t] > 0)
         if idx.size:
-            pick = gen.choice(idx, min(cfg.samples_per_frame, idx.size), replace=False)
+            pick = gen.choice(idx, min(per_frame, idx.size), replace=False)
             samples.append(lab[t].reshape(-1, 3)[pick])
             times.append(np.full(pick.size, t))
     if not samples:
