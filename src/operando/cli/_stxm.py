@@ -69,6 +69,34 @@ def composition_cmd(
     console.print(f"wrote {tif} and {js}")
 
 
+@app.command("od")
+@cli_errors
+def od_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="One stack file, or several files / a glob (time series).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="OUT.tif: float32 OD (NaN where counts <= 0); "
+                                         "OUT.json beside it.")],
+    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a free region y0:y1:x0:x1.")] = "auto",
+    per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,
+    row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
+    ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
+) -> None:
+    """Optical density -ln(I / I0) of every image, with the I0 and scan-line record (single energies too)."""
+    from .._files import refuse_to_overwrite, write_json_file
+    from ..io import write
+    from ..workflows.stxm import CompositionConfig, read_series, run_optical_density
+
+    counts = read_series(inputs)
+    refuse_to_overwrite(output, *inputs)
+    cfg = CompositionConfig(i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets, ring_current=ring_current)
+    od, summary = run_optical_density(counts, config=cfg)
+    write(od, output, dtype="float32")
+    write_json_file(output.with_suffix(".json"), {**summary, "inputs": list(inputs), "output": str(output)})
+    rows = [{"energy": s["energy_index"], "row_excess_before": s["before"]["row_excess"],
+             "row_excess_after": s["after"]["row_excess"]} for s in summary["stripes"]]
+    print_rows(rows, f"{summary['i0_source']}; background {summary['background_fraction']:.0%} of the pixels")
+    console.print(f"wrote {output} ({od.shape}, {od.axes}) and {output.with_suffix('.json')}")
+
+
 @app.command("phantom")
 @cli_errors
 def phantom_cmd(
