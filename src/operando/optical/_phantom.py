@@ -51,7 +51,18 @@ class GraphitePhantom:
 
 
 def concrete_seed(rng: int | np.random.Generator | None) -> int:
-    """Return a concrete seed to record: the int given, one drawn from a Generator, or fresh entropy."""
+    """Return a concrete seed to record: the int given, one drawn from a Generator, or fresh entropy.
+
+    Parameters
+    ----------
+    rng : int, Generator or None
+        What the caller passed as ``rng``.
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**31).
+    """
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(2**31))
     if rng is None:

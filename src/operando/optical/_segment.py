@@ -60,7 +60,18 @@ def separability(image: np.ndarray) -> float:
 
 
 def choose_channel(lab: np.ndarray) -> str:
-    """Return the foreground channel of :func:`foreground_channel` that best separates two classes."""
+    """Return the foreground channel of :func:`foreground_channel` that best separates two classes.
+
+    Parameters
+    ----------
+    lab : ndarray, shape (Y, X, 3)
+        CIELAB image (e.g. the time-averaged frame).
+
+    Returns
+    -------
+    str
+        ``chroma``, ``lightness`` or ``saturation``: the highest Otsu separability (:func:`separability`).
+    """
     scores = {k: separability(foreground_channel(lab, k)) for k in ("chroma", "lightness", "saturation")}
     return max(scores, key=scores.get)
 
@@ -199,7 +210,22 @@ def _split(mask: np.ndarray, min_distance_px: float, h_px: float) -> np.ndarray:
 
 
 def filter_sizes(labels: np.ndarray, min_area_px: int, max_area_px: int | None) -> np.ndarray:
-    """Drop objects outside the area range and renumber the rest 1..n (in order of first appearance)."""
+    """Drop objects outside the area range and renumber the rest 1..n (in order of their old ids).
+
+    Parameters
+    ----------
+    labels : ndarray of int
+        Label image (0 background).
+    min_area_px : int
+        Smallest area kept, pixels.
+    max_area_px : int or None
+        Largest area kept, pixels (None: no limit).
+
+    Returns
+    -------
+    ndarray of int32
+        The relabelled image.
+    """
     areas = np.bincount(labels.ravel())
     keep = areas >= min_area_px
     if max_area_px is not None:
@@ -236,7 +262,22 @@ def register_shifts(reference: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def shift_image(image: np.ndarray, shift: np.ndarray, fill: float = 0) -> np.ndarray:
-    """Translate a 2-D image by an integer (dy, dx), filling what enters with ``fill``."""
+    """Translate an image by an integer (dy, dx), filling what enters with ``fill``.
+
+    Parameters
+    ----------
+    image : ndarray, shape (Y, X, ...)
+        The image.
+    shift : array of 2 ints
+        Displacement (dy, dx) in pixels.
+    fill : float
+        Value of the pixels that enter.
+
+    Returns
+    -------
+    ndarray
+        The translated image (same shape and dtype).
+    """
     out = np.full_like(image, fill)
     dy, dx = int(shift[0]), int(shift[1])
     ny, nx = image.shape[:2]

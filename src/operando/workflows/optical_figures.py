@@ -1,5 +1,8 @@
-"""Figures of the optical workflow: stage fractions vs time, c-bar histograms, transition time vs V/A, and the
-population density over c-bar and V/A (matplotlib figures; the caller saves them with report.save_figure)."""
+"""Figures of the optical workflow: stage fractions, c-bar histograms, transition time vs V/A, density.
+
+The density is the population over c-bar and V/A at chosen frames. These return matplotlib figures; the caller
+saves them with ``operando.report.save_figure``.
+"""
 
 from __future__ import annotations
 
