@@ -121,7 +121,7 @@ def phantom_cmd(
 def demo_cmd(
     output: OutputDirOption = Path("operando-stxm-demo"),
     quick: Annotated[bool, typer.Option(help="A tiny run (seconds).")] = False,
-    method: Annotated[str, typer.Option(help="Denoiser of the denoised run.")] = "nlm",
+    method: Annotated[str, typer.Option(help="Denoiser of the denoised run.")] = "tv",
     time_budget: Annotated[float, typer.Option("--time-budget", help="Neural training budget, s.")] = 60.0,
     seed: SeedOption = 0,
 ) -> None:
@@ -220,7 +220,7 @@ def benchmark_stxm_cmd(
     size: Annotated[int, typer.Option(help="Phantom pixels per side.")] = 96,
     frames: Annotated[int, typer.Option(help="Phantom time points.")] = 3,
     i0_counts: Annotated[float, typer.Option(help="Incident counts per pixel (photon-limited: ~100-300).")] = 150.0,
-    method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "n2v2",
+    method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "tv",
     extra: Annotated[Optional[list[str]], typer.Option(help="More denoisers (before the ratio); repeat.")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Budget per neural run, s.")] = 90.0,
     seed: SeedOption = 0,
@@ -230,7 +230,7 @@ def benchmark_stxm_cmd(
 
     cfg = BenchmarkConfig(phantom=PhantomConfig(size=size, frames=frames, i0_counts=i0_counts, seed=seed),
                           method=method, time_budget_s=time_budget, seed=seed,
-                          extra_methods=extra if extra is not None else ["nlm"])
+                          extra_methods=extra if extra is not None else ["nlm", "n2v2"])
     with progress_bar("stxm benchmark") as update:
         result = benchmark_stxm(output, config=cfg, progress=update)
     print_rows([{k: v for k, v in r.items() if k not in ("od_error_energy",)} for r in result["rows"]],
