@@ -114,3 +114,14 @@ def test_compare_registers_a_finer_shifted_reference():
     assert stats["mean_difference"] > 10 and stats["share_improved"] == 1.0
     assert paired_statistics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.5]))["mean_difference"] == \
         pytest.approx(7 / 6)
+
+
+def test_denoised_before_the_ratio_is_better_and_its_split_sd_is_calibrated(phantom):
+    from operando.workflows.stxm import CompositionConfig, run_composition, score_run
+
+    raw = score_run(run_composition(phantom.counts, config=CompositionConfig()), phantom)
+    run = run_composition(phantom.counts, config=CompositionConfig(denoise="tv"))
+    den = score_run(run, phantom)
+    assert "thinned" in run.summary["sd_source"]
+    assert den["rmse_x"] < 0.8 * raw["rmse_x"]
+    assert 0.85 < den["coverage_1.96sd"] < 0.995
