@@ -108,3 +108,16 @@ def test_video_denoiser_runs_on_a_tyxc_colour_video(tiny_phantom):
     result = analyze_video(tiny_phantom.video, config=OpticalConfig(denoise="video", time_budget_s=10, seed=0))
     assert result.denoised.shape == (8, 96, 96, 3)
     assert result.seconds["denoise_s"] > 0
+
+
+def test_hue_bias_is_zero_for_the_clean_render_and_small_per_region_for_raw_frames(tiny_phantom, analysed):
+    from operando.optical import video_rgb
+    from operando.workflows.optical import hue_bias
+
+    p, result = tiny_phantom, analysed[0]
+    clean = p.clean.to_numpy()
+    same = hue_bias(clean, clean, p.labels, p.stages, result)
+    assert same["moved_region_share"] == 0 and same["moved_pixel_share"] == 0 and same["mean_delta_e"] == 0
+    raw = hue_bias(clean, video_rgb(p.video), p.labels, p.stages, result)
+    assert raw["moved_pixel_share"] > 0.05  # camera noise moves single pixels across stage boundaries
+    assert raw["moved_region_share"] < raw["moved_pixel_share"] / 5  # averaged regions keep their stage

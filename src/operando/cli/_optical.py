@@ -155,7 +155,8 @@ def benchmark_optical_cmd(
     size: Annotated[int, typer.Option(help="Phantom frame size, pixels.")] = 384,
     particles: Annotated[int, typer.Option(help="Phantom particles.")] = 200,
     frames: Annotated[int, typer.Option(help="Phantom frames.")] = 40,
-    denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video).")] = None,
+    denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video and "
+                                                          "gaussian).")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, seconds.")] = 90.0,
     speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
     seed: SeedOption = 0,
@@ -165,8 +166,8 @@ def benchmark_optical_cmd(
 
     with progress_bar("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
-                                   denoisers=tuple(denoiser or ["video"]), time_budget_s=time_budget, speed=speed,
-                                   seed=seed, progress=update)
+                                   denoisers=tuple(denoiser or ["video", "gaussian"]), time_budget_s=time_budget,
+                                   speed=speed, seed=seed, progress=update)
     print_rows(record["rows"], "optical benchmark (phantom)")
     if record["speed"]:
         print_rows([record["speed"]], "analysis speed (no denoising)")
