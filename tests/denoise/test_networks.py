@@ -9,7 +9,7 @@ from .conftest import gain_db
 
 @pytest.mark.parametrize("method", ["video", "n2v", "n2v2", "structn2v"])
 def test_each_network_raises_psnr(clean_video, noisy_video, tiny_config, method):
-    model = train_denoiser(noisy_video, method=method, config=tiny_config, rng=0)
+    model = train_denoiser(noisy_video, config=tiny_config.model_copy(update={"method": method}), rng=0)
     out = predict(model, noisy_video)
     assert out.shape == noisy_video.shape and out.dtype == noisy_video.dtype
     assert gain_db(clean_video, noisy_video, out) > 3.0
@@ -71,14 +71,14 @@ def test_integer_input_gives_integer_output(noisy_video, tiny_config):
 def test_rgb_video_and_single_images(tiny_config, rng):
     rgb = rng.random((6, 16, 16, 3)).astype(np.float32)
     cfg = tiny_config.model_copy(update={"max_steps": 5, "patch": 16})
-    out = denoise(rgb, axes="TYXC", method="video", time_budget_s=10, rng=0) if False else predict(
-        train_denoiser(rgb, axes="TYXC", config=cfg, rng=0), rgb, axes="TYXC")
+    out = predict(train_denoiser(rgb, axes="TYXC", config=cfg, rng=0), rgb, axes="TYXC")
     assert out.shape == rgb.shape
     image = rng.random((24, 24)).astype(np.float32)
-    out2 = predict(train_denoiser(image, method="n2v2", config=cfg, rng=0), image)
+    out2 = predict(train_denoiser(image, config=cfg.model_copy(update={"method": "n2v2"}), rng=0), image)
     assert out2.shape == image.shape and out2.dtype == image.dtype
     spectral = Stack(rng.random((3, 16, 16)).astype(np.float32), axes="EYX")
-    assert predict(train_denoiser(spectral, method="n2v", config=cfg, rng=0), spectral).axes == "EYX"
+    model = train_denoiser(spectral, config=cfg.model_copy(update={"method": "n2v"}), rng=0)
+    assert predict(model, spectral).axes == "EYX"
 
 
 def test_pure_noise_gives_no_structure(tiny_config):
@@ -95,7 +95,7 @@ def test_pure_noise_gives_no_structure(tiny_config):
 ])
 def test_bad_inputs(data, axes, kwargs, match, tiny_config):
     with pytest.raises(InputError, match=match):
-        train_denoiser(data, axes=axes, config=tiny_config, **kwargs)
+        train_denoiser(data, axes=axes, config=tiny_config.model_copy(update=kwargs))
 
 
 def test_nan_input_is_refused(tiny_config):
@@ -139,7 +139,7 @@ def test_skipping_impulses_removes_the_median_bias_of_counts(clean_video, tiny_c
     noisy = corrupt(clean_video, "mixed:10,0.02,0.1", rng=0)
     clean = clean_video.to_numpy()
     default = train_denoiser(noisy, config=tiny_config, rng=0)
-    median = train_denoiser(noisy, config=tiny_config.model_copy(update={"skip_impulses": False}), loss="l1", rng=0)
+    median = train_denoiser(noisy, config=tiny_config.model_copy(update={"skip_impulses": False, "loss": "l1"}), rng=0)
     assert default.loss == "mse" and default.config.skip_impulses
     bias_default = float(np.mean(predict(default, noisy).to_numpy() - clean))
     bias_median = float(np.mean(predict(median, noisy).to_numpy() - clean))
@@ -152,9 +152,9 @@ def test_blind_spot_output_never_sees_its_own_pixel(kind):
     import torch
 
     from operando.denoise import TrainConfig
-    from operando.denoise._training import build_model
+    from operando.denoise._unet import build_model
 
-    net = build_model(TrainConfig(base=8, blind_spot=True, blind_spot_kind=kind), 1).eval()
+    net = build_model(TrainConfig(base=8, blind_spot=True, blind_spot_kind=kind, seed=0), 1).eval()
     x = torch.randn(1, 4 + (1 if kind == "donut" else 2), 32, 32)
     if kind == "checkerboard":  # the hidden parity is zeroed and flagged in the mask channel
         board = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 == 0
@@ -217,7 +217,7 @@ def test_denoising_never_changes_the_input(noisy_video, tiny_config):
 
 @pytest.mark.parametrize("method", ["video", "structn2v"])
 def test_test_time_augmentation_keeps_quality_and_the_blind_spot(clean_video, noisy_video, tiny_config, method):
-    model = train_denoiser(noisy_video, method=method, config=tiny_config, rng=0)
+    model = train_denoiser(noisy_video, config=tiny_config.model_copy(update={"method": method}), rng=0)
     plain = predict(model, noisy_video)
     tta = predict(model, noisy_video, tta=True)
     assert tta.shape == noisy_video.shape and tta.dtype == noisy_video.dtype
@@ -228,3 +228,38 @@ def test_test_time_augmentation_keeps_quality_and_the_blind_spot(clean_video, no
         changed[6, 9, 20] += 10.0
         out = predict(model, Stack(changed, axes="TYX"), tta=True).to_numpy()
         assert out[6, 9, 20] == tta.to_numpy()[6, 9, 20]
+
+
+def test_config_or_keywords_never_merged(noisy_video, tiny_config):
+    """Keywords build a config, or repeat the given config's values; a contradiction is one InputError line."""
+    from operando.denoise import TrainConfig
+
+    with pytest.raises(InputError, match=r"max_steps=7 conflicts with config.max_steps=120"):
+        train_denoiser(noisy_video, config=tiny_config, max_steps=7)
+    with pytest.raises(InputError, match="rng=3 conflicts with config.seed=2"):
+        train_denoiser(noisy_video, config=tiny_config.model_copy(update={"seed": 2}), rng=3)
+    small = dict(max_steps=6, base=8, patch=32, val_every=3)
+    a = train_denoiser(noisy_video, config=TrainConfig(method="n2v", **small), rng=1)
+    b = train_denoiser(noisy_video, config=TrainConfig(method="n2v", seed=1, **small), method="n2v")  # repeats
+    np.testing.assert_array_equal(predict(a, noisy_video).to_numpy(), predict(b, noisy_video).to_numpy())
+    by_keywords = train_denoiser(noisy_video, method="n2v", max_steps=6, rng=1)  # keywords alone build a config
+    assert by_keywords.config == TrainConfig(method="n2v", max_steps=6, seed=1).model_copy(
+        update={k: getattr(by_keywords.config, k) for k in ("blind_spot", "impulse_filter", "skip_impulses")})
+
+
+def test_every_model_and_output_records_its_config_and_concrete_seed(tmp_path, noisy_video, tiny_config):
+    """A run can be repeated from its output: the saved JSON and the Stack metadata hold config and seed."""
+    import json
+
+    from operando.denoise import TrainConfig
+
+    cfg = tiny_config.model_copy(update={"max_steps": 6, "val_every": 3})
+    model = train_denoiser(noisy_video, config=cfg)  # no seed given: one is drawn and recorded
+    assert isinstance(model.config.seed, int)
+    save_model(model, tmp_path / "m")
+    record = json.loads((tmp_path / "m.json").read_text())
+    assert record["config"] == model.config.model_dump() and record["seed"] == model.config.seed
+    out = predict(model, noisy_video)
+    assert out.metadata.extra["denoise"]["config"] == model.config.model_dump()
+    again = train_denoiser(noisy_video, config=TrainConfig(**record["config"]))
+    np.testing.assert_array_equal(out.to_numpy(), predict(again, noisy_video).to_numpy())

@@ -1,18 +1,23 @@
 """Denoisers: self-supervised networks (video, Noise2Void family) and calibrated classical baselines.
 
-``import operando.denoise`` is light; torch is imported when a network is trained or applied.
+``import operando.denoise`` is light; torch is imported when a network is trained or applied. The methods are
+rows of one registry (``_methods.METHOD_TABLE``; its docstring says how to add one); ``NEURAL``,
+``BASELINES`` and ``METHODS`` are derived from it.
 """
 
-from ._api import BASELINES, METHODS, NEURAL, denoise, denoise_baseline
+from ._api import denoise
+from ._baselines import denoise_baseline
+from ._config import TrainConfig, TrainedDenoiser
 from ._diagnose import Diagnosis, diagnose
 from ._measured import impulse_pixels, keep_measured_pixels
+from ._methods import BASELINES, METHODS, NEURAL
 
 
 def __getattr__(name: str):
-    if name in ("train_denoiser", "TrainConfig", "TrainedDenoiser"):
-        from . import _training
+    if name == "train_denoiser":
+        from ._training import train_denoiser
 
-        return getattr(_training, name)
+        return train_denoiser
     if name == "predict":
         from ._inference import predict
 

@@ -1,87 +1,34 @@
-"""The public ``denoise`` entry point: validate, rearrange, dispatch to a method, restore shape and dtype."""
+"""The public ``denoise`` entry point: look the method up in the registry, settle config and seed, run it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Stack, as_stack
-from .._stack import convert_dtype
-from ._baselines import apply_baseline, calibrate_baseline
-from ._layout import from_working, to_working
+from .._stack import Stack, as_stack, convert_dtype
+from ._baselines import denoise_baseline
+from ._config import Progress, TrainConfig, child_seeds, config_from, resolve_seed
+from ._layout import with_record
+from ._methods import BASELINES, METHODS, NEURAL, DenoiseMethod, RunSettings, method_entry
 
 logger = logging.getLogger(__name__)
-
-BASELINES = ("gaussian", "median", "nlm", "tv")
-Method = Literal["gaussian", "median", "nlm", "tv"]
-
-
-def denoise_baseline(
-    data: Stack | np.ndarray,
-    *,
-    method: Method = "gaussian",
-    axes: str | None = None,
-    progress: Callable[[float, str], None] | None = None,
-) -> Stack | np.ndarray:
-    """Denoise with a classical filter whose parameters are chosen self-supervised (J-invariant calibration).
-
-    Parameters
-    ----------
-    data : Stack or ndarray
-        Image, video (``T``) or spectral (``E``) stack; RGB (``C``) channels are calibrated separately.
-    method : {"gaussian", "median", "nlm", "tv"}
-        Space-time Gaussian, space-time median, per-frame non-local means, per-frame total variation.
-    axes : str, optional
-        Axes of a plain array (e.g. ``"TYX"``).
-    progress : callable, optional
-        Called as ``progress(fraction_done, message)``.
-
-    Returns
-    -------
-    Stack or ndarray
-        Same type, shape and dtype as the input. The chosen parameters are in
-        ``metadata.extra["denoise"]`` of a returned Stack.
-    """
-    if method not in BASELINES:
-        raise InputError(f"unknown baseline {method!r}; choose one of {', '.join(BASELINES)}")
-    stack = as_stack(data, axes=axes)
-    work, layout = to_working(stack)
-    out = np.empty_like(work)
-    chosen = []
-    n_c = work.shape[2]
-    for c in range(n_c):
-        calib = calibrate_baseline(method, work[0, :, c])
-        chosen.append(calib.best)
-        for b in range(work.shape[0]):
-            out[b, :, c] = apply_baseline(method, work[b, :, c], calib.best)
-        if progress is not None:
-            progress((c + 1) / n_c, f"{method}: channel {c + 1}/{n_c}")
-    result = from_working(out, layout, stack)
-    meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": {"method": method, "params": chosen}})
-    result = Stack(result.data, axes=result.axes, metadata=meta)
-    return result if isinstance(data, Stack) else result.data
-
-
-NEURAL = ("video", "n2v", "n2v2", "structn2v")
-METHODS = NEURAL + BASELINES + ("bm4d",)
 
 
 def denoise(
     data: Stack | np.ndarray,
     *,
-    method: str = "video",
+    method: str | None = None,
     axes: str | None = None,
-    frames: int = 5,
-    time_budget_s: float = 300.0,
+    frames: int | None = None,
+    time_budget_s: float | None = None,
+    config: TrainConfig | None = None,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
     tta: bool = False,
     ensemble: int = 1,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise an image, video or spectral stack with ``method``, trained on the data itself.
 
@@ -89,77 +36,110 @@ def denoise(
     ----------
     data : Stack or ndarray
         The noisy stack (a plain array needs ``axes`` unless 2-D).
-    method : str
-        ``video`` (temporal masking), ``n2v``, ``n2v2``, ``structn2v`` (spatial blind spot), ``gaussian``,
-        ``median``, ``nlm``, ``tv`` (calibrated classical filters) or ``bm4d`` (optional extra).
-    frames : int
-        Window of the video denoiser.
-    time_budget_s : float
-        Training budget of the networks, in seconds.
+    method : str, optional
+        A name of ``METHODS`` (the registry, ``_methods.py``): ``video`` (temporal masking), ``n2v``, ``n2v2``,
+        ``structn2v`` (spatial blind spot), ``gaussian``, ``median``, ``nlm``, ``tv`` (calibrated classical
+        filters) or ``bm4d`` (optional extra). Default: ``config.method``, else ``"video"``.
+    axes : str, optional
+        Axes of a plain array (e.g. ``"TYX"``).
+    frames : int, optional
+        Networks: window of the video denoiser (default 5).
+    time_budget_s : float, optional
+        Networks: training budget in seconds (default 300).
+    config : TrainConfig, optional
+        Networks: the whole training configuration (``max_steps``, ``batch``, ``lr``, ...). ``method``,
+        ``frames`` and ``time_budget_s`` may repeat its values but not contradict them (InputError).
     rng : int or Generator, optional
-        Seed.
+        Networks: seed (None: ``config.seed`` when set, else drawn). The seed used is recorded.
     device : {"auto", "cpu", "cuda"}
+        Networks: where to train and predict.
     tta : bool
         Networks only: average the prediction over the flips and rotations used in training (8x slower
         inference, usually better; see :func:`predict`).
     ensemble : int
-        Networks only: train this many networks with different seeds (``rng``, ``rng + 1``, ...; each with the
-        full ``time_budget_s``) and average their predictions. Each run's error is partly its own, so the
-        average is better (+0.7 dB for 3 runs on the physics benchmark's video, docs/benchmarks.md), at
-        ``ensemble`` times the cost.
+        Networks only: train this many networks with child seeds of the seed
+        (``numpy.random.SeedSequence(seed).spawn(ensemble)``; each with the full ``time_budget_s``) and average
+        their predictions. Each run's error is partly its own, so the average is better (+0.7 dB for 3 runs on
+        the physics benchmark's video, docs/benchmarks.md), at ``ensemble`` times the cost.
     progress : callable, optional
         ``progress(fraction, message)``.
 
     Returns
     -------
     Stack or ndarray
-        Same type, shape and dtype as ``data``.
+        Same type, shape and dtype as ``data``. A Stack records in ``metadata.extra["denoise"]`` the method
+        and, for networks, the whole training configuration and the concrete seed (so ``config=
+        TrainConfig(**record["config"])`` repeats the run), plus the ensemble's member seeds.
 
     See Also
     --------
     denoise_baseline, train_denoiser, predict
     """
-    if ensemble != 1 and (method in BASELINES or method == "bm4d"):
-        raise InputError(f"ensemble averages trained networks ({', '.join(NEURAL)}); {method!r} is deterministic, "
-                         "use ensemble=1")
+    entry = method_entry(method or (config.method if config is not None else "video"))
     if ensemble < 1:
-        raise InputError(f"ensemble must be >= 1, got {ensemble}")
-    if method in BASELINES:
-        return denoise_baseline(data, method=method, axes=axes, progress=progress)  # type: ignore[arg-type]
-    if method == "bm4d":
-        from ._bm4d import denoise_bm4d
-
-        return denoise_bm4d(data, axes=axes)
-    if method in NEURAL:
-        from ._inference import predict
-        from ._training import train_denoiser
-
-        if ensemble == 1:
-            model = train_denoiser(data, method=method, axes=axes, frames=frames if method == "video" else None,
-                                   time_budget_s=time_budget_s, rng=rng, device=device, progress=progress)
-            return predict(model, data, axes=axes, device=device, tta=tta)
-        stack = as_stack(data, axes=axes)
-        as_float = Stack(stack.to_numpy().astype(np.float32), axes=stack.axes, metadata=stack.metadata)
-        total = None
-        for i, seed in enumerate(ensemble_seeds(rng, ensemble)):
-            member_progress = None if progress is None else (
-                lambda f, m, i=i: progress((i + f) / ensemble, f"run {i + 1}/{ensemble}: {m}"))
-            model = train_denoiser(stack, method=method, frames=frames if method == "video" else None,
-                                   time_budget_s=time_budget_s, rng=seed, device=device, progress=member_progress)
-            out = predict(model, as_float, device=device, tta=tta).to_numpy().astype(np.float64)
-            total = out if total is None else total + out
-        average = convert_dtype(total / ensemble, stack.dtype)
-        meta = stack.metadata.replace(extra={**stack.metadata.extra,
-                                             "denoise": {"method": method, "ensemble": ensemble}})
-        result = Stack(average, axes=stack.axes, metadata=meta)
+        raise InputError(f"ensemble must be >= 1, got {ensemble}; pass ensemble=1 for a single network")
+    if entry.kind == "deterministic":
+        if ensemble != 1:
+            raise InputError(f"ensemble averages trained networks ({', '.join(NEURAL)}); {entry.name!r} is "
+                             "deterministic, use ensemble=1")
+        if config is not None:
+            raise InputError(f"config sets the training of a network; {entry.name!r} is a deterministic filter, "
+                             "leave config out")
+        result = entry.run(as_stack(data, axes=axes), RunSettings(entry.name, device=device, progress=progress))
         return result if isinstance(data, Stack) else result.data
-    raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    cfg = config_from(config, method=entry.name, frames=frames if entry.name == "video" else None,
+                      time_budget_s=time_budget_s)
+    cfg = cfg.model_copy(update={"seed": resolve_seed(rng, cfg.seed)})
+    stack = as_stack(data, axes=axes)
+    if ensemble == 1:
+        result = entry.run(stack, RunSettings(entry.name, cfg, device, tta, progress))
+    else:
+        result = _ensemble(stack, entry, cfg, ensemble, RunSettings(entry.name, None, device, tta, progress))
+    return result if isinstance(data, Stack) else result.data
 
 
-def ensemble_seeds(rng: int | np.random.Generator | None, n: int) -> list[int | None]:
-    """Seeds of an ensemble's runs: rng, rng + 1, ... for an int; drawn from a Generator; None stays None."""
-    if rng is None:
-        return [None] * n
-    if isinstance(rng, np.random.Generator):
-        return [int(s) for s in rng.integers(0, 2**31 - 1, n)]
-    return [int(rng) + i for i in range(n)]
+def _ensemble(stack: Stack, entry: DenoiseMethod, cfg: TrainConfig, k: int, settings: RunSettings) -> Stack:
+    """Average ``k`` runs of a network with child seeds of ``cfg.seed``, in float, cast back to the input's dtype."""
+    as_float = Stack(stack.to_numpy().astype(np.float32), axes=stack.axes, metadata=stack.metadata)
+    seeds = child_seeds(cfg.seed, k)
+    total, members = None, []
+    for i, seed in enumerate(seeds):
+        progress = None if settings.progress is None else (
+            lambda f, m, i=i: settings.progress((i + f) / k, f"run {i + 1}/{k}: {m}"))
+        member = RunSettings(entry.name, cfg.model_copy(update={"seed": seed}), settings.device, settings.tta,
+                             progress)
+        out = entry.run(as_float, member)
+        members.append(out.metadata.extra.get("denoise", {}))
+        arr = out.to_numpy().astype(np.float64)
+        total = arr if total is None else total + arr
+    config = {**members[0].get("config", cfg.model_dump()), "seed": cfg.seed}  # the member seeds derive from it
+    record = {"method": entry.name, "ensemble": k, "seed": cfg.seed, "member_seeds": seeds, "config": config,
+              "tta": settings.tta, "members": [{key: m.get(key) for key in ("seed", "steps", "stop_reason",
+                                                                         "best_step")} for m in members]}
+    return with_record(Stack(convert_dtype(total / k, stack.dtype), axes=stack.axes, metadata=stack.metadata),
+                       record)
+
+
+def run_network(stack: Stack, settings: RunSettings) -> Stack:
+    """Run a network (every neural registry row): train on ``stack`` with ``settings.config``, then predict.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy stack.
+    settings : RunSettings
+        ``config`` (with a concrete seed), ``device``, ``tta`` and ``progress``.
+
+    Returns
+    -------
+    Stack
+        The denoised stack, with the model's configuration and seed in ``metadata.extra["denoise"]``.
+    """
+    from ._inference import predict
+    from ._training import train_denoiser
+
+    model = train_denoiser(stack, config=settings.config, device=settings.device, progress=settings.progress)
+    return predict(model, stack, device=settings.device, tta=settings.tta)
+
+
+__all__ = ["BASELINES", "METHODS", "NEURAL", "denoise", "denoise_baseline", "run_network"]

@@ -3,19 +3,31 @@
 A J-invariant version of each filter never looks at the pixel it estimates, so its mean squared error
 against the *noisy* data equals the error against the clean data plus the noise variance (Batson & Royer,
 Noise2Self, 2019); minimising it over a parameter grid picks the parameters without clean data.
+
+The per-frame filters (non-local means, total variation) are calibrated by scikit-image's
+``calibrate_denoiser`` (masked interpolation, exact loss). The space-time Gaussian and median keep their own
+exact J-invariant forms (the centre tap removed), one filter call per candidate instead of stride^2 masked
+calls: 2x faster than ``calibrate_denoiser`` on a 64 x 64 x 16 video (docs/denoising.md).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import InputError
+from .._stack import Stack, as_stack
+from ._layout import from_working, to_working, with_record
+
 logger = logging.getLogger(__name__)
+
+Method = Literal["gaussian", "median", "nlm", "tv"]
+CALIBRATED = ("gaussian", "median", "nlm", "tv")  # the methods calibrate_baseline knows (registry: calibrated=True)
 
 
 @dataclass(frozen=True)
@@ -52,19 +64,6 @@ def median_filter_seq(seq: np.ndarray, *, size_t: int, size_s: int, j_invariant:
     if j_invariant:
         footprint[st // 2, size_s // 2, size_s // 2] = False
     return ndimage.median_filter(seq, footprint=footprint, mode="reflect")
-
-
-def _frame_j_invariant(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, stride: int = 4) -> np.ndarray:
-    """J-invariant version of a 2-D denoiser: each pixel of a stride grid is replaced by its neighbours' mean."""
-    kernel = np.array([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
-    interp = ndimage.convolve(image, kernel, mode="reflect")
-    out = np.empty_like(image)
-    for dy, dx in itertools.product(range(stride), range(stride)):
-        mask = np.zeros(image.shape, bool)
-        mask[dy::stride, dx::stride] = True
-        masked = np.where(mask, interp, image)
-        out[mask] = fn(masked)[mask]
-    return out
 
 
 def nlm_frame(image: np.ndarray, *, h: float, sigma: float) -> np.ndarray:
@@ -108,20 +107,31 @@ def calibrate_baseline(method: str, seq: np.ndarray) -> Calibration:
         ts = [1, 3, 5] if seq.shape[0] > 1 else [1]
         grid = [{"size_t": t, "size_s": s} for t in ts for s in (3, 5)]
         return _calibrate(lambda p: np.mean((median_filter_seq(seq, **p, j_invariant=True) - seq) ** 2), grid)
-    # per-frame 2-D methods: calibrate on up to three frames
+    # per-frame 2-D methods: scikit-image's J-invariant calibration (exact loss) on up to three frames
     picks = seq[np.linspace(0, seq.shape[0] - 1, min(3, seq.shape[0])).astype(int)]
     sigma = max(estimate_sigma(seq), 1e-6)
     if method == "nlm":
-        grid = [{"h": f * sigma, "sigma": sigma} for f in (0.4, 0.6, 0.8, 1.0, 1.2)]
+        params = {"h": [f * sigma for f in (0.4, 0.6, 0.8, 1.0, 1.2)], "sigma": [sigma]}
         fn: Callable = nlm_frame
     elif method == "tv":
-        grid = [{"weight": f * sigma} for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
+        params = {"weight": [f * sigma for f in (0.25, 0.5, 1.0, 2.0, 4.0)]}
         fn = tv_frame
     else:
-        raise ValueError(method)
-    return _calibrate(
-        lambda p: np.mean([np.mean((_frame_j_invariant(lambda im: fn(im, **p), f) - f) ** 2) for f in picks]), grid
-    )
+        raise InputError(f"unknown baseline {method!r}; choose one of {', '.join(CALIBRATED)}")
+    return _calibrate_frames(fn, params, picks)
+
+
+def _calibrate_frames(fn: Callable, params: dict[str, list[float]], frames: np.ndarray) -> Calibration:
+    """Sum ``skimage.restoration.calibrate_denoiser``'s self-supervised losses over frames; pick the least."""
+    from skimage.restoration import calibrate_denoiser
+
+    total = None
+    for frame in frames:
+        _, (tested, losses) = calibrate_denoiser(frame, fn, params, extra_output=True, approximate_loss=False)
+        total = np.asarray(losses, float) if total is None else total + np.asarray(losses, float)
+    best = tested[int(np.argmin(total))]
+    logger.info("calibration picked %s", best)
+    return Calibration(best=best, candidates=tuple(tested), losses=tuple(float(v) for v in total / len(frames)))
 
 
 def apply_baseline(method: str, seq: np.ndarray, params: dict[str, float]) -> np.ndarray:
@@ -132,3 +142,65 @@ def apply_baseline(method: str, seq: np.ndarray, params: dict[str, float]) -> np
         return median_filter_seq(seq, size_t=int(params["size_t"]), size_s=int(params["size_s"]))
     fn = nlm_frame if method == "nlm" else tv_frame
     return np.stack([fn(f, **params) for f in seq]).astype(seq.dtype)
+
+
+def denoise_baseline(
+    data: Stack | np.ndarray,
+    *,
+    method: Method = "gaussian",
+    axes: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> Stack | np.ndarray:
+    """Denoise with a classical filter whose parameters are chosen self-supervised (J-invariant calibration).
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        Image, video (``T``) or spectral (``E``) stack; RGB (``C``) channels are calibrated separately.
+    method : {"gaussian", "median", "nlm", "tv"}
+        Space-time Gaussian, space-time median, per-frame non-local means, per-frame total variation.
+    axes : str, optional
+        Axes of a plain array (e.g. ``"TYX"``).
+    progress : callable, optional
+        Called as ``progress(fraction_done, message)``.
+
+    Returns
+    -------
+    Stack or ndarray
+        Same type, shape and dtype as the input. The chosen parameters are in
+        ``metadata.extra["denoise"]`` of a returned Stack.
+    """
+    if method not in CALIBRATED:
+        raise InputError(f"unknown baseline {method!r}; choose one of {', '.join(CALIBRATED)}")
+    stack = as_stack(data, axes=axes)
+    work, layout = to_working(stack)
+    out = np.empty_like(work)
+    chosen = []
+    n_c = work.shape[2]
+    for c in range(n_c):
+        calib = calibrate_baseline(method, work[0, :, c])
+        chosen.append(calib.best)
+        for b in range(work.shape[0]):
+            out[b, :, c] = apply_baseline(method, work[b, :, c], calib.best)
+        if progress is not None:
+            progress((c + 1) / n_c, f"{method}: channel {c + 1}/{n_c}")
+    result = with_record(from_working(out, layout, stack), {"method": method, "params": chosen})
+    return result if isinstance(data, Stack) else result.data
+
+
+def run_baseline(stack: Stack, settings) -> Stack:
+    """Registry runner of the calibrated baselines: :func:`denoise_baseline` with ``settings.method``.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy stack.
+    settings : RunSettings
+        ``method`` and ``progress`` are used.
+
+    Returns
+    -------
+    Stack
+        The denoised stack.
+    """
+    return denoise_baseline(stack, method=settings.method, progress=settings.progress)

@@ -10,11 +10,26 @@ import numpy as np
 
 from .._stack import Stack, as_stack
 from ._diagnose import diagnose
-from ._layout import from_working, to_working
+from ._layout import from_working, to_working, with_record
 
 
 def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: float | None = None):
-    """Denoise with BM4D, the noise sigma estimated by :func:`diagnose` unless given. Same shape and dtype out."""
+    """Denoise with BM4D, the noise sigma estimated by :func:`diagnose` unless given.
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        The noisy stack.
+    axes : str, optional
+        Axes of a plain array.
+    sigma : float, optional
+        Noise standard deviation (default: estimated).
+
+    Returns
+    -------
+    Stack or ndarray
+        Same type, shape and dtype as ``data``; a Stack records the sigma used.
+    """
     try:
         import bm4d
     except ImportError:
@@ -27,5 +42,23 @@ def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: fl
     for b in range(work.shape[0]):
         for c in range(work.shape[2]):
             out[b, :, c] = np.asarray(bm4d.bm4d(work[b, :, c], sigma_psd=s), np.float32)
-    result = from_working(out, layout, stack)
+    result = with_record(from_working(out, layout, stack), {"method": "bm4d", "sigma": float(s)})
     return result if isinstance(data, Stack) else result.data
+
+
+def run_bm4d(stack: Stack, settings) -> Stack:
+    """Registry runner of ``bm4d``.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy stack.
+    settings : RunSettings
+        Unused (BM4D takes no training settings).
+
+    Returns
+    -------
+    Stack
+        The denoised stack.
+    """
+    return denoise_bm4d(stack)

@@ -36,7 +36,7 @@ class Diagnosis:
         return not self.stripes and max(self.spatial_corr_x, self.spatial_corr_y) < 0.2
 
     def as_dict(self) -> dict[str, object]:
-        """The diagnosis as a JSON-ready dict."""
+        """Return the diagnosis as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -53,6 +53,18 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     The noise estimate is the residual of a small spatial median filter. Reported: its robust sigma, the share
     of impulse outliers, its lag-1 autocorrelation along X, Y and time, whether rows carry stripes (scan-line
     offsets), and whether the noise is static in time (fixed pattern, which temporal masking cannot remove).
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        The noisy stack (its first sequence and channel are examined).
+    axes : str, optional
+        Axes of a plain array (e.g. ``"TYX"``).
+
+    Returns
+    -------
+    Diagnosis
+        Noise level, impulse share, correlations, stripes, fixed pattern, and the recommended method and loss.
     """
     stack = as_stack(data, axes=axes)
     work, _ = to_working(stack)

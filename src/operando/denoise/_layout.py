@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Stack, check_finite
-from .._stack import convert_dtype
+from .._stack import Stack, check_finite, convert_dtype
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class Layout:
 
 
 def sequence_axis_of(axes: str) -> str | None:
-    """The axis a video denoiser slides its window along: T, else E, else Z (None for single images)."""
+    """Return the axis a video denoiser slides its window along: T, else E, else Z (None for single images)."""
     for a in "TEZ":
         if a in axes:
             return a
@@ -54,3 +53,9 @@ def from_working(arr: np.ndarray, layout: Layout, like: Stack) -> Stack:
     order_shape = tuple(like.size(a) for a in layout.order)
     out = Stack(arr.reshape(order_shape), axes=layout.order, metadata=like.metadata).transpose(layout.axes)
     return Stack(convert_dtype(out.to_numpy(), layout.dtype), axes=layout.axes, metadata=like.metadata)
+
+
+def with_record(stack: Stack, record: dict) -> Stack:
+    """``stack`` with ``record`` as ``metadata.extra["denoise"]`` (how it was denoised: method, config, seed)."""
+    meta = stack.metadata.replace(extra={**stack.metadata.extra, "denoise": record})
+    return Stack(stack.data, axes=stack.axes, metadata=meta)

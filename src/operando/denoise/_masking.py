@@ -28,6 +28,17 @@ def blind_spot_mask(
         structN2V: also overwrite this many pixels on each side along X (rows) with pixels of other rows, so
         noise correlated along a scan line cannot leak the hidden value. ``-1`` hides whole rows: every pixel
         of a hidden row is then a training target, since nothing of that row's noise is visible.
+    generator : torch.Generator
+        Source of the random positions and replacements.
+    radius : int
+        Half-width of the neighbourhood replacements come from.
+
+    Returns
+    -------
+    masked : tensor, shape (B, C, H, W)
+        The images with the hidden pixels replaced.
+    mask : tensor of bool, shape (B, 1, H, W)
+        The hidden (scored) pixels.
     """
     b, c, h, w = images.shape
     device = images.device
@@ -90,7 +101,20 @@ def _row_mask(
 
 
 def checkerboard(height: int, width: int, parity: torch.Tensor) -> torch.Tensor:
-    """Masks of shape (B, 1, H, W): True where (y + x) % 2 == parity[b]."""
+    """Return checkerboard masks of shape (B, 1, H, W): True where (y + x) % 2 == parity[b].
+
+    Parameters
+    ----------
+    height, width : int
+        Frame size in pixels.
+    parity : tensor of int, shape (B,)
+        Which parity each mask marks (0 or 1).
+
+    Returns
+    -------
+    tensor of bool, shape (B, 1, H, W)
+        The masks.
+    """
     yy = torch.arange(height)[:, None]
     xx = torch.arange(width)[None, :]
     board = ((yy + xx) % 2)[None, None]
@@ -98,5 +122,18 @@ def checkerboard(height: int, width: int, parity: torch.Tensor) -> torch.Tensor:
 
 
 def hide_checkerboard(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Zero the masked pixels and append the mask as a channel: (B, C + 1, H, W)."""
+    """Zero the masked pixels and append the mask as a channel.
+
+    Parameters
+    ----------
+    frames : tensor, shape (B, C, H, W)
+        The target frames.
+    mask : tensor of bool, shape (B, 1, H, W)
+        The hidden pixels (:func:`checkerboard`).
+
+    Returns
+    -------
+    tensor, shape (B, C + 1, H, W)
+        The frames with the hidden pixels zeroed, then the mask.
+    """
     return torch.cat([frames * (~mask), mask.to(frames.dtype)], dim=1)

@@ -27,11 +27,27 @@ def exact_impulse_pixels(noisy: np.ndarray) -> np.ndarray | None:
 
 
 def impulse_pixels(noisy: np.ndarray, pred: np.ndarray, *, threshold: float = 4.0) -> tuple[np.ndarray, bool]:
-    """Where ``noisy`` holds an impulse rather than a measurement, and whether that is known exactly.
+    """Find where ``noisy`` holds an impulse rather than a measurement, and whether that is known exactly.
 
     When impulses sit at fixed values (:func:`exact_impulse_pixels`), those pixels are the impulses (exact).
-    Otherwise a pixel counts as an impulse when its residual from the prediction exceeds ``threshold`` robust SDs (which also flags the
-    prediction's own largest errors: there the prediction is kept, the safe side).
+    Otherwise a pixel counts as an impulse when its residual from the prediction exceeds ``threshold`` robust
+    SDs (which also flags the prediction's own largest errors: there the prediction is kept, the safe side).
+
+    Parameters
+    ----------
+    noisy : ndarray
+        The measured data.
+    pred : ndarray, same shape
+        A prediction that never saw each pixel's own value (blind spot or temporal masking).
+    threshold : float
+        Residuals beyond this many robust SDs are impulses (when they are not known exactly).
+
+    Returns
+    -------
+    impulses : ndarray of bool
+        True where a pixel holds an impulse.
+    exact : bool
+        Whether the impulses were known exactly (fixed values).
     """
     exact = exact_impulse_pixels(noisy)
     if exact is not None:
@@ -47,7 +63,22 @@ def keep_measured_pixels(noisy: np.ndarray, pred: np.ndarray) -> tuple[np.ndarra
     guarantee it). At pixels that are not impulses (:func:`impulse_pixels`), with r = noisy - pred, the
     least-squares blend is pred + w r with w = 1 - sigma^2 / E[r^2], where the noise variance sigma^2 is
     estimated from frame-to-frame differences of those pixels (both sigma^2 and E[r^2] robustly). With pure
-    impulse noise (sigma ~ 0) the good pixels are kept as measured (w ~ 1); with strong Gaussian noise w ~ 0 and the prediction is unchanged. Returns (result, w).
+    impulse noise (sigma ~ 0) the good pixels are kept as measured (w ~ 1); with strong Gaussian noise w ~ 0
+    and the prediction is unchanged.
+
+    Parameters
+    ----------
+    noisy : ndarray, shape (S, C, Y, X)
+        The measured data.
+    pred : ndarray, same shape
+        The blind-spot prediction.
+
+    Returns
+    -------
+    result : ndarray, float32
+        The blended prediction.
+    weight : float
+        The weight w given to the measurement.
     """
     noisy = np.asarray(noisy, np.float32)
     pred = np.asarray(pred, np.float32)

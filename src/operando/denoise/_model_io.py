@@ -10,7 +10,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import atomic_path, write_json_file
-from ._training import TrainConfig, TrainedDenoiser, build_model
+from ._config import TrainConfig, TrainedDenoiser
+from ._unet import build_model
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -20,7 +21,20 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
-    """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config, normalisation, history); return the weights path."""
+    """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config with its seed, normalisation, history).
+
+    Parameters
+    ----------
+    model : TrainedDenoiser
+        A trained model.
+    path : str or path-like
+        The common stem (``.safetensors``/``.json`` suffixes are replaced).
+
+    Returns
+    -------
+    Path
+        The weights file.
+    """
     from safetensors.torch import save_file
 
     weights, meta = _paths(path)
@@ -28,7 +42,7 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
     record = {
-        "format": "operando-denoiser", "version": 2, "config": model.config.model_dump(),
+        "format": "operando-denoiser", "version": 2, "config": model.config.model_dump(), "seed": model.config.seed,
         "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
         "loss": model.loss, "steps": model.steps, "history": model.history,
         "stop_reason": model.stop_reason, "best_step": model.best_step,
@@ -38,7 +52,18 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> TrainedDenoiser:
-    """Load a model written by :func:`save_model` (give either file or the common stem)."""
+    """Load a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Either file or the common stem.
+
+    Returns
+    -------
+    TrainedDenoiser
+        The model, ready for :func:`predict` or for ``train_denoiser(..., resume=...)``.
+    """
     from safetensors.torch import load_file
 
     weights, meta = _paths(path)

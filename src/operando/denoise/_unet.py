@@ -1,10 +1,16 @@
-"""Small U-Nets for CPU-first training: the video denoiser and the Noise2Void family (plain nn.Modules)."""
+"""Small U-Nets for CPU-first training: the video denoiser and the Noise2Void family (plain nn.Modules).
+
+Also where they run: :func:`build_model` (seeded weights), :func:`pick_device`, :func:`memory_format`.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .._errors import InputError
+from ._config import TrainConfig
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -60,7 +66,7 @@ class UNet(nn.Module):
         return 2**self.depth
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last decoder level's features (``base`` channels at full resolution), before the head."""
+        """Return the last decoder level's features (``base`` channels at full resolution), before the head."""
         skips = []
         for enc, down in zip(self.enc, self.down, strict=True):
             x = enc(x)
@@ -155,3 +161,56 @@ class ImageDenoiser(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # no residual link: it would teach the network to trust the (hidden) centre pixel's value
         return self.unet(x)
+
+
+def build_model(config: TrainConfig, channels: int) -> nn.Module:
+    """Create the network for ``config`` with weights seeded by ``config.seed`` (no global seeding).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings; ``seed`` must be concrete.
+    channels : int
+        Channels of the data (1, or 3 for RGB).
+
+    Returns
+    -------
+    torch.nn.Module
+        A :class:`VideoDenoiser` or :class:`ImageDenoiser`.
+    """
+    if config.seed is None:
+        raise InputError("build_model needs a concrete config.seed, got None; set seed=... in the TrainConfig")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        if config.method == "video":
+            return VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
+                                 blind_spot=config.blind_spot_kind if config.blind_spot else None,
+                                 donut_size=config.donut_size)
+        return ImageDenoiser(channels, base=config.base, depth=config.depth, n2v2=config.method == "n2v2")
+
+
+def memory_format(dev: torch.device) -> torch.memory_format:
+    """Channels-last on CPU (1.2-1.7x faster convolutions there), the default layout elsewhere."""
+    return torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+
+
+def pick_device(device: str) -> torch.device:
+    """Resolve ``auto`` to CUDA when available, else CPU; refuse CUDA when there is none.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+        The device asked for.
+
+    Returns
+    -------
+    torch.device
+        The device to use.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device='cuda' was asked for but no CUDA GPU is visible; use device='cpu' or 'auto'")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+    return torch.device(device)
