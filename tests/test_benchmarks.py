@@ -18,6 +18,19 @@ def test_denoise_benchmark_cli_tiny(tmp_path):
     by = {(row["noise"], row["method"]): float(row["psnr_db"]) for row in rows}
     assert by[("impulse:0.2", "median")] > by[("impulse:0.2", "noisy")] + 5
     assert (out / "report.md").exists() and (out / "frames.png").exists()
+    import json
+
+    summary = json.loads((out / "denoise_benchmark.json").read_text())  # a run can be repeated from its output
+    assert summary["settings"]["seed"] == 0 and summary["settings"]["noise_seed"] == 1
+    median = [r for r in summary["runs"] if r["method"] == "median"][0]["denoise"]
+    assert median["method"] == "median" and median["params"]
+
+
+def test_denoise_benchmark_refuses_unknown_methods_before_running(tmp_path):
+    r = CliRunner().invoke(app, ["benchmark", "denoise", "-o", str(tmp_path / "bd"), "--size", "32", "--frames", "12",
+                                 "--method", "gaussian", "--method", "nope"])
+    assert r.exit_code == 2 and "unknown benchmark method(s) nope" in r.output
+    assert not (tmp_path / "bd" / "denoise_benchmark.csv").exists()
 
 
 def test_physics_benchmark_tiny(tmp_path):

@@ -198,8 +198,8 @@ def denoise_cmd(
     keep_float: KeepFloatOption = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
-    ensemble: Annotated[int, typer.Option(help="Networks: train this many with seeds seed, seed+1, ... (each "
-                                               "with the full budget) and average them.")] = 1,
+    ensemble: Annotated[int, typer.Option(help="Networks: train this many with child seeds of --seed "
+                                               "(SeedSequence.spawn; each with the full budget), average them.")] = 1,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed)."""
     from ..denoise import NEURAL, denoise, diagnose
@@ -212,7 +212,8 @@ def denoise_cmd(
     if method == "auto":
         method = diagnose(stack).recommended_method
     if model is not None or (save_model is not None and method in NEURAL):
-        from ..denoise import load_model, predict, save_model as save, train_denoiser
+        from ..denoise import load_model, predict, train_denoiser
+        from ..denoise import save_model as save
 
         if model is not None:
             net = load_model(model)
@@ -357,14 +358,16 @@ def benchmark_denoise(
     time_budget: TimeBudgetOption = 300.0,
     seed: SeedOption = 0,
     tta: Annotated[bool, typer.Option(help="Average networks over the training flips/rotations.")] = False,
+    scanline: Annotated[bool, typer.Option(help="Add the scan-line case scanline:0.1,0,0.03.")] = True,
 ) -> None:
     """Every denoiser on every noise type of the simulated video: PSNR, SSIM, bias, seconds."""
-    from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, benchmark_denoisers
+    from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, DEFAULT_SCANLINE, benchmark_denoisers
 
     with progress_bar("benchmark") as update:
         rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
-                                   methods=method or DEFAULT_METHODS, time_budget_s=time_budget, seed=seed,
-                                   tta=tta, progress=update)
+                                   methods=method or DEFAULT_METHODS, time_budget_s=time_budget,
+                                   scanline=DEFAULT_SCANLINE if scanline else None, seed=seed, tta=tta,
+                                   progress=update)
     print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
     console.print(f"report: {output / 'report.md'}")
 
