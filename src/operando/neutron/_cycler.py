@@ -221,5 +221,5 @@ def charge_at(data: CyclerData, times_s: Sequence[float]) -> np.ndarray:
         Cumulative charge, interpolated.
     """
     t, i = data.time_s, data.current_a
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t))]) / 3600.0
+    cumulative = np.concatenate([[0.0], np.cumsum(i[:-1] * np.diff(t))]) / 3600.0  # each sample held
     return np.interp(np.asarray(times_s, np.float64), t, cumulative)

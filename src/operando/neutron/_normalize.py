@@ -125,9 +125,9 @@ def combine_images(stack: Stack | np.ndarray, *, k: float = 5.0, what: str = "im
     frames = _frames(stack, what)
     cleaned = remove_spots_spatial(frames, k=k, saturation=_saturation(stack))
     image = np.median(cleaned.data, axis=0)
-    if len(frames) >= 2:
-        resid = (cleaned.data - image).ravel()
-        noise = float(1.4826 * np.median(np.abs(resid))) * np.sqrt(len(frames) / max(len(frames) - 1, 1))
+    if len(frames) >= 2:  # frame-to-frame differences: sd sqrt(2) sigma, free of fixed patterns
+        diff = np.diff(cleaned.data, axis=0).ravel()
+        noise = float(1.4826 * np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2)
     else:
         from scipy import ndimage
 

@@ -15,8 +15,8 @@ from ._metrics import AVOGADRO, li_cross_section_barn
 FARADAY = 96485.33212  # C / mol
 
 #: Layers along the depth axis (X): name, share of the cell thickness, static attenuation A.
-LAYERS = (("anode_collector", 0.06, 0.35), ("anode", 0.40, 0.75), ("separator", 0.10, 0.55),
-          ("cathode", 0.38, 0.60), ("cathode_collector", 0.06, 0.05))
+LAYERS = (("anode_collector", 0.06, 0.35), ("anode", 0.40, 0.75), ("separator", 0.10, 0.45),
+          ("cathode", 0.38, 0.65), ("cathode_collector", 0.06, 0.12))
 
 
 @dataclass(frozen=True)

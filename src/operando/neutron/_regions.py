@@ -13,7 +13,9 @@ from .._errors import InputError
 from ._normalize import Box, region_mask
 
 KINDS = ("electrode", "separator", "collector", "open", "other")
-DEFAULT_LAYERS = ("anode_collector", "anode", "separator", "cathode", "cathode_collector")
+#: Layers found by default: current collectors (10-20 um) are thinner than most radiography pixels and merge into
+#: the cell's outer edges; name them too (e.g. ("anode_collector", "anode", ...)) when the image resolves them.
+DEFAULT_LAYERS = ("anode", "separator", "cathode")
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def find_layers(
     The depth profile is the median over the cell's in-plane extent (rows, for ``depth_axis="X"``, whose
     median attenuation exceeds a quarter of the largest); the ``len(names) + 1`` strongest steps of the
     smoothed profile are the layer boundaries, and the layers, named in order of increasing depth index, are
-    shrunk by ``margin_px`` on each side (no partial-volume pixels).
+    shrunk by ``margin_px`` on each side (no partial-volume pixels; thin layers keep at least their middle).
 
     Parameters
     ----------
@@ -183,9 +185,12 @@ def find_layers(
         "collector" if n.endswith("collector") else "separator" if n == "separator" else "electrode" for n in names]
     out: dict[str, Region] = {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
-        d0, d1 = int(np.ceil(edges[i])) + margin_px, int(np.floor(edges[i + 1])) + 1 - margin_px
+        lo, hi = int(np.ceil(edges[i])), int(np.floor(edges[i + 1])) + 1
+        margin = min(margin_px, max((hi - lo - 1) // 2, 0))  # thin layers (collectors) keep their middle
+        d0, d1 = lo + margin, hi - margin
         if d1 <= d0:
-            raise InputError(f"layer {name!r} is thinner than 2 x margin_px ({margin_px}); lower margin_px")
+            raise InputError(f"layer {name!r} found between {edges[i]:.1f} and {edges[i + 1]:.1f} px is empty; "
+                             "give the regions as boxes (regions.json)")
         box = (r0, r1, d0, d1) if depth_axis == "X" else (d0, d1, r0, r1)
         out[name] = Region(name, kind, region_mask([box], np.shape(attenuation_image)), (box,))
     found = {"profile": profile.tolist(), "boundaries_px": edges.tolist(), "in_plane": [r0, r1]}
