@@ -48,7 +48,22 @@ def _gaussian_weights_center(sigma: Sequence[float]) -> float:
 
 
 def gaussian_filter_seq(seq: np.ndarray, *, sigma_t: float, sigma_s: float, j_invariant: bool = False) -> np.ndarray:
-    """Space-time Gaussian filter of (S, Y, X) data (reflect boundaries); optionally J-invariant."""
+    """Space-time Gaussian filter of (S, Y, X) data (reflect boundaries); optionally J-invariant.
+
+    Parameters
+    ----------
+    seq : ndarray, shape (S, Y, X)
+        A sequence of frames (S = 1 for a single image).
+    sigma_t, sigma_s : float
+        Standard deviations along the sequence and in space, in frames and pixels.
+    j_invariant : bool
+        Remove the centre tap's contribution (the filter never sees the pixel it estimates).
+
+    Returns
+    -------
+    ndarray, shape (S, Y, X)
+        The filtered sequence.
+    """
     sig = (sigma_t if seq.shape[0] > 1 else 0.0, sigma_s, sigma_s)
     out = ndimage.gaussian_filter(seq, sig, mode="reflect")
     if j_invariant:
@@ -58,7 +73,22 @@ def gaussian_filter_seq(seq: np.ndarray, *, sigma_t: float, sigma_s: float, j_in
 
 
 def median_filter_seq(seq: np.ndarray, *, size_t: int, size_s: int, j_invariant: bool = False) -> np.ndarray:
-    """Space-time median filter of (S, Y, X) data over a size_t x size_s x size_s box."""
+    """Space-time median filter of (S, Y, X) data over a size_t x size_s x size_s box.
+
+    Parameters
+    ----------
+    seq : ndarray, shape (S, Y, X)
+        A sequence of frames (S = 1 for a single image).
+    size_t, size_s : int
+        Box size along the sequence and in space.
+    j_invariant : bool
+        Leave the centre pixel out of the footprint.
+
+    Returns
+    -------
+    ndarray, shape (S, Y, X)
+        The filtered sequence.
+    """
     st = size_t if seq.shape[0] > 1 else 1
     footprint = np.ones((st, size_s, size_s), bool)
     if j_invariant:
@@ -67,21 +97,60 @@ def median_filter_seq(seq: np.ndarray, *, size_t: int, size_s: int, j_invariant:
 
 
 def nlm_frame(image: np.ndarray, *, h: float, sigma: float) -> np.ndarray:
-    """Non-local means of one 2-D frame (scikit-image, fast mode)."""
+    """Non-local means of one 2-D frame (scikit-image, fast mode).
+
+    Parameters
+    ----------
+    image : ndarray, shape (Y, X)
+        One frame.
+    h : float
+        Cut-off distance (filter strength).
+    sigma : float
+        Noise standard deviation.
+
+    Returns
+    -------
+    ndarray, shape (Y, X)
+        The denoised frame.
+    """
     from skimage.restoration import denoise_nl_means
 
     return denoise_nl_means(image, h=h, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
 
 
 def tv_frame(image: np.ndarray, *, weight: float) -> np.ndarray:
-    """Total-variation (Chambolle) denoising of one 2-D frame (scikit-image)."""
+    """Total-variation (Chambolle) denoising of one 2-D frame (scikit-image).
+
+    Parameters
+    ----------
+    image : ndarray, shape (Y, X)
+        One frame.
+    weight : float
+        Denoising weight (larger: smoother).
+
+    Returns
+    -------
+    ndarray, shape (Y, X)
+        The denoised frame.
+    """
     from skimage.restoration import denoise_tv_chambolle
 
     return denoise_tv_chambolle(image, weight=weight)
 
 
 def estimate_sigma(seq: np.ndarray) -> float:
-    """Gaussian noise sigma from the wavelet-free MAD of a Laplacian-like residual (Immerkaer 1996), averaged."""
+    """Estimate Gaussian noise sigma from the mean absolute Laplacian-like residual (Immerkaer 1996).
+
+    Parameters
+    ----------
+    seq : ndarray, shape (..., Y, X)
+        Frames (up to 8 evenly spaced ones are used).
+
+    Returns
+    -------
+    float
+        The estimated noise standard deviation.
+    """
     k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
     frames = seq.reshape(-1, *seq.shape[-2:])[:: max(1, seq.reshape(-1, *seq.shape[-2:]).shape[0] // 8)]
     vals = [np.sqrt(np.pi / 2) / 6 * np.mean(np.abs(ndimage.convolve(f, k, mode="reflect"))) for f in frames]
@@ -98,7 +167,20 @@ def _calibrate(
 
 
 def calibrate_baseline(method: str, seq: np.ndarray) -> Calibration:
-    """Choose a baseline's parameters on (S, Y, X) data by minimising the J-invariant self-supervised loss."""
+    """Choose a baseline's parameters on (S, Y, X) data by minimising the J-invariant self-supervised loss.
+
+    Parameters
+    ----------
+    method : {"gaussian", "median", "nlm", "tv"}
+        The filter.
+    seq : ndarray, shape (S, Y, X)
+        A sequence of frames (S = 1 for a single image).
+
+    Returns
+    -------
+    Calibration
+        The chosen parameters and every candidate's self-supervised loss.
+    """
     if method == "gaussian":
         ts = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0] if seq.shape[0] > 1 else [0.0]
         grid = [{"sigma_t": t, "sigma_s": s} for t in ts for s in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)]
@@ -135,7 +217,22 @@ def _calibrate_frames(fn: Callable, params: dict[str, list[float]], frames: np.n
 
 
 def apply_baseline(method: str, seq: np.ndarray, params: dict[str, float]) -> np.ndarray:
-    """Apply a baseline with fixed parameters to (S, Y, X) data."""
+    """Apply a baseline with fixed parameters to (S, Y, X) data.
+
+    Parameters
+    ----------
+    method : {"gaussian", "median", "nlm", "tv"}
+        The filter.
+    seq : ndarray, shape (S, Y, X)
+        A sequence of frames (S = 1 for a single image).
+    params : dict
+        Its parameters (from :func:`calibrate_baseline`).
+
+    Returns
+    -------
+    ndarray, shape (S, Y, X)
+        The filtered sequence.
+    """
     if method == "gaussian":
         return gaussian_filter_seq(seq, **params)
     if method == "median":

@@ -207,12 +207,38 @@ class TrainedDenoiser:
 
 
 def patch_shape(config: TrainConfig, height: int, width: int) -> tuple[int, int]:
-    """Training patch for frames of this size: ``config.patch`` cropped to the frame, a multiple of 2**depth."""
+    """Return the training patch: ``config.patch`` cropped to the frame, a multiple of 2**depth.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    height, width : int
+        Frame size in pixels.
+
+    Returns
+    -------
+    tuple of int
+        (patch height, patch width).
+    """
     mult = 2**config.depth
     return min(config.patch, height) // mult * mult, min(config.patch, width) // mult * mult
 
 
 def augment_rotates(config: TrainConfig, height: int, width: int) -> bool:
-    """Whether augmentation turns patches by quarter turns (not for structn2v's row masks or oblong patches)."""
+    """Tell whether augmentation turns patches by quarter turns (not for structn2v's row masks or oblong patches).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    height, width : int
+        Frame size in pixels.
+
+    Returns
+    -------
+    bool
+        True when quarter turns are drawn.
+    """
     patch_h, patch_w = patch_shape(config, height, width)
     return config.method != "structn2v" and patch_h == patch_w

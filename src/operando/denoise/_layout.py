@@ -22,7 +22,18 @@ class Layout:
 
 
 def sequence_axis_of(axes: str) -> str | None:
-    """Return the axis a video denoiser slides its window along: T, else E, else Z (None for single images)."""
+    """Return the axis a video denoiser slides its window along: T, else E, else Z (None for single images).
+
+    Parameters
+    ----------
+    axes : str
+        Axis letters of a Stack.
+
+    Returns
+    -------
+    str or None
+        T, E or Z; None for single images.
+    """
     for a in "TEZ":
         if a in axes:
             return a
@@ -30,7 +41,22 @@ def sequence_axis_of(axes: str) -> str | None:
 
 
 def to_working(stack: Stack, *, min_size: int = 4) -> tuple[np.ndarray, Layout]:
-    """Return float32 data shaped (B, S, C, Y, X) and the layout needed to undo it."""
+    """Return float32 data shaped (B, S, C, Y, X) and the layout needed to undo it.
+
+    Parameters
+    ----------
+    stack : Stack
+        Any image, video or spectral stack (finite values).
+    min_size : int
+        Smallest allowed frame side, in pixels.
+
+    Returns
+    -------
+    work : ndarray, shape (B, S, C, Y, X), float32
+        The data in the working layout.
+    layout : Layout
+        How to undo it.
+    """
     data = stack.to_numpy()
     check_finite(data, source=stack.metadata.source or "input")
     if stack.size("Y") < min_size or stack.size("X") < min_size:
@@ -49,13 +75,41 @@ def to_working(stack: Stack, *, min_size: int = 4) -> tuple[np.ndarray, Layout]:
 
 
 def from_working(arr: np.ndarray, layout: Layout, like: Stack) -> Stack:
-    """Undo :func:`to_working`: reshape, reorder to the input's axes, and cast to the input's dtype."""
+    """Undo :func:`to_working`: reshape, reorder to the input's axes, and cast to the input's dtype.
+
+    Parameters
+    ----------
+    arr : ndarray, shape (B, S, C, Y, X)
+        Data in the working layout.
+    layout : Layout
+        From :func:`to_working`.
+    like : Stack
+        The original stack (its metadata is kept).
+
+    Returns
+    -------
+    Stack
+        The input's axes, shape and dtype.
+    """
     order_shape = tuple(like.size(a) for a in layout.order)
     out = Stack(arr.reshape(order_shape), axes=layout.order, metadata=like.metadata).transpose(layout.axes)
     return Stack(convert_dtype(out.to_numpy(), layout.dtype), axes=layout.axes, metadata=like.metadata)
 
 
 def with_record(stack: Stack, record: dict) -> Stack:
-    """``stack`` with ``record`` as ``metadata.extra["denoise"]`` (how it was denoised: method, config, seed)."""
+    """Attach ``record`` as ``metadata.extra["denoise"]`` (how it was denoised: method, config, seed).
+
+    Parameters
+    ----------
+    stack : Stack
+        A denoised stack.
+    record : dict
+        JSON-ready description of the run.
+
+    Returns
+    -------
+    Stack
+        The same data with the record in its metadata.
+    """
     meta = stack.metadata.replace(extra={**stack.metadata.extra, "denoise": record})
     return Stack(stack.data, axes=stack.axes, metadata=meta)

@@ -8,7 +8,22 @@ from ._robust import robust_sd, subsample
 
 
 def neighbour_indices(t: int, n: int, half: int) -> list[int]:
-    """Frames t-half..t+half without t; off the ends, the mirror t-d of a missing t+d (never t itself)."""
+    """List frames t-half..t+half without t; off the ends, the mirror t-d of a missing t+d (never t).
+
+    Parameters
+    ----------
+    t : int
+        The target frame.
+    n : int
+        Frames in the sequence.
+    half : int
+        Neighbours on each side.
+
+    Returns
+    -------
+    list of int
+        The 2 x half neighbour frames in time order.
+    """
     out = []
     for d in [*range(-half, 0), *range(1, half + 1)]:
         i = t + d
@@ -24,6 +39,24 @@ def fill_impulses_from_neighbours(norm: np.ndarray, context: np.ndarray, half: i
     than ``threshold`` robust SDs. The decision and the fill use only the pixel itself and other frames, never
     its spatial neighbours, so the blind spot stays exact (a spatial median here would leak the hidden pixel).
     ``known`` marks impulses known exactly (:func:`exact_impulse_pixels`, also a per-pixel decision): replaced too.
+
+    Parameters
+    ----------
+    norm : ndarray, shape (B, S, C, Y, X)
+        Normalised data.
+    context : ndarray, same shape
+        The impulse-filtered data (:func:`remove_impulses`).
+    half : int
+        Neighbours on each side.
+    threshold : float
+        Robust SDs beyond which a pixel is replaced.
+    known : ndarray of bool, optional
+        Exactly known impulses.
+
+    Returns
+    -------
+    ndarray, float32
+        The frames with impulses replaced.
     """
     n_s = norm.shape[1]
     near = np.empty_like(norm)
@@ -42,6 +75,18 @@ def remove_impulses(norm: np.ndarray, known: np.ndarray | None = None) -> np.nda
     """Replace impulse outliers of (B, S, C, Y, X) data by their per-frame 3x3 median (float32 copy).
 
     ``known`` marks impulses known exactly (fixed values), replaced whether or not they stand out.
+
+    Parameters
+    ----------
+    norm : ndarray, shape (B, S, C, Y, X)
+        Normalised data.
+    known : ndarray of bool, optional
+        Exactly known impulses.
+
+    Returns
+    -------
+    ndarray, float32
+        The data with outliers replaced by their 3x3 median.
     """
     from scipy import ndimage
 

@@ -25,6 +25,19 @@ def robust_sd(values: np.ndarray) -> float:
 
 
 def subsample(a: np.ndarray, n: int = 1_000_000) -> np.ndarray:
-    """About ``n`` evenly strided values of ``a`` (flattened): enough for a median, cheap on big stacks."""
+    """Return about ``n`` evenly strided values of ``a`` (flattened): enough for a median, cheap on big stacks.
+
+    Parameters
+    ----------
+    a : ndarray
+        Any shape.
+    n : int
+        About how many values to keep.
+
+    Returns
+    -------
+    ndarray, 1-D
+        A strided view of the flattened values.
+    """
     flat = a.reshape(-1)
     return flat[:: max(1, flat.size // n)]

@@ -10,7 +10,22 @@ import torch.nn.functional as F
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad (N, C, H, W) at the bottom/right so H and W are multiples of ``multiple``."""
+    """Reflect-pad (N, C, H, W) at the bottom/right so H and W are multiples of ``multiple``.
+
+    Parameters
+    ----------
+    x : tensor, shape (N, C, H, W)
+        Input.
+    multiple : int
+        Required divisor of H and W.
+
+    Returns
+    -------
+    padded : tensor
+        The padded input.
+    size : tuple of int
+        The original (H, W), to crop back to.
+    """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
@@ -47,11 +62,29 @@ def tiled_apply(
     overlap: int = 32,
     multiple: int = 4,
 ) -> torch.Tensor:
-    """Apply ``fn`` to (N, C, H, W) tile by tile and blend the overlaps; returns (N, out_channels, H, W).
+    """Apply ``fn`` to (N, C, H, W) tile by tile and blend the overlaps.
 
     Each tile is reflect-padded to a multiple of ``multiple``; neighbouring tiles overlap by ``overlap``
     pixels and are blended with raised-cosine weights, so the result has no seams and memory is bounded
     by the tile size.
+
+    Parameters
+    ----------
+    fn : callable
+        Maps (N, C, h, w) to (N, out_channels, h, w).
+    x : tensor, shape (N, C, H, W)
+        Input.
+    out_channels : int
+        Channels of ``fn``'s output.
+    tile, overlap : int
+        Tile side and overlap, in pixels.
+    multiple : int
+        Tiles are padded to a multiple of this (the network's downsampling factor).
+
+    Returns
+    -------
+    tensor, shape (N, out_channels, H, W)
+        The blended result.
     """
     n, _, h, w = x.shape
     if h <= tile and w <= tile:

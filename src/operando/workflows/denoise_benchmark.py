@@ -52,9 +52,19 @@ class BenchmarkRow:
 
 
 def stripe_fraction(clean: np.ndarray, denoised: np.ndarray) -> float:
-    """Share of the error variance that is constant along rows: var(row means of error) / var(error).
+    """Return the share of the error variance that is constant along rows.
 
-    About 1/width for white errors, near 1 when scan-line stripes survive denoising.
+    var(row means of the error) / var(error), the error's per-frame mean removed. About 1/width for white errors, near 1 when scan-line stripes survive denoising.
+
+    Parameters
+    ----------
+    clean, denoised : ndarray, shape (..., Y, X)
+        Truth and result.
+
+    Returns
+    -------
+    float
+        The share, in [0, 1].
     """
     err = (denoised - clean).astype(np.float64)
     err -= err.mean(axis=(-2, -1), keepdims=True)
