@@ -68,7 +68,8 @@ def load_model(path: str | os.PathLike) -> TrainedDenoiser:
 
     weights, meta = _paths(path)
     if not weights.exists() or not meta.exists():
-        raise InputError(f"{path}: need both {weights.name} and {meta.name}; was the model saved with --save-model?")
+        raise InputError(f"{path}: need both {weights.name} and {meta.name}; give the stem of a model written by "
+                         "save_model()")
     record = json.loads(meta.read_text(encoding="utf-8"))
     if record.get("format") != "operando-denoiser":
         raise InputError(f"{meta}: not an operando denoiser config")
