@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from operando import InputError, Stack
 from operando.cli import app
 from operando.inverse import (
+    InversionConfig,
     compare_to_truth,
     diffusivity_from_mobility,
     fit_legendre_log_d,
@@ -114,7 +115,7 @@ def test_cli_learn(tmp_path, truth_video):
 
 
 def test_refits_on_fresh_noise_give_noise_bands(truth_video):
-    from operando.inverse import refit_on_fresh_noise
+    from operando.workflows.physics_replicates import refit_on_fresh_noise
 
     res = refit_on_fresh_noise(truth_video, "gaussian:0.005", replicates=2, n_mu=2, n_d=2, window=2, dt=8e-5,
                                max_iter=4, rng=0)
@@ -225,3 +226,42 @@ def test_state_update_keeps_states_the_solver_cannot_integrate_from(truth_video,
     assert not np.all(np.isfinite(np.asarray(predict_window(spec, blowup, ics[0]))))
     kept = np.asarray(update(blowup, ics, ics, targets))
     np.testing.assert_array_equal(kept, np.asarray(ics))  # old states kept, never NaN
+
+
+def test_json_records_the_whole_config_and_the_concrete_seed(tmp_path, truth_video):
+    # no seed given: one is drawn and recorded, and the recorded config + seed repeat the run exactly
+    first = learn_physics(truth_video, n_mu=2, n_d=2, window=2, dt=8e-5, max_iter=4, bootstrap=2, bootstrap_iter=1)
+    doc = json.loads(first.save_json(tmp_path / "r.json").read_text())
+    seed, config = doc["settings"]["seed"], doc["settings"]["config"]
+    assert isinstance(seed, int)
+    assert config == InversionConfig(n_mu=2, n_d=2, window=2, dt=8e-5, max_iter=4, bootstrap=2,
+                                     bootstrap_iter=1).model_dump()
+    again = learn_physics(truth_video, InversionConfig(**config), rng=seed)
+    np.testing.assert_array_equal(again.bootstrap, first.bootstrap)
+    np.testing.assert_array_equal(again.theta, first.theta)
+
+
+def test_config_or_keywords_never_both(truth_video):
+    with pytest.raises(InputError, match="both a config and keyword settings"):
+        learn_physics(truth_video, InversionConfig(window=2), n_mu=2)
+    with pytest.raises(InputError, match="windw"):  # a misspelt setting fails, in one line
+        learn_physics(truth_video, windw=2)
+    with pytest.raises(InputError, match="n_mu"):
+        learn_physics(truth_video, n_mu=0)
+
+
+def test_issue_15_a_fit_that_cannot_move_says_so(tmp_path):
+    # a uniform video carries no information about mu_h or D: no step changes the fit, which must report that
+    # it stayed at its starting guess instead of "converged"
+    video = Stack(np.full((6, 16, 16), 0.4, np.float32), axes="TYX")
+    result = learn_physics(video, n_mu=1, n_d=1, window=2, frame_interval=0.01)
+    assert result.status == "did_not_move" and not result.converged
+    np.testing.assert_array_equal(result.theta, [-2.0, 0.0])  # the starting guess
+    doc = json.loads(result.save_json(tmp_path / "r.json").read_text())
+    assert doc["status"] == doc["settings"]["status"] == "did_not_move"
+
+
+def test_a_fit_stopped_by_the_iteration_limit_is_not_converged(truth_video):
+    result = learn_physics(truth_video, n_mu=2, n_d=2, window=2, dt=8e-5, max_iter=1)
+    assert result.settings["stop_reason"] == "max_iter"
+    assert result.status == "not_converged" and not result.converged

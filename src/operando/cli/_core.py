@@ -176,7 +176,7 @@ def demo(
         result = run_demo(output, config=cfg, progress=update)
     print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
     if result.physics:
-        keys = ("data", "mu_h_rel_l2", "mobility_rel_l2", "seconds", "fit")
+        keys = ("data", "mu_h_rel_l2", "mobility_rel_l2", "status", "stop_reason", "seconds")
         print_rows([{k: r[k] for k in keys} for r in result.physics["rows"]], "physics learned back (rel. L2)")
     console.print(f"report: {result.report} (and report.html beside it)")
 
@@ -330,21 +330,24 @@ def learn(
     axes: AxesOption = None,
 ) -> None:
     """Learn mu_h(c) and D(c) from a video by PDE-constrained least squares, with bootstrap bands."""
-    from ..inverse import learn_physics, plot_learned
+    from ..inverse import InversionConfig, learn_physics
     from ..io import read
+    from ..report import plot_learned
 
+    config = InversionConfig.from_keywords(
+        bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
+        fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness, time_budget_s=time_budget)
     stack = read(input, axes=axes)
     with progress_bar("learning") as update:
-        result = learn_physics(stack, bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
-                               fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness,
-                               time_budget_s=time_budget, rng=seed, progress=update)
+        result = learn_physics(stack, config, rng=seed, progress=update)
     result.save_json(output)
     if plot is not None:
         plot_learned({input.name: result}, plot)
     a = ", ".join(f"{v:.4g}" for v in result.a)
     b = ", ".join(f"{v:.4g}" for v in result.b)
-    console.print(f"wrote {output}: a = [{a}], b = [{b}], {result.iterations} LM iterations, "
-                  f"{len(result.bootstrap)} bootstrap samples, {result.seconds:.0f} s")
+    console.print(f"wrote {output}: a = [{a}], b = [{b}], fit {result.status} ({result.settings['stop_reason']}, "
+                  f"{result.iterations} LM iterations), {len(result.bootstrap)} bootstrap samples, "
+                  f"{result.seconds:.0f} s")
 
 
 @benchmark_app.command("denoise")

@@ -1,4 +1,10 @@
-"""PDE-constrained learning of mu_h(c) and D(c) from videos, with bootstrap uncertainty (JAX)."""
+"""PDE-constrained learning of mu_h(c) and D(c) from videos, with bootstrap uncertainty (JAX).
+
+``learn_physics(video, InversionConfig(...))`` (or ``learn_physics(video, window=4, ...)``) returns an
+:class:`InversionResult`; :func:`compare_to_truth` measures it against known laws. Figures of learned curves
+are drawn by :func:`operando.report.plot_learned`; refits on fresh noise realisations live in
+:mod:`operando.workflows.physics_replicates` (they need the noise and denoise packages).
+"""
 
 from ._basis import (
     diffusivity_from_mobility,
@@ -7,10 +13,14 @@ from ._basis import (
     gauge_fix,
     mobility_from_diffusivity,
 )
-from ._compare import Truth, compare_learned, compare_to_truth, plot_learned, regular_solution_truth
-from ._learn import InversionResult, learn_physics, refit_on_fresh_noise
+from ._compare import Truth, compare_learned, compare_to_truth, regular_solution_truth
+from ._config import InversionConfig
+from ._learn import learn_physics
+from ._result import FIT_STATUSES, InversionResult
 
 __all__ = [
+    "FIT_STATUSES",
+    "InversionConfig",
     "InversionResult",
     "Truth",
     "compare_learned",
@@ -21,7 +31,5 @@ __all__ = [
     "gauge_fix",
     "learn_physics",
     "mobility_from_diffusivity",
-    "plot_learned",
-    "refit_on_fresh_noise",
     "regular_solution_truth",
 ]

@@ -33,7 +33,7 @@ def mu_h_curve(c, a, xp=np):
 
 
 def log_diffusivity_curve(c, b, xp=np):
-    """ln D(c) = sum_{m>=0} b_m P_m(2c-1); ``b`` holds b_0..b_M."""
+    """Return ln D(c) = sum_{m>=0} b_m P_m(2c-1); ``b`` holds b_0..b_M."""
     b = xp.asarray(b)
     return legendre(2 * xp.clip(c, 0.0, 1.0) - 1, b.shape[0] - 1, xp) @ b
 
@@ -45,24 +45,80 @@ def mobility_curve(c, b, xp=np):
 
 
 def gauge_fix(c: np.ndarray, mu: np.ndarray, c_ref: float = 0.5) -> np.ndarray:
-    """Subtract the value at ``c_ref`` (interpolated on the c grid) so curves share a gauge."""
+    """Subtract the value at ``c_ref`` (interpolated on the c grid) so curves share a gauge.
+
+    Parameters
+    ----------
+    c : ndarray, shape (N,)
+        Increasing concentration grid.
+    mu : ndarray, shape (N,)
+        Chemical potential on ``c``, in any gauge.
+    c_ref : float
+        Concentration where the fixed curve is zero.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        ``mu - mu(c_ref)``.
+    """
     return mu - np.interp(c_ref, c, mu)
 
 
 def mobility_from_diffusivity(diffusivity, c):
-    """M = D c (1 - c): our D to the mobility (which pde-opt and others call "D")."""
+    """Convert our lattice-gas diffusivity D to the mobility M = D c (1 - c) (which pde-opt calls "D").
+
+    Parameters
+    ----------
+    diffusivity : array_like
+        D(c) on the grid ``c``.
+    c : array_like
+        Concentrations (clipped to [0, 1]).
+
+    Returns
+    -------
+    ndarray
+        The mobility M(c).
+    """
     c = np.clip(c, 0.0, 1.0)
     return np.asarray(diffusivity) * c * (1 - c)
 
 
 def diffusivity_from_mobility(mobility, c):
-    """D = M / (c (1 - c)): a mobility (the other convention's "D") to our lattice-gas diffusivity."""
+    """Convert a mobility M (the other convention's "D") to our lattice-gas diffusivity D = M / (c (1 - c)).
+
+    Parameters
+    ----------
+    mobility : array_like
+        M(c) on the grid ``c``.
+    c : array_like
+        Concentrations (kept 1e-6 away from 0 and 1).
+
+    Returns
+    -------
+    ndarray
+        The diffusivity D(c).
+    """
     c = np.clip(c, C_EPS, 1 - C_EPS)
     return np.asarray(mobility) / (c * (1 - c))
 
 
 def fit_legendre_mu(c: np.ndarray, mu: np.ndarray, n_terms: int) -> np.ndarray:
-    """Least-squares a_1..a_n of a mu_h curve (any gauge) in this parameterisation."""
+    """Fit the Legendre coefficients a_1..a_n of a mu_h curve (any gauge) by least squares.
+
+    Parameters
+    ----------
+    c : ndarray, shape (N,)
+        Concentrations.
+    mu : ndarray, shape (N,)
+        mu_h(c) in k_BT, in any gauge (the constant a_0 absorbs it).
+    n_terms : int
+        Number of excess terms n.
+
+    Returns
+    -------
+    ndarray, shape (n_terms,)
+        a_1..a_n of mu_h = ln(c/(1-c)) + sum a_n P_n(2c - 1).
+    """
     c = np.clip(c, C_EPS, 1 - C_EPS)
     basis = legendre(2 * c - 1, n_terms)
     coef, *_ = np.linalg.lstsq(basis, mu - np.log(c / (1 - c)), rcond=None)
@@ -70,7 +126,22 @@ def fit_legendre_mu(c: np.ndarray, mu: np.ndarray, n_terms: int) -> np.ndarray:
 
 
 def fit_legendre_log_d(c: np.ndarray, diffusivity: np.ndarray, n_terms: int) -> np.ndarray:
-    """Least-squares b_0..b_{n-1} of a D(c) curve."""
+    """Fit the Legendre coefficients b_0..b_{n-1} of ln D(c) by least squares.
+
+    Parameters
+    ----------
+    c : ndarray, shape (N,)
+        Concentrations.
+    diffusivity : ndarray, shape (N,)
+        D(c) (positive).
+    n_terms : int
+        Number of terms n.
+
+    Returns
+    -------
+    ndarray, shape (n_terms,)
+        b_0..b_{n-1} of ln D = sum b_m P_m(2c - 1).
+    """
     basis = legendre(2 * c - 1, n_terms - 1)
     coef, *_ = np.linalg.lstsq(basis, np.log(diffusivity), rcond=None)
     return coef

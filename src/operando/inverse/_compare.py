@@ -1,16 +1,14 @@
-"""Compare learned constitutive laws with a known truth; plot them in the style of the paper."""
+"""Compare learned constitutive laws with a known truth (the figures are drawn by ``operando.report``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ._basis import gauge_fix
-from ._learn import InversionResult
+from ._result import InversionResult
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,20 @@ class Truth:
 
 
 def regular_solution_truth(omega: float = 3.0, d_slope: float = 0.0) -> Truth:
-    """mu_h = ln(c/(1-c)) + omega (1 - 2c) and D = exp(d_slope (2c - 1)) (D = 1: M = c(1-c))."""
+    """Return the regular-solution truth: mu_h = ln(c/(1-c)) + omega (1 - 2c), D = exp(d_slope (2c - 1)).
+
+    Parameters
+    ----------
+    omega : float
+        Regular-solution interaction parameter (the simulator's default is 3).
+    d_slope : float
+        Slope of ln D in 2c - 1 (0: D = 1, M = c (1 - c), the simulator's default mobility).
+
+    Returns
+    -------
+    Truth
+        The two laws as numpy functions of c, with a label for figures.
+    """
     return Truth(
         mu_h=lambda c: np.log(c / (1 - c)) + omega * (1 - 2 * c),
         diffusivity=lambda c: np.exp(d_slope * (2 * c - 1)),
@@ -37,10 +48,25 @@ def _rel_l2(est: np.ndarray, truth: np.ndarray) -> float:
 
 def compare_to_truth(result: InversionResult, truth: Truth, *, c_range: tuple[float, float] = (0.1, 0.9)
                      ) -> dict[str, float]:
-    """Relative L2 errors of mu_h (gauge-fixed), M and D over ``c_range``; band widths and coverage.
+    """Measure relative L2 errors of mu_h (gauge-fixed), M and D over ``c_range``; band widths and coverage.
 
     Coverage is the share of the c grid where the 95 % bootstrap band contains the truth (NaN without a
     bootstrap): band width alone hides the errors-in-variables bias that noisy starting frames cause.
+
+    Parameters
+    ----------
+    result : InversionResult
+        A learned result.
+    truth : Truth
+        The known laws.
+    c_range : (float, float)
+        Concentrations compared (81 points).
+
+    Returns
+    -------
+    dict
+        ``mu_h_rel_l2``, ``mobility_rel_l2``, ``D_rel_l2``, and ``<mu_h|mobility>_band_width`` /
+        ``_coverage`` (NaN without bootstrap samples).
     """
     c = np.linspace(*c_range, 81)
     curves = result.curves(c)
@@ -65,37 +91,25 @@ def compare_to_truth(result: InversionResult, truth: Truth, *, c_range: tuple[fl
 
 
 def compare_learned(results: dict[str, InversionResult], truth: Truth | None = None) -> list[dict[str, object]]:
-    """One row per learned result: errors against the truth (default: the simulator's defaults)."""
+    """Tabulate learned results against a truth, one row each, with how each fit ended.
+
+    Parameters
+    ----------
+    results : dict of str to InversionResult
+        Learned results by name (e.g. ``"clean"``, ``"noisy"``).
+    truth : Truth, optional
+        The known laws (default: :func:`regular_solution_truth`, the simulator's defaults).
+
+    Returns
+    -------
+    list of dict
+        Per result: ``data``, the errors of :func:`compare_to_truth`, ``seconds``, ``bootstrap`` (samples),
+        ``status`` (``converged``, ``did_not_move`` or ``not_converged``) and ``stop_reason``.
+    """
     truth = truth or regular_solution_truth()
     rows = []
     for name, res in results.items():
         rows.append({"data": name, **compare_to_truth(res, truth), "seconds": res.seconds,
-                     "bootstrap": int(len(res.bootstrap)), "fit": res.settings.get("stop_reason", "")})
+                     "bootstrap": int(len(res.bootstrap)), "status": res.status,
+                     "stop_reason": res.settings.get("stop_reason", "")})
     return rows
-
-
-def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, truth: Truth | None = None) -> Path:
-    """Learned mu_h(c) (gauge-fixed) and D(c) with shaded 95 % bootstrap bands, against the truth."""
-    from ..report import save_figure
-    from ..report._figures import _pyplot
-
-    plt = _pyplot()
-    truth = truth or regular_solution_truth()
-    c = np.linspace(0.05, 0.95, 91)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    axes[0].plot(c, gauge_fix(c, truth.mu_h(c)), "k--", lw=2, label=truth.label)
-    axes[1].plot(c, truth.diffusivity(c), "k--", lw=2, label=truth.label)
-    for name, res in results.items():
-        curves = res.curves(c)
-        for ax, key in ((axes[0], "mu_h"), (axes[1], "D")):
-            line = ax.plot(c, curves[key]["mean"], lw=1.6, label=name)[0]
-            if "lo" in curves[key]:
-                ax.fill_between(c, curves[key]["lo"], curves[key]["hi"], color=line.get_color(), alpha=0.25)
-    axes[0].set_ylabel(r"$\mu_h(c) - \mu_h(0.5)$  [$k_BT$]")
-    axes[1].set_ylabel(r"$D(c)$,  $M = D\,c(1-c)$")
-    for ax in axes:
-        ax.set_xlabel("c")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..simulate._spectral import SpectralGrid, integrate_frames, make_step
+from ..simulate import SpectralGrid, integrate_frames, make_step
 from ._basis import mobility_curve, mu_h_curve
 
 
@@ -34,7 +34,7 @@ class ModelSpec:
         return self.n_mu + self.n_d + int(self.fit_kappa)
 
     def split(self, theta):
-        """theta -> (a_1..a_n_mu, b_0..b_{n_d - 1}, kappa)."""
+        """Split theta into (a_1..a_n_mu, b_0..b_{n_d - 1}, kappa)."""
         a = theta[: self.n_mu]
         b = theta[self.n_mu: self.n_mu + self.n_d]
         kappa = jnp.exp(theta[-1]) if self.fit_kappa else self.kappa

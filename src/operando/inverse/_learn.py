@@ -1,110 +1,29 @@
-"""Learn mu_h(c) and D(c) back from a concentration video: multiple-shooting Levenberg-Marquardt + bootstrap."""
+"""Learn mu_h(c) and D(c) back from a concentration video: multiple-shooting Levenberg-Marquardt + bootstrap.
+
+The steps, in order: :func:`prepare_windows` (validate the video, choose the windows, build the model),
+:func:`fit_coefficients` (coarse-to-fine Levenberg-Marquardt), :func:`refine_initial_states`
+(errors-in-variables rounds, optional), :func:`bootstrap_windows` (resampled windows, optional).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack, check_finite
-from .._files import write_json_file
-from ._basis import gauge_fix, legendre, log_diffusivity_curve, mobility_curve, mu_h_curve
+from ._config import InversionConfig
+from ._result import InversionResult
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass(frozen=True)
-class InversionResult:
-    """Learned constitutive laws with their uncertainty.
-
-    Attributes
-    ----------
-    a, b : ndarray
-        Legendre coefficients of the excess mu_h (a_1..a_N) and of ln D (b_0..b_M).
-    kappa : float
-        Gradient-energy coefficient (fitted or as given).
-    covariance : ndarray
-        Gauss-Newton covariance of the fitted parameters.
-    bootstrap : ndarray, shape (B, P)
-        Refitted parameters of each bootstrap resample of windows (empty when B = 0).
-    settings : dict
-        Everything needed to reproduce the fit.
-    """
-
-    a: np.ndarray
-    b: np.ndarray
-    kappa: float
-    covariance: np.ndarray
-    bootstrap: np.ndarray
-    cost: float
-    iterations: int
-    converged: bool
-    seconds: float
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def theta(self) -> np.ndarray:
-        """All fitted parameters in one vector (a, b[, log kappa])."""
-        extra = [math.log(self.kappa)] if self.settings.get("fit_kappa") else []
-        return np.concatenate([self.a, self.b, extra])
-
-    def curves(self, c: np.ndarray | None = None) -> dict[str, object]:
-        """mu_h (gauge-fixed at c = 0.5), D and M on a c grid, with std and 2.5/97.5 % bootstrap bands."""
-        c = np.linspace(0.05, 0.95, 91) if c is None else np.asarray(c, float)
-        n_mu = self.a.size
-
-        def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            a, b = theta[:n_mu], theta[n_mu: n_mu + self.b.size]
-            mu = gauge_fix(c, mu_h_curve(c, a))
-            d = np.exp(log_diffusivity_curve(c, b))
-            return mu, d, mobility_curve(c, b)
-
-        mu, d, m = evaluate(self.theta)
-        out: dict[str, object] = {"c": c.tolist()}
-        # Gauss-Newton (delta-method) standard deviations
-        g_mu = np.zeros((c.size, self.theta.size))
-        g_mu[:, :n_mu] = legendre(2 * c - 1, n_mu)[:, 1:] - legendre(np.array([0.0]), n_mu)[:, 1:]
-        g_ld = np.zeros((c.size, self.theta.size))
-        g_ld[:, n_mu: n_mu + self.b.size] = legendre(2 * c - 1, self.b.size - 1)
-        sd_mu = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g_mu, self.covariance, g_mu), 0))
-        sd_ld = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g_ld, self.covariance, g_ld), 0))
-        samples = [evaluate(th) for th in self.bootstrap] if len(self.bootstrap) else []
-        for key, mean, gn in (("mu_h", mu, sd_mu), ("D", d, d * sd_ld), ("mobility", m, m * sd_ld)):
-            entry: dict[str, list[float]] = {"mean": mean.tolist(), "gn_std": gn.tolist()}
-            if samples:
-                idx = {"mu_h": 0, "D": 1, "mobility": 2}[key]
-                stack = np.stack([s[idx] for s in samples])
-                entry["std"] = stack.std(axis=0, ddof=1 if len(stack) > 1 else 0).tolist()
-                entry["lo"] = np.percentile(stack, 2.5, axis=0).tolist()
-                entry["hi"] = np.percentile(stack, 97.5, axis=0).tolist()
-            out[key] = entry
-        return out
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON document: curves, coefficients and settings."""
-        doc = self.curves()
-        doc["coefficients"] = {
-            "a": self.a.tolist(), "b": self.b.tolist(), "kappa": self.kappa,
-            "covariance": self.covariance.tolist(),
-            "bootstrap": self.bootstrap.tolist(),
-        }
-        doc["settings"] = {**self.settings, "cost": self.cost, "iterations": self.iterations,
-                           "converged": self.converged, "seconds": self.seconds,
-                           "bootstrap_samples": int(len(self.bootstrap))}
-        return doc
-
-    def save_json(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically."""
-        return write_json_file(path, self.to_dict(), indent=1)
+CONVERGED_REASONS = ("xtol", "ftol", "precision_floor", "no_decrease")
 
 
 def check_concentration_video(video: np.ndarray, source: str) -> None:
@@ -141,26 +60,12 @@ def _frame_interval(stack: Stack, frame_interval: float | None) -> float:
 
 def learn_physics(
     video: Stack | np.ndarray,
+    config: InversionConfig | None = None,
     *,
     axes: str | None = None,
-    n_mu: int = 4,
-    n_d: int = 2,
-    kappa: float = 0.002,
-    fit_kappa: bool = False,
-    dx: float | None = None,
-    frame_interval: float | None = None,
-    window: int = 3,
-    stride: int | None = None,
-    min_std: float = 0.05,
-    dt: float = 5e-5,
-    smoothness: float = 0.0,
-    max_iter: int = 30,
-    fit_initial_states: int = 0,
-    bootstrap: int = 0,
-    bootstrap_iter: int = 3,
-    time_budget_s: float | None = None,
     rng: int | np.random.Generator | None = None,
     progress: Progress | None = None,
+    **settings: object,
 ) -> InversionResult:
     """Learn mu_h(c) and D(c) from a Cahn-Hilliard video by PDE-constrained least squares.
 
@@ -171,157 +76,245 @@ def learn_physics(
     iterations and Broyden-updated in between. Uncertainty: the Gauss-Newton covariance, plus ``bootstrap``
     refits on windows resampled with replacement, warm-started from the fit and reusing its Jacobian.
 
+    The settings come either as one :class:`InversionConfig` or as its fields given as keywords
+    (``learn_physics(video, window=4, bootstrap=20)``), never both. Settings worth knowing:
+
+    - ``n_mu``, ``n_d``: Legendre terms of the excess mu_h (a_1..a_n_mu) and of ln D (b_0..b_{n_d - 1}).
+    - ``window``: frames predicted from each starting frame (the shooting horizon); ``stride``: spacing of
+      window starts; ``min_std``: windows start once the frames have this much contrast.
+    - ``dt``: largest solver time step (keep it >= 4x the step that generated synthetic data: no inverse crime).
+    - ``fit_initial_states``: rounds of errors-in-variables refinement after the fit. Each round takes one
+      Gauss-Newton step on every window's starting state (kept close to the observed frame, and moved to
+      predict the window's frames better), then refits the coefficients from the new starts. Use it on
+      denoised video, whose starting frames carry the denoiser's errors. Each round costs about half a fit.
+    - ``bootstrap``: resamples of windows; ``bootstrap_iter``: Gauss-Newton steps per resample.
+    - ``time_budget_s``: wall-clock budget for the fit and the bootstrap together.
+
     Parameters
     ----------
     video : Stack or ndarray, shape (T, n, n)
         Concentration video in (0, 1) on a square periodic grid (``axes="TYX"``).
-    n_mu, n_d : int
-        Legendre terms of the excess mu_h (a_1..a_n_mu) and of ln D (b_0..b_{n_d - 1}).
-    kappa : float
-        Gradient-energy coefficient (the starting value when ``fit_kappa``).
-    dx : float, optional
-        Grid spacing (default: the stack's pixel size, else 0.01).
-    frame_interval : float, optional
-        Time between frames (default: from the stack's frame times).
-    window : int
-        Frames predicted from each starting frame (the shooting horizon).
-    stride : int, optional
-        Spacing of window starts (default: ``window``).
-    min_std : float
-        Windows start only once the frames have this much contrast (early frames carry little information).
-    dt : float
-        Largest solver time step (keep it >= 4x the step that generated synthetic data: no inverse crime).
-    smoothness : float
-        Weight of the penalty sum n(n+1) coefficient^2.
-    fit_initial_states : int
-        Rounds of errors-in-variables refinement after the fit (0: off). Each round takes one Gauss-Newton
-        step on every window's starting state (kept close to the observed frame, and moved to predict the
-        window's frames better), then refits the coefficients from the new starts. Use it on denoised video,
-        whose starting frames carry the denoiser's errors: those bias the fit, and no residual band shows it.
-        Between rounds the coefficients are updated by a few Gauss-Newton steps that reuse the fit's
-        Jacobian; after the last round they are refitted in full. Each round costs about half a fit.
-    bootstrap : int
-        Number of bootstrap resamples of windows (0: point estimate and Gauss-Newton covariance only).
-    bootstrap_iter : int
-        Gauss-Newton steps per resample, warm-started at the fit and reusing its exact Jacobian (each step
-        costs one pass over the windows).
-    time_budget_s : float, optional
-        Wall-clock budget for the fit and the bootstrap together.
+    config : InversionConfig, optional
+        All settings (default: ``InversionConfig(**settings)``).
+    axes : str, optional
+        Axis letters of an ndarray ``video`` (default ``"TYX"``).
     rng : int or Generator, optional
-        Seed of the bootstrap resampling.
+        Seed of the bootstrap resampling. When None a seed is drawn; the seed used is recorded in
+        ``result.settings["seed"]`` (resample i draws from child i of ``SeedSequence(seed).spawn``).
+    progress : callable, optional
+        Called as ``progress(fraction_done, message)``.
+    **settings
+        Fields of :class:`InversionConfig`, when no ``config`` is given (a misspelt name is an error).
 
     Returns
     -------
     InversionResult
+        Coefficients, covariance, bootstrap samples, ``status`` (how the fit ended) and the settings.
+
+    Raises
+    ------
+    InputError
+        If the video cannot be concentrations on a square grid, or a setting is invalid.
     """
+    cfg = resolve_config(config, settings)
+    seed = concrete_seed(rng)
+    t_start = time.perf_counter()
+    deadline = None if cfg.time_budget_s is None else t_start + cfg.time_budget_s
+    say = progress or (lambda fraction, message: None)
+    problem = prepare_windows(video, cfg, axes=axes)
+    penalty = cfg.smoothness * problem.spec.penalty_weights()
+    say(0.0, f"fitting {problem.spec.n_params} parameters on {len(problem.starts)} windows")
+    guess = starting_guess(problem.spec)
+    main = fit_coefficients(problem, guess, penalty, cfg.max_iter, deadline)
+    main, ics, rounds = refine_initial_states(problem, main, penalty, cfg, deadline, say)
+    fit_seconds = time.perf_counter() - t_start
+    samples = bootstrap_windows(main, problem, ics, penalty, cfg, seed, deadline, say)
+    status = fit_status(main.theta, guess, main.reason)
+    if status != "converged":
+        logger.warning("the fit ended as %s (%s); its coefficients may not describe the data", status, main.reason)
+    theta, spec = main.theta, problem.spec
+    derived = {
+        "n_mu": cfg.n_mu, "n_d": cfg.n_d, "kappa": cfg.kappa, "fit_kappa": cfg.fit_kappa, "dx": spec.dx,
+        "frame_interval": problem.interval, "window": cfg.window, "stride": cfg.stride or cfg.window,
+        "window_starts": problem.starts.tolist(), "dt": spec.dt, "steps_per_frame": spec.steps_per_frame,
+        "smoothness": cfg.smoothness, "min_std": cfg.min_std, "bootstrap_requested": cfg.bootstrap,
+        "bootstrap_iter": cfg.bootstrap_iter, "seed": seed, "config": cfg.model_dump(), "source": problem.source,
+        "convention": "M(c) = D(c) c (1 - c); mu_h gauge-fixed at c = 0.5", "fit_initial_states": rounds,
+        "initial_state_change_rms": float(np.sqrt(np.mean((np.asarray(ics) - np.asarray(problem.ics)) ** 2))),
+        "fit_seconds": fit_seconds, "stop_reason": main.reason, "status": status,
+        "jacobian_evaluations": main.jacobian_evaluations, "residual_evaluations": main.residual_evaluations,
+    }
+    say(1.0, "done")
+    return InversionResult(
+        a=theta[:cfg.n_mu], b=theta[cfg.n_mu: cfg.n_mu + cfg.n_d],
+        kappa=float(math.exp(theta[-1])) if cfg.fit_kappa else cfg.kappa,
+        covariance=covariance(main, penalty), bootstrap=samples, cost=float(main.cost),
+        iterations=main.iterations, status=status, seconds=time.perf_counter() - t_start, settings=derived,
+    )
+
+
+def resolve_config(config: InversionConfig | None, settings: dict[str, object]) -> InversionConfig:
+    """Return the run's configuration: ``config`` as given, or one built (validated) from keyword settings."""
+    if config is not None:
+        if settings:
+            raise InputError(f"learn_physics got both a config and keyword settings {sorted(settings)}; pass one: "
+                             "config.model_copy(update={...}) changes a config")
+        if not isinstance(config, InversionConfig):
+            raise InputError(f"config must be an InversionConfig, got {type(config).__name__}")
+        return config
+    return InversionConfig.from_keywords(**settings)
+
+
+def concrete_seed(rng: int | np.random.Generator | None) -> int:
+    """Return the seed to record: ``rng`` itself when it is an int, else one drawn from it (or fresh entropy)."""
+    if isinstance(rng, int | np.integer):
+        return int(rng)
+    return int(np.random.default_rng(rng).integers(2**63))
+
+
+@dataclass(frozen=True)
+class WindowProblem:
+    """The inverse problem built from a video: the model, the windows' starting frames and their targets."""
+
+    spec: object  # ModelSpec (imported with JAX)
+    starts: np.ndarray
+    ics: object  # jax.Array, shape (W, n, n)
+    targets: object  # jax.Array, shape (W, window, n, n)
+    interval: float
+    source: str | None
+
+
+def prepare_windows(video: Stack | np.ndarray, cfg: InversionConfig, *, axes: str | None = None) -> WindowProblem:
+    """Validate the video and cut it into shooting windows; describe the model to fit."""
     import jax.numpy as jnp
 
-    from ._forward import ModelSpec, make_residual_functions
+    from ._forward import ModelSpec
 
-    t_start = time.perf_counter()
-    deadline = None if time_budget_s is None else t_start + time_budget_s
     stack = as_stack(video, axes=axes if axes is not None or isinstance(video, Stack) else "TYX")
     source = stack.metadata.source or "video"
     if set(stack.axes) != set("TYX"):
         raise InputError(f"{source}: need a (T, Y, X) concentration video, got axes {stack.axes!r}")
     data = stack.transpose("TYX").to_numpy().astype(np.float64)
+    window = cfg.window
     if data.shape[0] < window + 1:
         raise InputError(f"{source}: need >= {window + 1} frames for windows of {window}, got {data.shape[0]}")
     if data.shape[1] != data.shape[2]:
         raise InputError(f"{source}: the solver is periodic on a square grid; crop the {data.shape[1:]} frames square")
     check_concentration_video(data, source)
-    if n_mu < 1 or n_d < 1:
-        raise InputError(f"need n_mu >= 1 and n_d >= 1, got {n_mu}, {n_d}")
-    interval = _frame_interval(stack, frame_interval)
-    spacing = dx if dx is not None else (stack.metadata.pixel_size or 0.01)
-    steps = max(1, math.ceil(interval / dt - 1e-9))
-    spec = ModelSpec(n_mu=n_mu, n_d=n_d, fit_kappa=fit_kappa, kappa=kappa, dx=float(spacing), size=data.shape[1],
-                     horizon=window, steps_per_frame=steps, dt=interval / steps, stabilization=0.5)
-    starts = choose_windows(data, window, stride or window, min_std)
+    interval = _frame_interval(stack, cfg.frame_interval)
+    spacing = cfg.dx if cfg.dx is not None else (stack.metadata.pixel_size or 0.01)
+    steps = max(1, math.ceil(interval / cfg.dt - 1e-9))
+    spec = ModelSpec(n_mu=cfg.n_mu, n_d=cfg.n_d, fit_kappa=cfg.fit_kappa, kappa=cfg.kappa, dx=float(spacing),
+                     size=data.shape[1], horizon=window, steps_per_frame=steps, dt=interval / steps,
+                     stabilization=0.5)
+    starts = choose_windows(data, window, cfg.stride or window, cfg.min_std)
     ics = jnp.asarray(np.clip(data[starts], 1e-3, 1 - 1e-3), jnp.float32)
     targets = jnp.asarray(np.stack([data[k + 1: k + 1 + window] for k in starts]), jnp.float32)
-    residual_fn, _ = make_residual_functions(spec)
-    penalty = smoothness * spec.penalty_weights()
+    return WindowProblem(spec=spec, starts=starts, ics=ics, targets=targets, interval=interval,
+                         source=stack.metadata.source)
+
+
+def starting_guess(spec) -> np.ndarray:
+    """Return the fit's start: the critical regular solution (a_1 = -2, Omega = 2), ln D = 0, kappa as given."""
     theta0 = np.zeros(spec.n_params)
-    theta0[0] = -2.0  # the critical regular solution: a_1 = -Omega with Omega = 2
-    if fit_kappa:
-        theta0[-1] = math.log(kappa)
-    if progress is not None:
-        progress(0.0, f"fitting {spec.n_params} parameters on {len(starts)} windows")
-    ones = np.ones(len(starts))
+    theta0[0] = -2.0
+    if spec.fit_kappa:
+        theta0[-1] = math.log(spec.kappa)
+    return theta0
+
+
+def fit_coefficients(problem: WindowProblem, theta0: np.ndarray, penalty: np.ndarray, max_iter: int,
+                     deadline: float | None):
+    """Coarse-to-fine Levenberg-Marquardt from ``theta0`` on all windows; returns the fine fit's LMResult."""
+    import jax.numpy as jnp
+
+    from ._forward import make_residual_functions
+
+    spec, ics, targets = problem.spec, problem.ics, problem.targets
+    residual_fn, _ = make_residual_functions(spec)
+    ones = jnp.ones(len(problem.starts))
     coarse = _coarse_start(spec, theta0, ics, targets, penalty, max_iter, deadline)
     if coarse is not None:
-        r_coarse = np.asarray(residual_fn(jnp.asarray(coarse, jnp.float32), ics, targets, jnp.asarray(ones)))
-        r_start = np.asarray(residual_fn(jnp.asarray(theta0, jnp.float32), ics, targets, jnp.asarray(ones)))
+        r_coarse = np.asarray(residual_fn(jnp.asarray(coarse, jnp.float32), ics, targets, ones))
+        r_start = np.asarray(residual_fn(jnp.asarray(theta0, jnp.float32), ics, targets, ones))
         if np.all(np.isfinite(r_coarse)) and r_coarse @ r_coarse < r_start @ r_start:
             theta0 = coarse
-    main = _fit_windows(spec, ics, targets, theta0, penalty=penalty, max_iter=max_iter, deadline=deadline)
-    observed_ics, rounds = ics, 0
-    if fit_initial_states:
-        from ._forward import make_state_update
+    return _fit_windows(spec, ics, targets, theta0, penalty=penalty, max_iter=max_iter, deadline=deadline)
 
-        update_states = make_state_update(spec)
-        theta_round, moved = main.theta, False
-        for rounds in range(fit_initial_states):
-            if deadline is not None and time.perf_counter() > deadline:
-                logger.warning("time budget reached after %d of %d initial-state rounds", rounds, fit_initial_states)
-                break
-            if progress is not None:
-                progress(0.0, f"initial states, round {rounds + 1}/{fit_initial_states}")
-            new_ics = update_states(jnp.asarray(theta_round, jnp.float32), ics, observed_ics, targets)
-            # between rounds, Gauss-Newton steps that reuse the fit's exact Jacobian (the starts and the
-            # coefficients move little from round to round); the last round's states get a full refit below
-            new_theta = _chord_steps(main.jacobian, lambda th, s=new_ics: residual_fn(
-                jnp.asarray(th, jnp.float32), s, targets, jnp.asarray(ones)), theta_round, penalty, CHORD_STEPS)
-            if new_theta is None:
-                logger.warning("initial-state round %d gave states the solver cannot integrate; keeping the "
-                               "result of round %d", rounds + 1, rounds)
-                break
-            ics, theta_round, moved = new_ics, new_theta, True
-        else:
-            rounds = fit_initial_states
-        if moved:  # a full refit from the last round's starts: exact Jacobian for the covariance and bootstrap
-            main = _fit_windows(spec, ics, targets, theta_round, penalty=penalty, max_iter=max_iter,
-                                deadline=deadline)
-    fit_seconds = time.perf_counter() - t_start
-    n_data = main.n_residuals
-    mse = main.cost
-    try:
-        cov = mse / max(n_data - spec.n_params, 1) * np.linalg.inv(main.jtj + np.diag(penalty))
-    except np.linalg.LinAlgError:
-        cov = np.full((spec.n_params, spec.n_params), np.nan)
-    gen = np.random.default_rng(rng)
-    refit = _chord_refitter(main, residual_fn, ics, targets, penalty, len(starts))
-    samples = []
-    for i in range(bootstrap):
+
+def refine_initial_states(problem: WindowProblem, main, penalty: np.ndarray, cfg: InversionConfig,
+                          deadline: float | None, say: Progress):
+    """Errors-in-variables rounds (``cfg.fit_initial_states``); returns (fit, starting states, rounds done).
+
+    Between rounds the coefficients take Gauss-Newton steps that reuse the fit's exact Jacobian (the starts
+    and the coefficients move little from round to round); the last round's states get a full refit.
+    """
+    import jax.numpy as jnp
+
+    from ._forward import make_residual_functions, make_state_update
+
+    ics = problem.ics
+    if not cfg.fit_initial_states:
+        return main, ics, 0
+    spec, targets, total = problem.spec, problem.targets, cfg.fit_initial_states
+    residual_fn, _ = make_residual_functions(spec)
+    ones = jnp.ones(len(problem.starts))
+    update_states = make_state_update(spec)
+    theta_round, moved, rounds = main.theta, False, 0
+    for rounds in range(total):
         if deadline is not None and time.perf_counter() > deadline:
-            logger.warning("time budget reached after %d of %d bootstrap samples", i, bootstrap)
+            logger.warning("time budget reached after %d of %d initial-state rounds", rounds, total)
             break
-        counts = np.bincount(gen.integers(0, len(starts), len(starts)), minlength=len(starts)).astype(float)
-        samples.append(refit(counts, bootstrap_iter))
-        if progress is not None:
-            progress((i + 1) / (bootstrap + 1), f"bootstrap {i + 1}/{bootstrap}")
-    theta = main.theta
-    settings = {
-        "n_mu": n_mu, "n_d": n_d, "kappa": kappa, "fit_kappa": fit_kappa, "dx": spec.dx,
-        "frame_interval": interval, "window": window, "stride": stride or window, "window_starts": starts.tolist(),
-        "dt": spec.dt, "steps_per_frame": steps, "smoothness": smoothness, "min_std": min_std,
-        "bootstrap_requested": bootstrap, "bootstrap_iter": bootstrap_iter, "seed": rng if isinstance(rng, int) else None,
-        "source": stack.metadata.source, "convention": "M(c) = D(c) c (1 - c); mu_h gauge-fixed at c = 0.5",
-        "fit_initial_states": rounds,
-        "initial_state_change_rms": float(jnp.sqrt(jnp.mean((ics - observed_ics) ** 2))),
-        "fit_seconds": fit_seconds, "stop_reason": main.reason,
-        "jacobian_evaluations": main.jacobian_evaluations, "residual_evaluations": main.residual_evaluations,
-    }
-    if progress is not None:
-        progress(1.0, "done")
-    return InversionResult(
-        a=theta[:n_mu], b=theta[n_mu: n_mu + n_d],
-        kappa=float(math.exp(theta[-1])) if fit_kappa else kappa,
-        covariance=cov, bootstrap=np.asarray(samples).reshape(len(samples), spec.n_params),
-        cost=float(main.cost), iterations=main.iterations, converged=main.converged,
-        seconds=time.perf_counter() - t_start, settings=settings,
-    )
+        say(0.0, f"initial states, round {rounds + 1}/{total}")
+        new_ics = update_states(jnp.asarray(theta_round, jnp.float32), ics, problem.ics, targets)
+        new_theta = _chord_steps(main.jacobian, lambda th, s=new_ics: residual_fn(
+            jnp.asarray(th, jnp.float32), s, targets, ones), theta_round, penalty, CHORD_STEPS)
+        if new_theta is None:
+            logger.warning("initial-state round %d gave states the solver cannot integrate; keeping the "
+                           "result of round %d", rounds + 1, rounds)
+            break
+        ics, theta_round, moved = new_ics, new_theta, True
+    else:
+        rounds = total
+    if moved:  # a full refit from the last round's starts: exact Jacobian for the covariance and bootstrap
+        main = _fit_windows(spec, ics, targets, theta_round, penalty=penalty, max_iter=cfg.max_iter,
+                            deadline=deadline)
+    return main, ics, rounds
+
+
+def covariance(main, penalty: np.ndarray) -> np.ndarray:
+    """Gauss-Newton covariance of the fitted parameters (NaN when the information matrix is singular)."""
+    n_params = main.theta.size
+    try:
+        return main.cost / max(main.n_residuals - n_params, 1) * np.linalg.inv(main.jtj + np.diag(penalty))
+    except np.linalg.LinAlgError:
+        return np.full((n_params, n_params), np.nan)
+
+
+def bootstrap_windows(main, problem: WindowProblem, ics, penalty: np.ndarray, cfg: InversionConfig, seed: int,
+                      deadline: float | None, say: Progress) -> np.ndarray:
+    """Refit on ``cfg.bootstrap`` resamples of windows; returns the samples, shape (B, P)."""
+    from ._forward import make_residual_functions
+
+    residual_fn, _ = make_residual_functions(problem.spec)
+    n_windows = len(problem.starts)
+    refit = _chord_refitter(main, residual_fn, ics, problem.targets, penalty, n_windows)
+    samples = []
+    for i, child in enumerate(np.random.SeedSequence(seed).spawn(cfg.bootstrap)):
+        if deadline is not None and time.perf_counter() > deadline:
+            logger.warning("time budget reached after %d of %d bootstrap samples", i, cfg.bootstrap)
+            break
+        draws = np.random.default_rng(child).integers(0, n_windows, n_windows)
+        samples.append(refit(np.bincount(draws, minlength=n_windows).astype(float), cfg.bootstrap_iter))
+        say((i + 1) / (cfg.bootstrap + 1), f"bootstrap {i + 1}/{cfg.bootstrap}")
+    return np.asarray(samples).reshape(len(samples), problem.spec.n_params)
+
+
+def fit_status(theta: np.ndarray, start: np.ndarray, reason: str, *, xtol: float = 1e-5) -> str:
+    """How a fit ended: ``"did_not_move"`` (still at ``start``), ``"converged"`` or ``"not_converged"``."""
+    if np.linalg.norm(theta - start) <= xtol * (np.linalg.norm(start) + xtol):
+        return "did_not_move"
+    return "converged" if reason in CONVERGED_REASONS else "not_converged"
 
 
 COARSE_FACTOR = 4
@@ -418,47 +411,3 @@ def _chord_refitter(main, residual_fn, ics, targets, penalty: np.ndarray, n_wind
         return theta
 
     return refit
-
-
-def refit_on_fresh_noise(
-    clean: Stack | np.ndarray,
-    noise: str,
-    *,
-    replicates: int,
-    denoise_method: str | None = None,
-    denoise_budget_s: float = 60.0,
-    axes: str | None = None,
-    rng: int = 0,
-    progress: Progress | None = None,
-    **fit_options: object,
-) -> InversionResult:
-    """Fit the clean video's physics once per fresh noise realisation (optionally denoised first).
-
-    The only replicates that capture the denoiser's own bias and variance: each one corrupts ``clean`` with
-    ``noise`` (seed ``rng + i``), denoises it with ``denoise_method`` if given, and refits. The returned result
-    holds the first replicate's fit as the point estimate and all replicates in ``bootstrap`` (so the bands
-    of :meth:`InversionResult.curves` are noise-realisation bands). ``fit_options`` go to :func:`learn_physics`
-    (its own window bootstrap is switched off).
-    """
-    from ..noise import corrupt
-
-    if replicates < 1:
-        raise InputError(f"replicates must be >= 1, got {replicates}")
-    fits = []
-    for i in range(replicates):
-        noisy = corrupt(clean, noise, axes=axes, rng=rng + i)
-        if denoise_method is not None:
-            from ..denoise import denoise
-
-            noisy = denoise(noisy, method=denoise_method, time_budget_s=denoise_budget_s, rng=rng + i)
-        fits.append(learn_physics(noisy, **{**fit_options, "bootstrap": 0}))
-        if progress is not None:
-            progress((i + 1) / replicates, f"noise replicate {i + 1}/{replicates}")
-    first = fits[0]
-    settings = {**first.settings, "replicates": "noise", "noise": noise, "denoise_method": denoise_method,
-                "n_replicates": replicates}
-    return InversionResult(
-        a=first.a, b=first.b, kappa=first.kappa, covariance=first.covariance,
-        bootstrap=np.stack([f.theta for f in fits]), cost=first.cost, iterations=first.iterations,
-        converged=first.converged, seconds=float(sum(f.seconds for f in fits)), settings=settings,
-    )

@@ -63,100 +63,146 @@ def levenberg_marquardt(
     rejected and the damping raised; ``deadline`` (a ``time.perf_counter`` value) stops the loop after the
     current iteration.
     """
+    problem = _Counted(residual, jacobian, np.zeros(np.size(theta0)) if penalty is None else np.asarray(penalty, float))
     theta = np.asarray(theta0, float).copy()
-    pen = np.zeros_like(theta) if penalty is None else np.asarray(penalty, float)
-    counts = {"jac": 0, "res": 0}
-
-    def cost_of(r: np.ndarray, th: np.ndarray) -> float:
-        return float(r @ r + np.sum(pen * th * th))
-
-    def eval_residual(th: np.ndarray) -> np.ndarray:
-        counts["res"] += 1
-        return np.asarray(residual(th), float)
-
-    def eval_jacobian(th: np.ndarray) -> np.ndarray:
-        counts["jac"] += 1
-        return np.asarray(jacobian(th), float)
-
-    r = eval_residual(theta)
-    cost = cost_of(r, theta)
+    r = problem.residual(theta)
+    cost = problem.cost(r, theta)
     if not np.isfinite(cost):
         raise FloatingPointError("the starting parameters give a non-finite residual")
-    jac = eval_jacobian(theta)
-    exact = True  # is jac the exact Jacobian at theta?
-    since_refresh = 0
-    lam = damping
-    reason = "max_iter"
-    converged = False
-    it = 0
+    s = _Iterate(theta=theta, r=r, cost=cost, jac=problem.jacobian(theta), exact=True, since_refresh=0, lam=damping)
+    reason, converged, it = "max_iter", False, 0
     while it < max_iter:
         it += 1
-        accepted = tiny = rejected = floor = False
+        found = _Search()
         while True:
-            jtj = jac.T @ jac + np.diag(pen)
-            grad = jac.T @ r + pen * theta
-            while lam < 1e10:
-                a = jtj + lam * np.diag(np.maximum(np.diag(jtj), 1e-12))
-                try:
-                    delta = -np.linalg.solve(a, grad)
-                except np.linalg.LinAlgError:
-                    lam *= 10
-                    continue
-                predicted = -(2 * grad @ delta + delta @ jtj @ delta)  # cost decrease the linear model expects
-                if np.linalg.norm(delta) <= xtol * (np.linalg.norm(theta) + xtol) or (
-                        exact and predicted <= ftol * cost):
-                    tiny = True  # a negligible step or gain: converged, or (after rejections) stuck
-                    break
-                trial = theta + delta
-                r_trial = eval_residual(trial)
-                cost_trial = cost_of(r_trial, trial) if np.all(np.isfinite(r_trial)) else np.inf
-                if cost_trial < cost:
-                    accepted = True
-                    break
-                if not exact:
-                    break  # an estimated Jacobian failed: refresh it before damping harder
-                rejected = True
-                if it > 1 and predicted <= PRECISION_FLOOR * cost:
-                    # an exact step promising almost nothing failed: the gain is below what the residual's
-                    # precision (float32 solver output) resolves; more damping only shrinks it further
-                    tiny = floor = True
-                    break
-                lam *= 4
-            if accepted or exact:
+            _search_step(s, found, problem, it, xtol, ftol)
+            if found.accepted or s.exact:
                 break
-            jac, exact, since_refresh = eval_jacobian(theta), True, 0
-        if tiny and (not rejected or it > 1):  # nothing left to gain from an exact Jacobian: converged
-            reason, converged = ("precision_floor" if floor else "xtol"), True
+            s.jac, s.exact, s.since_refresh = problem.jacobian(s.theta), True, 0
+        if found.tiny and (not found.rejected or it > 1):  # nothing left to gain from an exact Jacobian
+            reason, converged = ("precision_floor" if found.floor else "xtol"), True
             break
-        if not accepted:
+        if not found.accepted:
             # no step lowers the cost: a minimum if we moved before, else the data carry too little signal
             reason, converged = ("no_decrease", True) if it > 1 else ("no_progress", False)
             if it == 1:
                 logger.warning("no Levenberg-Marquardt step lowered the cost: the fit stays at its start")
             break
         # (a step within xtol never gets here: the search above ends on it as converged or refreshes first)
-        rel_cost = (cost - cost_trial) / max(cost, 1e-300)
-        step_was_exact = exact
-        if broyden:  # Broyden's rank-one update: the new Jacobian maps delta onto the observed residual change
-            jac = jac + np.outer(r_trial - r - jac @ delta, delta / (delta @ delta))
-        exact = False  # theta moved: jac is now an estimate (Broyden) or stale
-        theta, r, cost = trial, r_trial, cost_trial
-        since_refresh += 1
-        lam = max(lam / 3, 1e-12)
-        logger.info("LM iteration %d: cost %.6g, step %.3g%s", it, cost, float(np.linalg.norm(delta)),
-                    "" if step_was_exact else " (Broyden)")
+        rel_cost = (s.cost - found.cost_trial) / max(s.cost, 1e-300)
+        step_was_exact = s.exact
+        _take_step(s, found, broyden, it)
         if rel_cost < ftol:
             if step_was_exact or not broyden:
                 reason, converged = "ftol", True
                 break
-            since_refresh = refresh_every  # converged on an estimate: refresh and confirm with an exact step
+            s.since_refresh = refresh_every  # converged on an estimate: refresh and confirm with an exact step
         if deadline is not None and time.perf_counter() > deadline:
             reason = "time_budget"
             break
-        if not broyden or since_refresh >= refresh_every:
-            jac, exact, since_refresh = eval_jacobian(theta), True, 0
-    if not exact:
-        jac = eval_jacobian(theta)
-    return LMResult(theta=theta, cost=cost, jacobian=jac, residual=r, n_residuals=int(r.size), iterations=it,
-                    converged=converged, reason=reason, jacobian_evaluations=counts["jac"],
-                    residual_evaluations=counts["res"])
+        if not broyden or s.since_refresh >= refresh_every:
+            s.jac, s.exact, s.since_refresh = problem.jacobian(s.theta), True, 0
+    if not s.exact:
+        s.jac = problem.jacobian(s.theta)
+    return LMResult(theta=s.theta, cost=s.cost, jacobian=s.jac, residual=s.r, n_residuals=int(s.r.size),
+                    iterations=it, converged=converged, reason=reason, jacobian_evaluations=problem.jacobians,
+                    residual_evaluations=problem.residuals)
+
+
+class _Counted:
+    """The residual, its Jacobian and the penalised cost, counting evaluations."""
+
+    def __init__(self, residual: Callable[[np.ndarray], np.ndarray], jacobian: Callable[[np.ndarray], np.ndarray],
+                 penalty: np.ndarray) -> None:
+        self._residual, self._jacobian, self.penalty = residual, jacobian, penalty
+        self.residuals = self.jacobians = 0
+
+    def residual(self, theta: np.ndarray) -> np.ndarray:
+        """Evaluate the residual (as float64)."""
+        self.residuals += 1
+        return np.asarray(self._residual(theta), float)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """Evaluate the exact Jacobian (as float64)."""
+        self.jacobians += 1
+        return np.asarray(self._jacobian(theta), float)
+
+    def cost(self, r: np.ndarray, theta: np.ndarray) -> float:
+        """Return ||r||^2 + sum(penalty * theta^2)."""
+        return float(r @ r + np.sum(self.penalty * theta * theta))
+
+
+@dataclass
+class _Iterate:
+    """The loop's state: the point, its residual and cost, the Jacobian (exact or a Broyden estimate), the damping."""
+
+    theta: np.ndarray
+    r: np.ndarray
+    cost: float
+    jac: np.ndarray
+    exact: bool  # is jac the exact Jacobian at theta?
+    since_refresh: int
+    lam: float
+
+
+@dataclass
+class _Search:
+    """What the damped-step searches of one iteration found (flags accumulate over Jacobian refreshes)."""
+
+    accepted: bool = False
+    tiny: bool = False
+    rejected: bool = False
+    floor: bool = False
+    delta: np.ndarray | None = None
+    trial: np.ndarray | None = None
+    r_trial: np.ndarray | None = None
+    cost_trial: float = np.inf
+
+
+def _search_step(s: _Iterate, found: _Search, problem: _Counted, it: int, xtol: float, ftol: float) -> None:
+    """Raise the damping until a step lowers the cost, is negligible, or an estimated Jacobian fails."""
+    pen = problem.penalty
+    jtj = s.jac.T @ s.jac + np.diag(pen)
+    grad = s.jac.T @ s.r + pen * s.theta
+    while s.lam < 1e10:
+        a = jtj + s.lam * np.diag(np.maximum(np.diag(jtj), 1e-12))
+        try:
+            delta = -np.linalg.solve(a, grad)
+        except np.linalg.LinAlgError:
+            s.lam *= 10
+            continue
+        predicted = -(2 * grad @ delta + delta @ jtj @ delta)  # cost decrease the linear model expects
+        if np.linalg.norm(delta) <= xtol * (np.linalg.norm(s.theta) + xtol) or (
+                s.exact and predicted <= ftol * s.cost):
+            found.tiny = True  # a negligible step or gain: converged, or (after rejections) stuck
+            return
+        trial = s.theta + delta
+        r_trial = problem.residual(trial)
+        cost_trial = problem.cost(r_trial, trial) if np.all(np.isfinite(r_trial)) else np.inf
+        if cost_trial < s.cost:
+            found.accepted = True
+            found.delta, found.trial, found.r_trial, found.cost_trial = delta, trial, r_trial, cost_trial
+            return
+        if not s.exact:
+            return  # an estimated Jacobian failed: refresh it before damping harder
+        found.rejected = True
+        if it > 1 and predicted <= PRECISION_FLOOR * s.cost:
+            # an exact step promising almost nothing failed: the gain is below what the residual's
+            # precision (float32 solver output) resolves; more damping only shrinks it further
+            found.tiny = found.floor = True
+            return
+        s.lam *= 4
+
+
+def _take_step(s: _Iterate, found: _Search, broyden: bool, it: int) -> None:
+    """Move to the accepted trial point; Broyden-update the Jacobian (or mark it stale) and relax the damping."""
+    delta = found.delta
+    step_was_exact = s.exact
+    if broyden:  # Broyden's rank-one update: the new Jacobian maps delta onto the observed residual change
+        s.jac = s.jac + np.outer(found.r_trial - s.r - s.jac @ delta, delta / (delta @ delta))
+    s.exact = False  # theta moved: jac is now an estimate (Broyden) or stale
+    s.theta, s.r, s.cost = found.trial, found.r_trial, found.cost_trial
+    s.since_refresh += 1
+    s.lam = max(s.lam / 3, 1e-12)
+    logger.info("LM iteration %d: cost %.6g, step %.3g%s", it, s.cost, float(np.linalg.norm(delta)),
+                "" if step_was_exact else " (Broyden)")

@@ -21,7 +21,22 @@ def _pyplot():
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically and close it."""
+    """Save a matplotlib figure atomically and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : path
+        Output file; its suffix sets the format (default PNG).
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     target = Path(path)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
@@ -38,7 +53,26 @@ def plot_frames_side_by_side(
     vmax: float | None = None,
     times: Sequence[float] | None = None,
 ) -> Path:
-    """Grid of frames: one row per video (clean, noisy, denoised...), one column per frame index."""
+    """Draw a grid of frames: one row per video (clean, noisy, denoised...), one column per frame index.
+
+    Parameters
+    ----------
+    videos : dict of str to ndarray, shape (T, Y, X)
+        Videos by row label.
+    path : path
+        PNG file to write.
+    frames : sequence of int
+        Frame indices, one per column.
+    vmin, vmax : float, optional
+        Shared colour range.
+    times : sequence of float, optional
+        Frame times, for the column titles.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     plt = _pyplot()
     names = list(videos)
     fig, axes = plt.subplots(len(names), len(frames), figsize=(2.2 * len(frames), 2.2 * len(names)), squeeze=False)
@@ -57,7 +91,20 @@ def plot_frames_side_by_side(
 
 
 def plot_psnr_per_frame(curves: dict[str, Sequence[float]], path: str | os.PathLike) -> Path:
-    """PSNR against frame index, one line per method."""
+    """Plot PSNR against frame index, one line per method.
+
+    Parameters
+    ----------
+    curves : dict of str to sequence of float
+        PSNR per frame (dB) by method.
+    path : path
+        PNG file to write.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for name, values in curves.items():
@@ -71,7 +118,24 @@ def plot_psnr_per_frame(curves: dict[str, Sequence[float]], path: str | os.PathL
 
 
 def plot_bars(values: dict[str, float], path: str | os.PathLike, *, ylabel: str, title: str = "") -> Path:
-    """A bar chart of one number per method."""
+    """Draw a bar chart of one number per method.
+
+    Parameters
+    ----------
+    values : dict of str to float
+        One value per method.
+    path : path
+        PNG file to write.
+    ylabel : str
+        Label of the value axis.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(values)), 3.2))
     ax.bar(list(values), list(values.values()), color="tab:blue")

@@ -23,7 +23,20 @@ def _fmt(value: object) -> str:
 
 
 def markdown_table(rows: Sequence[dict[str, object]], columns: Sequence[str] | None = None) -> str:
-    """Format rows of dicts as a Markdown table (floats to 4 significant digits)."""
+    """Format rows of dicts as a Markdown table (floats to 4 significant digits).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        The rows; missing keys print empty, None as ``-`` and NaN as ``n/a``.
+    columns : sequence of str, optional
+        Columns in order (default: the first row's keys).
+
+    Returns
+    -------
+    str
+        The table ("" for no rows).
+    """
     if not rows:
         return ""
     cols = list(columns or rows[0].keys())

@@ -136,7 +136,23 @@ def free_energy(c: np.ndarray, *, dx: float = 0.01, kappa: float = 0.002, omega:
     """Return the regular-solution Ginzburg-Landau free energy of a periodic 2-D field (k_BT units).
 
     G = sum over pixels of [c ln c + (1-c) ln(1-c) + omega c (1-c) + kappa/2 |grad c|^2] dx^2, with
-    centred periodic differences.
+    forward periodic differences.
+
+    Parameters
+    ----------
+    c : ndarray, shape (n, n)
+        Concentration field in [0, 1] (clipped away from 0 and 1 for the logarithms).
+    dx : float
+        Grid spacing.
+    kappa : float
+        Gradient-energy coefficient.
+    omega : float
+        Regular-solution interaction parameter.
+
+    Returns
+    -------
+    float
+        The free energy G.
     """
     c = np.clip(np.asarray(c, dtype=np.float64), 1e-12, 1 - 1e-12)
     f = c * np.log(c) + (1 - c) * np.log(1 - c) + omega * c * (1 - c)

@@ -50,7 +50,7 @@ class SpectralGrid:
 
 
 def chemical_potential(c_hat: jax.Array, c: jax.Array, k2: jax.Array, mu_h: ScalarField, kappa: float) -> jax.Array:
-    """mu = mu_h(c) - kappa lap c, in real space."""
+    """Return mu = mu_h(c) - kappa lap c, in real space."""
     n = c.shape[-1]
     lap_c = jnp.fft.irfft2(-k2 * c_hat, s=(c.shape[-2], n))
     return mu_h(c) - kappa * lap_c
@@ -70,6 +70,28 @@ def make_step(
 
     c_hat_{n+1} = c_hat_n + dt F[div(M grad mu) + R] / (1 + A dt kappa |k|^4). The state is kept in Fourier
     space so the k = 0 mode (the mass) is never touched by round-off when there is no reaction.
+
+    Parameters
+    ----------
+    grid : SpectralGrid
+        The periodic grid (points per side and spacing).
+    mu_h : callable
+        Homogeneous chemical potential mu_h(c) in k_BT, a ``jax.numpy`` function.
+    mobility : callable
+        Mobility M(c), a ``jax.numpy`` function.
+    kappa : float
+        Gradient-energy coefficient.
+    dt : float
+        Time step.
+    stabilization : float
+        Stabilisation constant A (at least the largest mobility for unconditional stability in practice).
+    reaction : callable, optional
+        Insertion rate R(c, mu) added to the right-hand side (Cahn-Hilliard-reaction).
+
+    Returns
+    -------
+    callable
+        A pure function ``step(c_hat) -> c_hat`` on the rfft2 layout, shape (n, n // 2 + 1).
     """
     kx, ky, k2 = grid.wavenumbers()
     denom = 1.0 + stabilization * dt * kappa * k2**2
@@ -93,7 +115,24 @@ def make_step(
 def integrate_frames(
     step: Callable[[jax.Array], jax.Array], c0: jax.Array, *, n_frames: int, steps_per_frame: int
 ) -> jax.Array:
-    """Run ``step`` from ``c0`` and return ``n_frames`` frames (the first is ``c0``), shape (T, n, n)."""
+    """Run ``step`` from ``c0`` and return ``n_frames`` frames (the first is ``c0``).
+
+    Parameters
+    ----------
+    step : callable
+        One time step ``c_hat -> c_hat`` (from :func:`make_step`).
+    c0 : jax.Array, shape (n, n)
+        Initial concentration field.
+    n_frames : int
+        Frames returned, ``c0`` included.
+    steps_per_frame : int
+        Time steps between two frames.
+
+    Returns
+    -------
+    jax.Array, shape (n_frames, n, n)
+        The frames in real space.
+    """
     shape = c0.shape
 
     def frame(c_hat: jax.Array, _: None) -> tuple[jax.Array, jax.Array]:

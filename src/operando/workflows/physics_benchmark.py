@@ -7,21 +7,43 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._files import write_csv_file, write_json_file
-from ..inverse import InversionResult, compare_to_truth, learn_physics, plot_learned, regular_solution_truth
+from ..inverse import InversionConfig, InversionResult, compare_to_truth, learn_physics, regular_solution_truth
+from ..report import plot_learned
 
 logger = logging.getLogger(__name__)
 
 
 def _slug(name: str) -> str:
-    """A noise case as part of a file name: 'gaussian:0.05' -> 'gaussian_0.05'."""
+    """Return a noise case as part of a file name: 'gaussian:0.05' -> 'gaussian_0.05'."""
     return name.replace(":", "_").replace(",", "_")
 
 
-def simulate_truth_video(*, size: int = 128, n_frames: int = 50, d_slope: float = 0.5, truth_dt: float = 1e-5,
-                         seed: int = 0):
-    """The benchmark's clean video and its truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1).
+def simulate_truth_video(*, size: int = 128, n_frames: int = 50, t_end: float = 0.2, d_slope: float = 0.5,
+                         truth_dt: float = 1e-5, seed: int = 0):
+    """Simulate the benchmark's clean video and its truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1).
 
-    Simulated with ``truth_dt``, finer than the inversion's step (no inverse crime). Returns (Stack, Truth).
+    Simulated with ``truth_dt``, finer than the inversion's step (no inverse crime). With ``d_slope`` != 0 the
+    truth differs from every starting guess of the fit (a_1 = -2, ln D = 0).
+
+    Parameters
+    ----------
+    size : int
+        Grid points per side.
+    n_frames : int
+        Frames, evenly spaced on [0, t_end].
+    t_end : float
+        Time of the last frame.
+    d_slope : float
+        Slope of ln D in 2c - 1.
+    truth_dt : float
+        Largest time step of the simulation.
+    seed : int
+        Seed of the initial noise.
+
+    Returns
+    -------
+    (Stack, Truth)
+        The clean video and the laws that made it.
     """
     import jax.numpy as jnp
 
@@ -31,7 +53,8 @@ def simulate_truth_video(*, size: int = 128, n_frames: int = 50, d_slope: float 
         c = jnp.clip(c, 0.0, 1.0)
         return jnp.exp(d_slope * (2 * c - 1)) * c * (1 - c)
 
-    clean = simulate.simulate_cahn_hilliard(size=size, n_frames=n_frames, dt=truth_dt, mobility=mobility, rng=seed)
+    clean = simulate.simulate_cahn_hilliard(size=size, n_frames=n_frames, t_end=t_end, dt=truth_dt, mobility=mobility,
+                                            rng=seed)
     return clean, regular_solution_truth(3.0, d_slope)
 
 
@@ -74,29 +97,29 @@ def benchmark_physics(
     say = progress or (lambda f, m: None)
     say(0.0, "simulating the truth")
     clean, truth = simulate_truth_video(size=size, n_frames=n_frames, d_slope=d_slope, truth_dt=truth_dt, seed=seed)
-    settings = dict(n_mu=n_mu, n_d=n_d, window=window, dt=inversion_dt, bootstrap=bootstrap,
-                    fit_initial_states=fit_initial_states,
-                    time_budget_s=fit_budget_s, rng=seed)
+    config = InversionConfig(n_mu=n_mu, n_d=n_d, window=window, dt=inversion_dt, bootstrap=bootstrap,
+                             fit_initial_states=fit_initial_states, time_budget_s=fit_budget_s)
     n_steps = 1 + len(noises) * (1 + 2 * len(denoisers))
     step = 0
 
     def fit(name: str, video) -> InversionResult:
         nonlocal step
         say(step / n_steps, f"learning from {name}")
-        res = learn_physics(video, **settings)
+        res = learn_physics(video, config, rng=seed)
         res.save_json(out / f"{_slug(name)}.json")
         step += 1
         return res
 
     clean_result = fit("clean", clean)
     rows = [{"noise": "none", "data": "clean", "psnr_db": None, **compare_to_truth(clean_result, truth),
-             "seconds": clean_result.seconds}]
+             "seconds": clean_result.seconds, "status": clean_result.status}]
     rep = report.Report("operando physics benchmark: mu_h(c) and M(c) learned back")
     training = f"{denoise_budget_s:g} s" + (f" x {denoise_ensemble} seeds, averaged" if denoise_ensemble > 1 else "")
     rep.text(f"Truth: {truth.label}, {size} x {size} x {n_frames}, truth dt {truth_dt:g}, inversion dt "
              f"{inversion_dt:g}, window {window}, {fit_initial_states} initial-state rounds, {bootstrap} bootstrap "
-             f"resamples, denoising networks trained for {training}. Errors are relative L2 over c in [0.1, 0.9]; coverage "
-             "is the share of that range where the 95 % band holds the truth.")
+             f"resamples, denoising networks trained for {training}. Errors are relative L2 over c in [0.1, 0.9]; "
+             "coverage is the share of that range where the 95 % band holds the truth; status says how each fit "
+             "ended (converged, did_not_move, not_converged).")
     for case in noises:
         noisy = noise.corrupt(clean, case, rng=seed + 1)
         results = {"clean": clean_result, f"noisy ({case})": fit(f"noisy_{case}", noisy)}
@@ -111,7 +134,7 @@ def benchmark_physics(
             results[f"{method} ({case})"] = fit(f"{method}_{case}", den)
         for name, res in list(results.items())[1:]:
             rows.append({"noise": case, "data": name.split(" (")[0], "psnr_db": quality[name],
-                         **compare_to_truth(res, truth), "seconds": res.seconds})
+                         **compare_to_truth(res, truth), "seconds": res.seconds, "status": res.status})
         fig = f"physics_{_slug(case)}.png"
         plot_learned(results, out / fig, truth)
         rep.figure(fig, f"Learned curves, {case}")
