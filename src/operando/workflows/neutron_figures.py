@@ -93,8 +93,8 @@ def plot_kymographs(analysis: Any, path: Path) -> Path:
     plt = _pyplot()
     series = _series(analysis)
     electrodes = analysis.regions.of_kind("electrode")
-    fig, axes = plt.subplots(len(series), len(electrodes), figsize=(4.5 * len(electrodes), 3 * len(series)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(series), len(electrodes), figsize=(5 * len(electrodes), 3.2 * len(series)),
+                             squeeze=False, constrained_layout=True)
     for j, region in enumerate(electrodes):
         kymos = {name: depth_profile(d, region.mask, depth_axis=analysis.regions.depth_axis,
                                      separator_first=analysis.regions.separator_first(region.name)).kymograph
