@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from operando.workflows.physics_benchmark import benchmark_physics
 from operando.report import markdown_table
+from operando.workflows.physics_benchmark import benchmark_physics
 
 
 def main() -> None:
@@ -30,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = benchmark_physics(args.output, size=args.size, n_frames=args.frames, noises=args.noise or ["gaussian:0.05"],
                              denoisers=args.denoiser or ["video", "n2v"], bootstrap=args.bootstrap,
-                             window=args.window, fit_initial_states=args.fit_initial_states, n_mu=args.n_mu, n_d=args.n_d, denoise_budget_s=args.denoise_budget,
+                             window=args.window, fit_initial_states=args.fit_initial_states, n_mu=args.n_mu,
+                             n_d=args.n_d, denoise_budget_s=args.denoise_budget,
                              denoise_ensemble=args.denoise_ensemble,
                              fit_budget_s=args.fit_budget, seed=args.seed)
     print(markdown_table(rows))

@@ -27,11 +27,11 @@ import numpy as np
 
 from operando import io
 from operando._stack import Stack
-from operando.inverse import compare_to_truth, learn_physics
-from operando.workflows.physics_benchmark import simulate_truth_video
+from operando.inverse import InversionConfig, compare_to_truth, learn_physics
 from operando.metrics import psnr
 from operando.noise import corrupt
 from operando.report import markdown_table
+from operando.workflows.physics_benchmark import simulate_truth_video
 
 
 def lowpass(video: np.ndarray, cutoff: float) -> np.ndarray:
@@ -76,12 +76,13 @@ def main() -> None:
         model = train_denoiser(noisy, method="video", time_budget_s=args.oracle_budget, rng=args.seed, clean=clean)
         cases.append((f"oracle ({model.steps} steps)", predict(model, noisy).to_numpy()))
 
+    config = InversionConfig(window=args.window, dt=4e-5, fit_initial_states=args.rounds)
     rows = []
     clean_error = None
     for name, data in cases:
         video = Stack(np.asarray(data, np.float64), axes="TYX", metadata=clean.metadata)
         start = time.perf_counter()
-        result = learn_physics(video, window=args.window, dt=4e-5, fit_initial_states=args.rounds)
+        result = learn_physics(video, config, rng=args.seed)
         errors = compare_to_truth(result, truth)
         clean_error = clean_error or errors
         rows.append({
@@ -92,6 +93,7 @@ def main() -> None:
             "M_rel_l2_pct": round(100 * errors["mobility_rel_l2"], 3),
             "M_x_clean": round(errors["mobility_rel_l2"] / clean_error["mobility_rel_l2"], 2),
             "fit_s": round(time.perf_counter() - start),
+            "status": result.status,
         })
         print(markdown_table(rows[-1:]), flush=True)
     print()
