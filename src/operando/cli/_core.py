@@ -186,8 +186,9 @@ def demo(
 def denoise_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy input file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
-    method: Annotated[str, typer.Option(help="video, n2v, n2v2, structn2v, gaussian, median, nlm, tv, bm4d "
-                                        "(auto: the diagnosis picks).")] = "video",
+    method: Annotated[str, typer.Option(help="auto (default: chosen from the measured noise, printed with the "
+                                        "reason and recorded in the output), video, n2v, n2v2, structn2v, shaped, "
+                                        "pixel_shuffle, gaussian, median, nlm, tv, bm4d, bm3d.")] = "auto",
     frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
     time_budget: TimeBudgetOption = 300.0,
     seed: SeedOption = 0,
@@ -209,8 +210,11 @@ def denoise_cmd(
         raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
                          "--save-model (use 'operando train' for one network)")
     stack = read(input, axes=axes)
-    if method == "auto":
-        method = diagnose(stack).recommended_method
+    auto = method == "auto" and model is None
+    if auto:
+        found = diagnose(stack)
+        method = found.recommended_method
+        console.print(f"method auto -> {method}: {found.recommended_reason}", highlight=False)
     if model is not None or (save_model is not None and method in NEURAL):
         from ..denoise import load_model, predict, train_denoiser
         from ..denoise import save_model as save
@@ -225,8 +229,8 @@ def denoise_cmd(
         result = predict(net, stack, device=device, tta=tta)
     else:
         with progress_bar(method) as update:
-            result = denoise(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
-                             device=device, tta=tta, ensemble=ensemble, progress=update)
+            result = denoise(stack, method="auto" if auto else method, frames=frames, time_budget_s=time_budget,
+                             rng=seed, device=device, tta=tta, ensemble=ensemble, progress=update)
     write(result, output, dtype="float32" if keep_float else "input")
     console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {'float32' if keep_float else stack.dtype}")
 
@@ -291,20 +295,39 @@ def diagnose_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy stack.")],
     axes: AxesOption = None,
     json_path: JsonOption = None,
+    denoised: Annotated[Optional[Path], typer.Option(help="A denoised version of the input: check its residual "
+                                                          "(no clean data needed).")] = None,
 ) -> None:
-    """Describe the noise (level, impulses, correlations, stripes, fixed pattern) and recommend a method."""
+    """Describe the noise (level, impulses, correlation lags/length/PSD, stripes) and recommend a method.
+
+    With --denoised, also check the residual (noisy - denoised) against the noise, no clean data needed.
+    """
     from ..denoise import diagnose
     from ..io import read
 
-    d = diagnose(read(input, axes=axes))
-    rows = [{"name": k, "value": v} for k, v in d.as_dict().items() if k != "notes"]
+    stack = read(input, axes=axes)
+    d = diagnose(stack)
+    record = d.as_dict()
+    rows = [{"name": k, "value": v} for k, v in record.items() if k not in ("notes", "noise_correlation")]
+    corr = record["noise_correlation"] or {}
+    rows += [{"name": f"noise {k}", "value": ", ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else v}
+             for k, v in corr.items()]
     print_rows(rows, f"noise diagnosis of {input.name}")
     for note in d.notes:
         console.print(f"- {note}")
+    console.print(f"recommended: {d.recommended_method} ({d.recommended_reason})", highlight=False)
+    if denoised is not None:
+        from ..metrics import check_residual
+
+        check = check_residual(stack, read(denoised, axes=axes), noise=d.noise_correlation)
+        record["residual_check"] = check.as_dict()
+        print_rows([{"name": k, "value": ", ".join(f"{x:.3f}" for x in v) if isinstance(v, tuple) else v}
+                    for k, v in check.as_dict().items() if k != "problems"], f"residual of {denoised.name}")
+        console.print("residual check: " + ("passed" if check.passed else "; ".join(check.problems)), highlight=False)
     if json_path is not None:
         from .._files import write_json_file
 
-        write_json_file(json_path, d.as_dict())
+        write_json_file(json_path, record)
 
 
 @app.command()

@@ -6,6 +6,7 @@ rows of one registry (``_methods.METHOD_TABLE``; its docstring says how to add o
 """
 
 from ._api import denoise
+from ._auto import AutoChoice, choose_method
 from ._baselines import denoise_baseline
 from ._config import TrainConfig, TrainedDenoiser
 from ._diagnose import Diagnosis, diagnose
@@ -18,10 +19,18 @@ def __getattr__(name: str):
         from ._training import train_denoiser
 
         return train_denoiser
-    if name == "predict":
-        from ._inference import predict
+    if name in ("predict", "denoise_with_params"):
+        from . import _inference
 
-        return predict
+        return getattr(_inference, name)
+    if name == "denoise_pixel_shuffle":
+        from ._pixel_shuffle import denoise_pixel_shuffle
+
+        return denoise_pixel_shuffle
+    if name == "denoise_bm3d":
+        from ._bm3d import denoise_bm3d
+
+        return denoise_bm3d
     if name in ("save_model", "load_model"):
         from . import _model_io
 
@@ -30,6 +39,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "BASELINES", "METHODS", "NEURAL", "Diagnosis", "TrainConfig", "TrainedDenoiser", "denoise", "denoise_baseline",
-    "diagnose", "impulse_pixels", "keep_measured_pixels", "load_model", "predict", "save_model", "train_denoiser",
+    "BASELINES", "METHODS", "NEURAL", "AutoChoice", "Diagnosis", "TrainConfig", "TrainedDenoiser", "choose_method",
+    "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
+    "impulse_pixels", "keep_measured_pixels", "load_model", "predict", "save_model", "train_denoiser",
 ]

@@ -38,8 +38,10 @@ def denoise(
         The noisy stack (a plain array needs ``axes`` unless 2-D).
     method : str, optional
         A name of ``METHODS`` (the registry, ``_methods.py``): ``video`` (temporal masking), ``n2v``, ``n2v2``,
-        ``structn2v`` (spatial blind spot), ``gaussian``, ``median``, ``nlm``, ``tv`` (calibrated classical
-        filters) or ``bm4d`` (optional extra). Default: ``config.method``, else ``"video"``.
+        ``structn2v``, ``shaped``, ``pixel_shuffle`` (spatial blind spots), ``gaussian``, ``median``, ``nlm``,
+        ``tv`` (calibrated classical filters), ``bm4d`` or ``bm3d`` (optional extra), or ``"auto"``: chosen
+        from the measured noise (:func:`choose_method`; the choice and its reason are recorded in
+        ``metadata.extra["denoise"]["auto"]``). Default: ``config.method``, else ``"video"``.
     axes : str, optional
         Axes of a plain array (e.g. ``"TYX"``).
     frames : int, optional
@@ -75,6 +77,12 @@ def denoise(
     --------
     denoise_baseline, train_denoiser, predict
     """
+    auto = None
+    if method == "auto":
+        from ._auto import choose_method
+
+        auto = choose_method(data, axes=axes)
+        method = auto.method
     entry = method_entry(method or (config.method if config is not None else "video"))
     if ensemble < 1:
         raise InputError(f"ensemble must be >= 1, got {ensemble}; pass ensemble=1 for a single network")
@@ -86,16 +94,27 @@ def denoise(
             raise InputError(f"config sets the training of a network; {entry.name!r} is a deterministic filter, "
                              "leave config out")
         result = entry.run(as_stack(data, axes=axes), RunSettings(entry.name, device=device, progress=progress))
+        result = _record_auto(result, auto)
         return result if isinstance(data, Stack) else result.data
     cfg = config_from(config, method=entry.name, frames=frames if entry.name == "video" else None,
                       time_budget_s=time_budget_s)
     cfg = cfg.model_copy(update={"seed": resolve_seed(rng, cfg.seed)})
+    if auto is not None:  # the choice's settings fill what the configuration leaves to the data
+        cfg = cfg.model_copy(update={k: v for k, v in auto.settings.items() if getattr(cfg, k) is None})
     stack = as_stack(data, axes=axes)
     if ensemble == 1:
         result = entry.run(stack, RunSettings(entry.name, cfg, device, tta, progress))
     else:
         result = _ensemble(stack, entry, cfg, ensemble, RunSettings(entry.name, None, device, tta, progress))
+    result = _record_auto(result, auto)
     return result if isinstance(data, Stack) else result.data
+
+
+def _record_auto(result: Stack, auto) -> Stack:
+    """Add what ``method="auto"`` chose, and why, to the result's denoise record."""
+    if auto is None:
+        return result
+    return with_record(result, {**result.metadata.extra.get("denoise", {}), "auto": auto.as_dict()})
 
 
 def _ensemble(stack: Stack, entry: DenoiseMethod, cfg: TrainConfig, k: int, settings: RunSettings) -> Stack:

@@ -91,11 +91,29 @@ def denoise_bm3d(
                 if progress is not None:
                     progress(done / n_images, f"bm3d: image {done}/{n_images}")
     result = from_working(out, layout, stack)
-    record = {"method": "bm3d", "noise_sigma": float(np.sqrt(autocovariance[autocovariance.shape[0] // 2,
-                                                                            autocovariance.shape[1] // 2])),
-              "psd": "measured" if measured is not None else "given"}
+    centre = autocovariance.shape[0] // 2, autocovariance.shape[1] // 2
+    record: dict[str, object] = {"method": "bm3d", "noise_sigma": float(np.sqrt(max(autocovariance[centre], 0.0))),
+                                 "psd": "measured" if measured is not None else "given"}
     if measured is not None:
         record["neighbour_corr"] = measured.neighbour_corr
     meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
     result = Stack(result.data, axes=result.axes, metadata=meta)
     return result if isinstance(data, Stack) else result.data
+
+
+def run_bm3d(stack: Stack, settings) -> Stack:
+    """Registry runner of ``bm3d``: every image with the measured noise power spectrum.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy stack.
+    settings : RunSettings
+        ``progress`` is used.
+
+    Returns
+    -------
+    Stack
+        The denoised stack.
+    """
+    return denoise_bm3d(stack, progress=settings.progress)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 
-NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v"]
+NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle"]
 
 
 class TrainConfig(BaseModel):
@@ -51,6 +51,10 @@ class TrainConfig(BaseModel):
         "best check are returned")
     mask_fraction: float = Field(0.02, gt=0, lt=0.5)
     line_width: int = Field(-1, description="structn2v: pixels masked each side along X (-1: whole row)")
+    blind_spot_radius_px: int | None = Field(
+        None, ge=0, le=5, description="radius (Chebyshev, pixels) the blind spot hides around each scored pixel: "
+        "the video donut's hole and the square that shaped hides (0: the pixel alone). None: the measured noise "
+        "correlation length (operando.noise.measure_noise_correlation)")
     augment: bool = True
     ema_decay: float = Field(0.995, ge=0, lt=1, description="weight averaging (0: off)")
     impulse_filter: bool | None = Field(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import to_working
 from ._measured import exact_impulse_pixels
@@ -29,15 +30,32 @@ class Diagnosis:
     recommended_loss: str
     notes: tuple[str, ...]
     impulses_known: bool = False  # the impulses sit at fixed values, so which pixels hold them is known exactly
+    correlation_length_px: int = 0  # largest lag with noise correlation >= 0.1 (0: white)
+    recommended_reason: str = ""  # why recommended_method (the measured correlation), as method="auto" prints it
+    noise_correlation: object = field(default=None, repr=False, compare=False)  # noise.NoiseCorrelation or None
 
     @property
     def spatially_white(self) -> bool:
         """True when neighbouring pixels' noise is independent (no stripes, no spatial correlation)."""
+        if self.noise_correlation is not None:
+            return not self.stripes and self.noise_correlation.blind_spot_ok
         return not self.stripes and max(self.spatial_corr_x, self.spatial_corr_y) < 0.2
 
     def as_dict(self) -> dict[str, object]:
-        """Return the diagnosis as a JSON-ready dict."""
-        return asdict(self)
+        """Return the diagnosis as a JSON-ready dict (the correlation measurement as its summary)."""
+        out = asdict(replace(self, noise_correlation=None))
+        out["noise_correlation"] = None if self.noise_correlation is None else self.noise_correlation.as_dict()
+        return out
+
+
+def _measure_correlation(stack: Stack):
+    """Measure the noise's correlation (operando.noise); None when the images are too small for it."""
+    from ..noise import measure_noise_correlation
+
+    try:
+        return measure_noise_correlation(stack, max_frames=8)
+    except InputError:
+        return None
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -50,9 +68,12 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     """Estimate the noise and recommend a method.
 
-    The noise estimate is the residual of a small spatial median filter. Reported: its robust sigma, the share
-    of impulse outliers, its lag-1 autocorrelation along X, Y and time, whether rows carry stripes (scan-line
-    offsets), and whether the noise is static in time (fixed pattern, which temporal masking cannot remove).
+    The noise level, impulses and stripes come from the residual of a small spatial median filter. The
+    spatial and temporal correlations come from :func:`operando.noise.measure_noise_correlation` (corrected
+    for its first pass, so white noise reads 0 and correlated noise its true neighbour correlation; the median
+    residual's own lag-1 correlation is biased negative and is used only when the images are too small to
+    measure). Also reported: the correlation length, whether the noise is static in time (fixed pattern,
+    which temporal masking cannot remove), and the method ``auto`` picks with its reason.
 
     Parameters
     ----------
@@ -82,6 +103,10 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     row_means = resid.mean(axis=-1)
     expected = resid.std() / np.sqrt(resid.shape[-1])
     stripes = bool(row_means.std() > 3 * expected and cx > 0.2)
+    corr = _measure_correlation(stack)
+    if corr is not None:  # the first-pass-corrected measurement replaces the median residual's biased one
+        cx, cy = corr.acf_x[1], corr.acf_y[1]
+        ct = corr.temporal_corr if corr.temporal_corr is not None else ct
     static = bool(n > 1 and ct > 0.5)
     notes = []
     if static:
@@ -97,18 +122,16 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
                      "left out of the loss, squared error for the rest")
     elif impulse > 0.005:
         notes.append(f"impulse (salt-and-pepper) noise in ~{100 * impulse:.1f}% of pixels: L1 loss (median)")
-    if n >= 5 and not static:
-        method = "video"
-    elif stripes:
-        method = "structn2v"
-    else:
-        method = "n2v2"
     if n < 5:
         notes.append(f"only {n} frame(s): the video denoiser needs >= 5; using an image denoiser")
     loss = "l1" if impulse > 0.005 and not known else "mse"
-    return Diagnosis(
-        noise_sigma=float(sigma), impulse_fraction=impulse, spatial_corr_x=cx, spatial_corr_y=cy,
-        temporal_corr=ct, stripes=stripes, static_in_time=static, n_frames=n,
-        recommended_method=method, recommended_loss=loss, notes=tuple(notes),
-        impulses_known=known,
+    found = Diagnosis(
+        noise_sigma=float(sigma), impulse_fraction=impulse, spatial_corr_x=float(cx), spatial_corr_y=float(cy),
+        temporal_corr=float(ct), stripes=stripes, static_in_time=static, n_frames=n,
+        recommended_method="", recommended_loss=loss, notes=tuple(notes), impulses_known=known,
+        correlation_length_px=corr.correlation_length_px if corr is not None else 0, noise_correlation=corr,
     )
+    from ._auto import choose_from
+
+    choice = choose_from(found)
+    return replace(found, recommended_method=choice.method, recommended_reason=choice.reason)

@@ -81,6 +81,13 @@ METHOD_TABLE: dict[str, DenoiseMethod] = {m.name: m for m in (
                   run=_lazy("._baselines", "run_baseline"), calibrated=True),
     DenoiseMethod("bm4d", "deterministic", "BM4D on the whole stack (optional extra operando[bm3d])",
                   run=_lazy("._bm4d", "run_bm4d")),
+    DenoiseMethod("shaped", "neural", "N2V2 with the blind spot widened to the measured noise correlation "
+                  "(a square of radius blind_spot_radius_px hidden around each scored pixel)"),
+    DenoiseMethod("pixel_shuffle", "neural", "N2V2 on pixel-shuffled sub-images (AP-BSN: large training "
+                  "stride, small inference stride, random-replacement refinement): spatially correlated noise",
+                  run=_lazy("._pixel_shuffle", "run_pixel_shuffle")),
+    DenoiseMethod("bm3d", "deterministic", "BM3D per image with the measured noise power spectrum "
+                  "(optional extra operando[bm3d])", run=_lazy("._bm3d", "run_bm3d")),
 )}
 
 NEURAL = tuple(name for name, m in METHOD_TABLE.items() if m.kind == "neural")

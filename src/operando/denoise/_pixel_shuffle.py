@@ -27,7 +27,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
-from ._layout import from_working, to_working
+from ._config import TrainConfig
+from ._layout import from_working, to_working, with_record
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +158,7 @@ def denoise_pixel_shuffle(
     infer_stride: int | None = None,
     refine_passes: int = 4,
     refine_fraction: float = 0.16,
-    time_budget_s: float = 300.0,
-    max_steps: int | None = None,
+    config: TrainConfig | None = None,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
     progress: Callable[[float, str], None] | None = None,
@@ -178,12 +178,10 @@ def denoise_pixel_shuffle(
         Random replacement refinement passes (0: none).
     refine_fraction : float
         Share of pixels given back their noisy value in each refinement pass.
-    time_budget_s : float
-        Training budget, seconds.
-    max_steps : int, optional
-        Training step cap (exact reproduction on CPU).
+    config : TrainConfig, optional
+        Training settings of the N2V2 network (``time_budget_s``, ``max_steps``, ``seed``, ...).
     rng : int or Generator, optional
-        Seed of training and of the refinement's draws.
+        Seed of training and of the refinement's draws (None: ``config.seed``, else drawn).
     device : {"auto", "cpu", "cuda"}
         Torch device.
     progress : callable, optional
@@ -192,34 +190,52 @@ def denoise_pixel_shuffle(
     Returns
     -------
     Stack or ndarray
-        Same type, shape and dtype as the input; a Stack records the strides and the measured correlation in
-        ``metadata.extra["denoise"]``.
+        Same type, shape and dtype as the input; a Stack records the strides, the measured correlation, the
+        training configuration and the seed in ``metadata.extra["denoise"]``.
     """
     from ..noise import measure_noise_correlation
+    from ._config import resolve_seed
     from ._training import train_denoiser
 
     if not 0 < refine_fraction < 1 or refine_passes < 0:
         raise InputError(f"refinement needs 0 < refine_fraction < 1 and refine_passes >= 0, got "
                          f"{refine_fraction}, {refine_passes}")
     stack = as_stack(data, axes=axes)
-    seed = rng if isinstance(rng, int) else int(np.random.default_rng(rng).integers(2**31))
+    cfg = (config or TrainConfig()).model_copy(update={"method": "n2v2"})
+    cfg = cfg.model_copy(update={"seed": resolve_seed(rng, cfg.seed)})
     measured = measure_noise_correlation(stack) if train_stride is None or infer_stride is None else None
     auto_train, auto_infer = strides_for(measured.correlation_length_px if measured else 1)
     train_stride = train_stride or auto_train
     infer_stride = infer_stride or auto_infer
     work, layout = to_working(stack)
-    model = train_denoiser(_sub_stack(work, train_stride), method="n2v2", time_budget_s=time_budget_s,
-                           max_steps=max_steps, rng=seed, device=device, progress=progress)
+    model = train_denoiser(_sub_stack(work, train_stride), config=cfg, device=device, progress=progress)
     out = _apply_strided(model, work, infer_stride, device)
     if refine_passes:
         out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction,
-                     rng=np.random.default_rng(seed + 1), device=device)
-    result = from_working(out, layout, stack)
+                     rng=np.random.default_rng(cfg.seed + 1), device=device)
     record = {"method": "pixel_shuffle", "train_stride": train_stride, "infer_stride": infer_stride,
-              "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": seed,
-              "steps": model.steps}
+              "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": cfg.seed,
+              "config": {**model.config.model_dump(), "method": "pixel_shuffle"}, "steps": model.steps,
+              "stop_reason": model.stop_reason}
     if measured is not None:
         record["neighbour_corr"] = measured.neighbour_corr
-    meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
-    result = Stack(result.data, axes=result.axes, metadata=meta)
+    result = with_record(from_working(out, layout, stack), record)
     return result if isinstance(data, Stack) else result.data
+
+
+def run_pixel_shuffle(stack: Stack, settings) -> Stack:
+    """Registry runner of ``pixel_shuffle``: :func:`denoise_pixel_shuffle` with the run's configuration.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy stack.
+    settings : RunSettings
+        ``config`` (concrete seed), ``device`` and ``progress``.
+
+    Returns
+    -------
+    Stack
+        The denoised stack.
+    """
+    return denoise_pixel_shuffle(stack, config=settings.config, device=settings.device, progress=settings.progress)

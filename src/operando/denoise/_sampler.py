@@ -95,6 +95,11 @@ class Sampler:
             return torch.cat([inputs, hide_checkerboard(centre, mask)], dim=1), mask
         if self.supervised:
             return inputs, None
+        if self.cfg.method == "shaped":  # the scored pixel and its correlated neighbours hidden together
+            from ._shaped_masks import shaped_blind_spot_mask, square_footprint
+
+            return shaped_blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
+                                          footprint=square_footprint(self.cfg.blind_spot_radius_px or 0))
         line = self.cfg.line_width if self.cfg.method == "structn2v" else 0
         return blind_spot_mask(inputs, fraction=self.cfg.mask_fraction, generator=gen,
                                replacement="median" if self.cfg.method == "n2v2" else "neighbour",

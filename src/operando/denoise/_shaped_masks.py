@@ -135,3 +135,18 @@ def carve_donut_hole(hole: torch.Tensor, footprint: np.ndarray) -> torch.Tensor:
     window = hole[..., c - r:c + r + 1, c - r:c + r + 1]
     window[..., torch.from_numpy(footprint)] = 0.0
     return hole
+
+
+def square_footprint(radius: int) -> np.ndarray:
+    """Return a (2 radius + 1)^2 square of True: every lag within ``radius`` pixels (Chebyshev).
+
+    Parameters
+    ----------
+    radius : int
+        0 gives the single centre pixel.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    return np.ones((2 * radius + 1, 2 * radius + 1), bool)

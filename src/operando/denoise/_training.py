@@ -158,7 +158,10 @@ def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss
         if clean is None:
             logger.warning("skip_impulses: no pixels sit at the data's minimum or maximum; all pixels are scored")
         cfg = cfg.model_copy(update={"skip_impulses": False})
-    if loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None or cfg.skip_impulses is None:
+    radius_open = cfg.blind_spot_radius_px is None and cfg.method in ("video", "shaped")
+    if (loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None or cfg.skip_impulses is None
+            or radius_open):
+        from ._auto import blind_spot_settings
         from ._diagnose import diagnose
 
         diagnosis = diagnose(stack)  # once: it picks the loss, the blind spot and the impulse pre-filter
@@ -170,9 +173,10 @@ def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss
             # impulses left out of the loss leave Gaussian/Poisson noise behind: squared error (mean) fits it;
             # impulses in the loss need L1 (median), biased where the rest of the noise is skewed
             loss_kind = "l1" if found_impulses and not cfg.skip_impulses else "mse"
-        cfg = cfg.model_copy(update={
-            "blind_spot": video and diagnosis.spatially_white if cfg.blind_spot is None else cfg.blind_spot,
+        cfg = cfg.model_copy(update={  # blind spot and its radius from the measured noise correlation
+            "blind_spot": False if cfg.blind_spot is None and not video else cfg.blind_spot,
             "impulse_filter": video and found_impulses if cfg.impulse_filter is None else cfg.impulse_filter,
+            **blind_spot_settings(cfg, diagnosis),
         })
     return cfg, loss_kind, exact_impulses
 

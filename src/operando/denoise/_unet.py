@@ -183,10 +183,16 @@ def build_model(config: TrainConfig, channels: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if config.method == "video":
-            return VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
-                                 blind_spot=config.blind_spot_kind if config.blind_spot else None,
-                                 donut_size=config.donut_size)
-        return ImageDenoiser(channels, base=config.base, depth=config.depth, n2v2=config.method == "n2v2")
+            model = VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
+                                  blind_spot=config.blind_spot_kind if config.blind_spot else None,
+                                  donut_size=config.donut_size)
+            if config.blind_spot and config.blind_spot_kind == "donut" and config.blind_spot_radius_px:
+                from ._shaped_masks import carve_donut_hole, square_footprint
+
+                carve_donut_hole(model.donut.hole, square_footprint(config.blind_spot_radius_px))
+            return model
+        return ImageDenoiser(channels, base=config.base, depth=config.depth,
+                             n2v2=config.method in ("n2v2", "shaped", "pixel_shuffle"))
 
 
 def memory_format(dev: torch.device) -> torch.memory_format:
