@@ -336,6 +336,11 @@ def _denoise_images(data: np.ndarray, axes: str, cfg: CompositionConfig, progres
     kwargs: dict[str, Any] = {"method": cfg.denoise, "rng": cfg.seed, "progress": progress}
     if neural:
         kwargs["time_budget_s"] = cfg.time_budget_s
+    if cfg.denoise == "video":  # the window along T: 5 frames, or 3 for short series
+        n_t = stack.size("T")
+        if n_t < 3:
+            raise InputError(f"--denoise video needs a time series of >= 3 frames, got {n_t}; use n2v2 or tv")
+        kwargs["frames"] = 5 if n_t >= 5 else 3
     if not neural or cfg.ensemble == 1 or cfg.sd != "ensemble":
         if neural and cfg.ensemble > 1:
             kwargs["ensemble"] = cfg.ensemble
