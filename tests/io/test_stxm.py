@@ -171,3 +171,31 @@ def test_xradia_frame_energy_from_name_exposure_pixel_size():
 def test_read_stxm_region_out_of_range(maxymus):
     with pytest.raises(InputError, match="region 2 asked for, the scan has 1"):
         read_stxm(maxymus / "tutorial000000003.hdr", region=2)
+
+
+def test_multi_region_stack_file_names(maxymus, tmp_path):
+    """base_a{energy:03d}{region}.xim for a 2-region, 2-energy stack; each region read on its own."""
+    text = (maxymus / "tutorial000000003.hdr").read_text()
+    start = text.index("\tRegions = (1,")
+    end = text.index("});", start) + 3
+    region = text[start + len("\tRegions = (1,"):end - 2]
+    text = text[:start] + "\tRegions = (2," + region + "," + region + ");" + text[end:]
+    text = text.replace("Points = (1, 707.800)", "Points = (2, 707.800, 710.800)")
+    text = text.replace("Image0 = {StorageRingCurrent = 249.02; Energy = 707.80;",
+                        "Image001 = {StorageRingCurrent = 248.0; Energy = 710.80;};\n"
+                        "Image000 = {StorageRingCurrent = 249.02; Energy = 707.80;")
+    (tmp_path / "m.hdr").write_text(text)
+    image = (maxymus / "tutorial000000003_a.xim").read_text()
+    for e in range(2):
+        for r in range(2):
+            rows = [" ".join(str(int(v) + 1000 * (2 * e + r)) for v in line.split()) + "\t"
+                    for line in image.splitlines()]
+            (tmp_path / f"m_a{e:03d}{r}.xim").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="2 regions; read region 0"):
+        first = read(tmp_path / "m.hdr")
+    second = read_stxm(tmp_path / "m.hdr", region=1)
+    assert first.shape == second.shape == (2, 100, 100)
+    assert first.metadata.energies == (707.8, 710.8)
+    assert first.metadata.extra["ring_current_ma"] == [249.02, 248.0]
+    base = read(maxymus / "tutorial000000003.hdr").to_numpy()[0]
+    np.testing.assert_array_equal(second.to_numpy()[1], base + 3000)

@@ -173,3 +173,21 @@ def test_stripe_diagnosis_and_row_offset_removal(rng):
     fixed, offsets = remove_row_offsets(striped, np.ones((48, 48), bool))
     assert diagnose_stripes(fixed).as_dict()["row_excess"] < 1.5 and offsets.shape == (48,)
     assert stripe_share(striped) > 0.4 and stripe_share(noise) < 0.1
+
+
+def test_flat_field_od_scales_by_exposure_on_the_real_xradia_frame():
+    from pathlib import Path
+
+    from operando.io import read
+    from operando.xray import flat_field_od
+
+    files = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "data" / "txm").glob("*.xrm"))
+    if not files:
+        pytest.skip("../shared/data/txm is not here")
+    ref = read(files[0])  # 0.3 s reference frame
+    longer = Stack(ref.to_numpy().astype(float) * 0.5 / 0.3, "EYX", ref.metadata.replace(
+        extra={**ref.metadata.extra, "exposure_s": [0.5]}))  # the same flux seen for 0.5 s
+    od = flat_field_od(longer, ref).to_numpy()
+    assert np.nanmax(np.abs(od)) < 1e-9 and np.isnan(od).sum() == np.count_nonzero(ref.to_numpy() <= 0)
+    with pytest.raises(InputError, match="exposure"):
+        flat_field_od(Stack(ref.to_numpy(), "EYX"), ref)

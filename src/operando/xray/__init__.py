@@ -15,7 +15,7 @@ from ._composition import (
     significance_mask,
     unmix,
 )
-from ._od import I0Spectrum, OpticalDensity, find_background, optical_density
+from ._od import I0Spectrum, OpticalDensity, find_background, flat_field_od, optical_density
 from ._stripes import StripeDiagnosis, diagnose_stripes, remove_row_offsets, stripe_share
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "diagnose_stripes",
     "estimate_shift",
     "find_background",
+    "flat_field_od",
     "optical_density",
     "read_reference_spectra",
     "remove_row_offsets",

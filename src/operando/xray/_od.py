@@ -300,3 +300,60 @@ def _spectrum_i0(spectrum: I0Spectrum, stack: Stack, n_e: int) -> np.ndarray:
         raise InputError("the stack records no dwell time (metadata.extra['dwell_ms']); an I0 spectrum is scaled "
                          "by the dwell ratio, so the stack's dwell is needed")
     return level * dwell / float(spectrum.dwell_ms)
+
+
+def _exposure(stack: Stack, n: int) -> np.ndarray:
+    values = (stack.metadata.extra or {}).get("exposure_s")
+    if values is None:
+        raise InputError(f"{stack.metadata.source or 'a frame'}: no exposure time recorded (metadata.extra"
+                         "['exposure_s']); give exposure_s= explicitly")
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.size not in (1, n) or np.any(arr <= 0):
+        raise InputError(f"exposure times {arr.tolist()} do not fit {n} frames (need one, or one per frame, > 0)")
+    return np.broadcast_to(arr, (n,))
+
+
+def flat_field_od(
+    sample: Stack,
+    reference: Stack,
+    *,
+    dark: Stack | None = None,
+    sample_exposure_s: float | None = None,
+    reference_exposure_s: float | None = None,
+) -> Stack:
+    """Full-field (TXM) optical density -ln((I - D) / t_I / ((I0 - D) / t_0)) with exposure-time scaling.
+
+    Parameters
+    ----------
+    sample : Stack
+        Sample frames, axes ``EYX`` (or ``YX``); exposure in ``metadata.extra["exposure_s"]`` (Xradia reader).
+    reference : Stack
+        Flat (reference) frames, one per sample frame or one for all; their own exposure, which may differ (the
+        SSRL series: 0.3 s references, 0.5 s samples).
+    dark : Stack, optional
+        Dark frame (subtracted from both; not scaled by exposure).
+    sample_exposure_s, reference_exposure_s : float, optional
+        Override the recorded exposure times.
+
+    Returns
+    -------
+    Stack
+        Float64 OD, the sample's axes; NaN where a corrected count is <= 0 (masked, not replaced).
+    """
+    s = sample.to_numpy().astype(float)
+    r = reference.to_numpy().astype(float)
+    s = s[None] if s.ndim == 2 else s
+    r = r[None] if r.ndim == 2 else r
+    if r.shape[-2:] != s.shape[-2:] or r.shape[0] not in (1, s.shape[0]):
+        raise InputError(f"reference frames {r.shape} do not fit sample frames {s.shape}; give one reference or one "
+                         "per sample frame of the same size")
+    d = 0.0 if dark is None else np.asarray(dark.to_numpy(), float).reshape(-1, *s.shape[-2:]).mean(axis=0)
+    ts = np.full(s.shape[0], sample_exposure_s) if sample_exposure_s else _exposure(sample, s.shape[0])
+    tr = np.full(r.shape[0], reference_exposure_s) if reference_exposure_s else _exposure(reference, r.shape[0])
+    num = (s - d) / ts[:, None, None]
+    den = (r - d) / tr[:, None, None]
+    ok = (num > 0) & (den > 0) & np.isfinite(num) & np.isfinite(den)
+    od = np.where(ok, -np.log(np.where(ok, num, 1.0) / np.where(ok, den, 1.0)), np.nan)
+    out = od if sample.ndim == 3 else od[0]
+    return Stack(out, sample.axes, sample.metadata.replace(extra={**(sample.metadata.extra or {}),
+                                                                  "quantity": "optical density"}))
