@@ -264,6 +264,8 @@ class CompositionConfig(BaseModel):
         "auto", description="auto: Poisson propagation for raw data; for denoised data 'split' (the counts thinned "
         "into two independent halves, each denoised: any denoiser) when the counts are whole numbers, else "
         "'residual' (blind-spot denoisers only), or 'ensemble' spread when ensemble > 1")
+    split_parts: int = Field(2, ge=2, description="sd 'split': independent Poisson parts the counts are thinned "
+                             "into (each denoised; the output is their mean)")
     significance: float = Field(3.0, gt=0, description="particle mask: t / sd(t) above this")
     constant: bool = Field(False, description="fit a constant OD term (needs >= 3 energies)")
     seed: int = 0
@@ -469,18 +471,18 @@ def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | No
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Denoise OD with an error estimate valid for any denoiser, by binomial thinning of the counts.
 
-    The counts y are split into y1 ~ Binomial(y, 1/2) and y2 = y - y1, two independent Poisson images of half
-    the dose. Each half's OD is denoised (f1, f2); the output is (f1 + f2) / 2. Since f1's error is independent
-    of OD2's noise n2, E[(f1 - OD2)^2] = MSE(f1) + var(n2) (and the same for f2), and
-    E[(f1 - f2)^2] = MSE(f1) + MSE(f2) - 2 cov(e1, e2), so the average's error variance is
-    (MSE(f1) + MSE(f2)) / 2 - E[(f1 - f2)^2] / 4, each expectation taken as a local (Gaussian, 4 px) mean.
+    The counts y are split into K independent Poisson parts (multinomial thinning, ``cfg.split_parts``); each
+    part's OD is denoised (f_k) and the output is their mean. Since f_k's error is independent of the noise of
+    the OD of the other parts' counts (OD_-k), E[(f_k - OD_-k)^2] = MSE_k + var(OD_-k); with
+    E[(f_j - f_k)^2] = MSE_j + MSE_k - 2 cov_jk, the mean's error variance is
+    mean_k MSE_k - sum_{j<k} E[(f_j - f_k)^2] / K^2, each expectation a local (Gaussian, 4 px) mean.
 
     Parameters
     ----------
     counts : Stack
         ``TEYX`` whole-number counts.
     cfg : CompositionConfig
-        Denoiser, I0 and seed settings.
+        Denoiser, I0, parts and seed settings.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -492,25 +494,25 @@ def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | No
     from scipy import ndimage
 
     rng = np.random.default_rng(cfg.seed)
-    y = np.nan_to_num(counts.to_numpy().astype(np.float64), nan=0.0)
-    y1 = rng.binomial(np.maximum(y, 0).astype(np.int64), 0.5).astype(np.float64)
-    halves = [Stack(y1, "TEYX", counts.metadata), Stack(y - y1, "TEYX", counts.metadata)]
-    ods, variances, dens = [], [], []
-    for k, half in enumerate(halves):
-        (od, result), _ = _od_stage(half, cfg)
-        ods.append(od)
-        variances.append(result.variance)
-        dens.append(_denoise_images(od, "TEYX", cfg.model_copy(update={"seed": cfg.seed + k}), progress)[0])
+    y = np.maximum(np.nan_to_num(counts.to_numpy().astype(np.float64), nan=0.0), 0).astype(np.int64)
+    k_parts = cfg.split_parts
+    parts = np.moveaxis(rng.multinomial(y, [1 / k_parts] * k_parts), -1, 0).astype(np.float64)
+    dens, mses = [], []
     sig = (0, 0, 4.0, 4.0)
 
     def local(a: np.ndarray) -> np.ndarray:
         return ndimage.gaussian_filter(np.nan_to_num(a), sig)
 
-    mse1 = local((dens[0] - ods[1]) ** 2 - variances[1])
-    mse2 = local((dens[1] - ods[0]) ** 2 - variances[0])
-    var = (mse1 + mse2) / 2 - local((dens[0] - dens[1]) ** 2) / 4
-    floor = 0.01 * np.nan_to_num(variances[0], nan=np.nanmedian(variances[0])) / 2
-    return (dens[0] + dens[1]) / 2, np.maximum(var, floor)
+    for k in range(k_parts):
+        (od, _), _ = _od_stage(Stack(parts[k], "TEYX", counts.metadata), cfg)
+        (od_rest, rest), _ = _od_stage(Stack(y - parts[k], "TEYX", counts.metadata), cfg)
+        den = _denoise_images(od, "TEYX", cfg.model_copy(update={"seed": cfg.seed + k}), progress)[0]
+        dens.append(den)
+        mses.append(local((den - od_rest) ** 2 - rest.variance))
+    pairs = sum(local((dens[j] - dens[k]) ** 2) for j in range(k_parts) for k in range(j + 1, k_parts))
+    var = np.mean(mses, axis=0) - pairs / k_parts**2
+    floor = 0.01 * np.nanmedian(mses) if np.isfinite(np.nanmedian(mses)) else 1e-8
+    return np.mean(dens, axis=0), np.maximum(var, max(floor, 1e-12))
 
 
 def run_composition(
