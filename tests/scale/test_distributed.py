@@ -19,9 +19,13 @@ TINY = "300KB"
 def test_local_cluster_of_two_processes_gives_the_same_output(stream_setup):
     folder, _, expected = stream_setup
     seen = []
-    result = predict_large(folder / "in.zarr", folder / "cluster.zarr", model=folder / "model", memory_limit="600KB",
+    result = predict_large(folder / "in.zarr", folder / "cluster.zarr", model=folder / "model", memory_limit=TINY,
                            dtype="float32", device="cpu", scheduler="local:2", on_dashboard=seen.append)
     assert result.n_chunks > 2 and result.dashboard and seen == [result.dashboard]
+    single = predict_large(folder / "in.zarr", folder / "single.zarr", model=folder / "model", memory_limit=TINY,
+                           dtype="float32", device="cpu")
+    np.testing.assert_array_equal(read(folder / "cluster.zarr").to_numpy(), read(folder / "single.zarr").to_numpy())
+    assert single.manifest["plan"] == result.manifest["plan"]
     assert np.abs(read(folder / "cluster.zarr").to_numpy() - expected).max() <= 1e-6
     assert os.getpid() not in result.model_loads and len(result.model_loads) <= 2
     assert all(n == 1 for n in result.model_loads.values())  # once per worker, not once per chunk

@@ -181,3 +181,34 @@ def test_memory_sizes_and_plans():
     assert 1 < plan.chunk_frames < 2000 and plan.chunk_frames % plan.store_chunks[0] == 0
     with pytest.raises(InputError, match="too small"):
         plan_chunks((10, 4096, 4096), "TYX", halo=2, memory_limit=parse_memory("100MB"))
+
+
+def test_one_frame_chunks_still_see_the_whole_window(stream_setup, tmp_path):
+    from operando.denoise import load_model, predict
+
+    folder, x, _ = stream_setup
+    write(Stack(x[:9], axes="TYX"), tmp_path / "short.zarr")
+    result = predict_large(tmp_path / "short.zarr", tmp_path / "o.zarr", model=folder / "model", memory_limit="200KB",
+                           dtype="float32", device="cpu")
+    assert result.manifest["plan"]["chunk_frames"] == 1 and result.n_chunks == 9
+    expected = predict(load_model(folder / "model"), Stack(x[:9], axes="TYX"), device="cpu").to_numpy()
+    assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6
+
+
+@pytest.mark.parametrize("method", ["gaussian", "median", "tv"])
+def test_streamed_baselines_equal_in_memory(stream_setup, tmp_path, method):
+    from operando.denoise import denoise_baseline, denoise_with_params
+
+    folder, x, _ = stream_setup
+    stack = Stack(x, axes="TYX")
+    in_memory = denoise_baseline(stack, method=method)
+    params = in_memory.metadata.extra["denoise"]["params"]
+    np.testing.assert_array_equal(denoise_with_params(stack, method=method, params=params).to_numpy(),
+                                  in_memory.to_numpy())
+    limit = "1MB" if method == "gaussian" else TINY  # the Gaussian's halo: up to 12 frames
+    result = denoise_large(folder / "in.zarr", tmp_path / "o.zarr", method=method, memory_limit=limit,
+                           dtype="float32")
+    assert result.n_chunks > 1  # the calibration saw a bounded sample: its parameters are in the manifest
+    used = result.manifest["settings"]["params"]
+    expected = denoise_with_params(stack, method=method, params=used).to_numpy()
+    assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6

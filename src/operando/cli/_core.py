@@ -23,6 +23,7 @@ from ._common import (
     print_rows,
     progress_bar,
 )
+from ._scale import MemoryLimitOption, SchedulerOption, run_streamed, stream_denoise, wants_stream
 
 app = typer.Typer(
     name="operando",
@@ -201,14 +202,24 @@ def denoise_cmd(
                                           "inference, usually better).")] = False,
     ensemble: Annotated[int, typer.Option(help="Networks: train this many with child seeds of --seed "
                                                "(SeedSequence.spawn; each with the full budget), average them.")] = 1,
+    memory_limit: MemoryLimitOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
-    """Denoise a stack, trained on the stack itself (no clean data needed)."""
+    """Denoise a stack, trained on the stack itself (no clean data needed).
+
+    A .zarr output (or --memory-limit / --scheduler) streams: the stack is read and written chunk by chunk,
+    resumably, and training uses a bounded sample of its frames (docs/large-data.md).
+    """
     from ..denoise import NEURAL, denoise, diagnose
     from ..io import read, write
 
     if ensemble != 1 and (model is not None or save_model is not None):
         raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
                          "--save-model (use 'operando train' for one network)")
+    if ensemble == 1 and wants_stream(output, memory_limit, scheduler):
+        return stream_denoise(input, output, method=method, model=model, frames=frames, time_budget_s=time_budget,
+                              rng=seed, axes=axes, memory_limit=memory_limit, scheduler=scheduler, tta=tta,
+                              device=device, dtype="float32" if keep_float else "input", save_model=save_model)
     stack = read(input, axes=axes)
     auto = method == "auto" and model is None
     if auto:
@@ -278,11 +289,17 @@ def predict_cmd(
     keep_float: KeepFloatOption = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
+    memory_limit: MemoryLimitOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
-    """Apply a saved denoiser to a stack."""
+    """Apply a saved denoiser to a stack (a .zarr output streams, resumably: docs/large-data.md)."""
     from ..denoise import load_model, predict
     from ..io import read, write
 
+    if wants_stream(output, memory_limit, scheduler):
+        return run_streamed("predict", input=input, output=output, model=model, axes=axes, memory_limit=memory_limit,
+                            scheduler=scheduler, tta=tta, device=device, tile=tile,
+                            dtype="float32" if keep_float else "input")
     stack = read(input, axes=axes)
     result = predict(load_model(model), stack, device=device, tile=tile, tta=tta)
     write(result, output, dtype="float32" if keep_float else "input")

@@ -71,3 +71,40 @@ def run_streamed(kind: str, **kwargs: Any) -> None:
     resumed = f", {result.skipped} finished chunk(s) kept from an earlier run" if result.skipped else ""
     console.print(f"wrote {result.output}: shape {result.shape}, dtype {result.dtype}, {result.n_chunks} chunk(s)"
                   f"{resumed}; {result.frames_per_s:.1f} frames/s ({result.scheduler})")
+
+
+def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None, **kwargs: Any) -> None:
+    """``operando denoise`` into Zarr: a saved ``--model`` streams as is; otherwise train on a sample, then stream.
+
+    Parameters
+    ----------
+    input, output : Path
+        The noisy stack and the ``.zarr`` output.
+    method : str
+        A method name, or ``auto`` (chosen by :func:`operando.denoise.diagnose` on a bounded sample of frames).
+    model : Path or None
+        A saved network to apply instead of training.
+    **kwargs
+        The other arguments of :func:`operando.workflows.scale.denoise_large`.
+
+    Returns
+    -------
+    None
+    """
+    if model is not None:
+        keep = ("axes", "memory_limit", "scheduler", "tta", "device", "dtype")
+        run_streamed("predict", input=input, output=output, model=model, **{k: kwargs[k] for k in keep})
+        return
+    if method == "auto":
+        from ..denoise import diagnose
+        from ..io import read
+        from ..workflows.scale import default_memory_limit, parse_memory, training_sample
+
+        limit = parse_memory(kwargs["memory_limit"]) if kwargs.get("memory_limit") else default_memory_limit()
+        stack = read(input, axes=kwargs.get("axes"), lazy=True)
+        sample, _ = training_sample(stack, budget_bytes=limit // 6, window=1, contiguous=True)
+        found = diagnose(sample)
+        method = found.recommended_method
+        console.print(f"method auto -> {method} (diagnosed on a sample of frames): {found.recommended_reason}",
+                      highlight=False)
+    run_streamed("denoise", input=input, output=output, method=method, **kwargs)

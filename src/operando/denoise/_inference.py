@@ -197,3 +197,50 @@ def _video_pass(model: TrainedDenoiser, runner: _Runner, inputs: torch.Tensor, s
         part = runner.tiled(torch.cat([inputs, hide_checkerboard(target, mask)], dim=1))
         res = part if res is None else torch.where(mask, part, res)
     return res
+
+
+def denoise_with_params(
+    data: Stack | np.ndarray,
+    *,
+    method: str,
+    params: list[dict[str, float]],
+    axes: str | None = None,
+) -> Stack | np.ndarray:
+    """Apply a calibrated baseline with parameters chosen earlier (no calibration), as :func:`denoise_baseline`.
+
+    A streamed run (:mod:`operando.workflows.scale`) calibrates once on a sample of a large stack and then
+    filters it chunk by chunk with these parameters; on the same parameters the result is exactly
+    :func:`denoise_baseline`'s.
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        Image, video (``T``) or spectral (``E``) stack.
+    method : {"gaussian", "median", "nlm", "tv"}
+        The filter.
+    params : list of dict
+        One parameter dict per channel, as recorded in ``metadata.extra["denoise"]["params"]`` by
+        :func:`denoise_baseline`.
+    axes : str, optional
+        Axes of a plain array (e.g. ``"TYX"``).
+
+    Returns
+    -------
+    Stack or ndarray
+        Same type, shape and dtype as ``data``.
+    """
+    from ._baselines import CALIBRATED, apply_baseline
+
+    if method not in CALIBRATED:
+        raise InputError(f"unknown baseline {method!r}; choose one of {', '.join(CALIBRATED)}")
+    stack = as_stack(data, axes=axes)
+    work, layout = to_working(stack)
+    if len(params) != work.shape[2]:
+        raise InputError(f"got parameters for {len(params)} channel(s), the data has {work.shape[2]}; pass one "
+                         "dict per channel")
+    out = np.empty_like(work)
+    for c in range(work.shape[2]):
+        for b in range(work.shape[0]):
+            out[b, :, c] = apply_baseline(method, work[b, :, c], params[c])
+    result = with_record(from_working(out, layout, stack), {"method": method, "params": list(params)})
+    return result if isinstance(data, Stack) else result.data

@@ -18,11 +18,13 @@ from ..._stack import Progress, Stack
 from ._chunks import ChunkWork
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
-from ._run import ScaleResult, create_store, execute, scheduler_workers
+from ._run import ScaleResult, create_store, execute
 from ._train import TRAIN_COPIES, calibrated_params, training_sample
 
 logger = logging.getLogger(__name__)
 
+#: Networks trained on a sample and streamed by :func:`denoise_large` (any saved model streams with predict_large).
+STREAMED_NETWORKS = ("video", "n2v", "n2v2", "structn2v")
 MODEL_NAME = "operando_stream/model"  # a model trained by denoise_large: OUT.zarr/operando_stream/model.*
 
 
@@ -58,8 +60,9 @@ def _start(stack: Stack, out: Path, identity: dict[str, Any], halo: int, limit: 
     old = check_resumable(out, identity)
     if old is not None:
         return old, ChunkPlan.from_dict(old["plan"])
-    plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=limit,
-                       workers=scheduler_workers(scheduler), out_itemsize=np.dtype(dtype).itemsize)
+    # the limit is per process (each Dask worker holds one chunk): the plan, hence every output bit, is the same
+    # whatever the scheduler, and a run may be resumed under another one
+    plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=limit, out_itemsize=np.dtype(dtype).itemsize)
     manifest = {"format": "operando-stream", "version": 1, **identity, "plan": plan.to_dict(), "complete": False,
                 "array": "data", "memory_limit_bytes": limit, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     create_store(out, manifest, stack, plan, dtype)
@@ -95,7 +98,9 @@ def predict_large(
     axes : str, optional
         Axis letters when the file does not record them.
     memory_limit : str or int, optional
-        Bytes (or ``"2GB"``) for the data in flight; sets the chunk size. Default: half of the available memory.
+        Bytes (or ``"2GB"``) for the data in flight in each process (this one, or each Dask worker); sets the
+        chunk size. Default: half of the available memory. The Python and torch runtime (~0.3-0.5 GB per
+        process) comes on top.
     scheduler : str
         ``threads``, ``processes``, ``local:N`` or a Dask scheduler address.
     tta, device, tile
@@ -196,11 +201,11 @@ def denoise_large(
         As :func:`predict_large`; the manifest records the training sample (the whole stack when it fits
         a sixth of the memory limit, else evenly spaced blocks of frames).
     """
-    from ...denoise import BASELINES, NEURAL
+    from ...denoise import BASELINES
 
-    if method not in NEURAL and method not in BASELINES:
-        raise InputError(f"method {method!r} cannot stream (it needs the whole stack at once); use one of "
-                         f"{', '.join(NEURAL + BASELINES)}, or write a non-Zarr output to run it in memory")
+    if method not in STREAMED_NETWORKS and method not in BASELINES:
+        raise InputError(f"method {method!r} does not stream chunk by chunk; use one of "
+                         f"{', '.join(STREAMED_NETWORKS + BASELINES)}, or write a non-Zarr output to run it in memory")
     stack, out = _open_input(input, output, axes)
     limit = _limit(memory_limit)
     seq = sequence_axis(stack.axes)

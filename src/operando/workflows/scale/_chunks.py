@@ -86,8 +86,18 @@ def _device(device: str) -> str:
 
 
 def block_bounds(plan: ChunkPlan, start: int, stop: int) -> tuple[int, int]:
-    """Return the frames ``[a, b)`` read for the chunk ``[start, stop)``: the chunk and its halo."""
-    return max(0, start - plan.halo), min(plan.length, stop + plan.halo)
+    """Return the frames ``[a, b)`` read for the chunk ``[start, stop)``: the chunk and its halo.
+
+    A block is widened to at least the whole window (``2 halo + 1`` frames) when the stack has them: the
+    network needs a full window, and more context never changes a frame's result (mirroring happens only at the
+    stack's own ends).
+    """
+    a, b = max(0, start - plan.halo), min(plan.length, stop + plan.halo)
+    short = min(2 * plan.halo + 1, plan.length) - (b - a)
+    if short > 0:
+        b = min(plan.length, b + short)
+        a = max(0, a - (min(2 * plan.halo + 1, plan.length) - (b - a)))
+    return a, b
 
 
 def _take(plan: ChunkPlan, ndim: int, start: int, stop: int) -> tuple[slice, ...]:

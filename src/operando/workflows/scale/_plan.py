@@ -95,6 +95,16 @@ class ChunkPlan:
         return cls(**{**values, "store_chunks": tuple(values["store_chunks"])})
 
 
+def _human(n: float, *, up: bool = False) -> str:
+    """Return a size as ``850KB``, ``12.5MB`` or ``2.1GB`` (rounded up with ``up``, for a minimum)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale or unit == "KB":
+            value = n / scale
+            value = -(-value * 10 // 1) / 10 if up else round(value, 1)
+            return f"{value:g}{unit}"
+    return f"{n}B"
+
+
 def sequence_axis(axes: str) -> int | None:
     """Return the index of the axis cut into chunks: T, else E, else Z (None for single images)."""
     for letter in "TEZ":
@@ -132,8 +142,8 @@ def plan_chunks(shape: tuple[int, ...], axes: str, *, halo: int, memory_limit: i
     fit = int(memory_limit // max(workers, 1) // per_frame) - 2 * halo
     if seq is not None and fit < 1:
         need = (1 + 2 * halo) * per_frame * max(workers, 1)
-        raise InputError(f"memory limit of {memory_limit / 1e6:.0f} MB is too small for frames of {frame_values} "
-                         f"values with a halo of {halo}; give at least --memory-limit {need / 1e6:.0f}MB")
+        raise InputError(f"memory limit of {_human(memory_limit)} is too small for frames of {frame_values} values "
+                         f"with a halo of {halo} frames; give at least --memory-limit {_human(need, up=True)}")
     chunk = max(1, min(fit, length))
     store = max(1, min(chunk, STORE_CHUNK_BYTES // max(frame_values * out_itemsize, 1)))
     chunk = max(store, chunk // store * store)

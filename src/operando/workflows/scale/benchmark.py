@@ -1,0 +1,247 @@
+"""The scale benchmark: memory, throughput, cluster, kill-and-resume and bad-input checks of streamed runs.
+
+Every streamed or in-memory run happens in a child process, so that the peak resident memory of its whole
+process tree (the child and any Dask workers it starts) is measured from outside (psutil, every 50 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._manifest import CHUNK_RECORDS
+
+_CHILD = """
+import json, sys, time
+args = json.loads(sys.argv[1])
+t0 = time.perf_counter()
+if args["mode"] == "memory":
+    from operando.denoise import load_model, predict
+    from operando.io import read, write
+    stack = read(args["input"])
+    write(predict(load_model(args["model"]), stack, device="cpu"), args["output"], dtype="float32")
+    print(json.dumps({"seconds": time.perf_counter() - t0}))
+else:
+    from operando import InputError
+    from operando.workflows.scale import predict_large
+    try:
+        r = predict_large(args["input"], args["output"], model=args["model"], memory_limit=args["limit"],
+                          scheduler=args["scheduler"], dtype="float32", device="cpu")
+        print(json.dumps({"seconds": time.perf_counter() - t0, "skipped": r.skipped, "chunks": r.n_chunks,
+                          "loads": list(r.model_loads.values())}))
+    except InputError as exc:
+        print(json.dumps({"error": str(exc)}))
+"""
+
+
+def make_stack(path: Path, *, frames: int, size: int, seed: int = 0, block: int = 16) -> None:
+    """Write a float32 ``frames x size x size`` noisy moving pattern to a Zarr store, block by block."""
+    import zarr
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    arr = group.create_array("data", shape=(frames, size, size), dtype="float32", chunks=(block, size, size),
+                             dimension_names=["t", "y", "x"])
+    for t0 in range(0, frames, block):
+        t = np.arange(t0, min(t0 + block, frames), dtype=np.float32)[:, None, None]
+        clean = 0.5 + 0.3 * np.sin(6.0 * xx + 0.01 * t) * np.cos(5.0 * yy - 0.02 * t)
+        arr[t0:t0 + len(t)] = clean + 0.1 * rng.standard_normal(clean.shape, dtype=np.float32)
+
+
+def _tree_rss(proc: Any) -> int:
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_child(args: dict[str, Any], *, prefix: tuple[str, ...] = (), kill_when: Any = None) -> dict[str, Any]:
+    """Run one streamed/in-memory child; return its JSON result, wall seconds, peak tree RSS and exit code."""
+    import psutil
+
+    proc = subprocess.Popen([*prefix, sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    watcher, peak, t0 = psutil.Process(proc.pid), [0], time.perf_counter()
+
+    def sample() -> None:
+        while proc.poll() is None:
+            try:
+                peak[0] = max(peak[0], _tree_rss(watcher))
+            except psutil.Error:
+                pass
+            if kill_when is not None and kill_when():
+                os.killpg(proc.pid, signal.SIGKILL)  # the child and any workers it started
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    out, err = proc.communicate()
+    thread.join()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {}
+    return {**result, "wall_s": time.perf_counter() - t0, "peak_rss_bytes": peak[0], "returncode": proc.returncode,
+            "stderr_tail": err.strip().splitlines()[-1:] if proc.returncode else []}
+
+
+def train_benchmark_model(stack_path: Path, model_path: Path, *, base: int = 16, seed: int = 0) -> None:
+    """Train a small video model on a 16-frame crop of the stack (speed and memory do not depend on its quality)."""
+    from ...denoise import TrainConfig, save_model, train_denoiser
+    from ...io import read
+
+    stack = read(stack_path, lazy=True)
+    crop = np.asarray(stack.data[0:16, 0:128, 0:128])
+    from ..._stack import Stack
+
+    config = TrainConfig(method="video", base=base, max_steps=20, patch=32, blind_spot=True, impulse_filter=False,
+                         skip_impulses=False, loss="mse")
+    save_model(train_denoiser(Stack(crop, axes="TYX"), config=config, rng=seed, device="cpu"), model_path)
+
+
+def read_output(path: Path) -> np.ndarray:
+    """Read a streamed or in-memory output array (an empty array when there is none or it is unfinished)."""
+    from ..._errors import InputError
+    from ...io import read
+
+    try:
+        return read(path).to_numpy()
+    except InputError:
+        return np.empty(0, np.float32)
+
+
+def records_done(output: Path) -> int:
+    """Return the number of finished-chunk records in a streamed output."""
+    folder = output / CHUNK_RECORDS
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+
+
+def _row(name: str, frames: int, res: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    seconds = res.get("seconds", float("nan"))
+    row = {"case": name, "frames": frames, "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 3),
+           "peak_rss_mb": round(res["peak_rss_bytes"] / 1e6), "returncode": res["returncode"], **extra}
+    return {**row, "error": res["error"]} if res.get("error") else row
+
+
+def _throughput_rows(folder: Path, frames: int, limit: str, workers: int, in_memory: bool) -> list[dict[str, Any]]:
+    """Streamed in one process, in memory, and on a LocalCluster: speed, peak memory, equality."""
+    base = {"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit}
+    rows = []
+    one = run_child({**base, "mode": "stream", "output": str(folder / "s1.zarr"), "scheduler": "threads"})
+    ref = read_output(folder / "s1.zarr")
+    rows.append(_row("streamed, threads", frames, one, memory_limit=limit))
+    if in_memory:
+        mem = run_child({**base, "mode": "memory", "output": str(folder / "mem.zarr")})
+        got = read_output(folder / "mem.zarr")
+        diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else None
+        rows.append(_row("in memory (predict)", frames, mem, max_abs_diff_vs_streamed=diff))
+    if workers > 1:
+        many = run_child({**base, "mode": "stream", "output": str(folder / "s2.zarr"), "scheduler": f"local:{workers}"})
+        same = bool(np.array_equal(read_output(folder / "s2.zarr"), ref))
+        rows.append(_row(f"streamed, local:{workers}", frames, many, memory_limit=limit, identical=same,
+                         model_loads_per_worker=many.get("loads")))
+    return rows
+
+
+def _resume_rows(folder: Path, frames: int, limit: str) -> list[dict[str, Any]]:
+    """SIGKILL a streamed run once half its chunks are recorded, rerun it: time and identity."""
+    base = {"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit, "mode": "stream",
+            "output": str(folder / "s3.zarr"), "scheduler": "threads"}
+    manifest = json.loads((folder / "s1.zarr" / "operando_stream" / "manifest.json").read_text())
+    n_chunks = -(-manifest["plan"]["length"] // manifest["plan"]["chunk_frames"])
+    killed = run_child(base, kill_when=lambda: records_done(folder / "s3.zarr") >= n_chunks / 2)
+    kept = records_done(folder / "s3.zarr")
+    resumed = run_child(base)
+    same = bool(np.array_equal(read_output(folder / "s3.zarr"), read_output(folder / "s1.zarr")))
+    return [
+        {**_row("killed at ~50 % (SIGKILL)", frames, {**killed, "seconds": killed["wall_s"]}), "chunks_kept": kept,
+         "of_chunks": n_chunks},
+        _row("same command again (resumed)", frames, resumed, skipped=resumed.get("skipped"), identical=same),
+    ]
+
+
+def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]:
+    """Another run's output is refused untouched; an unwritable output gives one line and keeps its chunks."""
+    other = folder / "other_model"
+    train_benchmark_model(folder / "big.zarr", other, base=base, seed=1)
+    before = read_output(folder / "s1.zarr")
+    args = {"input": str(folder / "big.zarr"), "model": str(other), "limit": limit, "mode": "stream",
+            "output": str(folder / "s1.zarr"), "scheduler": "threads"}
+    refused = run_child(args)
+    untouched = bool(np.array_equal(read_output(folder / "s1.zarr"), before))
+    rows = [{"case": "output holds another run's manifest", "error": refused.get("error"),
+             "error_lines": len(str(refused.get("error", "")).splitlines()), "output_unchanged": untouched}]
+    out = folder / "s4.zarr"
+    args = {**args, "model": str(folder / "model"), "output": str(out)}
+    lock = out / "data" / "c"
+    state = {"locked": False}
+
+    def lock_after_two() -> bool:
+        if not state["locked"] and records_done(out) >= 2:
+            state["locked"] = subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode == 0
+        return False
+
+    unwritable = run_child(args, kill_when=lock_after_two)
+    subprocess.run(["chattr", "-i", str(lock)], capture_output=True)
+    rows.append({"case": "output becomes unwritable (chattr +i) after 2 chunks", "error": unwritable.get("error"),
+                 "error_lines": len(str(unwritable.get("error", "")).splitlines()), "chunks_kept": records_done(out),
+                 "locked": state["locked"]})
+    return rows
+
+
+def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: int = 512,
+                        memory_limit: str = "500MB", workers: int = 2, in_memory: bool = True,
+                        capped_frames: int = 0, cap_bytes: int = 0, base: int = 16) -> list[dict[str, Any]]:
+    """Run the scale benchmark in ``folder`` and return its rows (also written to ``folder/scale.json``).
+
+    Parameters
+    ----------
+    folder : str or path
+        Working folder (the stacks are generated there).
+    frames, size : int
+        The stack: ``frames x size x size`` float32.
+    memory_limit : str
+        ``--memory-limit`` of the streamed runs.
+    workers : int
+        Workers of the LocalCluster run (0 or 1: skipped).
+    in_memory : bool
+        Also run the in-memory path (the stack must fit in memory).
+    capped_frames, cap_bytes : int
+        If both > 0: a ``capped_frames x size x size`` stack denoised under ``prlimit --as=cap_bytes``.
+    base : int
+        Width of the benchmark's video network (16 is the default network).
+
+    Returns
+    -------
+    list of dict
+        One row per case.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    make_stack(folder / "big.zarr", frames=frames, size=size)
+    train_benchmark_model(folder / "big.zarr", folder / "model", base=base)
+    rows = _throughput_rows(folder, frames, memory_limit, workers, in_memory)
+    rows += _resume_rows(folder, frames, memory_limit)
+    rows += _bad_input_rows(folder, memory_limit, base)
+    if capped_frames and cap_bytes:
+        make_stack(folder / "capped_in.zarr", frames=capped_frames, size=size, seed=1)
+        args = {"input": str(folder / "capped_in.zarr"), "model": str(folder / "model"), "limit": memory_limit,
+                "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads"}
+        res = run_child(args, prefix=("prlimit", f"--as={cap_bytes}"))
+        rows.append(_row(f"stack {capped_frames * size * size * 4 / 1e9:.2f} GB under prlimit --as="
+                         f"{cap_bytes / 1e9:.2f} GB", capped_frames, res, stderr=res["stderr_tail"]))
+    (folder / "scale.json").write_text(json.dumps(rows, indent=2))
+    return rows
