@@ -45,7 +45,8 @@ def composition_cmd(
     significance: Annotated[float, typer.Option(help="Particle mask: t / sd(t) above this.")] = 3.0,
     constant: Annotated[bool, typer.Option(help="Fit a constant OD term (>= 3 energies).")] = False,
     ensemble: Annotated[int, typer.Option(help="Networks averaged; with --sd ensemble the sd is their spread.")] = 1,
-    sd: Annotated[str, typer.Option(help="auto, poisson, residual or ensemble.")] = "auto",
+    sd: Annotated[str, typer.Option(help="auto, poisson, split, residual or ensemble.")] = "auto",
+    split_parts: Annotated[int, typer.Option(help="--sd split: Poisson parts the counts are thinned into.")] = 2,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget per network, s.")] = 120.0,
     seed: SeedOption = 0,
 ) -> None:
@@ -55,7 +56,8 @@ def composition_cmd(
     cfg = CompositionConfig(energies_ev=_floats(energies, "--energies"), references=str(references) if references
                             else None, i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets,
                             ring_current=ring_current, align=align, denoise=denoise, denoise_stage=denoise_stage,
-                            time_budget_s=time_budget, ensemble=ensemble, sd=sd, significance=significance,
+                            time_budget_s=time_budget, ensemble=ensemble, sd=sd, split_parts=split_parts,
+                            significance=significance,
                             constant=constant, seed=seed)
     counts = read_series(inputs)
     with progress_bar("composition") as update:
