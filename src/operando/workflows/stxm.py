@@ -782,6 +782,7 @@ def score_run(run: CompositionRun, phantom: Phantom) -> dict[str, float]:
             "mean_bias": float(np.mean(biases)) if biases else float("nan"),
             "coverage_1.96sd": float(np.mean(np.abs(err[inside]) < 1.96 * sd[inside])),
             "mask_recall": float(inside.sum() / ((phantom.labels > 0).sum() * x.shape[0])),
+            "mask_precision": float(inside.sum() / max(int(np.isfinite(x).sum()), 1)),
             "frame_interval_coverage": float(np.mean(covers)) if covers else float("nan"),
             "od_stripe_energy": stripe_energy,
             "od_error_energy": float(np.nansum(od_err**2))}
