@@ -8,7 +8,7 @@ decayed. So:
 
 1. **train** a blind-spot network (N2V2) on the sub-images of a large stride (``train_stride``, sized from the
    measured correlation length: the noise is white within a sub-image);
-2. **infer** with a small stride (``infer_stride``): the sub-images then keep more of the image's detail;
+2. **infer** with a small stride (``infer_stride``, default 1: the full image): more of the image's detail;
 3. **refine** (random replacement refinement, R3 in Lee et al.): replace a random ``refine_fraction`` of the
    denoised pixels by their noisy values, run the network on the full-resolution result, and average
    ``refine_passes`` such passes. The sparse noisy pixels carry detail back, and being far apart on average
@@ -94,10 +94,11 @@ def strides_for(correlation_length_px: int) -> tuple[int, int]:
     Returns
     -------
     tuple of int
-        Training stride ``length + 1`` (2 to 5), inference stride 2 (AP-BSN's asymmetry).
+        Training stride ``length + 1`` (2 to 5), inference stride 1 (the asymmetry: on the camera image with
+        rho1 = 0.4 noise, training at stride 2 and applying at stride 1 gave 25.35 dB, at stride 2 24.36 dB).
     """
     train = int(np.clip(correlation_length_px + 1, 2, 5))
-    return train, min(2, train)
+    return train, 1
 
 
 def _sub_stack(work: np.ndarray, stride: int) -> Stack:
