@@ -1,12 +1,13 @@
 """Scale benchmark: streamed denoising of a stack larger than the memory limit (docs/large-data.md).
 
     python benchmarks/scale_benchmark.py WORKDIR [--frames 2000] [--size 512] [--memory-limit 500MB]
-        [--workers 2] [--capped-frames 0 --cap-gb 0] [--base 16] [--no-in-memory]
+        [--workers 2] [--capped-frames 0 --cap-gb 0 --cap cgroup] [--base 16] [--no-in-memory]
 
 Generates a float32 FRAMES x SIZE x SIZE Zarr stack in WORKDIR, trains a small saved video model on a crop, and
 runs (each in a child process whose whole process tree's peak RSS is sampled): the streamed run, the in-memory
 path, a LocalCluster run, a run killed with SIGKILL at ~50 % and rerun, another run's output (refused), an output
-made unwritable mid-run, and optionally a larger stack under `prlimit --as` (a hard cap on the process's memory).
+made unwritable mid-run, and optionally a stack larger than a hard memory cap (a cgroup memory limit, or
+`prlimit --as`). --frames 0 runs only the capped case.
 Prints one Markdown table and writes WORKDIR/scale.json.
 """
 
@@ -26,12 +27,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--capped-frames", type=int, default=0)
     parser.add_argument("--cap-gb", type=float, default=0.0)
+    parser.add_argument("--cap", choices=("cgroup", "prlimit"), default="cgroup",
+                        help="cap memory with a cgroup-v1 memory limit (root) or prlimit --as")
     parser.add_argument("--base", type=int, default=16, help="width of the benchmark network (16: the default)")
     parser.add_argument("--no-in-memory", action="store_true")
     args = parser.parse_args()
     rows = run_scale_benchmark(args.workdir, frames=args.frames, size=args.size, memory_limit=args.memory_limit,
                                workers=args.workers, in_memory=not args.no_in_memory,
-                               capped_frames=args.capped_frames, cap_bytes=int(args.cap_gb * 1e9), base=args.base)
+                               capped_frames=args.capped_frames, cap_bytes=int(args.cap_gb * 1e9), cap=args.cap,
+                               base=args.base)
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "case", k))
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))

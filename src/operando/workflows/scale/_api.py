@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def _warn_chunk_statistics(net: Any) -> None:
+    """Warn when a model's inference uses statistics of the whole sequence (computed per chunk when streamed)."""
+    if net.config.impulse_filter:
+        warnings.warn("this model was trained with the impulse pre-filter: its outlier thresholds and the blend of "
+                      "measured pixels use statistics of each chunk when streamed, not of the whole stack, so the "
+                      "result differs slightly from the in-memory one", UserWarning, stacklevel=3)
 
 
 def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None) -> tuple[Stack, Path]:
@@ -122,6 +131,7 @@ def predict_large(
     stack, out = _open_input(input, output, axes)
     weights, settings = model_files(model)
     net = load_model(weights)
+    _warn_chunk_statistics(net)
     digest = file_digest(weights, settings)
     halo = net.config.frames // 2 if net.is_video else 0
     seq = sequence_axis(stack.axes)
@@ -151,6 +161,7 @@ def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dic
                          time_budget_s=train["time_budget_s"], max_steps=train["max_steps"], rng=train["seed"],
                          device=device, progress=progress)
     save_model(net, weights)
+    _warn_chunk_statistics(net)
     digest = file_digest(weights, settings)
     manifest = {**manifest, "model_sha256": digest, "training_sample": record}
     write_manifest(out, manifest)

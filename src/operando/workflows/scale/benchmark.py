@@ -204,7 +204,8 @@ def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]
 
 def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: int = 512,
                         memory_limit: str = "500MB", workers: int = 2, in_memory: bool = True,
-                        capped_frames: int = 0, cap_bytes: int = 0, base: int = 16) -> list[dict[str, Any]]:
+                        capped_frames: int = 0, cap_bytes: int = 0, cap: str = "cgroup",
+                        base: int = 16) -> list[dict[str, Any]]:
     """Run the scale benchmark in ``folder`` and return its rows (also written to ``folder/scale.json``).
 
     Parameters
@@ -220,7 +221,9 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
     in_memory : bool
         Also run the in-memory path (the stack must fit in memory).
     capped_frames, cap_bytes : int
-        If both > 0: a ``capped_frames x size x size`` stack denoised under ``prlimit --as=cap_bytes``.
+        If both > 0: a ``capped_frames x size x size`` stack denoised with its memory capped at ``cap_bytes``.
+    cap : {"cgroup", "prlimit"}
+        How the memory is capped (:func:`cap_prefix`).
     base : int
         Width of the benchmark's video network (16 is the default network).
 
@@ -231,17 +234,39 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    make_stack(folder / "big.zarr", frames=frames, size=size)
+    make_stack(folder / "big.zarr", frames=max(frames, 16), size=size)
     train_benchmark_model(folder / "big.zarr", folder / "model", base=base)
-    rows = _throughput_rows(folder, frames, memory_limit, workers, in_memory)
-    rows += _resume_rows(folder, frames, memory_limit)
-    rows += _bad_input_rows(folder, memory_limit, base)
+    rows = []
+    if frames:
+        rows += _throughput_rows(folder, frames, memory_limit, workers, in_memory)
+        rows += _resume_rows(folder, frames, memory_limit)
+        rows += _bad_input_rows(folder, memory_limit, base)
     if capped_frames and cap_bytes:
-        make_stack(folder / "capped_in.zarr", frames=capped_frames, size=size, seed=1)
-        args = {"input": str(folder / "capped_in.zarr"), "model": str(folder / "model"), "limit": memory_limit,
-                "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads"}
-        res = run_child(args, prefix=("prlimit", f"--as={cap_bytes}"))
-        rows.append(_row(f"stack {capped_frames * size * size * 4 / 1e9:.2f} GB under prlimit --as="
-                         f"{cap_bytes / 1e9:.2f} GB", capped_frames, res, stderr=res["stderr_tail"]))
+        rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap))
     (folder / "scale.json").write_text(json.dumps(rows, indent=2))
     return rows
+
+
+def cap_prefix(cap: str, cap_bytes: int) -> tuple[str, ...]:
+    """Return the command prefix that caps a child's memory: ``prlimit --as`` or a cgroup-v1 memory limit.
+
+    The cgroup (``/sys/fs/cgroup/memory/operando_scale_bench``, needs root) limits resident memory plus page
+    cache, the closest to a machine with that much RAM; ``prlimit --as`` limits virtual address space.
+    """
+    if cap == "prlimit":
+        return ("prlimit", f"--as={cap_bytes}")
+    group = Path("/sys/fs/cgroup/memory/operando_scale_bench")
+    group.mkdir(exist_ok=True)
+    (group / "memory.limit_in_bytes").write_text(str(cap_bytes))
+    return ("sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh")
+
+
+def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int, cap: str) -> dict[str, Any]:
+    """Denoise a stack larger than the memory a capped child may use; return its row."""
+    make_stack(folder / "capped_in.zarr", frames=frames, size=size, seed=1)
+    args = {"input": str(folder / "capped_in.zarr"), "model": str(folder / "model"), "limit": limit,
+            "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads"}
+    res = run_child(args, prefix=cap_prefix(cap, cap_bytes))
+    done = read_output(folder / "capped.zarr").shape == (frames, size, size)
+    name = f"stack {frames * size * size * 4 / 1e9:.2f} GB, memory capped at {cap_bytes / 1e9:.2f} GB ({cap})"
+    return _row(name, frames, res, memory_limit=limit, finished=done, stderr=res["stderr_tail"])
