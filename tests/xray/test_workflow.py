@@ -125,3 +125,47 @@ def test_denoised_before_the_ratio_is_better_and_its_split_sd_is_calibrated(phan
     assert "thinned" in run.summary["sd_source"]
     assert den["rmse_x"] < 0.8 * raw["rmse_x"]
     assert 0.85 < den["coverage_1.96sd"] < 0.995
+
+
+def test_cli_compare_with_figure_and_json(tmp_path):
+    from operando import Metadata, Stack
+    from operando.io import write
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:96, :96]
+    fine = np.exp(-((yy - 40) ** 2 + (xx - 50) ** 2) / 200.0)
+    coarse = fine.reshape(48, 2, 48, 2).mean(axis=(1, 3))
+    write(Stack(np.stack([coarse + rng.normal(0, 0.1, coarse.shape) for _ in range(3)]).astype(np.float32), "TYX",
+                Metadata(pixel_size=0.03, pixel_unit="um")), tmp_path / "raw.tif")
+    write(Stack(np.stack([coarse + rng.normal(0, 0.02, coarse.shape) for _ in range(3)]).astype(np.float32), "TYX",
+                Metadata(pixel_size=0.03, pixel_unit="um")), tmp_path / "den.tif")
+    write(Stack(fine.astype(np.float32), "YX", Metadata(pixel_size=0.015, pixel_unit="um")), tmp_path / "ref.tif")
+    result = runner.invoke(app, ["compare", str(tmp_path / "raw.tif"), str(tmp_path / "den.tif"), "--reference",
+                                 str(tmp_path / "ref.tif"), "--figure", str(tmp_path / "box.png"), "--json",
+                                 str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    table = json.loads((tmp_path / "c.json").read_text())
+    assert len(table["rows"]) == 6 and table["paired_statistics"]["den.tif"]["psnr_db"]["mean_difference"] > 8
+    assert (tmp_path / "box.png").stat().st_size > 1000
+
+
+def test_cli_od_of_a_real_single_energy_image(tmp_path):
+    if not STXM.is_dir():
+        pytest.skip("../shared/data/stxm is not here")
+    result = runner.invoke(app, ["stxm", "od", str(STXM / "tutorial000000003.hdr"), "-o", str(tmp_path / "od.tif"),
+                                 "--i0", "0:100:80:100", "--no-per-line-i0"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "od.json").read_text())
+    assert summary["i0_source"].startswith("given region") and summary["energies_ev"] == [707.8]
+
+
+@pytest.mark.slow
+def test_demo_and_benchmark_run(tmp_path):
+    result = runner.invoke(app, ["stxm", "demo", "-o", str(tmp_path / "demo"), "--quick"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo" / "report.md").exists() and (tmp_path / "demo" / "phantom" / "stxm_t000.hdr").exists()
+    result = runner.invoke(app, ["benchmark", "stxm", "-o", str(tmp_path / "b"), "--size", "48", "--frames", "2",
+                                 "--extra", "nlm"])
+    assert result.exit_code == 0, result.output
+    targets = json.loads((tmp_path / "b" / "results.json").read_text())["targets"]
+    assert targets["stripe_share_removed"]["value"] > 0.5
