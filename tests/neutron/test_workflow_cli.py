@@ -32,6 +32,7 @@ def test_raw_delta_a_is_unbiased_and_its_sd_is_calibrated(small_phantom):
         assert abs(bias["systematic_rel"]) < 0.02 and bias["vs_raw_max_abs_rel"] == 0, name
     assert scores["raw"]["dynamic_variability"] > 2 * scores["true_variability"]
     assert scores["raw"]["active_area_max_error"] < 0.3
+    assert scores["inactive_edge_true_px"] == 2 and scores["raw"]["inactive_edge_error_px"] <= 2
 
 
 def test_analyze_cli_on_the_phantom_writes_every_output(tmp_path):

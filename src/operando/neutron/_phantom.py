@@ -63,25 +63,24 @@ def _layout(nx: int, margin: int) -> list[tuple[str, int, int, float]]:
 
 
 def _boundary_profiles(n_half: int, depth: int, ce: list[float], inactive: list[int], moved: list[float],
-                       front: float, anode: bool) -> np.ndarray:
+                       gradient: float, anode: bool) -> np.ndarray:
     """Return the Li attenuation vs depth from the separator at each half-cycle boundary, shape (H + 1, depth).
 
-    Charge: the anode's active zone (all but the inactive zone at the current collector) relaxes to its mean
-    and gains ``moved`` uniformly; the cathode relaxes to its mean and loses it uniformly. Discharge: a share
-    ``ce`` of it goes back, taken from (anode) or given to (cathode) a triangular zone at the separator
-    (``front`` of the thickness).
+    Charge: the active zone (the anode less its inactive zone at the current collector; the whole cathode)
+    relaxes to its mean and gains (anode) or loses (cathode) ``moved`` uniformly. Discharge: a share ``ce`` of
+    it goes back, with a linear profile ``1 - gradient * z / L`` over the active zone that favours the
+    separator side (the localised discharge); nothing changes in the inactive zone.
     """
     z = np.arange(depth)
-    shape = np.clip(1 - z / (front * depth), 0, None)
-    shape /= shape.sum()
     profiles = [np.zeros(depth)]
     for h in range(n_half):
         cycle, new = h // 2, profiles[-1].copy()
+        zone = z < depth - inactive[cycle] if anode else np.ones(depth, bool)
         if h % 2 == 0:
-            zone = z < depth - inactive[cycle] if anode else np.ones(depth, bool)
             new[zone] = new[zone].mean() + (1 if anode else -1) * moved[cycle] / zone.sum()
         else:
-            new += (-1 if anode else 1) * ce[cycle] * moved[cycle] * shape
+            shape = np.where(zone, 1 - gradient * z / zone.sum(), 0.0)
+            new += (-1 if anode else 1) * ce[cycle] * moved[cycle] * shape / shape.sum()
         profiles.append(new)
     return np.stack(profiles)
 
@@ -103,7 +102,7 @@ def _attenuation_series(config: dict[str, Any], layout: list, tau: np.ndarray, r
     moved = [config["li_amplitude"] * (anode_depth - w) for w in inactive]
     for name, anode in (("anode", True), ("cathode", False)):
         _, x0, x1, _ = next(lay for lay in layout if lay[0] == name)
-        bounds = _boundary_profiles(n_half, x1 - x0, ce, inactive, moved, config["discharge_front"], anode)
+        bounds = _boundary_profiles(n_half, x1 - x0, ce, inactive, moved, config["discharge_gradient"], anode)
         if anode:  # depth 0 at the separator, which lies at the anode's high-x side
             bounds = bounds[:, ::-1]
         h = np.clip(np.floor(tau).astype(int), 0, n_half - 1)
@@ -169,7 +168,8 @@ def default_config(**changes: Any) -> dict[str, Any]:
         "ny": 64, "nx": 128, "n_cycles": 3, "frames_per_half_cycle": 32, "rest_frames": 4,
         "open_beam_counts": 2500.0, "open_beam_frames": 5, "dark_frames": 5, "dark_counts": 300.0,
         "read_noise_sd": 4.0, "spot_rate": 2e-4, "beam_flicker": 0.02, "drift_px": (0.6, 1.2), "psf_sigma_px": 0.7,
-        "li_amplitude": 0.10, "discharge_front": 0.8, "inactive_step_px": 4, "coulombic_efficiency": (0.92, 0.95, 0.97),
+        "li_amplitude": 0.10, "discharge_gradient": 0.5, "inactive_step_px": 4,
+        "coulombic_efficiency": (0.92, 0.95, 0.97),
         "pixel_size_um": 50.0, "frame_interval_s": 60.0, "exposure_time_s": 30.0, "li6_fraction": 0.0759,
     }
     unknown = set(changes) - set(config)
@@ -185,7 +185,7 @@ def simulate_neutron_phantom(*, rng: int | np.random.Generator | None = None, **
     """Simulate an operando radiography run of an anode | separator | cathode cross-section over a few cycles.
 
     Lithium fills the anode uniformly on charge (leaving the cathode uniformly), leaves it from a zone next to
-    the separator on discharge (``discharge_front`` of the thickness), and an inactive zone grows at the anode's
+    the separator on discharge (a linear profile, ``discharge_gradient``), and an inactive zone grows at the anode's
     current collector by ``inactive_step_px`` per cycle. The frames are Poisson counts of an open beam of
     ``open_beam_counts`` (with a smooth flat-field pattern) through the blurred transmission, plus dark current,
     read noise, gamma spots (some with halos), a per-frame beam flicker and a slow linear drift.

@@ -92,8 +92,11 @@ def evaluate_phantom(analysis: Analysis, phantom: Phantom, config: AnalysisConfi
     aaf_true = active_area_fraction(change_true, thr, masks)
     anode_sep_first = bool(np.nonzero(masks["anode"].any(0))[0].mean() > np.nonzero(masks["cathode"].any(0))[0].mean())
     last_charge = 2 * (phantom.config["n_cycles"] - 1)
-    out: dict[str, Any] = {"active_area_true": aaf_true,
-                           "inactive_edge_true_px": _edge(change_true[last_charge], masks["anode"], anode_sep_first)}
+    # the phantom's inactive zone in the last cycle, counted from the anode mask's collector end (2 px margin)
+    nominal = float(phantom.truth["inactive_zone_px"][-1] - 2)
+    out: dict[str, Any] = {"active_area_true": aaf_true, "inactive_edge_true_px": nominal,
+                           "inactive_edge_rule_on_truth_px": _edge(change_true[last_charge], masks["anode"],
+                                                                   anode_sep_first)}
     for name, data in series.items():
         change = half_cycle_changes(data, analysis.delta_raw.var_a, bounds, n_avg=config.n_avg)[0]
         aaf = active_area_fraction(change, thr, masks)
