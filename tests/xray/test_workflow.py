@@ -82,13 +82,18 @@ def test_single_energy_real_file_says_composition_needs_two_energies(tmp_path):
 def test_convert_real_hdr_to_nxstxm_tif_zarr(tmp_path):
     if not STXM.is_dir():
         pytest.skip("../shared/data/stxm is not here")
-    for name in ("a.stxm.nxs", "b.tif", "c.zarr"):
+    for name in ("a.stxm.nxs", "b.tif", "c.zarr", "d.nxs"):
         result = runner.invoke(app, ["convert", str(STXM / "tutorial000000005.hdr"), "-o", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
     assert (tmp_path / "b.txt").read_text().strip() == "709.5000"
     from operando.io import read
 
     assert read(tmp_path / "c.zarr").metadata.energies == (709.5,)
+    from operando.io import read_nxstxm
+
+    plain = read(tmp_path / "d.nxs")  # a plain .nxs: NXstxm inside, the generic HDF5 reader gets axes and energies
+    assert plain.axes == "EYX" and plain.metadata.energies == (709.5,)
+    assert read_nxstxm(tmp_path / "d.nxs").metadata.extra["format"] == "NXstxm"
 
 
 def test_compare_registers_a_finer_shifted_reference():

@@ -161,15 +161,20 @@ def stripes_cmd(
 @cli_errors
 def convert_cmd(
     input: Annotated[Path, typer.Argument(help="Any file operando reads (.hdr, .xrm, NXstxm, TIFF, ...).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output: .stxm.nxs / .nxstxm.h5 (NXstxm), .tif, "
-                                         ".zarr, .h5, .npy, .hdr.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output: .nxs / .stxm.nxs / .nxstxm.h5 (NXstxm for "
+                                         "energy stacks), .tif, .zarr, .h5, .npy, .hdr.")],
     energy_list: Annotated[bool, typer.Option(help="With .tif and an energy stack: also write OUT.txt (energies, "
                                               "for MANTiS / aXis2000).")] = True,
 ) -> None:
     """Convert a file to another format, keeping axes, energies and pixel size."""
-    from ..io import read, write, write_energy_tiff
+    from ..io import read, write, write_energy_tiff, write_nxstxm
 
     stack = read(input, allow_nan=True)
+    if output.suffix.lower() == ".nxs" and stack.axes in ("EYX", "TEYX"):  # what STXM users mean by .nxs
+        path = write_nxstxm(stack, output)
+        console.print(f"wrote {path}: NXstxm, shape {stack.shape}, axes {stack.axes} (read it back with "
+                      "operando.io.read_nxstxm, or name it .stxm.nxs)")
+        return
     if energy_list and output.suffix.lower() in (".tif", ".tiff") and stack.axes == "EYX" and stack.metadata.energies:
         tif, txt = write_energy_tiff(stack, output, dtype="input")
         console.print(f"wrote {tif} ({stack.shape}, {stack.dtype}) and the energy list {txt}")

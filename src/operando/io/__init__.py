@@ -2,7 +2,7 @@
 
 from ._energy_tiff import read_energy_tiff, write_energy_tiff
 from ._formats import FORMATS, FileFormat, format_of, supported
-from ._nxstxm import read_nxstxm
+from ._nxstxm import read_nxstxm, write_nxstxm
 from ._read import STANDARD_NAMES, LazyArray, assumed_axes, axes_from_names, read
 from ._sequence import read_sequence
 from ._stxm import read_stxm
@@ -13,5 +13,5 @@ __all__ = [
     "STANDARD_NAMES", "STREAM_MANIFEST", "LazyArray", "axes_from_names",
     "FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "read_energy_tiff", "read_nxstxm", "read_sequence",
     "read_stxm",
-    "supported", "write", "write_energy_tiff",
+    "supported", "write", "write_energy_tiff", "write_nxstxm",
 ]

@@ -216,8 +216,9 @@ def _write_entry(f: Any, name: str, data: np.ndarray, stack: Stack, ring: Any) -
         values = np.broadcast_to(np.asarray(dwell, dtype=float) * 1e-3, (n_e,))
         group.create_dataset("count_time", data=values).attrs["units"] = "s"
     group.create_dataset("stxm_scan_type", data="sample image stack" if n_e > 1 else "sample image")
-    record = metadata_record(stack)
+    record = {**metadata_record(stack), "axes": "EYX"}
     group.attrs["operando"] = json.dumps(record, default=str)
+    group["data"].attrs["operando"] = json.dumps(record, default=str)  # the generic HDF5 reader reads it too
     if ring is not None and len(np.atleast_1d(ring)) == n_e and None not in np.atleast_1d(ring).tolist():
         control = entry.create_group("control")
         control.attrs["NX_class"] = "NXmonitor"
@@ -242,3 +243,26 @@ def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None
             frame_ring = ring[t] if axes == "TEYX" and isinstance(ring, list) and ring and isinstance(
                 ring[0], list) else ring
             _write_entry(f, f"entry{t + 1}", frame, stack, frame_ring)
+
+
+def write_nxstxm(stack: Stack, path: str | os.PathLike) -> Path:
+    """Write an ``EYX`` stack (or a ``TEYX`` series, one entry per time point) as NXstxm, whatever the file name.
+
+    Parameters
+    ----------
+    stack : Stack
+        Counts or OD with energies, pixel size, dwell and ring current in the metadata.
+    path : str or path
+        Output file (e.g. ``scan.nxs``); never the stack's own source.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from .._files import refuse_to_overwrite
+
+    file = Path(path)
+    refuse_to_overwrite(file, stack.metadata.source)
+    write(stack, stack.to_numpy(), file, None)
+    return file
