@@ -29,13 +29,15 @@ def main() -> None:
     parser.add_argument("--cap-gb", type=float, default=0.0)
     parser.add_argument("--cap", choices=("cgroup", "prlimit"), default="cgroup",
                         help="cap memory with a cgroup-v1 memory limit (root) or prlimit --as")
+    parser.add_argument("--capped-method", default=None,
+                        help="denoise the capped stack with this method (e.g. gaussian) instead of the saved model")
     parser.add_argument("--base", type=int, default=16, help="width of the benchmark network (16: the default)")
     parser.add_argument("--no-in-memory", action="store_true")
     args = parser.parse_args()
     rows = run_scale_benchmark(args.workdir, frames=args.frames, size=args.size, memory_limit=args.memory_limit,
                                workers=args.workers, in_memory=not args.no_in_memory,
                                capped_frames=args.capped_frames, cap_bytes=int(args.cap_gb * 1e9), cap=args.cap,
-                               base=args.base)
+                               capped_method=args.capped_method, base=args.base)
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "case", k))
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))

@@ -32,10 +32,14 @@ if args["mode"] == "memory":
     print(json.dumps({"seconds": time.perf_counter() - t0}))
 else:
     from operando import InputError
-    from operando.workflows.scale import predict_large
+    from operando.workflows.scale import denoise_large, predict_large
     try:
-        r = predict_large(args["input"], args["output"], model=args["model"], memory_limit=args["limit"],
-                          scheduler=args["scheduler"], dtype="float32", device="cpu")
+        if args.get("method"):
+            r = denoise_large(args["input"], args["output"], method=args["method"], memory_limit=args["limit"],
+                              scheduler=args["scheduler"], dtype="float32", device="cpu")
+        else:
+            r = predict_large(args["input"], args["output"], model=args["model"], memory_limit=args["limit"],
+                              scheduler=args["scheduler"], dtype="float32", device="cpu")
         print(json.dumps({"seconds": time.perf_counter() - t0, "skipped": r.skipped, "chunks": r.n_chunks,
                           "loads": list(r.model_loads.values())}))
     except InputError as exc:
@@ -205,7 +209,7 @@ def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]
 def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: int = 512,
                         memory_limit: str = "500MB", workers: int = 2, in_memory: bool = True,
                         capped_frames: int = 0, cap_bytes: int = 0, cap: str = "cgroup",
-                        base: int = 16) -> list[dict[str, Any]]:
+                        capped_method: str | None = None, base: int = 16) -> list[dict[str, Any]]:
     """Run the scale benchmark in ``folder`` and return its rows (also written to ``folder/scale.json``).
 
     Parameters
@@ -224,6 +228,9 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
         If both > 0: a ``capped_frames x size x size`` stack denoised with its memory capped at ``cap_bytes``.
     cap : {"cgroup", "prlimit"}
         How the memory is capped (:func:`cap_prefix`).
+    capped_method : str, optional
+        Denoise the capped stack with this method (trained or calibrated on a bounded sample) instead of the
+        saved video model.
     base : int
         Width of the benchmark's video network (16 is the default network).
 
@@ -242,7 +249,7 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
         rows += _resume_rows(folder, frames, memory_limit)
         rows += _bad_input_rows(folder, memory_limit, base)
     if capped_frames and cap_bytes:
-        rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap))
+        rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap, capped_method))
     (folder / "scale.json").write_text(json.dumps(rows, indent=2))
     return rows
 
@@ -261,12 +268,18 @@ def cap_prefix(cap: str, cap_bytes: int) -> tuple[str, ...]:
     return ("sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh")
 
 
-def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int, cap: str) -> dict[str, Any]:
-    """Denoise a stack larger than the memory a capped child may use; return its row."""
+def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int, cap: str,
+               method: str | None = None) -> dict[str, Any]:
+    """Denoise a stack larger than the memory a capped child may use; return its row.
+
+    The child applies the saved model, or ``method`` trained or calibrated on a bounded sample by
+    :func:`denoise_large`.
+    """
     make_stack(folder / "capped_in.zarr", frames=frames, size=size, seed=1)
     args = {"input": str(folder / "capped_in.zarr"), "model": str(folder / "model"), "limit": limit,
-            "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads"}
+            "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads", "method": method}
     res = run_child(args, prefix=cap_prefix(cap, cap_bytes))
     done = read_output(folder / "capped.zarr").shape == (frames, size, size)
-    name = f"stack {frames * size * size * 4 / 1e9:.2f} GB, memory capped at {cap_bytes / 1e9:.2f} GB ({cap})"
+    name = (f"stack {frames * size * size * 4 / 1e9:.2f} GB, memory capped at {cap_bytes / 1e9:.2f} GB ({cap}), "
+            f"{method or 'saved video model'}")
     return _row(name, frames, res, memory_limit=limit, finished=done, stderr=res["stderr_tail"])
