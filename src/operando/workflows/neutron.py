@@ -234,6 +234,11 @@ def analyze_series(
     Analysis
         Delta A, regions, boundaries and metrics (``metrics["raw"]``, ``metrics["denoised"]``).
     """
+    if config.denoise not in ("video", "none"):
+        raise InputError(f"denoise={config.denoise!r}: the neutron workflow denoises with 'video' (the paper's "
+                         "way) or not at all ('none')")
+    if config.denoise_target not in ("delta_a", "transmission", "raw"):
+        raise InputError(f"denoise_target={config.denoise_target!r}: choose delta_a, transmission or raw")
     started = time.perf_counter()
     delta = differential_attenuation(source, reference=config.reference, register=config.register,
                                      drift_region=config.drift_region)
@@ -549,12 +554,16 @@ def analyze_files(
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder; give a folder for the outputs")
+    if regions and not config.open_regions:  # the open boxes of regions.json correct the beam of raw input
+        try:
+            spec = json.loads(Path(regions).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            spec = {}  # load_regions below says what is wrong
+        config.open_regions = tuple(tuple(int(v) for v in b) for r in spec.get("regions", {}).values()
+                                    if r.get("kind") == "open" for b in (r.get("boxes") or [r.get("box")]) if b)
     source, raw = _load_source(input_path, open_beam, dark, config, frame_interval_s)
     shape = (source.stack if isinstance(source, Transmission) else source).shape[1:]
     region_set = load_regions(regions, shape) if regions else None
-    if region_set is not None and not config.open_regions and region_set.open_boxes and raw is not None:
-        config.open_regions = tuple(region_set.open_boxes)
-        source = normalize(raw[0], raw[1], raw[2], open_regions=config.open_regions, gain=config.gain)
     cycler_data = read_cycler_csv(cycler) if cycler else None
     analysis = analyze_series(source, config=config, regions=region_set, cycler=cycler_data, raw=raw,
                               progress=progress)
