@@ -88,6 +88,8 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         tmp_path.unlink()
     try:
         yield tmp_path
+        if tmp_path.is_file():  # mkstemp makes 0600 files: give the output the usual permissions
+            os.chmod(tmp_path, 0o666 & ~_umask())
         if directory and target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -102,6 +104,13 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         elif tmp_path.exists():
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    """Return the process's umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_default(value: object) -> object:

@@ -43,3 +43,12 @@ def test_cli_prints_one_note_line_for_an_assumed_layout(tmp_path):
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "'TYX'" in notes[0] and "--axes" in notes[0]
+
+
+def test_outputs_get_the_usual_file_permissions(tmp_path):
+    import os
+
+    path = write(np.zeros((4, 4), np.float32), tmp_path / "o.tif")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
