@@ -50,6 +50,8 @@ def test_analyze_cli_on_the_phantom_writes_every_output(tmp_path):
         "boundaries"]
     assert [round(r["coulombic_efficiency"], 3) for r in doc["coulombic_efficiency"]["cycler"]] == [0.92, 0.95]
     assert doc["configuration"]["seed"] == 0 and "anode" in doc["depth_profiles"]
+    ratios = [r["ratio"] for r in doc["inventory_vs_cycler"]["raw"]]  # the phantom's cycler charge = Li moved
+    assert len(ratios) == 4 and all(0.8 < r < 1.2 for r in ratios), ratios
     for name in ("delta_a_raw.tif", "delta_a_sd.tif", "variability_histogram.png", "active_area.png",
                  "depth_profiles.png", "kymographs.png", "coulombic_efficiency.png", "regions.png"):
         assert (out / name).exists(), name

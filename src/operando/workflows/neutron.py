@@ -184,14 +184,23 @@ def _image_coulombic(inventory: list[float], boundaries: list[int], kinds: list[
     return rows
 
 
+def _inventory_mask(name: str, masks: dict[str, np.ndarray], grow_px: int = 3) -> np.ndarray:
+    """Return an electrode's mask grown by ``grow_px`` (its partial-volume edges hold lithium), kept off the others."""
+    from scipy import ndimage
+
+    others = np.any(np.stack([m for n, m in masks.items() if n != name] or [np.zeros_like(masks[name])]), axis=0)
+    grown_others = ndimage.binary_dilation(others, iterations=grow_px) if others.any() else others
+    return ndimage.binary_dilation(masks[name], iterations=grow_px) & ~grown_others
+
+
 def _metrics(data: np.ndarray, delta: DeltaA, regions: Regions, boundaries: list[int], kinds: list[str],
              config: AnalysisConfig, pixel_size_um: float | None) -> dict[str, Any]:
     """Return every metric of one Delta A series (raw or denoised)."""
     masks = _electrode_masks(regions)
     change, sd = half_cycle_changes(data, delta.var_a, boundaries, n_avg=config.n_avg)
     sigma = config.cross_section_barn or li_cross_section_barn(config.li6_fraction)
-    inventory = {name: lithium_inventory(data, m, pixel_size_um=pixel_size_um, cross_section_barn=sigma)
-                 for name, m in masks.items()}
+    inventory = {name: lithium_inventory(data, _inventory_mask(name, masks), pixel_size_um=pixel_size_um,
+                                         cross_section_barn=sigma) for name in masks}
     first = next(iter(masks))
     return {
         "dynamic_variability": _variability(data, masks),
@@ -272,11 +281,45 @@ def analyze_series(
 
 def _cycler_summary(cycler: Any | None, rows: list[dict[str, float]], frame_times: Sequence[float] | None
                     ) -> dict[str, Any] | None:
-    """Return the cycler's per-cycle capacities and the net charge at each frame."""
+    """Return the cycler's per-cycle and per-half-cycle capacities and the net charge at each frame."""
     if cycler is None:
         return None
     return {"cycles": rows, "columns": list(cycler.columns),
+            "half_cycle_ah": [seg.charge_ah for seg in half_cycles(cycler)],
             "charge_at_frames_ah": charge_at(cycler, frame_times).tolist() if frame_times else None}
+
+
+FARADAY_C_PER_MOL = 96485.33212
+
+
+def inventory_vs_cycler(metrics: dict[str, Any], boundaries: list[int], electrode: str) -> list[dict[str, float]]:
+    """Compare the lithium each half-cycle moved in an electrode (image, as Ah) with the cycler's charge.
+
+    Parameters
+    ----------
+    metrics : dict
+        ``analysis.metrics`` (needs ``lithium_inventory`` in moles and the cycler summary).
+    boundaries : list of int
+        Half-cycle boundary frames.
+    electrode : str
+        Electrode whose inventory is compared.
+
+    Returns
+    -------
+    list of dict
+        Per half-cycle: ``image_ah`` (|change of moles| x F / 3600), ``cycler_ah`` and their ratio.
+    """
+    cyc = metrics.get("cycler")
+    moles = metrics["lithium_inventory"][electrode]["moles"]
+    if not cyc or moles is None:
+        return []
+    rows = []
+    for h, (b0, b1) in enumerate(zip(boundaries, boundaries[1:], strict=False)):
+        image_ah = abs(moles[b1] - moles[b0]) * FARADAY_C_PER_MOL / 3600.0
+        cycler_ah = cyc["half_cycle_ah"][h] if h < len(cyc["half_cycle_ah"]) else float("nan")
+        rows.append({"half_cycle": h + 1, "image_ah": image_ah, "cycler_ah": cycler_ah,
+                     "ratio": image_ah / cycler_ah if cycler_ah else float("nan")})
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------- files
@@ -493,6 +536,9 @@ def metrics_document(analysis: Analysis, config: AnalysisConfig, *, input_path: 
             "cycler": analysis.metrics["cycler"]["cycles"] if analysis.metrics["cycler"] else None,
             "image_raw": raw["image_coulombic_efficiency"],
             "image_denoised": den["image_coulombic_efficiency"] if den else None},
+        "inventory_vs_cycler": {key: inventory_vs_cycler({**block, "cycler": analysis.metrics["cycler"]},
+                                                         analysis.boundaries, electrodes[0])
+                                for key, block in (("raw", raw), ("denoised", den)) if block},
         "half_cycles": analysis.metrics["half_cycles"],
         "delta_a": analysis.metrics["delta_a"],
         "normalization": analysis.transmission.info if analysis.transmission is not None else None,
