@@ -33,6 +33,14 @@ def test_seed_reproduces_and_differs():
     assert not np.array_equal(a, c)
 
 
+def test_the_seed_used_is_recorded_and_repeats_the_run():
+    first = simulate_cahn_hilliard(size=16, n_frames=3, t_end=0.01)  # no seed: one is drawn and recorded
+    seed = first.metadata.extra["simulation"]["seed"]
+    assert isinstance(seed, int)
+    again = simulate_cahn_hilliard(size=16, n_frames=3, t_end=0.01, rng=seed)
+    np.testing.assert_array_equal(first.to_numpy(), again.to_numpy())
+
+
 def test_frame_times_and_settings_recorded():
     s = simulate_cahn_hilliard(size=16, n_frames=5, t_end=0.04, rng=0)
     assert s.metadata.frame_times == pytest.approx((0, 0.01, 0.02, 0.03, 0.04))

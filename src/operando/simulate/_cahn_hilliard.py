@@ -68,7 +68,8 @@ def simulate_cahn_hilliard(
     initial : ndarray, shape (size, size), optional
         Initial concentration field.
     rng : int or numpy.random.Generator, optional
-        Seed for the initial noise.
+        Seed for the initial noise; when None one is drawn. The seed used is recorded in
+        ``metadata.extra["simulation"]["seed"]`` (None when ``initial`` is given).
 
     Returns
     -------
@@ -94,8 +95,10 @@ def simulate_cahn_hilliard(
         regular_solution_mu,
     )
 
+    seed = None
     if initial is None:
-        gen = np.random.default_rng(rng)
+        seed = int(rng) if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**63))
+        gen = np.random.default_rng(seed)
         initial = np.clip(mean + ic_noise * gen.standard_normal((size, size)), 0.0, 1.0)
     initial = np.asarray(initial, dtype=np.float32)
     if initial.shape != (size, size):
@@ -123,7 +126,7 @@ def simulate_cahn_hilliard(
     settings = {
         "size": size, "n_frames": n_frames, "t_end": t_end, "dx": dx, "kappa": kappa, "dt": step_dt,
         "steps_per_frame": steps_per_frame, "mean": mean, "ic_noise": ic_noise, "omega": omega,
-        "current": current, "stabilization": stabilization,
+        "current": current, "stabilization": stabilization, "seed": seed,
         "mu_h": "regular_solution" if mu_h is None else getattr(mu_h, "__name__", "custom"),
         "mobility": "c(1-c)" if mobility is None else getattr(mobility, "__name__", "custom"),
     }
