@@ -121,3 +121,11 @@ def test_hue_bias_is_zero_for_the_clean_render_and_small_per_region_for_raw_fram
     raw = hue_bias(clean, video_rgb(p.video), p.labels, p.stages, result)
     assert raw["moved_pixel_share"] > 0.05  # camera noise moves single pixels across stage boundaries
     assert raw["moved_region_share"] < raw["moved_pixel_share"] / 5  # averaged regions keep their stage
+
+
+@pytest.mark.slow
+def test_cli_demo_quick(tmp_path):
+    r = runner.invoke(app, ["optical", "demo", "-o", str(tmp_path / "d"), "--quick"])
+    assert r.exit_code == 0, r.output
+    score = json.loads((tmp_path / "d" / "score.json").read_text())
+    assert score["instance"]["f1"] > 0.8 and (tmp_path / "d" / "analysis" / "report.md").exists()
