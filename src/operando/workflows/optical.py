@@ -583,6 +583,7 @@ def _benchmark_row(name: str, phantom: Any, result: OpticalResult, out: Path, se
     """Write one analysis of the phantom, score it and return its benchmark row."""
     write_analysis(result, out / name, source=phantom.video)
     score = score_analysis(out / name, out / "phantom" / "truth")
+    write_json_file(out / name / "score.json", score)
     rgb = video_rgb(phantom.video) if result.denoised is None else result.denoised
     bias = hue_bias(phantom.clean.to_numpy(), rgb, phantom.labels, phantom.stages, result)
     return {"input": name, "instance_f1": score["instance"]["f1"], "mean_iou": score["instance"]["mean_iou"],
