@@ -68,12 +68,16 @@ def analyze(
     if video_format not in ("tif", "mp4"):
         raise InputError(f"--format {video_format!r}: choose tif or mp4")
     stack = read(video, axes=axes)
+    stage_colours, frames = _stages_json(stages), _frames_list(frames_of_interest)
     try:
-        cfg = OpticalConfig(denoise=denoise, time_budget_s=time_budget, stages=_stages_json(stages),
-                            frames_of_interest=_frames_list(frames_of_interest), reference_frame=reference_frame,
+        cfg = OpticalConfig(denoise=denoise, time_budget_s=time_budget, stages=stage_colours,
+                            frames_of_interest=frames, reference_frame=reference_frame,
                             channel=channel, threshold_method=threshold, min_area_px=min_area, seed=seed)
-    except ValueError as exc:  # pydantic's message, on one line
-        raise InputError(f"bad option: {' '.join(str(exc).split())}") from None
+    except ValueError as exc:  # pydantic's first complaint, on one line
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ["option"], "msg": str(exc)}
+        name = {"threshold_method": "threshold", "min_area_px": "min-area", "time_budget_s": "time-budget"}.get(
+            str(first["loc"][0]), str(first["loc"][0]).replace("_", "-"))
+        raise InputError(f"--{name}: {first['msg']} (got {first.get('input')!r})") from None
     n_t = stack.size("T")
     bad = [f for f in (cfg.frames_of_interest or []) if not 0 <= f < n_t]
     if bad:
