@@ -17,7 +17,22 @@ def _as_float(clean: np.ndarray) -> np.ndarray:
 
 
 def add_gaussian_noise(clean: np.ndarray, *, sigma: float, rng: RNG = None) -> np.ndarray:
-    """Return ``clean + sigma * N(0, 1)`` (not clipped, so bias metrics stay honest)."""
+    """Return ``clean + sigma * N(0, 1)`` (not clipped, so bias metrics stay honest).
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Clean images.
+    sigma : float
+        Noise SD, in the data's units.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
+    """
     if sigma < 0:
         raise InputError(f"gaussian sigma must be >= 0, got {sigma}")
     x = _as_float(clean)
@@ -28,7 +43,19 @@ def add_gaussian_noise(clean: np.ndarray, *, sigma: float, rng: RNG = None) -> n
 def add_poisson_noise(clean: np.ndarray, *, peak: float, rng: RNG = None) -> np.ndarray:
     """Return shot noise ``Poisson(peak * clean) / peak``: variance equals mean / peak.
 
-    ``clean`` is read as an expected signal in units where ``peak`` counts correspond to 1.0.
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Expected signal (non-negative), in units where ``peak`` counts correspond to 1.0.
+    peak : float
+        Counts at signal 1.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
     """
     if peak <= 0:
         raise InputError(f"poisson peak counts must be > 0, got {peak}")
@@ -44,7 +71,21 @@ def add_impulse_noise(
 ) -> np.ndarray:
     """Set a ``fraction`` of pixels to ``low`` or ``high`` (half each: salt and pepper).
 
-    ``low`` and ``high`` default to the minimum and maximum of ``clean``.
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Clean images.
+    fraction : float
+        Share of pixels hit, in [0, 1].
+    low, high : float, optional
+        Values of pepper and salt (default: the minimum and maximum of ``clean``).
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
     """
     if not 0 <= fraction <= 1:
         raise InputError(f"impulse fraction must be in [0, 1], got {fraction}")
@@ -61,7 +102,26 @@ def add_impulse_noise(
 def add_mixed_noise(
     clean: np.ndarray, *, peak: float, sigma: float, impulse: float = 0.0, rng: RNG = None
 ) -> np.ndarray:
-    """Poisson-Gaussian noise ``Poisson(peak x)/peak + sigma N(0,1)``, then optional impulse noise."""
+    """Add Poisson-Gaussian noise ``Poisson(peak x)/peak + sigma N(0,1)``, then optional impulse noise.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Expected signal (non-negative).
+    peak : float
+        Counts at signal 1.
+    sigma : float
+        SD of the Gaussian part.
+    impulse : float
+        Share of pixels set to the signal's minimum or maximum.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
+    """
     gen = np.random.default_rng(rng)
     y = add_gaussian_noise(add_poisson_noise(clean, peak=peak, rng=gen), sigma=sigma, rng=gen)
     if impulse > 0:
@@ -83,6 +143,22 @@ def add_scanline_noise(
     Each row of each image gets its own offset ``o ~ N(0, offset_sigma)`` and gain ``1 + g``,
     ``g ~ N(0, gain_sigma)``: ``y = (1 + g) x + o (+ pixel_sigma N(0, 1))``. ``correlation`` in [0, 1) makes
     neighbouring rows' offsets an AR(1) sequence (slow drift of the beam or the stage).
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Clean images.
+    offset_sigma, gain_sigma, pixel_sigma : float
+        SD of the row offsets, of the row gains and of the per-pixel white noise.
+    correlation : float
+        AR(1) coefficient of neighbouring rows' offsets and gains, in [0, 1).
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
     """
     if offset_sigma < 0 or gain_sigma < 0 or pixel_sigma < 0 or not 0 <= correlation < 1:
         raise InputError("scanline noise needs offset_sigma, gain_sigma, pixel_sigma >= 0 and 0 <= correlation < 1")
@@ -108,6 +184,22 @@ def add_fixed_pattern_noise(
     """Fixed-pattern noise: one offset (and gain) per pixel, the same in every frame.
 
     Temporal masking cannot remove it; use a flat/dark correction instead.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (..., Y, X)
+        Clean images (all share the pattern).
+    sigma : float
+        SD of the per-pixel offset.
+    gain_sigma : float
+        SD of the per-pixel gain around 1.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    ndarray
+        Noisy float copy, same shape (float64 input stays float64, anything else becomes float32).
     """
     if sigma < 0 or gain_sigma < 0:
         raise InputError(f"fixed-pattern sigma and gain_sigma must be >= 0, got {sigma}, {gain_sigma}")

@@ -40,7 +40,18 @@ class NoiseModel:
 
 
 def parse_noise(spec: str) -> list[NoiseModel]:
-    """Parse ``"name:v1,v2+name2:v"`` into noise models, with a one-line error for a bad spec."""
+    """Parse ``"name:v1,v2+name2:v"`` into noise models, with a one-line error for a bad spec.
+
+    Parameters
+    ----------
+    spec : str
+        Noise models joined by ``+`` (see :data:`NOISE_HELP`).
+
+    Returns
+    -------
+    list of NoiseModel
+        In the order given.
+    """
     models = []
     for part in spec.split("+"):
         name, _, values = part.strip().partition(":")
@@ -62,8 +73,23 @@ def corrupt(data: Stack | np.ndarray, noise: str, *, axes: str | None = None, rn
     """Apply the noise models of ``noise`` (e.g. ``"poisson:30+gaussian:0.02"``) to a stack, in order.
 
     Row (scan-line) and fixed-pattern noise act on the Y and X axes; each frame, energy and channel gets its
-    own scan-line realisation, and the fixed pattern is shared by all frames. Returns float32 data with the
-    input's axes and metadata; the input is not modified.
+    own scan-line realisation, and the fixed pattern is shared by all frames. The input is not modified.
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        Clean stack (a plain array needs ``axes`` unless 2-D).
+    noise : str
+        Noise specification (:data:`NOISE_HELP`).
+    axes : str, optional
+        Axes of a plain array.
+    rng : int or Generator, optional
+        Seed.
+
+    Returns
+    -------
+    Stack
+        Float32 noisy data with the input's axes and metadata.
     """
     stack = as_stack(data, axes=axes)
     order = [a for a in stack.axes if a not in "YX"] + ["Y", "X"]
