@@ -134,3 +134,15 @@ def test_grayscale_single_frame_and_colourless_videos_are_refused():
     gray = np.repeat(np.random.default_rng(0).integers(0, 255, (3, 16, 16, 1), dtype=np.uint8), 3, axis=-1)
     with pytest.raises(InputError, match="no colour"):
         video_rgb(Stack(gray, axes="TYXC"))
+
+
+def test_deep_learning_adapters_are_optional_extras():
+    from operando.optical import segment_cellpose, segment_stardist
+
+    frame = np.zeros((16, 16, 3), np.float32)
+    for fn, extra in ((segment_cellpose, "cellpose"), (segment_stardist, "stardist")):
+        try:
+            __import__(extra)
+        except ImportError:
+            with pytest.raises(ImportError, match=f"operando\\[{extra}\\]"):
+                fn(frame)

@@ -1,9 +1,9 @@
 """Optional deep-learning segmenters (extras, never required; weights downloaded by those packages).
 
 - cellpose (BSD-3 code): its Cellpose-SAM weights are trained on data under CC-BY-NC; check that licence
-  before commercial use. ``pip install cellpose``.
+  before commercial use. ``pip install 'operando[cellpose]'``.
 - StarDist (BSD-3, TensorFlow): pretrained ``2D_versatile_he`` for RGB; star-convex shapes only, so
-  elongated flakes are approximated. ``pip install stardist tensorflow``.
+  elongated flakes are approximated. ``pip install 'operando[stardist]'``.
 
 Both return a label image like :func:`operando.optical.segment_particles`, to be carried through time with
 :func:`operando.optical.propagate_labels`.
@@ -37,7 +37,7 @@ def segment_cellpose(rgb: np.ndarray, *, diameter_px: float | None = None) -> np
     try:
         from cellpose import models
     except ImportError as exc:
-        raise ImportError("segment_cellpose needs the optional 'cellpose' package (pip install cellpose; "
+        raise ImportError("segment_cellpose needs the optional extra 'cellpose' (pip install 'operando[cellpose]'; "
                           "its SAM weights are trained on CC-BY-NC data)") from exc
     model = models.CellposeModel()
     masks, *_ = model.eval(rgb, diameter=diameter_px, channel_axis=-1)
@@ -68,8 +68,8 @@ def segment_stardist(rgb: np.ndarray, *, n_tiles: tuple[int, int] | None = None)
         from csbdeep.utils import normalize
         from stardist.models import StarDist2D
     except ImportError as exc:
-        raise ImportError("segment_stardist needs the optional 'stardist' package and TensorFlow "
-                          "(pip install stardist tensorflow)") from exc
+        raise ImportError("segment_stardist needs the optional extra 'stardist' with TensorFlow "
+                          "(pip install 'operando[stardist]')") from exc
     model = StarDist2D.from_pretrained("2D_versatile_he")
     labels, _ = model.predict_instances(normalize(rgb, 1, 99.8, axis=(0, 1)), n_tiles=n_tiles)
     return np.asarray(labels, np.int32)
