@@ -154,7 +154,8 @@ def analyze_cmd(
              "denoised": ", ".join(f"{v:.3f}" for v in a["denoised"]) if a["denoised"] else "-"}
             for n, a in doc["active_area_fraction"].items() if isinstance(a, dict)]
     print_rows(rows, f"active area fraction per half-cycle (k = {k:g})")
-    console.print(f"wrote {output}: delta_a_raw.tif, delta_a_denoised.tif, metrics.json, {', '.join(doc['figures'])}")
+    written = ["delta_a_raw.tif", "delta_a_sd.tif"] + (["delta_a_denoised.tif"] if var["denoised"] is not None else [])
+    console.print(f"wrote {output}: {', '.join(written)}, metrics.json, {', '.join(doc['figures'])}")
 
 
 def _one_or_list(values: Optional[list[str]]):  # noqa: ANN202
