@@ -128,22 +128,32 @@ def plot_coulombic_efficiency(analysis: Any, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def _reference_attenuation(analysis: Any) -> np.ndarray | None:
+    """Return -ln of the mean transmission over the reference frames, when the transmission is at hand."""
+    if analysis.transmission is None:
+        return None
+    t = analysis.transmission.stack.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log(np.nanmean(t[list(analysis.delta_raw.reference)], axis=0))
+
+
 def plot_regions(analysis: Any, path: Path) -> Path:
-    """Draw the reference attenuation (mean Delta A-free image) with every region outlined, for checking."""
+    """Draw the reference attenuation with every region outlined (and the layer profile found), for checking."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2 if analysis.found_layers else 1, figsize=(11, 4), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if analysis.found_layers else 1, figsize=(12, 4.5), squeeze=False)
     ax = axes[0][0]
-    first = next(iter(analysis.regions.regions.values()))
-    shape = first.mask.shape
-    label = np.zeros(shape)
-    for i, region in enumerate(analysis.regions.regions.values(), start=1):
-        label[region.mask] = i
-    ax.imshow(label, cmap="tab10", interpolation="nearest")
-    for region in analysis.regions.regions.values():
+    background = _reference_attenuation(analysis)
+    regions = sorted(analysis.regions.regions.values(), key=lambda r: r.kind != "other")
+    if background is not None:
+        ax.imshow(background, cmap="gray")
+    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+    for i, region in enumerate(regions):
+        ax.contour(region.mask.astype(float), levels=[0.5], colors=[colors[i % 10]], linewidths=1.2)
         ys, xs = np.nonzero(region.mask)
-        ax.text(xs.mean(), ys.mean(), region.name, ha="center", va="center", fontsize=7, color="k",
-                rotation=90 if analysis.regions.depth_axis == "X" else 0)
-    ax.set_title(f"regions (depth axis {analysis.regions.depth_axis})")
+        ax.text(xs.mean(), ys.min() + 0.5 * (ys.max() - ys.min()) * (0.3 + 0.4 * (i % 2)), region.name,
+                ha="center", va="center", fontsize=7, color=colors[i % 10],
+                rotation=90 if analysis.regions.depth_axis == "X" and region.kind != "open" else 0)
+    ax.set_title(f"regions on the reference attenuation (depth axis {analysis.regions.depth_axis})")
     if analysis.found_layers:
         found = analysis.found_layers
         axes[0][1].plot(found["profile"], "k-")
