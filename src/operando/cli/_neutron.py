@@ -131,6 +131,8 @@ def analyze_cmd(
                               ] = None,
     k: Annotated[float, typer.Option("--k", help="Active-area threshold in propagated sd.")] = 3.0,
     no_register: Annotated[bool, typer.Option("--no-register", help="Skip drift registration.")] = False,
+    drift_region: Annotated[Optional[str], typer.Option(help="Stable region y0:y1,x0:x1 for the drift registration "
+                                                            "(default: the whole frame).")] = None,
     li6_fraction: Annotated[float, typer.Option(help="6Li atom fraction (natural 0.0759).")] = 0.0759,
     time_budget: TimeBudgetOption = 120.0,
     seed: SeedOption = 0,
@@ -141,6 +143,7 @@ def analyze_cmd(
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
                             k=k, register=not no_register, open_regions=_boxes(open_region),
+                            drift_region=_boxes([drift_region])[0] if drift_region else None,
                             half_cycle_frames=tuple(int(v) for v in half_cycles.split(",")) if half_cycles else None,
                             li6_fraction=li6_fraction)
     with progress_bar("analysing") as update:
