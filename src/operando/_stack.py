@@ -224,6 +224,11 @@ def as_stack(data: Any, *, axes: str | None = None) -> Stack:
     axes : str, optional
         Axis letters for an array. May be omitted only for a 2-D array (taken as ``"YX"``).
 
+    Returns
+    -------
+    Stack
+        The stack; an array is wrapped without copying.
+
     Raises
     ------
     InputError

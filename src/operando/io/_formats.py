@@ -69,7 +69,13 @@ FORMATS: tuple[FileFormat, ...] = (
 
 
 def supported() -> str:
-    """Return a one-line list of the formats operando reads, for error messages."""
+    """Return a one-line list of the formats operando reads, for error messages.
+
+    Returns
+    -------
+    str
+        Each format's description and file endings, separated by semicolons.
+    """
     return "; ".join(f"{f.description} ({' '.join(f.suffixes)})" if f.suffixes else f.description for f in FORMATS)
 
 

@@ -71,6 +71,11 @@ def evaluate(
         The R in PSNR = 10 log10(R^2 / MSE) (1 for concentrations in [0, 1]).
     skip_edge_frames : int
         Leave this many frames out at each end of the time axis (e.g. half a denoiser's window).
+
+    Returns
+    -------
+    list of Evaluation
+        One per candidate, in the order given.
     """
     ref = as_frames(clean, axes=axes)
     sl = slice(skip_edge_frames, ref.shape[0] - skip_edge_frames if skip_edge_frames else None)

@@ -13,7 +13,20 @@ from ._quality import as_frames
 
 
 def mean_bias(clean, test, *, axes: str | None = None) -> float:
-    """Mean of ``test - clean`` over the whole stack."""
+    """Return the mean of ``test - clean`` over the whole stack.
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    float
+        The mean error, in the data's units.
+    """
     a, b = as_frames(clean, axes=axes), as_frames(test, axes=axes)
     if a.shape != b.shape:
         raise InputError(f"shapes differ: clean {a.shape} vs test {b.shape}")
@@ -37,7 +50,24 @@ class ConditionalBias:
 def conditional_bias(
     clean, test, *, bins: int = 20, value_range: tuple[float, float] | None = None, axes: str | None = None
 ) -> ConditionalBias:
-    """Return E[test - clean | clean] in ``bins`` equal bins of the clean value (NaN where a bin is empty)."""
+    """Return E[test - clean | clean] in equal bins of the clean value.
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    bins : int
+        Number of equal-width bins of the clean value.
+    value_range : (float, float), optional
+        Range of the bins (default: the clean data's min and max).
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    ConditionalBias
+        Bin centres, the mean error in each bin (NaN where a bin is empty) and the pixel counts.
+    """
     a, b = as_frames(clean, axes=axes).ravel(), as_frames(test, axes=axes).ravel()
     if a.shape != b.shape:
         raise InputError(f"shapes differ: clean {a.shape} vs test {b.shape}")
@@ -52,12 +82,26 @@ def conditional_bias(
 
 
 def noise_fit(clean, noisy, test, *, frames=None, axes: str | None = None) -> float:
-    """How much of the measurement noise a denoised stack kept: the slope of (test - clean) on (noisy - clean).
+    """Return how much of the measurement noise a denoised stack kept.
 
-    Least squares over all pixels (of the frames selected by ``frames``, an index or boolean mask along the
-    frame axis). 0 means the output is uncorrelated with the noise at each pixel; 1 means the noise passed
+    The slope of (test - clean) on (noisy - clean), by least squares over all pixels of the frames selected by
+    ``frames``. 0 means the output is uncorrelated with the noise at each pixel; 1 means the noise passed
     through untouched. A self-supervised denoiser that fits a fraction k of its targets' noise adds about
     k x (noise variance) to its MSE: compare the training frames with frames held out of the loss.
+
+    Parameters
+    ----------
+    clean, noisy, test : Stack or ndarray
+        Truth, the noisy input and the denoised output, same shape.
+    frames : int, slice, index array or boolean mask, optional
+        Frames to use along the frame axis (default all).
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    float
+        The slope k.
     """
     a, y, b = (as_frames(x, axes=axes) for x in (clean, noisy, test))
     if not (a.shape == y.shape == b.shape):
@@ -72,7 +116,20 @@ def noise_fit(clean, noisy, test, *, frames=None, axes: str | None = None) -> fl
 
 
 def mass_drift(video: Stack | np.ndarray, *, axes: str | None = None) -> np.ndarray:
-    """Relative change of each frame's mean from the first frame's: (m_t - m_0) / |m_0|, shape (T,)."""
+    """Return the relative change of each frame's mean from the first frame's, (m_t - m_0) / |m_0|.
+
+    Parameters
+    ----------
+    video : Stack or ndarray
+        A video (``T`` axis).
+    axes : str, optional
+        Axes of a plain array.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        The relative drift of each frame (0 for the first).
+    """
     frames = as_frames(video, axes=axes)
     means = frames.reshape(frames.shape[0], -1).mean(axis=1)
     scale = abs(means[0]) if means[0] != 0 else 1.0
@@ -82,10 +139,26 @@ def mass_drift(video: Stack | np.ndarray, *, axes: str | None = None) -> np.ndar
 def local_variability(
     video: Stack | np.ndarray, *, axes: str | None = None, mask: np.ndarray | None = None, window: int = 3
 ) -> float:
-    """Local spatiotemporal variability: std in a window x window x window (t, y, x) box, averaged.
+    """Return the local spatiotemporal variability: the std in a window^3 (t, y, x) box, averaged.
 
     s(t, y, x) = sqrt(mean(v^2) - mean(v)^2) over the box (population std, reflect boundaries), averaged over
-    ``mask`` (a (Y, X) or (T, Y, X) boolean array; default everywhere) and over frames.
+    ``mask`` and over frames.
+
+    Parameters
+    ----------
+    video : Stack or ndarray
+        A video (``T`` axis).
+    axes : str, optional
+        Axes of a plain array.
+    mask : ndarray of bool, optional
+        (Y, X) or (T, Y, X) pixels to average over (default everywhere).
+    window : int
+        Side of the box in frames and pixels.
+
+    Returns
+    -------
+    float
+        The mean local standard deviation, in the data's units.
     """
     stack = as_stack(video, axes=axes if axes is not None or isinstance(video, Stack) else "TYX")
     if "T" not in stack.axes:

@@ -36,7 +36,22 @@ def _check_pair(clean: np.ndarray, test: np.ndarray, data_range: float) -> None:
 
 
 def psnr(clean, test, *, data_range: float, axes: str | None = None) -> float:
-    """Peak signal-to-noise ratio 10 log10(R^2 / MSE) over the whole stack, in dB."""
+    """Return the peak signal-to-noise ratio 10 log10(R^2 / MSE) over the whole stack, in dB.
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    data_range : float
+        R, the range of the data (1 for concentrations in [0, 1]).
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    float
+        PSNR in dB (inf for identical stacks).
+    """
     a, b = as_frames(clean, axes=axes), as_frames(test, axes=axes)
     _check_pair(a, b, data_range)
     mse = float(np.mean((a - b) ** 2))
@@ -44,7 +59,22 @@ def psnr(clean, test, *, data_range: float, axes: str | None = None) -> float:
 
 
 def psnr_frames(clean, test, *, data_range: float, axes: str | None = None) -> np.ndarray:
-    """PSNR of each frame, in dB, shape (n_frames,)."""
+    """Return the PSNR of each frame, in dB.
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    data_range : float
+        R in 10 log10(R^2 / MSE).
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,)
+        PSNR of each frame in dB.
+    """
     a, b = as_frames(clean, axes=axes), as_frames(test, axes=axes)
     _check_pair(a, b, data_range)
     mse = np.mean((a - b) ** 2, axis=tuple(range(1, a.ndim)))
@@ -53,7 +83,22 @@ def psnr_frames(clean, test, *, data_range: float, axes: str | None = None) -> n
 
 
 def ssim_frames(clean, test, *, data_range: float, axes: str | None = None) -> np.ndarray:
-    """Structural similarity of each frame (scikit-image, 7x7 uniform window), shape (n_frames,)."""
+    """Return the structural similarity of each frame (scikit-image, 7x7 uniform window).
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    data_range : float
+        The data range used by SSIM's constants.
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,)
+        SSIM of each frame.
+    """
     from skimage.metrics import structural_similarity
 
     a, b = as_frames(clean, axes=axes), as_frames(test, axes=axes)
@@ -67,5 +112,20 @@ def ssim_frames(clean, test, *, data_range: float, axes: str | None = None) -> n
 
 
 def ssim(clean, test, *, data_range: float, axes: str | None = None) -> float:
-    """Mean structural similarity over frames."""
+    """Return the mean structural similarity over frames.
+
+    Parameters
+    ----------
+    clean, test : Stack or ndarray
+        Reference and estimate, same shape.
+    data_range : float
+        The data range used by SSIM's constants.
+    axes : str, optional
+        Axes of plain arrays.
+
+    Returns
+    -------
+    float
+        Mean SSIM (1 for identical stacks).
+    """
     return float(np.mean(ssim_frames(clean, test, data_range=data_range, axes=axes)))
