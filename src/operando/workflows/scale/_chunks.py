@@ -51,6 +51,7 @@ class ChunkWork:
 def _stack(work: ChunkWork) -> Stack:
     key = ("input", work.source, work.axes or "")
     if key not in _CACHE:
+        limit_malloc_arenas()
         from ...io import read
 
         _CACHE[key] = read(work.source, axes=work.axes, lazy=True)
@@ -128,6 +129,36 @@ def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: A
     return out[_take(plan, stack.ndim, start - a, stop - a)]
 
 
+def limit_malloc_arenas() -> None:
+    """Use one glibc malloc arena in this process (once, before the I/O threads allocate).
+
+    Zarr decodes chunks in worker threads; with glibc's default of one arena per thread the memory freed there is
+    kept, and a streamed run's resident memory crept up by ~150 MB over 900 frames of 512 x 512 (measured;
+    ``MALLOC_ARENA_MAX=1`` keeps it flat). No effect outside glibc.
+    """
+    if _CACHE.get(("arenas",)):
+        return
+    _CACHE[("arenas",)] = True
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX = -8
+    except (OSError, AttributeError):
+        pass
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system (glibc keeps freed large blocks otherwise, and RSS creeps up)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        pass
+
+
 def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
     """Denoise chunk ``index``, write it into the output store and record it; return what was done."""
     import zarr
@@ -146,6 +177,8 @@ def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
     arr[_take(work.plan, stack.ndim, start, stop)] = out
     digest = array_digest(out)
     record_chunk(Path(work.output), index, start, stop, digest)
+    del out
+    release_memory()
     return {"index": index, "start": start, "stop": stop, "sha256": digest, "pid": os.getpid(),
             "loaded_model": loaded, "seconds": time.perf_counter() - t0}
 
