@@ -193,14 +193,17 @@ def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]
     lock = out / "data" / "c"
     state = {"locked": False}
 
+    manifest = json.loads((folder / "s1.zarr" / "operando_stream" / "manifest.json").read_text())
+    at = min(2, -(-manifest["plan"]["length"] // manifest["plan"]["chunk_frames"]) - 1)
+
     def lock_after_two() -> bool:
-        if not state["locked"] and records_done(out) >= 2:
+        if not state["locked"] and records_done(out) >= at:
             state["locked"] = subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode == 0
         return False
 
     unwritable = run_child(args, kill_when=lock_after_two)
     subprocess.run(["chattr", "-i", str(lock)], capture_output=True)
-    rows.append({"case": "output becomes unwritable (chattr +i) after 2 chunks", "error": unwritable.get("error"),
+    rows.append({"case": f"output becomes unwritable (chattr +i) after {at} chunk(s)", "error": unwritable.get("error"),
                  "error_lines": len(str(unwritable.get("error", "")).splitlines()), "chunks_kept": records_done(out),
                  "locked": state["locked"]})
     return rows
