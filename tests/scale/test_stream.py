@@ -36,7 +36,7 @@ def test_streamed_video_prediction_equals_in_memory(stream_setup):
     assert sum(result.model_loads.values()) == 1  # loaded once, not once per chunk
 
 
-@pytest.mark.parametrize("method", ["n2v2", "structn2v"])
+@pytest.mark.parametrize("method", ["n2v2", pytest.param("structn2v", marks=pytest.mark.slow)])
 def test_streamed_image_models_equal_in_memory(tmp_path, method):
     from operando.denoise import predict, save_model, train_denoiser
 
@@ -183,6 +183,7 @@ def test_memory_sizes_and_plans():
         plan_chunks((10, 4096, 4096), "TYX", halo=2, memory_limit=parse_memory("100MB"))
 
 
+@pytest.mark.slow
 def test_one_frame_chunks_still_see_the_whole_window(stream_setup, tmp_path):
     from operando.denoise import load_model, predict
 
@@ -195,7 +196,8 @@ def test_one_frame_chunks_still_see_the_whole_window(stream_setup, tmp_path):
     assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6
 
 
-@pytest.mark.parametrize("method", ["gaussian", "median", "tv"])
+@pytest.mark.parametrize("method", ["gaussian", pytest.param("median", marks=pytest.mark.slow),
+                                    pytest.param("tv", marks=pytest.mark.slow)])
 def test_streamed_baselines_equal_in_memory(stream_setup, tmp_path, method):
     from operando.denoise import denoise_baseline, denoise_with_params
 
