@@ -107,4 +107,11 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
         method = found.recommended_method
         console.print(f"method auto -> {method} (diagnosed on a sample of frames): {found.recommended_reason}",
                       highlight=False)
+        from ..denoise import BASELINES
+        from ..workflows.scale import STREAMED_NETWORKS
+
+        if method not in STREAMED_NETWORKS + BASELINES:
+            err_console.print(f"[yellow]note:[/yellow] {method} does not stream chunk by chunk; using n2v2 "
+                              "(give --method and a non-Zarr output to run it in memory)", highlight=False)
+            method = "n2v2"
     run_streamed("denoise", input=input, output=output, method=method, **kwargs)
