@@ -39,3 +39,16 @@ def test_denoise_big_zarr_end_to_end_and_refusals(stream_setup, tmp_path):
     unknown = runner.invoke(app, ["predict", str(folder / "in.zarr"), "--model", str(folder / "model"), "-o",
                                   str(tmp_path / "u.zarr"), "--scheduler", "mpi"])
     assert unknown.exit_code == 2 and "unknown scheduler 'mpi'" in unknown.output
+
+
+def test_denoise_trains_a_network_on_a_sample_and_streams(stream_setup, tmp_path):
+    from operando.denoise import load_model
+
+    folder = stream_setup[0]
+    out = tmp_path / "n.zarr"
+    result = runner.invoke(app, ["denoise", str(folder / "in.zarr"), "-o", str(out), "--method", "n2v2",
+                                 "--time-budget", "2", "--memory-limit", "300KB", "--device", "cpu",
+                                 "--save-model", str(tmp_path / "net")])
+    assert result.exit_code == 0, result.output
+    assert read(out).shape == (23, 40, 36) and read(out).dtype == np.float32
+    assert load_model(tmp_path / "net").config.method == "n2v2"
