@@ -3,7 +3,8 @@
 - cellpose (BSD-3 code): its Cellpose-SAM weights are trained on data under CC-BY-NC; check that licence
   before commercial use. ``pip install 'operando[cellpose]'``.
 - StarDist (BSD-3, TensorFlow): pretrained ``2D_versatile_he`` for RGB; star-convex shapes only, so
-  elongated flakes are approximated. ``pip install 'operando[stardist]'``.
+  elongated flakes are approximated. Not an operando extra, since operando does not depend on
+  TensorFlow: install it yourself (``pip install stardist tensorflow``).
 
 Both return a label image like :func:`operando.optical.segment_particles`, to be carried through time with
 :func:`operando.optical.propagate_labels`.
@@ -68,8 +69,8 @@ def segment_stardist(rgb: np.ndarray, *, n_tiles: tuple[int, int] | None = None)
         from csbdeep.utils import normalize
         from stardist.models import StarDist2D
     except ImportError as exc:
-        raise ImportError("segment_stardist needs the optional extra 'stardist' with TensorFlow "
-                          "(pip install 'operando[stardist]')") from exc
+        raise ImportError("segment_stardist needs stardist and TensorFlow, which operando does not install "
+                          "(pip install stardist tensorflow)") from exc
     model = StarDist2D.from_pretrained("2D_versatile_he")
     labels, _ = model.predict_instances(normalize(rgb, 1, 99.8, axis=(0, 1)), n_tiles=n_tiles)
     return np.asarray(labels, np.int32)
