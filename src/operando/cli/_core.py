@@ -116,7 +116,8 @@ def evaluate(
     import numpy as np
 
     from ..io import read
-    from ..metrics import default_data_range, evaluate as evaluate_stacks
+    from ..metrics import default_data_range
+    from ..metrics import evaluate as evaluate_stacks
 
     ref = read(clean, axes=axes)
     stacks = {p.name: read(p, axes=axes) for p in candidates}
