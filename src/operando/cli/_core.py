@@ -191,7 +191,8 @@ def denoise_cmd(
     method: Annotated[str, typer.Option(help="auto (default: chosen from the measured noise, printed with the "
                                         "reason and recorded in the output), video, n2v, n2v2, structn2v, shaped, "
                                         "pixel_shuffle, gaussian, median, nlm, tv, bm4d, bm3d.")] = "auto",
-    frames: Annotated[int, typer.Option(help="Window of the video denoiser (odd).")] = 5,
+    frames: Annotated[int, typer.Option("--window-frames", help="Frames in the video denoiser's window (odd; "
+                                        "--frames elsewhere counts a video's frames).")] = 5,
     time_budget: TimeBudgetOption = 300.0,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -254,7 +255,8 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model path (writes .safetensors + .json).")],
     method: Annotated[Optional[str], typer.Option(help="video (default), n2v, n2v2 or structn2v; a resumed "
                                                    "model keeps its own.")] = None,
-    frames: Annotated[Optional[int], typer.Option(help="Window of the video denoiser (odd, default 5).")] = None,
+    frames: Annotated[Optional[int], typer.Option("--window-frames", help="Frames in the video denoiser's window "
+                                                  "(odd, default 5).")] = None,
     time_budget: TimeBudgetOption = 300.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
     loss: Annotated[str, typer.Option(help="auto, mse, l1 or poisson.")] = "auto",
