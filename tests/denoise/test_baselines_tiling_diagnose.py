@@ -83,3 +83,12 @@ def test_diagnose_recognises_noise_types(clean_video):
     assert fixed.static_in_time and fixed.recommended_method != "video"
     few = diagnose(corrupt(clean_video, "gaussian:0.1", rng=0).to_numpy()[:3], axes="TYX")
     assert few.recommended_method in ("n2v2", "structn2v")
+
+
+def test_bm4d_refuses_a_stack_smaller_than_its_block_in_one_line():
+    pytest.importorskip("bm4d")
+    from operando import InputError
+    from operando.denoise import denoise
+
+    with pytest.raises(InputError, match="at least 8 frames"):
+        denoise(np.zeros((4, 16, 16), np.float32), axes="TYX", method="bm4d")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._diagnose import diagnose
 from ._layout import from_working, to_working, with_record
@@ -37,6 +38,9 @@ def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: fl
                           "(non-commercial licence)") from None
     stack = as_stack(data, axes=axes)
     work, layout = to_working(stack)
+    if min(work.shape[1], *work.shape[3:]) < 8:
+        raise InputError(f"BM4D needs at least 8 frames and 8 x 8 pixels (its block size), got a stack of shape "
+                         f"{stack.shape} ({stack.axes}); use another method for so small a stack")
     s = sigma if sigma is not None else diagnose(stack).noise_sigma
     out = np.empty_like(work)
     for b in range(work.shape[0]):

@@ -54,7 +54,8 @@ class BenchmarkRow:
 def stripe_fraction(clean: np.ndarray, denoised: np.ndarray) -> float:
     """Return the share of the error variance that is constant along rows.
 
-    var(row means of the error) / var(error), the error's per-frame mean removed. About 1/width for white errors, near 1 when scan-line stripes survive denoising.
+    var(row means of the error) / var(error), the error's per-frame mean removed. About 1/width for white errors,
+    near 1 when scan-line stripes survive denoising.
 
     Parameters
     ----------
