@@ -11,7 +11,14 @@ import numpy as np
 from .._files import atomic_path
 
 
-def _pyplot():
+def pyplot():
+    """Return ``matplotlib.pyplot``, on the non-interactive Agg backend unless one was chosen already.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -40,7 +47,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
     target = Path(path)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return target
 
 
@@ -73,7 +80,7 @@ def plot_frames_side_by_side(
     Path
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = list(videos)
     fig, axes = plt.subplots(len(names), len(frames), figsize=(2.2 * len(frames), 2.2 * len(names)), squeeze=False)
     for r, name in enumerate(names):
@@ -105,7 +112,7 @@ def plot_psnr_per_frame(curves: dict[str, Sequence[float]], path: str | os.PathL
     Path
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for name, values in curves.items():
         ax.plot(np.arange(len(values)), values, label=name, lw=1.5)
@@ -136,7 +143,7 @@ def plot_bars(values: dict[str, float], path: str | os.PathLike, *, ylabel: str,
     Path
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(values)), 3.2))
     ax.bar(list(values), list(values.values()), color="tab:blue")
     ax.set_ylabel(ylabel)

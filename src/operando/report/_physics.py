@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inverse import InversionResult, Truth, gauge_fix, regular_solution_truth
-from ._figures import _pyplot, save_figure
+from ._figures import pyplot, save_figure
 
 
 def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, truth: Truth | None = None) -> Path:
@@ -28,7 +28,7 @@ def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, t
     Path
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     truth = truth or regular_solution_truth()
     c = np.linspace(0.05, 0.95, 91)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))

@@ -120,10 +120,9 @@ def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: s
     Path
         The figure.
     """
-    import matplotlib
+    from ..report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .._files import atomic_path
 

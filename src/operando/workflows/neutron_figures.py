@@ -8,17 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..neutron import depth_profile, local_std_map
-from ..report import save_figure
-
-
-def _pyplot() -> Any:
-    """Return matplotlib.pyplot on the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..report import pyplot, save_figure
 
 
 def _series(analysis: Any) -> dict[str, np.ndarray]:
@@ -31,7 +21,7 @@ def _series(analysis: Any) -> dict[str, np.ndarray]:
 
 def plot_variability_histogram(analysis: Any, path: Path) -> Path:
     """Draw the distribution of the local 3x3x3 sd inside the electrodes, raw vs denoised, with their means."""
-    plt = _pyplot()
+    plt = pyplot()
     masks = [r.mask for r in analysis.regions.of_kind("electrode")]
     pooled = np.any(np.stack(masks), axis=0)
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -48,7 +38,7 @@ def plot_variability_histogram(analysis: Any, path: Path) -> Path:
 
 def plot_active_area(analysis: Any, path: Path) -> Path:
     """Draw the active area fraction of each electrode per half-cycle, raw and denoised."""
-    plt = _pyplot()
+    plt = pyplot()
     metrics = analysis.metrics
     names = list(metrics["raw"]["active_area_fraction"])
     kinds = metrics["half_cycles"]["kinds"]
@@ -69,7 +59,7 @@ def plot_active_area(analysis: Any, path: Path) -> Path:
 
 def plot_depth_profiles(analysis: Any, path: Path) -> Path:
     """Draw each electrode's depth profiles (separator -> current collector) at the half-cycle ends, sd bands."""
-    plt = _pyplot()
+    plt = pyplot()
     series = _series(analysis)
     data = series.get("denoised", series["raw"])
     electrodes = analysis.regions.of_kind("electrode")
@@ -90,7 +80,7 @@ def plot_depth_profiles(analysis: Any, path: Path) -> Path:
 
 def plot_kymographs(analysis: Any, path: Path) -> Path:
     """Draw depth x time kymographs of each electrode, raw and denoised, on one colour scale."""
-    plt = _pyplot()
+    plt = pyplot()
     series = _series(analysis)
     electrodes = analysis.regions.of_kind("electrode")
     fig, axes = plt.subplots(len(series), len(electrodes), figsize=(5 * len(electrodes), 3.2 * len(series)),
@@ -111,7 +101,7 @@ def plot_kymographs(analysis: Any, path: Path) -> Path:
 
 def plot_coulombic_efficiency(analysis: Any, path: Path) -> Path:
     """Draw coulombic efficiency vs cycle: the cycler's and the image-based one (raw, denoised)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     cyc = analysis.metrics.get("cycler")
     if cyc and cyc["cycles"]:
@@ -139,7 +129,7 @@ def _reference_attenuation(analysis: Any) -> np.ndarray | None:
 
 def plot_regions(analysis: Any, path: Path) -> Path:
     """Draw the reference attenuation with every region outlined (and the layer profile found), for checking."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2 if analysis.found_layers else 1, figsize=(12, 4.5), squeeze=False)
     ax = axes[0][0]
     background = _reference_attenuation(analysis)

@@ -9,17 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..optical import ParticleTable, TransitionTrend, population_density
+from ..report import pyplot
 
 _COLOURS = {"III": "#2845a0", "II": "#b02020", "I": "#d9a520", "plating": "#888888", "unknown": "#000000"}
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _unit(table: ParticleTable) -> str:
@@ -28,7 +20,7 @@ def _unit(table: ParticleTable) -> str:
 
 def plot_stage_fractions(fractions: dict[str, np.ndarray]):
     """Plot the area share of each stage against frame; return the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, values in fractions.items():
         if name in ("plating", "unknown") and not np.any(values > 0):
@@ -41,7 +33,7 @@ def plot_stage_fractions(fractions: dict[str, np.ndarray]):
 
 def plot_cbar_histograms(table: ParticleTable, frames: list[int]):
     """Plot histograms of particle c-bar at the chosen frames; return the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 2.8), sharey=True, squeeze=False)
     bins = np.linspace(1 / 3, 1, 13)
     for ax, t in zip(axes[0], frames, strict=True):
@@ -54,7 +46,7 @@ def plot_cbar_histograms(table: ParticleTable, frames: list[int]):
 
 def plot_transitions(table: ParticleTable, trends: list[TransitionTrend]):
     """Plot transition frame against V/A with the fitted lines and bootstrap bands; return the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     va = table.v_over_a
     for trend in trends:
@@ -71,7 +63,7 @@ def plot_transitions(table: ParticleTable, trends: list[TransitionTrend]):
 
 def plot_density(table: ParticleTable, frames: list[int]):
     """Plot the population density over c-bar and V/A at the chosen frames (the paper's plot)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(frames), figsize=(3.2 * len(frames), 3), sharey=True, squeeze=False)
     va = table.v_over_a
     size_range = (float(va.min()), float(va.max()) + 1e-9)

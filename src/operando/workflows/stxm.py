@@ -924,10 +924,9 @@ def plot_maps(maps: dict[str, np.ndarray], path: Path, *, title: str = "") -> Pa
     Path
         The figure.
     """
-    import matplotlib
+    from ..report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .._files import atomic_path
 
