@@ -52,3 +52,24 @@ def test_outputs_get_the_usual_file_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+def test_a_lazy_folder_of_frames_reads_only_the_frames_asked_for(tmp_path, monkeypatch):
+    import pickle
+
+    from operando.io import _frames
+
+    frames = np.arange(5 * 6 * 7, dtype=np.uint16).reshape(5, 6, 7)
+    for i, frame in enumerate(frames):
+        tifffile.imwrite(tmp_path / f"f{i + 1}.tif", frame)
+    eager = read(tmp_path)
+    lazy = read(tmp_path, lazy=True)
+    assert lazy.shape == eager.shape == (5, 6, 7) and lazy.axes == "TYX"
+    opened = []
+    original = _frames._read_one
+    monkeypatch.setattr(_frames, "_read_one", lambda p: opened.append(p.name) or original(p))
+    np.testing.assert_array_equal(lazy.data[1:3, 2], frames[1:3, 2])
+    np.testing.assert_array_equal(lazy.data[4], frames[4])
+    assert opened == ["f2.tif", "f3.tif", "f5.tif"]
+    np.testing.assert_array_equal(np.asarray(lazy.data), eager.data)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(lazy.data))[0], frames[0])
