@@ -7,9 +7,9 @@ import logging
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Stack, as_stack, convert_dtype
+from .._stack import Progress, Stack, as_stack, convert_dtype
 from ._baselines import denoise_baseline
-from ._config import Progress, TrainConfig, child_seeds, config_from, resolve_seed
+from ._config import TrainConfig, child_seeds, config_from, resolve_seed
 from ._layout import with_record
 from ._methods import BASELINES, METHODS, NEURAL, DenoiseMethod, RunSettings, method_entry
 

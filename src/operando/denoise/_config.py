@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,7 +13,6 @@ from .._errors import InputError
 if TYPE_CHECKING:
     import torch
 
-Progress = Callable[[float, str], None]
 
 NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .._errors import InputError
-from .._stack import Stack
-from ._config import Progress, TrainConfig
+from .._stack import Progress, Stack
+from ._config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .._errors import InputError
-from .._stack import Stack, as_stack
-from ._config import Progress, TrainConfig, TrainedDenoiser, config_from, make_config, resolve_seed
+from .._stack import Progress, Stack, as_stack
+from ._config import TrainConfig, TrainedDenoiser, config_from, make_config, resolve_seed
 from ._layout import to_working
 from ._measured import exact_impulse_pixels
 from ._preprocess import fill_impulses_from_neighbours, remove_impulses

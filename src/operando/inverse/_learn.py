@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Stack, as_stack, check_finite
+from .._stack import Progress, Stack, as_stack, check_finite
 from ._config import InversionConfig
 from ._result import InversionResult
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 CONVERGED_REASONS = ("xtol", "ftol", "precision_floor", "no_decrease")
 
 

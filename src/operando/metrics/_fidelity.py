@@ -136,6 +136,29 @@ def mass_drift(video: Stack | np.ndarray, *, axes: str | None = None) -> np.ndar
     return (means - means[0]) / scale
 
 
+def local_std(frames: np.ndarray, *, window: int = 3) -> np.ndarray:
+    """Return the local standard deviation in a ``window`` box around every voxel.
+
+    s = sqrt(mean(v^2) - mean(v)^2) over the box (population std, reflect boundaries); the box spans every axis,
+    so a (T, Y, X) array gives the spatiotemporal std that :func:`local_variability` averages.
+
+    Parameters
+    ----------
+    frames : ndarray
+        The data, e.g. shape (T, Y, X); must be finite.
+    window : int
+        Side of the box along every axis.
+
+    Returns
+    -------
+    ndarray
+        The local std, same shape as ``frames``.
+    """
+    mean = ndimage.uniform_filter(frames, size=window, mode="reflect")
+    mean_sq = ndimage.uniform_filter(frames**2, size=window, mode="reflect")
+    return np.sqrt(np.clip(mean_sq - mean**2, 0, None))
+
+
 def local_variability(
     video: Stack | np.ndarray, *, axes: str | None = None, mask: np.ndarray | None = None, window: int = 3
 ) -> float:
@@ -166,9 +189,7 @@ def local_variability(
     frames = as_frames(stack)
     if frames.ndim != 3:
         raise InputError(f"variability needs single-channel T, Y, X data, got frames of shape {frames.shape}")
-    mean = ndimage.uniform_filter(frames, size=window, mode="reflect")
-    mean_sq = ndimage.uniform_filter(frames**2, size=window, mode="reflect")
-    std = np.sqrt(np.clip(mean_sq - mean**2, 0, None))
+    std = local_std(frames, window=window)
     if mask is None:
         return float(std.mean())
     mask = np.broadcast_to(np.asarray(mask, bool), std.shape)

@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._stack import Stack
-from ..metrics import local_variability
+from ..metrics import local_std, local_variability
 
 #: Avogadro's number, 1 / mol.
 AVOGADRO = 6.02214076e23
@@ -98,9 +98,7 @@ def local_std_map(data: Stack | np.ndarray, *, window: int = 3) -> np.ndarray:
         The same ``s`` that :func:`dynamic_variability` averages (for histograms).
     """
     arr = _frames(data)
-    filled = np.where(np.isfinite(arr), arr, 0.0)
-    mean = ndimage.uniform_filter(filled, size=window, mode="reflect")
-    std = np.sqrt(np.clip(ndimage.uniform_filter(filled**2, size=window, mode="reflect") - mean**2, 0, None))
+    std = local_std(np.where(np.isfinite(arr), arr, 0.0), window=window)
     return np.where(_valid_windows(arr, window), std, np.nan)
 
 

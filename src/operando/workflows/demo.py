@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +11,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import write_json_file
+from .._stack import Progress
 from .physics_benchmark import simulate_truth_video
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 PHYSICS_COLUMNS = ["data", "mu_h_rel_l2", "mobility_rel_l2", "D_rel_l2", "status", "stop_reason", "seconds"]
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +21,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import refuse_to_overwrite, write_csv_file, write_json_file
-from .._stack import Stack
+from .._stack import Progress, Stack
 from ..neutron import (
     DeltaA,
     Regions,
@@ -46,7 +46,6 @@ from ..neutron import (
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 DenoiseTarget = Literal["delta_a", "transmission", "raw"]
 Box = tuple[int, int, int, int]
 

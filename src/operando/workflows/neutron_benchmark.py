@@ -6,7 +6,6 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import write_json_file
-from .._stack import Stack
+from .._stack import Progress, Stack
 from ..neutron import (
     Phantom,
     active_area_fraction,
@@ -29,7 +28,6 @@ from ..neutron import (
 from .neutron import Analysis, AnalysisConfig, analyze_series
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[float, str], None]
 
 #: Water steps of the shared step wedge (rows, columns; thickest water first) and its open-beam strip.
 STEP_WEDGE_STEPS = ((110, 200, 1000, 1200), (230, 300, 1000, 1200), (330, 420, 1000, 1200),

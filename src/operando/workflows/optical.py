@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 
 from .._errors import InputError
 from .._files import write_csv_file, write_json_file
-from .._stack import Metadata, Stack
+from .._stack import Metadata, Progress, Stack
 from ..optical import (
     STAGE_LEGEND,
     ColourCorrection,
@@ -47,7 +47,6 @@ from ..optical import (
 )
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[float, str], None] | None
 
 
 class OpticalConfig(BaseModel):
@@ -125,7 +124,7 @@ class OpticalResult:
     denoised: np.ndarray | None = None
 
 
-def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress) -> np.ndarray:
+def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress | None) -> np.ndarray:
     """Denoise the RGB video with the 3 channels jointly (public operando.denoise API)."""
     from ..denoise import METHODS, denoise
 
@@ -217,7 +216,9 @@ def _classify(lab: np.ndarray, labels: np.ndarray, model: StageModel, cfg: Optic
     return apply_hysteresis(codes, conf, switch_confidence=cfg.switch_confidence), conf
 
 
-def analyze_video(stack: Stack, *, config: OpticalConfig | None = None, progress: Progress = None) -> OpticalResult:
+def analyze_video(
+    stack: Stack, *, config: OpticalConfig | None = None, progress: Progress | None = None
+) -> OpticalResult:
     """Segment, track, stage and measure the graphite particles of a colour video.
 
     Parameters
@@ -639,7 +640,7 @@ def benchmark_optical(
     time_budget_s: float = 90.0,
     speed: bool = True,
     seed: int = 0,
-    progress: Progress = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Benchmark the optical workflow on the phantom: scores of raw and denoised analyses, hue bias, speed.
 
@@ -701,7 +702,7 @@ def benchmark_optical(
 
 
 def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_budget_s: float = 60.0,
-                     seed: int = 0, quick: bool = False, progress: Progress = None) -> dict[str, Any]:
+                     seed: int = 0, quick: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Simulate a small phantom, analyse it, write everything and score it against its truth.
 
     Parameters

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import InputError
 from .._files import write_json_file
-from .._stack import Metadata, Stack
+from .._stack import Metadata, Progress, Stack
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[float, str], None]
 
 
 # ----------------------------------------------------------------------------------------------------------- phantom
