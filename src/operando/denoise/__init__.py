@@ -23,10 +23,10 @@ def __getattr__(name: str):
         from . import _inference
 
         return getattr(_inference, name)
-    if name == "denoise_pixel_shuffle":
-        from ._pixel_shuffle import denoise_pixel_shuffle
+    if name in ("denoise_pixel_shuffle", "train_pixel_shuffle", "apply_pixel_shuffle"):
+        from . import _pixel_shuffle
 
-        return denoise_pixel_shuffle
+        return getattr(_pixel_shuffle, name)
     if name == "denoise_bm3d":
         from ._bm3d import denoise_bm3d
 
@@ -42,4 +42,5 @@ __all__ = [
     "BASELINES", "METHODS", "NEURAL", "AutoChoice", "Diagnosis", "TrainConfig", "TrainedDenoiser", "choose_method",
     "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
     "impulse_pixels", "keep_measured_pixels", "load_model", "predict", "save_model", "train_denoiser",
+    "apply_pixel_shuffle", "train_pixel_shuffle",
 ]

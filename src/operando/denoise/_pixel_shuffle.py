@@ -27,7 +27,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
-from ._config import TrainConfig
+from ._config import TrainConfig, TrainedDenoiser
 from ._layout import from_working, to_working, with_record
 
 logger = logging.getLogger(__name__)
@@ -120,8 +120,37 @@ def _apply_strided(model, work: np.ndarray, stride: int, device: str) -> np.ndar
     return out.reshape(work.shape)
 
 
+def refine_generators(seed: int, n_batch: int, first_frame: int, n_frames: int) -> list[list[np.random.Generator]]:
+    """Return one generator per image ``(b, first_frame + s)`` of a working array: its own draws, chunk-proof.
+
+    Image ``(b, t)`` (batch index, global index along the sequence axis) draws from the child
+    ``SeedSequence(seed, spawn_key=(b, t))``, which is the ``(b, t)`` child that ``SeedSequence(seed).spawn``
+    hands out, addressed directly. So a frame's draws depend on the seed and the frame's place in the whole
+    stack only, and a stack denoised chunk by chunk (``operando.workflows.scale``) draws what the in-memory
+    run draws.
+
+    Parameters
+    ----------
+    seed : int
+        The refinement's seed.
+    n_batch : int
+        Images along the working layout's batch axis (B).
+    first_frame : int
+        Global sequence index of the array's first frame (0 in memory; a chunk's first frame when streamed).
+    n_frames : int
+        Frames along the sequence axis (S) of this array.
+
+    Returns
+    -------
+    list of list of Generator
+        ``gens[b][s]`` for image ``(b, first_frame + s)``.
+    """
+    return [[np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b, first_frame + s)))
+             for s in range(n_frames)] for b in range(n_batch)]
+
+
 def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fraction: float,
-           rng: np.random.Generator, device: str = "auto") -> np.ndarray:
+           gens: list[list[np.random.Generator]], device: str = "auto") -> np.ndarray:
     """Random replacement refinement: average the network over ``denoised`` with random noisy pixels put back.
 
     Parameters
@@ -134,8 +163,8 @@ def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fract
         Random replacements averaged.
     fraction : float
         Share of pixels that get their noisy value back in each pass.
-    rng : Generator
-        Draws the replaced pixels.
+    gens : list of list of Generator
+        One generator per image (:func:`refine_generators`); each pass draws one (C, Y, X) field per image.
     device : str
         Torch device.
 
@@ -144,11 +173,115 @@ def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fract
     ndarray, shape (B, S, C, Y, X)
     """
     total = np.zeros_like(denoised, dtype=np.float64)
+    pick = np.empty(denoised.shape, dtype=bool)
     for _ in range(passes):
-        pick = rng.random(denoised.shape) < fraction
+        for b, row in enumerate(gens):
+            for s, gen in enumerate(row):
+                pick[b, s] = gen.random(denoised.shape[2:]) < fraction
         mixed = np.where(pick, noisy, denoised).astype(np.float32)
         total += _apply_strided(model, mixed, 1, device)
     return (total / passes).astype(np.float32)
+
+
+def _check_refinement(refine_passes: int, refine_fraction: float) -> None:
+    if not 0 < refine_fraction < 1 or refine_passes < 0:
+        raise InputError(f"refinement needs 0 < refine_fraction < 1 and refine_passes >= 0, got "
+                         f"{refine_fraction}, {refine_passes}")
+
+
+def train_pixel_shuffle(
+    data: Stack,
+    *,
+    train_stride: int | None = None,
+    infer_stride: int | None = None,
+    config: TrainConfig | None = None,
+    rng: int | np.random.Generator | None = None,
+    device: str = "auto",
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[TrainedDenoiser, dict[str, object]]:
+    """Choose the strides and train the N2V2 network on the pixel-shuffled sub-images of ``data``.
+
+    Parameters
+    ----------
+    data : Stack
+        The noisy images (in memory), or a sample of a larger stack.
+    train_stride, infer_stride : int, optional
+        As :func:`denoise_pixel_shuffle`; a missing one comes from the correlation measured on ``data``.
+    config : TrainConfig, optional
+        Training settings (its method becomes ``n2v2``).
+    rng : int or Generator, optional
+        Seed (None: ``config.seed``, else drawn).
+    device : {"auto", "cpu", "cuda"}
+        Torch device.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    TrainedDenoiser, dict
+        The network (its ``config.seed`` is the concrete seed) and the record: ``train_stride``,
+        ``infer_stride``, ``seed`` and, when measured, ``neighbour_corr``.
+    """
+    from ..noise import measure_noise_correlation
+    from ._config import resolve_seed
+    from ._training import train_denoiser
+
+    cfg = (config or TrainConfig()).model_copy(update={"method": "n2v2"})
+    cfg = cfg.model_copy(update={"seed": resolve_seed(rng, cfg.seed)})
+    measured = measure_noise_correlation(data) if train_stride is None or infer_stride is None else None
+    auto_train, auto_infer = strides_for(measured.correlation_length_px if measured else 1)
+    record: dict[str, object] = {"train_stride": int(train_stride or auto_train),
+                                 "infer_stride": int(infer_stride or auto_infer), "seed": cfg.seed}
+    if measured is not None:
+        record["neighbour_corr"] = measured.neighbour_corr
+    work, _ = to_working(data)
+    model = train_denoiser(_sub_stack(work, record["train_stride"]), config=cfg, device=device, progress=progress)
+    return model, record
+
+
+def apply_pixel_shuffle(
+    model: TrainedDenoiser,
+    data: Stack,
+    *,
+    infer_stride: int,
+    refine_passes: int = 4,
+    refine_fraction: float = 0.16,
+    seed: int,
+    first_frame: int = 0,
+    device: str = "auto",
+) -> Stack:
+    """Apply a pixel-shuffle network: inference at ``infer_stride``, then the random replacement refinement.
+
+    Parameters
+    ----------
+    model : TrainedDenoiser
+        The network from :func:`train_pixel_shuffle`.
+    data : Stack
+        Noisy images.
+    infer_stride : int
+        Pixel-shuffle stride of the first pass.
+    refine_passes, refine_fraction : int, float
+        As :func:`denoise_pixel_shuffle`.
+    seed : int
+        Seed of the refinement's draws (:func:`refine_generators`; the run's training seed + 1).
+    first_frame : int
+        Global sequence index (T, else E, else Z) of ``data``'s first frame: nonzero for a chunk of a larger
+        stack, so that each frame draws what it draws in the whole stack.
+    device : {"auto", "cpu", "cuda"}
+        Torch device.
+
+    Returns
+    -------
+    Stack
+        The denoised stack, in ``data``'s axes and dtype (no record: the caller adds it).
+    """
+    _check_refinement(refine_passes, refine_fraction)
+    work, layout = to_working(data)
+    out = _apply_strided(model, work, infer_stride, device)
+    if refine_passes:
+        gens = refine_generators(seed, work.shape[0], first_frame, work.shape[1])
+        out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction, gens=gens, device=device)
+    return from_working(out, layout, data)
 
 
 def denoise_pixel_shuffle(
@@ -165,6 +298,9 @@ def denoise_pixel_shuffle(
     progress: Callable[[float, str], None] | None = None,
 ) -> Stack | np.ndarray:
     """Denoise images with spatially correlated noise: N2V2 on pixel-shuffled sub-images, then refinement.
+
+    :func:`train_pixel_shuffle` then :func:`apply_pixel_shuffle`; the refinement's draws are made per frame
+    from (seed + 1, frame index), so the streamed path (``operando.workflows.scale``) gives the same result.
 
     Parameters
     ----------
@@ -194,33 +330,19 @@ def denoise_pixel_shuffle(
         Same type, shape and dtype as the input; a Stack records the strides, the measured correlation, the
         training configuration and the seed in ``metadata.extra["denoise"]``.
     """
-    from ..noise import measure_noise_correlation
-    from ._config import resolve_seed
-    from ._training import train_denoiser
-
-    if not 0 < refine_fraction < 1 or refine_passes < 0:
-        raise InputError(f"refinement needs 0 < refine_fraction < 1 and refine_passes >= 0, got "
-                         f"{refine_fraction}, {refine_passes}")
+    _check_refinement(refine_passes, refine_fraction)
     stack = as_stack(data, axes=axes)
-    cfg = (config or TrainConfig()).model_copy(update={"method": "n2v2"})
-    cfg = cfg.model_copy(update={"seed": resolve_seed(rng, cfg.seed)})
-    measured = measure_noise_correlation(stack) if train_stride is None or infer_stride is None else None
-    auto_train, auto_infer = strides_for(measured.correlation_length_px if measured else 1)
-    train_stride = train_stride or auto_train
-    infer_stride = infer_stride or auto_infer
-    work, layout = to_working(stack)
-    model = train_denoiser(_sub_stack(work, train_stride), config=cfg, device=device, progress=progress)
-    out = _apply_strided(model, work, infer_stride, device)
-    if refine_passes:
-        out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction,
-                     rng=np.random.default_rng(cfg.seed + 1), device=device)
-    record = {"method": "pixel_shuffle", "train_stride": train_stride, "infer_stride": infer_stride,
-              "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": cfg.seed,
+    model, found = train_pixel_shuffle(stack, train_stride=train_stride, infer_stride=infer_stride, config=config,
+                                       rng=rng, device=device, progress=progress)
+    result = apply_pixel_shuffle(model, stack, infer_stride=int(found["infer_stride"]), refine_passes=refine_passes,
+                                 refine_fraction=refine_fraction, seed=model.config.seed + 1, device=device)
+    record = {"method": "pixel_shuffle", "train_stride": found["train_stride"], "infer_stride": found["infer_stride"],
+              "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": model.config.seed,
               "config": {**model.config.model_dump(), "method": "pixel_shuffle"}, "steps": model.steps,
               "stop_reason": model.stop_reason}
-    if measured is not None:
-        record["neighbour_corr"] = measured.neighbour_corr
-    result = with_record(from_working(out, layout, stack), record)
+    if "neighbour_corr" in found:
+        record["neighbour_corr"] = found["neighbour_corr"]
+    result = with_record(result, record)
     return result if isinstance(data, Stack) else result.data
 
 

@@ -25,7 +25,7 @@ from ._train import TRAIN_COPIES, calibrated_params, training_sample
 logger = logging.getLogger(__name__)
 
 #: Networks trained on a sample and streamed by :func:`denoise_large` (any saved model streams with predict_large).
-STREAMED_NETWORKS = ("video", "n2v", "n2v2", "structn2v")
+STREAMED_NETWORKS = ("video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle")
 MODEL_NAME = "operando_stream/model"  # a model trained by denoise_large: OUT.zarr/operando_stream/model.*
 
 
@@ -148,10 +148,38 @@ def predict_large(
                    on_dashboard=on_dashboard)
 
 
+def _train_network(sample: Stack, train: dict[str, Any], device: str,
+                   progress: Progress | None) -> tuple[Any, dict[str, Any]]:
+    """Train the run's network on the sample; return it and what the manifest records besides its digest.
+
+    ``pixel_shuffle`` measures its strides on the sample (unless given) and records them with the refinement's
+    settings and seed (``manifest["pixel_shuffle"]``): every chunk applies them.
+    """
+    from ...denoise import TrainConfig, train_denoiser, train_pixel_shuffle
+
+    if train["method"] == "pixel_shuffle":
+        budget = {k: train[k] for k in ("time_budget_s", "max_steps") if train[k] is not None}
+        shuffle = train["pixel_shuffle"]
+        net, found = train_pixel_shuffle(sample, train_stride=shuffle["train_stride"],
+                                         infer_stride=shuffle["infer_stride"], config=TrainConfig(**budget),
+                                         rng=train["seed"], device=device, progress=progress)
+        record = {"train_stride": int(found["train_stride"]), "infer_stride": int(found["infer_stride"]),
+                  "refine_passes": shuffle["refine_passes"], "refine_fraction": shuffle["refine_fraction"],
+                  "refine_seed": int(net.config.seed) + 1, "strides_measured_on": "training sample"}
+        if "neighbour_corr" in found:
+            record["neighbour_corr"] = float(found["neighbour_corr"])
+        return net, {"pixel_shuffle": record}
+    window = train["frames"] if train["method"] == "video" else 1
+    net = train_denoiser(sample, method=train["method"], frames=train["frames"] if window > 1 else None,
+                         time_budget_s=train["time_budget_s"], max_steps=train["max_steps"], rng=train["seed"],
+                         device=device, progress=progress)
+    return net, {}
+
+
 def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dict[str, Any], limit: int,
                    device: str, progress: Progress | None) -> tuple[Path, str, dict[str, Any]]:
     """Return the model of this run: the one kept in the store by an interrupted run, else trained on a sample now."""
-    from ...denoise import save_model, train_denoiser
+    from ...denoise import save_model
 
     weights, settings = model_files(out / MODEL_NAME)
     recorded = manifest.get("model_sha256")
@@ -159,15 +187,35 @@ def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dic
         return weights, recorded, manifest
     window = train["frames"] if train["method"] == "video" else 1
     sample, record = training_sample(stack, budget_bytes=limit // TRAIN_COPIES, window=window)
-    net = train_denoiser(sample, method=train["method"], frames=train["frames"] if window > 1 else None,
-                         time_budget_s=train["time_budget_s"], max_steps=train["max_steps"], rng=train["seed"],
-                         device=device, progress=progress)
+    net, extra = _train_network(sample, train, device, progress)
     save_model(net, weights)
     _warn_chunk_statistics(net)
     digest = file_digest(weights, settings)
-    manifest = {**manifest, "model_sha256": digest, "training_sample": record}
+    manifest = {**manifest, **extra, "model_sha256": digest, "training_sample": record}
     write_manifest(out, manifest)
     return weights, digest, manifest
+
+
+def _shuffle_settings(train_stride: int | None, infer_stride: int | None, passes: int,
+                      fraction: float) -> dict[str, Any]:
+    """Check and return the pixel-shuffle settings asked for (strides None: measured on the training sample)."""
+    strides = [s for s in (train_stride, infer_stride) if s is not None]
+    if any(int(s) < 1 for s in strides) or not 0 < fraction < 1 or passes < 0:
+        raise InputError(f"pixel_shuffle needs strides >= 1, 0 < refine_fraction < 1 and refine_passes >= 0, got "
+                         f"strides {train_stride}, {infer_stride}, refine_fraction {fraction}, refine_passes "
+                         f"{passes}; fix the setting")
+    return {"train_stride": None if train_stride is None else int(train_stride),
+            "infer_stride": None if infer_stride is None else int(infer_stride),
+            "refine_passes": int(passes), "refine_fraction": float(fraction)}
+
+
+def _apply_settings(method: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Return what each chunk needs besides the model: the pixel-shuffle inference stride and refinement."""
+    if method != "pixel_shuffle":
+        return {}
+    found = manifest["pixel_shuffle"]
+    return {"infer_stride": found["infer_stride"], "refine_passes": found["refine_passes"],
+            "refine_fraction": found["refine_fraction"], "seed": found["refine_seed"]}
 
 
 def denoise_large(
@@ -187,6 +235,10 @@ def denoise_large(
     tile: int = 256,
     dtype: str = "input",
     save_model: str | os.PathLike | None = None,
+    train_stride: int | None = None,
+    infer_stride: int | None = None,
+    refine_passes: int = 4,
+    refine_fraction: float = 0.16,
     progress: Progress | None = None,
     on_dashboard: Callable[[str], None] | None = None,
 ) -> ScaleResult:
@@ -197,8 +249,9 @@ def denoise_large(
     input, output, axes, memory_limit, scheduler, tta, device, tile, dtype, progress, on_dashboard
         As :func:`predict_large`.
     method : str
-        A network (``video``, ``n2v``, ``n2v2``, ``structn2v``) or a calibrated baseline (``gaussian``,
-        ``median``, ``nlm``, ``tv``). ``bm4d`` needs the whole stack and is refused.
+        A network (``video``, ``n2v``, ``n2v2``, ``structn2v``, ``shaped``, ``pixel_shuffle``) or a calibrated
+        baseline (``gaussian``, ``median``, ``nlm``, ``tv``). ``bm4d`` and ``bm3d`` need whole images or the
+        whole stack and are refused.
     frames : int
         Window of the video denoiser.
     time_budget_s, max_steps : float, int
@@ -207,6 +260,11 @@ def denoise_large(
         Seed of the training (recorded in the manifest).
     save_model : str or path, optional
         Also save the trained network here (it is always kept in the store as ``model.*``).
+    train_stride, infer_stride, refine_passes, refine_fraction : int, int, int, float
+        ``pixel_shuffle`` only, as :func:`operando.denoise.denoise_pixel_shuffle`: strides not given are
+        measured once on the training sample; the strides, the refinement and its seed are recorded in the
+        manifest (``pixel_shuffle``), and each frame's refinement draws come from (seed, frame index), so the
+        chunks give the in-memory result.
 
     Returns
     -------
@@ -234,6 +292,9 @@ def denoise_large(
         return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress)
     train = {"method": method, "frames": frames if method == "video" else None, "time_budget_s": time_budget_s,
              "max_steps": max_steps, "seed": int(rng)}
+    if method == "pixel_shuffle":
+        train["pixel_shuffle"] = _shuffle_settings(train_stride, infer_stride, refine_passes, refine_fraction)
+        settings["pixel_shuffle"] = train["pixel_shuffle"]
     identity = {"input": input_fingerprint(stack, seq), "model": {"train": train}, "settings": settings}
     halo = frames // 2 if method == "video" else 0
     manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"])
@@ -243,7 +304,7 @@ def denoise_large(
             shutil.copyfile(src, dst)
     work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
                      method=method, model=str(weights.resolve()), model_digest=digest, dtype=settings["dtype"],
-                     tta=tta, device=device, tile=tile)
+                     tta=tta, device=device, tile=tile, extra=_apply_settings(method, manifest))
     return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
                    on_dashboard=on_dashboard)
 

@@ -69,20 +69,62 @@ def cached_model(path: str, digest: str | None) -> tuple[Any, bool]:
     return _CACHE[key], True
 
 
-def _device(device: str) -> str:
-    """One worker per GPU: a Dask worker named ``i`` uses GPU ``i mod n`` when there are several."""
+def gpu_count(device: str) -> int:
+    """Return the CUDA GPUs this process may use for ``device``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+        The device asked for.
+
+    Returns
+    -------
+    int
+        ``torch.cuda.device_count()`` for ``auto``/``cuda`` when CUDA is available, else 0.
+    """
     if device not in ("auto", "cuda"):
-        return device
+        return 0
     import torch
 
-    if torch.cuda.device_count() > 1:
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def worker_index(name: Any) -> int:
+    """Return a Dask worker's index from its name.
+
+    Parameters
+    ----------
+    name : int or str
+        ``distributed.get_worker().name``: a LocalCluster names its workers 0, 1, ...; dask-jobqueue names a
+        job's worker ``<cluster>-<job>`` and, with several processes per job, ``<cluster>-<job>-<i>``.
+
+    Returns
+    -------
+    int
+        The number the name ends with (0 when it ends with none).
+    """
+    text = str(name)
+    tail = text.rsplit("-", 1)[-1]
+    return int(text) if text.isdigit() else (int(tail) if tail.isdigit() and "-" in text else 0)
+
+
+def _device(device: str) -> str:
+    """One worker per GPU: on a machine with ``n > 1`` GPUs, the Dask worker with index ``i`` uses GPU ``i mod n``.
+
+    ``auto`` and ``cuda`` then mean that worker's current CUDA device (``torch.cuda.set_device``); outside a Dask
+    worker (``--scheduler threads``) the current device is left as it is (GPU 0).
+    """
+    n = gpu_count(device)
+    if n > 1:
         try:
             from distributed import get_worker
 
             name = get_worker().name
-            torch.cuda.set_device(int(name) % torch.cuda.device_count() if str(name).isdigit() else 0)
         except (ImportError, ValueError):
-            pass
+            return device
+        import torch
+
+        torch.cuda.set_device(worker_index(name) % n)
     return device
 
 
@@ -105,8 +147,18 @@ def _take(plan: ChunkPlan, ndim: int, start: int, stop: int) -> tuple[slice, ...
     return tuple(slice(start, stop) if i == plan.seq_axis else slice(None) for i in range(ndim))
 
 
-def denoise_block(block: Stack, work: ChunkWork, model: Any = None) -> np.ndarray:
-    """Denoise one float32 block (a chunk with its halo) exactly as the in-memory path would; float32 out."""
+def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame: int = 0) -> np.ndarray:
+    """Denoise one float32 block (a chunk with its halo) exactly as the in-memory path would; float32 out.
+
+    ``first_frame`` is the block's first index along the sequence axis in the whole stack: the pixel-shuffle
+    refinement draws each frame's random pixels from (seed, frame index).
+    """
+    if model is not None and work.method == "pixel_shuffle":
+        from ...denoise import apply_pixel_shuffle
+
+        with _NETWORK_LOCK:
+            return apply_pixel_shuffle(model, block, **work.extra, first_frame=first_frame,
+                                       device=_device(work.device)).to_numpy()
     if model is not None:
         from ...denoise import predict
 
@@ -125,7 +177,7 @@ def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: A
         return denoise_block(block, work, model)
     a, b = block_bounds(plan, start, stop)
     data = np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32, copy=False)
-    out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model)
+    out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a)
     return out[_take(plan, stack.ndim, start - a, stop - a)]
 
 

@@ -1,8 +1,9 @@
 """Run the chunk tasks of a streamed output: create or resume the store, schedule, report progress, finish.
 
 Schedulers: ``threads`` (default) runs the chunks one after another in this process (torch uses every core
-inside a chunk); ``processes`` or ``local:N`` start a Dask ``LocalCluster`` of N single-threaded worker
-processes; an address (``tcp://host:8786``) connects to a running Dask scheduler (dask-jobqueue, Kubernetes).
+inside a chunk); ``processes`` or ``local:N`` start a Dask ``LocalCluster`` of N worker processes
+(``processes``: one per GPU when the run may use GPUs, else one per core; worker ``i`` uses GPU ``i mod n``);
+an address (``tcp://host:8786``) connects to a running Dask scheduler (dask-jobqueue, Kubernetes).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._stack import Progress, Stack
 from ...io import STANDARD_NAMES
-from ._chunks import ChunkWork, run_chunk, verify_chunk
+from ._chunks import ChunkWork, gpu_count, run_chunk, verify_chunk
 from ._manifest import chunk_record, write_manifest
 from ._plan import ChunkPlan
 
@@ -87,6 +88,28 @@ def scheduler_workers(scheduler: str) -> int:
     return workers or 1
 
 
+def local_workers(scheduler: str, device: str) -> int:
+    """Return the worker processes of the LocalCluster that ``scheduler`` starts.
+
+    Parameters
+    ----------
+    scheduler : str
+        ``processes`` or ``local:N``.
+    device : {"auto", "cpu", "cuda"}
+        The device of the run.
+
+    Returns
+    -------
+    int
+        N for ``local:N`` (worker ``i`` then uses GPU ``i mod n`` on a machine with n GPUs); for ``processes``
+        one worker per GPU when the run may use the machine's GPUs, else one per CPU core.
+    """
+    _, workers, _ = _parse_scheduler(scheduler)
+    if scheduler.strip() == "processes":
+        return gpu_count(device) or workers or 1
+    return workers or 1
+
+
 @contextmanager
 def _client(kind: str, workers: int | None, address: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
@@ -129,8 +152,10 @@ def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callabl
         return None
     from distributed import as_completed
 
-    if kind == "local" and work.threads is None:
-        work = replace(work, threads=max(1, (os.cpu_count() or 1) // (workers or 1)))
+    if kind == "local":
+        workers = local_workers(scheduler, work.device if work.model else "cpu")  # baselines: CPU only
+        if work.threads is None:
+            work = replace(work, threads=max(1, (os.cpu_count() or 1) // workers))
     with _client(kind, workers, address) as client:
         dashboard = client.dashboard_link
         logger.info("Dask dashboard: %s", dashboard)
