@@ -12,7 +12,10 @@ decayed. So:
 3. **refine** (random replacement refinement, R3 in Lee et al.): replace a random ``refine_fraction`` of the
    denoised pixels by their noisy values, run the network on the full-resolution result, and average
    ``refine_passes`` such passes. The sparse noisy pixels carry detail back, and being far apart on average
-   their noise is nearly independent.
+   their noise is nearly independent. Each image draws its replaced pixels from its own child of the seed,
+   ``SeedSequence(seed, spawn_key=(b, t))`` with ``t`` its index along the sequence axis, so a stack denoised
+   chunk by chunk (``operando.workflows.scale``: :func:`train_pixel_shuffle` on a sample, then
+   :func:`apply_pixel_shuffle` per chunk) gives the in-memory result.
 
 Reference: W. Lee, S. Son, K. M. Lee, "AP-BSN: Self-supervised denoising for real-world images via
 asymmetric PD and blind-spot network", CVPR 2022.
@@ -114,7 +117,12 @@ def _apply_strided(model, work: np.ndarray, stride: int, device: str) -> np.ndar
     from ._inference import predict
 
     n_b, n_s, n_c, h, w = work.shape
-    out = predict(model, _sub_stack(work, stride), device=device).to_numpy().astype(np.float32)
+    if stride == 1:  # the images themselves (no shuffled copy)
+        flat = work.reshape(n_b * n_s, n_c, h, w)
+        images = Stack(flat, axes="TCYX") if n_c > 1 else Stack(flat[:, 0], axes="TYX")
+        out = predict(model, images, device=device).to_numpy().astype(np.float32, copy=False)
+        return out.reshape(work.shape)
+    out = predict(model, _sub_stack(work, stride), device=device).to_numpy().astype(np.float32, copy=False)
     out = out.reshape(n_b * n_s, stride * stride, n_c, *out.shape[-2:])
     out = pixel_unshuffle(np.moveaxis(out, 1, 2), stride, (h, w))
     return out.reshape(work.shape)
@@ -172,15 +180,17 @@ def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fract
     -------
     ndarray, shape (B, S, C, Y, X)
     """
-    total = np.zeros_like(denoised, dtype=np.float64)
+    total = np.zeros_like(denoised, dtype=np.float32)
     pick = np.empty(denoised.shape, dtype=bool)
     for _ in range(passes):
         for b, row in enumerate(gens):
             for s, gen in enumerate(row):
                 pick[b, s] = gen.random(denoised.shape[2:]) < fraction
-        mixed = np.where(pick, noisy, denoised).astype(np.float32)
+        mixed = np.where(pick, noisy, denoised).astype(np.float32, copy=False)
         total += _apply_strided(model, mixed, 1, device)
-    return (total / passes).astype(np.float32)
+        del mixed
+    total /= passes
+    return total
 
 
 def _check_refinement(refine_passes: int, refine_fraction: float) -> None:

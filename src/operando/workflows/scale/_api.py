@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 #: Networks trained on a sample and streamed by :func:`denoise_large` (any saved model streams with predict_large).
 STREAMED_NETWORKS = ("video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle")
+#: Part of the memory limit a method's chunk plan uses: pixel_shuffle's inference (a first pass, then refinement
+#: passes summed) held about twice the memory per frame of a plain network's (peak RSS of apply_pixel_shuffle vs
+#: predict on 64-192 frames of 256 x 256), so its chunks are half as long.
+PLAN_SHARE = {"pixel_shuffle": 0.5}
 MODEL_NAME = "operando_stream/model"  # a model trained by denoise_large: OUT.zarr/operando_stream/model.*
 
 
@@ -66,14 +70,18 @@ def _dtype(stack: Stack, dtype: str) -> str:
 
 
 def _start(stack: Stack, out: Path, identity: dict[str, Any], halo: int, limit: int, scheduler: str,
-           dtype: str) -> tuple[dict[str, Any], ChunkPlan]:
-    """Resume the run recorded in ``out`` or create the store; return its manifest and chunk plan."""
+           dtype: str, share: float = 1.0) -> tuple[dict[str, Any], ChunkPlan]:
+    """Resume the run recorded in ``out`` or create the store; return its manifest and chunk plan.
+
+    ``share``: the part of the limit the plan's per-frame estimate may fill (less for heavier inference).
+    """
     old = check_resumable(out, identity)
     if old is not None:
         return old, ChunkPlan.from_dict(old["plan"])
     # the limit is per process (each Dask worker holds one chunk): the plan, hence every output bit, is the same
     # whatever the scheduler, and a run may be resumed under another one
-    plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=limit, out_itemsize=np.dtype(dtype).itemsize)
+    plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=int(limit * share),
+                       out_itemsize=np.dtype(dtype).itemsize)
     manifest = {"format": "operando-stream", "version": 1, **identity, "plan": plan.to_dict(), "complete": False,
                 "array": "data", "memory_limit_bytes": limit, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     create_store(out, manifest, stack, plan, dtype)
@@ -297,7 +305,8 @@ def denoise_large(
         settings["pixel_shuffle"] = train["pixel_shuffle"]
     identity = {"input": input_fingerprint(stack, seq), "model": {"train": train}, "settings": settings}
     halo = frames // 2 if method == "video" else 0
-    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"])
+    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"],
+                            share=PLAN_SHARE.get(method, 1.0))
     weights, digest, manifest = _trained_model(stack, out, manifest, train, limit, device, progress)
     if save_model is not None:
         for src, dst in zip(model_files(weights), model_files(save_model), strict=True):
