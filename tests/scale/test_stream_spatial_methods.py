@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from operando import InputError, Stack
 from operando.io import STREAM_MANIFEST, read, write
 from operando.noise import add_correlated_noise
-from operando.workflows.scale import denoise_large
+from operando.workflows.scale import denoise_large, denoised_dask_array
 
 LIMIT = "200KB"  # 9 frames of 56 x 60: chunks of 2 frames (5 chunks)
 
@@ -82,6 +82,9 @@ def test_pixel_shuffle_trained_on_a_sample_streams_its_recorded_model_exactly(co
     whole = apply_pixel_shuffle(model, Stack(x, axes="TYX"), infer_stride=2, refine_passes=2,
                                 refine_fraction=found["refine_fraction"], seed=4, device="cpu").to_numpy()
     assert np.abs(read(tmp_path / "o.zarr").to_numpy() - whole).max() <= 1e-6
+    arr = denoised_dask_array(read(folder / "in.zarr", lazy=True), model=tmp_path / "o.zarr/operando_stream/model",
+                              memory_limit="100KB", device="cpu", pixel_shuffle=found)
+    assert arr.numblocks[0] > 1 and np.abs(arr.compute(scheduler="threads") - whole).max() <= 1e-6
 
 
 def test_refinement_draws_depend_on_the_frame_not_on_the_chunk():

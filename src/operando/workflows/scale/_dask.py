@@ -14,10 +14,13 @@ from ._plan import plan_chunks
 
 
 def _block_fn(axes: str, work: ChunkWork, model: Any, model_path: str | None) -> Any:
-    def fn(block: np.ndarray) -> np.ndarray:
+    seq = work.plan.seq_axis
+
+    def fn(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
         net = model if model is not None else (cached_model(model_path, None)[0] if model_path else None)
         stack = Stack(np.asarray(block, np.float32), axes=axes)
-        return denoise_block(stack, work, net).astype(np.float32, copy=False)
+        first = block_info[0]["array-location"][seq][0] if block_info and seq is not None else 0
+        return denoise_block(stack, work, net, first_frame=int(first)).astype(np.float32, copy=False)
 
     return fn
 
@@ -32,6 +35,7 @@ def denoised_dask_array(
     tta: bool = False,
     device: str = "auto",
     tile: int = 256,
+    pixel_shuffle: dict[str, Any] | None = None,
 ) -> Any:
     """Return the denoised stack as a lazy float32 Dask array (``dask.array.map_overlap`` with the halo).
 
@@ -48,6 +52,10 @@ def denoised_dask_array(
         Bytes (or ``"2GB"``) for one block in flight; sets the chunk size along the sequence axis.
     tta, device, tile
         As :func:`operando.denoise.predict`.
+    pixel_shuffle : dict, optional
+        With the network of a ``pixel_shuffle`` run: its inference stride and refinement, as a streamed run's
+        manifest records them (``manifest["pixel_shuffle"]``: ``infer_stride``, ``refine_passes``,
+        ``refine_fraction``, ``refine_seed``).
 
     Returns
     -------
@@ -75,8 +83,17 @@ def denoised_dask_array(
     limit = parse_memory(memory_limit) if memory_limit is not None else 2 * 10**9
     plan = plan_chunks(data.shape, data.axes, halo=halo, memory_limit=limit)
     chunks = tuple(plan.chunk_frames if i == plan.seq_axis else n for i, n in enumerate(data.shape))
+    extra = {}
+    if pixel_shuffle is not None:
+        if model is None:
+            raise InputError("pixel_shuffle settings need the run's network too: pass model= (the store's "
+                             "operando_stream/model)")
+        method = "pixel_shuffle"
+        extra = {"infer_stride": int(pixel_shuffle["infer_stride"]), "seed": int(pixel_shuffle["refine_seed"]),
+                 "refine_passes": int(pixel_shuffle["refine_passes"]),
+                 "refine_fraction": float(pixel_shuffle["refine_fraction"])}
     work = ChunkWork(source="", axes=data.axes, output="", plan=plan, method=method, params=params, tta=tta,
-                     device=device, tile=tile)
+                     device=device, tile=tile, extra=extra)
     arr = da.from_array(data.data, chunks=chunks, asarray=True)
     fn = _block_fn(data.axes, work, net, path)
     if plan.seq_axis is None or halo == 0:
