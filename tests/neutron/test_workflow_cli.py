@@ -131,3 +131,20 @@ def test_demo_with_the_video_denoiser_cuts_variability(tmp_path):
     var = result.metrics["dynamic_variability"]
     assert var["denoised"] < 0.85 * var["raw"]
     assert (tmp_path / "analysis" / "delta_a_denoised.tif").exists()
+
+
+def test_a_transmission_file_is_denoised_as_transmission_and_raw_target_is_refused(small_phantom):
+    from operando import InputError
+
+    opens = tuple(tuple(b) for b in small_phantom.regions["regions"]["open"]["boxes"])
+    t_stack = normalize(small_phantom.sample, small_phantom.open_beam, small_phantom.dark, open_regions=opens).stack
+    regions = regions_from_dict(small_phantom.regions, small_phantom.sample.shape[1:])
+    config = AnalysisConfig(reference=small_phantom.reference, time_budget_s=5, open_regions=opens,
+                            half_cycle_frames=tuple(small_phantom.boundaries))
+    assert config.denoise_target == "transmission"  # the default, measured best on the phantom
+    analysis = analyze_series(t_stack, config=config, regions=regions)  # a plain T stack, as read from T.tif
+    raw_var, den_var = (analysis.metrics[k]["dynamic_variability"]["electrodes"] for k in ("raw", "denoised"))
+    assert np.isfinite(analysis.delta_denoised).mean() > 0.9 and den_var < raw_var
+    with pytest.raises(InputError, match="transmission"):
+        analyze_series(t_stack, config=AnalysisConfig(reference=small_phantom.reference, denoise_target="raw",
+                                                      time_budget_s=5), regions=regions)

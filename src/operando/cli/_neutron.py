@@ -119,7 +119,8 @@ def analyze_cmd(
     output: OutputDirOption,
     reference_frame: Annotated[str, typer.Option(help="Reference frame N, or a range start:stop averaged.")] = "0",
     denoise: Annotated[str, typer.Option(help="video (the paper's way) or none.")] = "video",
-    denoise_target: Annotated[str, typer.Option(help="What is denoised: delta_a, transmission or raw.")] = "delta_a",
+    denoise_target: Annotated[str, typer.Option(help="What is denoised: transmission (default, measured best on "
+                                                "the phantom: docs/neutron.md), delta_a or raw.")] = "transmission",
     regions: Annotated[Optional[Path], typer.Option(help="regions.json (default: layers found in the image).")] = None,
     cycler: Annotated[Optional[Path], typer.Option(help="Cycler CSV (time, current, voltage).")] = None,
     open_beam: Annotated[Optional[list[str]], typer.Option("--open-beam", help="Open beam, for raw input.")] = None,

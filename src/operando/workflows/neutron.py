@@ -56,7 +56,7 @@ class AnalysisConfig:
 
     reference: int | tuple[int, int] = 0
     denoise: Literal["video", "none"] = "video"
-    denoise_target: DenoiseTarget = "delta_a"
+    denoise_target: DenoiseTarget = "transmission"
     time_budget_s: float = 120.0
     seed: int = 0
     k: float = 3.0
@@ -105,14 +105,15 @@ def _denoise(data: np.ndarray, config: AnalysisConfig, progress: Progress | None
     return result
 
 
-def _denoised_delta(sample: Stack | None, open_beam: Stack | None, dark: Stack | None, tr: Transmission,
+def _denoised_delta(sample: Stack | None, open_beam: Stack | None, dark: Stack | None, tr: Transmission | Stack,
                     delta: DeltaA, config: AnalysisConfig, progress: Progress | None) -> np.ndarray:
     """Return denoised Delta A, denoising Delta A itself, the transmission, or the raw counts."""
     if config.denoise_target == "delta_a":
         return _denoise(delta.stack.to_numpy(), config, progress)
     if config.denoise_target == "transmission":
-        clean_t = _denoise(tr.stack.to_numpy(), config, progress)
-        stack = Stack(clean_t, axes="TYX", metadata=tr.stack.metadata)
+        t_stack = tr.stack if isinstance(tr, Transmission) else tr
+        clean_t = _denoise(t_stack.to_numpy(), config, progress)
+        stack = Stack(clean_t, axes="TYX", metadata=t_stack.metadata)
     else:
         if sample is None or open_beam is None or dark is None:
             raise InputError("denoise_target='raw' needs the raw sample, open beam and dark; give them or denoise "
@@ -263,10 +264,10 @@ def analyze_series(
     metrics: dict[str, Any] = {"raw": _metrics(data, delta, regions, bounds, kinds, config, pixel_size)}
     denoised = None
     if config.denoise == "video":
-        tr = source if isinstance(source, Transmission) else None
-        if tr is None and config.denoise_target != "delta_a":
-            raise InputError("denoising the transmission or raw counts needs the normalised input; use "
-                             "denoise_target='delta_a'")
+        tr = source
+        if not isinstance(source, Transmission) and config.denoise_target == "raw":
+            raise InputError("denoise_target='raw' needs the counts normalised here (sample, open beam and dark), "
+                             "not a transmission file; use denoise_target='transmission'")
         sample, ob, dc = raw if raw is not None else (None, None, None)
         denoised = _denoised_delta(sample, ob, dc, tr, delta, config, progress)  # type: ignore[arg-type]
         metrics["denoised"] = _metrics(denoised, delta, regions, bounds, kinds, config, pixel_size)
