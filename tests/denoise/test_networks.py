@@ -230,8 +230,9 @@ def test_test_time_augmentation_keeps_quality_and_the_blind_spot(clean_video, no
         assert out[6, 9, 20] == tta.to_numpy()[6, 9, 20]
 
 
-def test_config_or_keywords_never_merged(noisy_video, tiny_config):
-    """Keywords build a config, or repeat the given config's values; a contradiction is one InputError line."""
+def test_config_and_keywords_never_contradict(noisy_video, tiny_config):
+    """Keywords build a config, fill what it left at defaults, or repeat its values; a contradiction of a value it
+    sets is one InputError line."""
     from operando.denoise import TrainConfig
 
     with pytest.raises(InputError, match=r"max_steps=7 conflicts with config.max_steps=120"):
@@ -242,6 +243,9 @@ def test_config_or_keywords_never_merged(noisy_video, tiny_config):
     a = train_denoiser(noisy_video, config=TrainConfig(method="n2v", **small), rng=1)
     b = train_denoiser(noisy_video, config=TrainConfig(method="n2v", seed=1, **small), method="n2v")  # repeats
     np.testing.assert_array_equal(predict(a, noisy_video).to_numpy(), predict(b, noisy_video).to_numpy())
+    filled = train_denoiser(noisy_video, config=TrainConfig(**small), method="n2v", rng=1)  # fills a default
+    assert filled.config.method == "n2v"
+    np.testing.assert_array_equal(predict(a, noisy_video).to_numpy(), predict(filled, noisy_video).to_numpy())
     by_keywords = train_denoiser(noisy_video, method="n2v", max_steps=6, rng=1)  # keywords alone build a config
     assert by_keywords.config == TrainConfig(method="n2v", max_steps=6, seed=1).model_copy(
         update={k: getattr(by_keywords.config, k) for k in ("blind_spot", "impulse_filter", "skip_impulses")})

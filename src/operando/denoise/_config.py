@@ -99,8 +99,9 @@ def config_from(config: TrainConfig | None, **keywords: Any) -> TrainConfig:
     """One configuration from ``config`` *or* keyword settings (the rule of :func:`train_denoiser`).
 
     Keywords that are ``None`` are not given. Without ``config`` the given keywords build a fresh TrainConfig
-    (defaults for the rest). With ``config``, a keyword may only repeat the value the config already holds;
-    a different value raises InputError instead of being merged silently.
+    (defaults for the rest). With ``config``, a keyword fills a setting the config left at its default (e.g.
+    ``TrainConfig(max_steps=3000)`` with ``method="n2v2"``); a keyword that contradicts a setting the config
+    sets explicitly raises InputError instead of being merged silently.
 
     Parameters
     ----------
@@ -118,11 +119,12 @@ def config_from(config: TrainConfig | None, **keywords: Any) -> TrainConfig:
     if config is None:
         return make_config(**given)
     for key, value in given.items():
-        if getattr(config, key) != value:
+        if key in config.model_fields_set and getattr(config, key) != value:
             raise InputError(
                 f"{key}={value!r} conflicts with config.{key}={getattr(config, key)!r}; give the settings either "
                 f"in config (config.model_copy(update={{{key!r}: {value!r}}})) or as keywords, not both")
-    return config
+    unset = {k: v for k, v in given.items() if k not in config.model_fields_set and getattr(config, k) != v}
+    return make_config(**{**config.model_dump(exclude_unset=True), **unset}) if unset else config
 
 
 def concrete_seed(rng: int | np.random.Generator | None) -> int:
