@@ -26,7 +26,9 @@ the noise variance in mean squared error": a check fails when a denoiser's loss 
 is material (:data:`MAX_KEPT_NOISE`, :data:`MAX_REMOVED_SIGNAL`), not when it differs by chance (the
 estimate's spread on a 256 x 256 image is a few hundredths). What is measured can be no better than the
 noise measurement: where it mistakes fine image texture for noise, the noise spectrum is too high and kept
-noise reads high (docs/benchmarks.md, "Residual check calibration").
+noise reads high; where it misses noise (Poisson noise measured on the quiet pixels only, scan-line offsets
+correlated beyond the measured lags), even the true residual reads as removed signal (docs/benchmarks.md,
+"Residual check, recalibrated").
 
 Also reported, not judged: the variance ratio (the Wiener filter's own is :attr:`ResidualCheck.wiener_variance_ratio`),
 the autocorrelations and the residual's correlation with the denoised image's detail (any smoothing filter
