@@ -154,8 +154,11 @@ def _throughput_rows(folder: Path, frames: int, limit: str, workers: int, in_mem
         rows.append(_row("in memory (predict)", frames, mem, max_abs_diff_vs_streamed=diff))
     if workers > 1:
         many = run_child({**base, "mode": "stream", "output": str(folder / "s2.zarr"), "scheduler": f"local:{workers}"})
-        same = bool(np.array_equal(read_output(folder / "s2.zarr"), ref))
+        got = read_output(folder / "s2.zarr")
+        same = bool(np.array_equal(got, ref))
+        diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else None
         rows.append(_row(f"streamed, local:{workers}", frames, many, memory_limit=limit, identical=same,
+                         max_abs_diff_vs_streamed=diff,
                          model_loads_per_worker=many.get("loads")))
     return rows
 
