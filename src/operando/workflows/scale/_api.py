@@ -16,7 +16,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._files import refuse_to_overwrite
 from ..._stack import Progress, Stack
-from ._chunks import ChunkWork, limit_malloc_arenas
+from ._chunks import ChunkWork, tune_malloc
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
 from ._run import ScaleResult, create_store, execute
@@ -51,7 +51,7 @@ def _warn_chunk_statistics(net: Any) -> None:
 def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None) -> tuple[Stack, Path]:
     from ...io import read
 
-    limit_malloc_arenas()  # before any Zarr read starts its threads
+    tune_malloc()  # before any Zarr read starts its threads
 
     out = Path(output)
     if not out.name.lower().endswith(".zarr"):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._stack import Stack
-from ._chunks import ChunkWork, cached_model, denoise_block
+from ._chunks import ChunkWork, cached_model, denoise_block, tune_malloc
 from ._plan import plan_chunks
 
 
@@ -17,6 +17,7 @@ def _block_fn(axes: str, work: ChunkWork, model: Any, model_path: str | None) ->
     seq = work.plan.seq_axis
 
     def fn(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+        tune_malloc()
         net = model if model is not None else (cached_model(model_path, None)[0] if model_path else None)
         stack = Stack(np.asarray(block, np.float32), axes=axes)
         first = block_info[0]["array-location"][seq][0] if block_info and seq is not None else 0
