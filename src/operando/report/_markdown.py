@@ -23,7 +23,7 @@ def _fmt(value: object) -> str:
 
 
 def markdown_table(rows: Sequence[dict[str, object]], columns: Sequence[str] | None = None) -> str:
-    """Format rows of dicts as a Markdown table (floats to 4 significant digits).
+    """Format rows of dicts as a Markdown table (floats to 4 significant digits; ``|`` in a cell escaped).
 
     Parameters
     ----------
@@ -40,8 +40,12 @@ def markdown_table(rows: Sequence[dict[str, object]], columns: Sequence[str] | N
     if not rows:
         return ""
     cols = list(columns or rows[0].keys())
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(str(c)) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(_fmt(r.get(c, ""))) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
