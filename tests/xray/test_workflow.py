@@ -177,8 +177,8 @@ def test_demo_and_benchmark_run(tmp_path):
     assert "mean error over 3 noise draws" in targets["max_abs_bias_denoised"]["target"]
 
 
-def test_joint_tv_over_energies_beats_images_denoised_one_by_one():
-    """Vectorial TV keeps the two energies' edges together: x (their ratio) comes out closer to the truth."""
+def test_one_tv_weight_for_both_energies_beats_a_weight_per_image():
+    """Both energies smoothed alike keep their edge errors together: x (their ratio) comes out closer to the truth."""
     from operando.workflows.stxm import CompositionConfig, PhantomConfig, make_phantom, run_composition, score_run
 
     phantom = make_phantom(PhantomConfig(size=64, frames=1, n_particles=2, i0_counts=150, seed=1))

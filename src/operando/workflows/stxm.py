@@ -295,8 +295,8 @@ class CompositionConfig(BaseModel):
         "gradient magnitude (for contrast that inverts between images)")
     denoise: str = Field("none", description="none or a method of operando.denoise (n2v2, structn2v, video, nlm...)")
     denoise_stage: Literal["before", "after"] = Field("before", description="denoise OD before the ratio or x after")
-    joint_energies: bool = Field(True, description="tv before the ratio: denoise the energies of each frame jointly "
-                                 "(vectorial TV, one J-invariant calibrated weight; measured better on the phantom)")
+    joint_energies: bool = Field(True, description="tv before the ratio: one TV weight for all energies of a frame, "
+                                 "calibrated J-invariantly on them together (measured better on the phantom)")
     time_budget_s: float = Field(120.0, gt=0, description="training budget of a neural denoiser per run")
     ensemble: int = Field(1, ge=1, description="networks averaged; > 1 and sd='ensemble' gives the sd from spread")
     sd: Literal["auto", "poisson", "split", "residual", "ensemble"] = Field(
@@ -397,12 +397,13 @@ def _denoise_images(data: np.ndarray, axes: str, cfg: CompositionConfig, progres
 
 
 def joint_tv(images: np.ndarray, axes: str, n_weights: int = 25) -> np.ndarray:
-    """Denoise the energies of each frame together: vectorial total variation with a J-invariant weight.
+    """Denoise the energies of each frame with one TV weight, calibrated J-invariantly on all of them at once.
 
-    TV summed over channels, sum_pixels sqrt(sum_E |grad OD_E|^2), lets the images at the two energies keep
-    their edges in the same places, so the ratio that gives x does not pick up the independent edge errors of
-    images denoised one by one. The weight is chosen per frame among ``n_weights`` values (0.005 to 1 times the
-    frame's standard deviation) by scikit-image's J-invariant self-supervised loss: no clean data.
+    Each energy's image is denoised by total variation (Chambolle) with the same weight, chosen per frame among
+    ``n_weights`` values (0.005 to 1 times the frame's standard deviation) by scikit-image's J-invariant
+    self-supervised loss summed over the energies (each pixel masked in all energies together): no clean data.
+    On the phantom this beat a weight calibrated per image (x RMSE 0.0488 against 0.052) and also vectorial TV,
+    whose gradient norm couples the energies (0.0503; 0.0501 with the energies scaled to equal noise first).
 
     Parameters
     ----------
