@@ -148,3 +148,25 @@ def test_a_transmission_file_is_denoised_as_transmission_and_raw_target_is_refus
     with pytest.raises(InputError, match="transmission"):
         analyze_series(t_stack, config=AnalysisConfig(reference=small_phantom.reference, denoise_target="raw",
                                                       time_budget_s=5), regions=regions)
+
+
+def test_the_reference_images_static_noise_is_smoothed_out_of_every_frame():
+    """Noise kept in the reference frames is a pattern in every Delta A frame; smoothing A_ref removes most of it."""
+    from operando import Stack
+    from operando.neutron import differential_attenuation
+    from operando.workflows.neutron import _with_smoothed_reference
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64] / 64.0
+    cell = 0.8 + 0.3 * (xx > 0.5) + 0.1 * np.sin(4 * yy)  # attenuation with an edge
+    change = np.linspace(0, 0.2, 20)[:, None, None] * (yy > 0.4)  # lithium moving in the lower part
+    a = cell[None] + change + 0.002 * rng.standard_normal((20, 48, 64))
+    a[:4] += 0.01 * rng.standard_normal((48, 64))  # the reference frames share their kept noise
+    delta = differential_attenuation(Stack(np.exp(-a).astype(np.float32), "TYX"), reference=(0, 4))
+    truth = change - change[:4].mean(axis=0)
+    info: dict = {}
+    kept = _with_smoothed_reference(delta, AnalysisConfig(reference=(0, 4), reference_denoise="none"), info)
+    smoothed = _with_smoothed_reference(delta, AnalysisConfig(reference=(0, 4)), info)
+    rmse = {k: float(np.sqrt(np.mean((v - truth) ** 2))) for k, v in (("kept", kept), ("smoothed", smoothed))}
+    assert rmse["smoothed"] < 0.65 * rmse["kept"]  # measured 0.0052 against 0.0092
+    assert info["reference_denoise"]["method"] == "tv" and 0.001 < info["reference_denoise"]["weight"] < 0.03

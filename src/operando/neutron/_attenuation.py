@@ -108,6 +108,8 @@ class DeltaA:
         Frames averaged into A_ref.
     info : dict
         Counts of masked pixels per frame and how the sd was obtained.
+    reference_image : ndarray, shape (Y, X), float32
+        A_ref itself, on the registered grid (NaN where masked).
     """
 
     stack: Stack
@@ -116,6 +118,7 @@ class DeltaA:
     bad: np.ndarray
     reference: tuple[int, ...]
     info: dict[str, Any] = field(default_factory=dict)
+    reference_image: np.ndarray | None = None
 
 
 def attenuation(transmission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -249,4 +252,5 @@ def differential_attenuation(
     meta = stack.metadata.replace(original_dtype="float32",
                                   extra={**stack.metadata.extra, "quantity": "delta_attenuation",
                                          "delta_a": info})
-    return DeltaA(Stack(delta, axes="TYX", metadata=meta), sd, np.asarray(var_a, np.float32), bad, ref, info)
+    return DeltaA(Stack(delta, axes="TYX", metadata=meta), sd, np.asarray(var_a, np.float32), bad, ref, info,
+                  np.asarray(a_ref, np.float32))
