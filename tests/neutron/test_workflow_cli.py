@@ -150,11 +150,11 @@ def test_a_transmission_file_is_denoised_as_transmission_and_raw_target_is_refus
                                                       time_budget_s=5), regions=regions)
 
 
-def test_the_reference_images_static_noise_is_smoothed_out_of_every_frame():
-    """Noise kept in the reference frames is a pattern in every Delta A frame; smoothing A_ref removes most of it."""
+def test_polishing_removes_the_reference_images_static_noise_and_the_frames_rough_noise():
+    """Noise kept in the reference frames is a pattern in every Delta A frame; TV on A_ref and frames removes it."""
     from operando import Stack
     from operando.neutron import differential_attenuation
-    from operando.workflows.neutron import _with_smoothed_reference
+    from operando.workflows.neutron import _polish
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:48, 0:64] / 64.0
@@ -165,8 +165,8 @@ def test_the_reference_images_static_noise_is_smoothed_out_of_every_frame():
     delta = differential_attenuation(Stack(np.exp(-a).astype(np.float32), "TYX"), reference=(0, 4))
     truth = change - change[:4].mean(axis=0)
     info: dict = {}
-    kept = _with_smoothed_reference(delta, AnalysisConfig(reference=(0, 4), reference_denoise="none"), info)
-    smoothed = _with_smoothed_reference(delta, AnalysisConfig(reference=(0, 4)), info)
+    kept = _polish(delta, AnalysisConfig(reference=(0, 4), polish="none"), info)
+    smoothed = _polish(delta, AnalysisConfig(reference=(0, 4)), info)
     rmse = {k: float(np.sqrt(np.mean((v - truth) ** 2))) for k, v in (("kept", kept), ("smoothed", smoothed))}
-    assert rmse["smoothed"] < 0.65 * rmse["kept"]  # measured 0.0052 against 0.0092
-    assert info["reference_denoise"]["method"] == "tv" and 0.001 < info["reference_denoise"]["weight"] < 0.03
+    assert rmse["smoothed"] < 0.65 * rmse["kept"]
+    assert 0.001 < info["polish"]["reference_weight"] < 0.03 and info["polish"]["frame_weight_max"] < 0.01

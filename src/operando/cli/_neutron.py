@@ -121,9 +121,10 @@ def analyze_cmd(
     denoise: Annotated[str, typer.Option(help="video (the paper's way) or none.")] = "video",
     denoise_target: Annotated[str, typer.Option(help="What is denoised: transmission (default, measured best on "
                                                 "the phantom: docs/neutron.md), delta_a or raw.")] = "transmission",
-    reference_denoise: Annotated[str, typer.Option(help="tv (default): smooth the denoised reference image, whose "
-                                                   "noise is static in every frame; none: keep the frames' mean.")
-                                 ] = "tv",
+    polish: Annotated[str, typer.Option(help="tv (default): after the video denoiser, total variation on the "
+                                        "reference image (its noise is static in every frame) and on each Delta A "
+                                        "frame, weight = the image's residual noise sd; none: the network alone.")
+                      ] = "tv",
     regions: Annotated[Optional[Path], typer.Option(help="regions.json (default: layers found in the image).")] = None,
     cycler: Annotated[Optional[Path], typer.Option(help="Cycler CSV (time, current, voltage).")] = None,
     open_beam: Annotated[Optional[list[str]], typer.Option("--open-beam", help="Open beam, for raw input.")] = None,
@@ -146,7 +147,7 @@ def analyze_cmd(
 
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
-                            reference_denoise=reference_denoise,  # type: ignore[arg-type]
+                            polish=polish,  # type: ignore[arg-type]
                             k=k, register=not no_register, open_regions=_boxes(open_region),
                             drift_region=_boxes([drift_region])[0] if drift_region else None,
                             half_cycle_frames=tuple(int(v) for v in half_cycles.split(",")) if half_cycles else None,

@@ -57,7 +57,7 @@ class AnalysisConfig:
     reference: int | tuple[int, int] = 0
     denoise: Literal["video", "none"] = "video"
     denoise_target: DenoiseTarget = "transmission"
-    reference_denoise: Literal["tv", "none"] = "tv"  # smooth the denoised A_ref (see _with_smoothed_reference)
+    polish: Literal["tv", "none"] = "tv"  # TV on the denoised A_ref and Delta A frames (see _polish)
     time_budget_s: float = 120.0
     seed: int = 0
     k: float = 3.0
@@ -126,33 +126,41 @@ def _denoised_delta(sample: Stack | None, open_beam: Stack | None, dark: Stack |
                           gain=config.gain).stack
     again = differential_attenuation(stack, reference=config.reference, register=config.register,
                                      drift_region=config.drift_region)
-    return _with_smoothed_reference(again, config, delta.info)
+    return _polish(again, config, delta.info)
 
 
-def _with_smoothed_reference(denoised: DeltaA, config: AnalysisConfig, info: dict[str, Any]) -> np.ndarray:
-    """Return the denoised Delta A with its reference image A_ref smoothed by total variation.
+def _polish(denoised: DeltaA, config: AnalysisConfig, info: dict[str, Any]) -> np.ndarray:
+    """Return the denoised Delta A with its reference image and then each frame smoothed by total variation.
 
-    A_ref (the mean of the denoised reference frames) is subtracted from every frame, so what noise it keeps is a
-    static pattern in all of Delta A, and a video denoiser cannot remove it: the reference frames are predicted
-    from each other, and their mean kept most of their own noise (on the phantom, a static error of rms 0.0061
-    against 0.0043 for everything else). ``A_ref`` is replaced by ``TV_w(A_ref)`` with ``w`` the residual noise
-    sd of A_ref (scikit-image's wavelet MAD estimate; J-invariant calibration does not apply: the residual noise
-    of a denoised image is not independent between pixels): ``Delta A(t) <- Delta A(t) + A_ref - TV_w(A_ref)``.
+    1. A_ref (the mean of the denoised reference frames) is subtracted from every frame, so the noise it keeps
+       is a static pattern in all of Delta A, which a video denoiser cannot remove: the reference frames are
+       predicted from each other, and their mean kept most of their own noise (on the phantom, a static error of
+       rms 0.0061 against 0.0043 for everything else). ``Delta A(t) <- Delta A(t) + A_ref - TV_w(A_ref)``.
+    2. Each frame then gets ``TV_w(Delta A(t))``: what the network left is spatially rough noise.
+
+    ``w`` is each image's residual noise sd (scikit-image's wavelet MAD estimate). J-invariant calibration does
+    not apply here: the residual noise of a denoised image is not independent between pixels.
     """
     data = denoised.stack.to_numpy()
     ref = denoised.reference_image
-    if config.reference_denoise == "none" or ref is None:
+    if config.polish == "none" or ref is None:
         return data
     from skimage.restoration import denoise_tv_chambolle, estimate_sigma
 
-    bad = ~np.isfinite(ref)
-    filled = np.where(bad, float(np.nanmedian(ref)) if (~bad).any() else 0.0, ref).astype(np.float64)
-    weight = float(estimate_sigma(filled))
-    if not weight > 0:
-        return data
-    smooth = denoise_tv_chambolle(filled, weight=weight)
-    info["reference_denoise"] = {"method": "tv", "weight": weight, "weight_from": "noise sd of A_ref (wavelet MAD)"}
-    return (data + (filled - smooth)[None]).astype(np.float32)
+    def tv(image: np.ndarray) -> tuple[np.ndarray, float]:
+        bad = ~np.isfinite(image)
+        filled = np.where(bad, float(np.nanmedian(image)) if (~bad).any() else 0.0, image).astype(np.float64)
+        weight = float(estimate_sigma(filled))
+        out = denoise_tv_chambolle(filled, weight=weight) if weight > 0 else filled
+        out[bad] = np.nan
+        return out, weight
+
+    smooth_ref, w_ref = tv(ref)
+    shifted = data + (ref - smooth_ref)[None]
+    frames, weights = zip(*(tv(frame) for frame in shifted), strict=True)
+    info["polish"] = {"method": "tv, weight = residual noise sd (wavelet MAD)", "reference_weight": w_ref,
+                      "frame_weight_median": float(np.median(weights)), "frame_weight_max": float(np.max(weights))}
+    return np.stack(frames).astype(np.float32)
 
 
 def _electrode_masks(regions: Regions) -> dict[str, np.ndarray]:
@@ -275,8 +283,8 @@ def analyze_series(
                          "way) or not at all ('none')")
     if config.denoise_target not in ("delta_a", "transmission", "raw"):
         raise InputError(f"denoise_target={config.denoise_target!r}: choose delta_a, transmission or raw")
-    if config.reference_denoise not in ("tv", "none"):
-        raise InputError(f"reference_denoise={config.reference_denoise!r}: choose tv or none")
+    if config.polish not in ("tv", "none"):
+        raise InputError(f"polish={config.polish!r}: choose tv or none")
     started = time.perf_counter()
     delta = differential_attenuation(source, reference=config.reference, register=config.register,
                                      drift_region=config.drift_region)
