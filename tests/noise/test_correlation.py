@@ -113,3 +113,13 @@ def test_real_radiograph_noise_is_positively_correlated(stepwedge):
     reference = float(np.median(rhos))
     assert 0.05 < measured < 0.5
     assert measured == pytest.approx(reference, abs=0.1)
+
+
+def test_real_radiograph_image_alone_reads_what_the_scene_free_difference_reads(stepwedge):
+    short, long = stepwedge
+    alone = measure_noise_correlation(short)
+    # the difference from the 24x longer exposure has no scene: its flat patches are everywhere
+    diff = measure_noise_correlation(short - long)
+    assert alone.acf_x[1] == pytest.approx(diff.acf_x[1], abs=0.04)
+    assert alone.acf_y[1] == pytest.approx(diff.acf_y[1], abs=0.04)
+    assert not alone.blind_spot_ok  # correlated beyond the measurement's error: no pixel-wise blind spot

@@ -6,8 +6,10 @@ space and between frames) and :func:`diagnose` (frames, stripes, fixed pattern, 
 * a video (>= 5 frames along T/E) whose noise changes from frame to frame: ``video`` (temporal masking). The
   donut blind spot on the target frame is kept when the noise is spatially white, its hole widened to the
   measured footprint when neighbours correlate up to 3 px, and switched off beyond that (scan lines);
-* a single image (or a short stack) with white noise: ``n2v2`` (never a correlated-noise scheme: the verdict
-  needs a neighbour correlation >= 0.1);
+* a single image (or a short stack) with white noise: ``n2v2``. Leaving the pixel-wise blind spot needs
+  evidence: a neighbour correlation that clears 0.1 by two standard errors of its measurement
+  (``NoiseCorrelation.blind_spot_ok``; the error is a jackknife over spatial blocks of the flat patches the
+  noise was measured on). White noise on a textured image measures |rho1| <= 0.03 and stays with ``n2v2``;
 * a single image with noise correlated between neighbours: ``pixel_shuffle`` (AP-BSN style); with
   row-correlated scan-line noise: ``structn2v``.
 
@@ -79,7 +81,9 @@ def choose_from(diagnosis) -> AutoChoice:
     """
     corr = diagnosis.noise_correlation
     noise = corr.as_dict() if corr is not None else {}
+    se = corr.neighbour_corr_se if corr is not None else float("nan")
     rho = (f"neighbour correlation {diagnosis.spatial_corr_x:.2f} (x) / {diagnosis.spatial_corr_y:.2f} (y)"
+           + (f" +- {se:.2f}" if np.isfinite(se) else "")
            + ("" if corr is not None else ", images too small to measure it well"))
     if diagnosis.n_frames >= 5 and not diagnosis.static_in_time:
         choice = _video_choice(corr, rho) if not diagnosis.stripes else AutoChoice(
