@@ -19,8 +19,13 @@ MaxStepsOption = Annotated[Optional[int], typer.Option(
 def benchmark_correlated_cmd(
     output: OutputDirOption = Path("benchmark-correlated"),
     scene: Annotated[Optional[list[str]], typer.Option(help="camera, cahn_hilliard (repeat; default both).")] = None,
-    noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat; default: white, PSF-blurred "
-                                                         "0.2/0.4/0.6, scintillator, scan-line).")] = None,
+    noise: Annotated[Optional[list[str]], typer.Option(help=(
+        "Noise cases (repeat; default: white, PSF-blurred 0.2/0.4/0.6, scintillator, scan-line, scan-line plus "
+        "jitter). A case joins with '+' the models gaussian:SIGMA, poisson:PEAK, impulse:FRACTION, "
+        "mixed:PEAK,SIGMA[,IMPULSE], scanline:OFFSET[,GAIN[,PIXEL[,CORR]]], fixed:SIGMA[,GAIN], "
+        "correlated:SIGMA[,RHO], scintillator:PEAK[,RHO] and jitter:PX[,CORR] (STXM positioning jitter: each "
+        "row shifted along X by an AR(1) amount of SD PX pixels, row-to-row correlation CORR, default 0.8), "
+        "e.g. 'jitter:0.3+scanline:0.05'."))] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: auto, n2v2, "
                                                           "pixel_shuffle, video, gaussian, bm3d, bm3d_true).")] = None,
     size: Annotated[int, typer.Option(help="Side of the natural image, pixels.")] = 256,
