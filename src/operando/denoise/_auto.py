@@ -83,7 +83,7 @@ def choose_from(diagnosis) -> AutoChoice:
     noise = corr.as_dict() if corr is not None else {}
     se = corr.neighbour_corr_se if corr is not None else float("nan")
     rho = (f"neighbour correlation {diagnosis.spatial_corr_x:.2f} (x) / {diagnosis.spatial_corr_y:.2f} (y)"
-           + (f" +- {se:.2f}" if np.isfinite(se) else "")
+           + (f" +- {se:.3f}" if np.isfinite(se) else "")
            + ("" if corr is not None else ", images too small to measure it well"))
     if diagnosis.n_frames >= 5 and not diagnosis.static_in_time:
         choice = _video_choice(corr, rho) if not diagnosis.stripes else AutoChoice(
