@@ -99,15 +99,16 @@ class NoiseCorrelation:
         return psd_from_autocovariance(self.autocovariance(), shape)
 
     def as_dict(self) -> dict[str, object]:
-        """Return a JSON-ready summary (lags, length, verdict, a PSD summary)."""
+        """Return a JSON-ready summary (lags, length, verdict, the neighbour correlation's error, a PSD summary)."""
         psd = self.psd((64, 64)) / (64 * 64 * max(self.sigma**2, 1e-30))
         f = np.fft.fftfreq(64)
         radius = np.hypot(f[:, None], f[None, :])
+        se = self.neighbour_corr_se
         return {
             "sigma": self.sigma, "acf_y": [round(v, 4) for v in self.acf_y],
             "acf_x": [round(v, 4) for v in self.acf_x], "temporal_corr": self.temporal_corr,
             "correlation_length_px": self.correlation_length_px, "blind_spot_ok": self.blind_spot_ok,
-            "source": self.source, "neighbour_corr_se": round(self.neighbour_corr_se, 4),
+            "source": self.source, "neighbour_corr_se": round(se, 4) if np.isfinite(se) else None,
             "psd_low_over_high": float(psd[radius < 0.125].mean() / max(psd[radius > 0.375].mean(), 1e-12)),
         }
 
