@@ -7,7 +7,8 @@ The pipeline (:func:`run_composition`) follows what a beamline user does by hand
 2. optional row-offset removal (median OD of each line's particle-free pixels);
 3. optional denoising of the OD images (before the ratio, the paper's way) or of x afterwards;
 4. registration of every image onto the first (gradient-weighted phase correlation), the variance moved along;
-5. per-pixel Beer-Lambert unmixing with propagated standard errors; mask from t / sd(t).
+5. per-pixel Beer-Lambert unmixing with propagated standard errors; mask from t / sd(t) (for denoised OD, also
+   significant in the raw OD).
 """
 
 from __future__ import annotations
@@ -567,6 +568,19 @@ def _unmix_frames(od: np.ndarray, var: np.ndarray, energies: list[float], cfg: C
     return results, notes
 
 
+def _raw_mask(od_raw: np.ndarray, var_raw: np.ndarray, energies: list[float], cfg: CompositionConfig, refs: Any
+              ) -> np.ndarray:
+    """Return the particle mask of the raw OD: t / sd(t) above the significance, with the counts' own errors.
+
+    A denoised run keeps only pixels that are significant in the raw data too: the errors of denoised OD are
+    correlated over many pixels (9-23 px on the phantom), so a t / sd(t) test on them alone finds blobs of false
+    particle in the background (mask precision 0.68 against 0.92 raw on the benchmark phantom, with tv).
+    """
+    od_al, var_al, _, _ = _align_stage(od_raw, var_raw, cfg)
+    comps, _ = _unmix_frames(od_al, var_al, energies, cfg, refs)
+    return np.stack([c.mask for c in comps])
+
+
 def _sd_choice(cfg: CompositionConfig, counts: np.ndarray) -> str:
     if cfg.sd != "auto":
         return cfg.sd
@@ -685,6 +699,9 @@ def run_composition(
     x = np.stack([c.x for c in comps])
     sd_x = np.stack([c.sd_x for c in comps])
     mask = np.stack([c.mask for c in comps])
+    if cfg.denoise != "none" and cfg.denoise_stage == "before":
+        mask &= _raw_mask(od_raw, var_raw, energies, cfg, refs)
+        x, sd_x = np.where(mask, x, np.nan), np.where(mask, sd_x, np.nan)
     thick = np.stack([c.thickness for c in comps])
     if cfg.denoise != "none" and cfg.denoise_stage == "after":
         x, sd_x = _denoise_after(x, sd_x, mask, cfg, progress)
