@@ -1138,7 +1138,7 @@ def _benchmark_report(out: Path, result: dict[str, Any], runs: dict[str, Composi
     plot_comparison(table, out / "reference_boxplot.png")
     write_json_file(out / "results.json", result)
     cols = ["variant", "rmse_x", "mean_bias", "max_abs_particle_error", "coverage_1.96sd",
-            "frame_interval_coverage", "mask_recall", "od_stripe_energy", "seconds"]
+            "frame_interval_coverage", "mask_recall", "mask_precision", "od_stripe_energy", "seconds"]
     bias = [{"variant": k, "noise draws": v["draws"], "max |bias| (particle x frame)": v["max_abs_bias"],
              "its se": v["se_of_max"], "max |error| in one draw": v["max_abs_error_one_draw"]}
             for k, v in result["particle_bias"].items()]
