@@ -51,7 +51,6 @@ class ChunkWork:
 def _stack(work: ChunkWork) -> Stack:
     key = ("input", work.source, work.axes or "")
     if key not in _CACHE:
-        tune_malloc()
         from ...io import read
 
         _CACHE[key] = read(work.source, axes=work.axes, lazy=True)
