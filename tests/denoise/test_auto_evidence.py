@@ -8,27 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from operando.denoise import choose_method
 from operando.noise import add_correlated_noise, add_poisson_noise
+from tests.scenes import SCENES
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "neutron" / "stepwedge"
-
-
-def _labyrinth(n=96, width=6.0, seed=7):
-    z = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), width, mode="wrap")
-    return (0.5 + 0.4 * np.tanh(4 * z / z.std())).astype(np.float32)
-
-
-def _astronaut(n=256):
-    from skimage import color, data
-    from skimage.transform import resize
-
-    return resize(color.rgb2gray(data.astronaut()), (n, n), anti_aliasing=True).astype(np.float32)
-
-
-SCENES = {"labyrinth": _labyrinth, "astronaut": _astronaut}
 
 
 @pytest.mark.parametrize("scene", SCENES)
@@ -50,15 +35,9 @@ def test_psf_noise_on_texture_goes_to_a_correlated_scheme(scene):
 def test_real_radiograph_goes_to_a_correlated_scheme():
     if not DATA.is_dir():
         pytest.skip("shared data folder not present")
-    import tifffile
+    from operando.workflows.real_benchmark import stepwedge_transmission
 
-    def read(name):
-        a = tifffile.imread(DATA / name).astype(np.float64)
-        med = ndimage.median_filter(a, 3)
-        return np.where(a - med > 5 * np.std(a - med), med, a)  # gamma spots
-
-    dark = read("exp5s_dc.tif")
-    transmission = (read("exp5s_h2o.tif") - dark) / (read("exp5s_ob.tif") - dark)
+    transmission = stepwedge_transmission(DATA, exposure="5s")  # gamma spots removed
     cy, cx = transmission.shape[0] // 2, transmission.shape[1] // 2
     choice = choose_method(transmission[cy - 192:cy + 192, cx - 192:cx + 192].astype(np.float32))
     assert choice.method == "pixel_shuffle", choice.reason

@@ -83,19 +83,9 @@ def test_too_small_image_is_refused():
 def stepwedge():
     if not DATA.is_dir():
         pytest.skip("shared data folder not present")
-    import tifffile
-    from scipy import ndimage
+    from operando.workflows.real_benchmark import stepwedge_transmission
 
-    def clean(name):
-        a = tifffile.imread(DATA / name).astype(np.float64)
-        med = ndimage.median_filter(a, 3)
-        return np.where(a - med > 5 * np.std(a - med), med, a)
-
-    def transmission(prefix):
-        dark = clean(f"{prefix}_dc.tif")
-        return ((clean(f"{prefix}_h2o.tif") - dark) / (clean(f"{prefix}_ob.tif") - dark))[100:800, 100:1400]
-
-    return transmission("exp5s"), transmission("exp120s")
+    return tuple(stepwedge_transmission(DATA, exposure=e)[100:800, 100:1400] for e in ("5s", "120s"))
 
 
 def test_real_radiograph_noise_is_positively_correlated(stepwedge):

@@ -6,25 +6,9 @@ at a neighbour correlation of 0.15-0.33 and rho = 0.4 at 0.50-0.55.
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from operando.noise import add_correlated_noise, add_poisson_noise, measure_noise_correlation
-
-
-def _labyrinth(n=96, width=6.0, seed=7):
-    """Spinodal-like domains ~15 px wide with sharp walls (a Cahn-Hilliard frame's texture)."""
-    z = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), width, mode="wrap")
-    return (0.5 + 0.4 * np.tanh(4 * z / z.std())).astype(np.float32)
-
-
-def _astronaut(n=256):
-    from skimage import color, data
-    from skimage.transform import resize
-
-    return resize(color.rgb2gray(data.astronaut()), (n, n), anti_aliasing=True).astype(np.float32)
-
-
-SCENES = {"labyrinth": _labyrinth, "astronaut": _astronaut}
+from tests.scenes import SCENES, labyrinth
 
 
 @pytest.mark.parametrize("scene", SCENES)
@@ -49,7 +33,7 @@ def test_psf_noise_on_texture_reads_its_correlation(scene, rho):
 
 
 def test_poisson_sigma_is_the_rms_over_the_image():
-    clean = _labyrinth()
+    clean = labyrinth()
     noisy = add_poisson_noise(clean, peak=30, rng=2)
     m = measure_noise_correlation(noisy)
     rms = float(np.std(noisy - clean))
@@ -69,7 +53,7 @@ def test_standard_error_matches_the_spread_over_noise_draws():
 
 def test_texture_everywhere_is_no_evidence_of_correlation():
     # domains ~5 px: no 12 px patch is flat, so the measurement cannot tell texture from noise and says so
-    clean = _labyrinth(width=2.0)
+    clean = labyrinth(width=2.0)
     noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
     m = measure_noise_correlation(noisy)
     assert np.isnan(m.neighbour_corr_se)
