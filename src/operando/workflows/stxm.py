@@ -306,6 +306,8 @@ class CompositionConfig(BaseModel):
         "'residual' (blind-spot denoisers only), or 'ensemble' spread when ensemble > 1")
     split_parts: int = Field(2, ge=2, description="sd 'split': independent Poisson parts the counts are thinned "
                              "into (each denoised; the output is their mean)")
+    energy_covariance: bool = Field(True, description="sd 'split': propagate the denoised errors' correlation "
+                                    "between energies (measured by the split) into sd(x), not independent errors")
     significance: float = Field(3.0, gt=0, description="particle mask: t / sd(t) above this")
     constant: bool = Field(False, description="fit a constant OD term (needs >= 3 energies)")
     seed: int = 0
@@ -554,14 +556,14 @@ def _denoise_after(x: np.ndarray, sd_x: np.ndarray, mask: np.ndarray, cfg: Compo
     return np.where(mask, den, np.nan), np.where(mask, np.sqrt(var), np.nan)
 
 
-def _unmix_frames(od: np.ndarray, var: np.ndarray, energies: list[float], cfg: CompositionConfig, refs: Any
-                  ) -> tuple[list[Any], list[str]]:
+def _unmix_frames(od: np.ndarray, var: np.ndarray, energies: list[float], cfg: CompositionConfig, refs: Any,
+                  covariance: np.ndarray | None = None) -> tuple[list[Any], list[str]]:
     from ..xray import check_energy_shift, composition
 
     results, notes = [], []
     for t in range(od.shape[0]):
         comp = composition(od[t], var[t], energies=energies, references=refs, constant=cfg.constant,
-                           significance=cfg.significance)
+                           significance=cfg.significance, covariance=None if covariance is None else covariance[t])
         results.append(comp)
         if t == 0:
             notes += comp.notes + [str(check_energy_shift(od[t], comp.mask, energies=energies,
@@ -594,8 +596,37 @@ def _sd_choice(cfg: CompositionConfig, counts: np.ndarray) -> str:
     return "split" if whole and cfg.denoise_stage == "before" else "residual"
 
 
-def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, float]:
+@dataclass
+class SplitDenoised:
+    """What :func:`split_denoise` returns.
+
+    Attributes
+    ----------
+    od : ndarray, shape (T, E, Y, X)
+        Denoised OD, the mean of the parts' outputs.
+    variance : ndarray, shape (T, E, Y, X)
+        Its error variance.
+    correlation_area_px : float
+        Correlation area of the denoised error (widens intervals of means over many pixels).
+    parts, rests : ndarray, shape (K, T, E, Y, X)
+        Each part's denoised OD and the raw OD of the other parts' counts (for :func:`split_covariance`).
+    """
+
+    od: np.ndarray
+    variance: np.ndarray
+    correlation_area_px: float
+    parts: np.ndarray
+    rests: np.ndarray
+
+
+def _local_mean(a: np.ndarray) -> np.ndarray:
+    """Gaussian (4 px) local mean over Y, X of the last two axes (NaN as 0): the split estimator's averaging."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(np.nan_to_num(a), (0,) * (a.ndim - 2) + (4.0, 4.0))
+
+
+def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | None = None) -> SplitDenoised:
     """Denoise OD with an error estimate valid for any denoiser, by binomial thinning of the counts.
 
     The counts y are split into K independent Poisson parts (multinomial thinning, ``cfg.split_parts``); each
@@ -615,32 +646,78 @@ def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | No
 
     Returns
     -------
-    (ndarray, ndarray, float)
-        Denoised OD (T, E, Y, X), its error variance, and the correlation area (pixels) of the denoised error,
-        from the difference of two parts' outputs (widens intervals of means over many pixels).
+    SplitDenoised
+        Denoised OD (T, E, Y, X), its error variance, the correlation area (pixels) of the denoised error (from
+        the difference of two parts' outputs), and the parts.
     """
-    from scipy import ndimage
-
     rng = np.random.default_rng(cfg.seed)
     y = np.maximum(np.nan_to_num(counts.to_numpy().astype(np.float64), nan=0.0), 0).astype(np.int64)
     k_parts = cfg.split_parts
     parts = np.moveaxis(rng.multinomial(y, [1 / k_parts] * k_parts), -1, 0).astype(np.float64)
-    dens, mses = [], []
-    sig = (0, 0, 4.0, 4.0)
-
-    def local(a: np.ndarray) -> np.ndarray:
-        return ndimage.gaussian_filter(np.nan_to_num(a), sig)
-
+    dens, rests, mses = [], [], []
     for k in range(k_parts):
         (od, _), _ = _od_stage(Stack(parts[k], "TEYX", counts.metadata), cfg)
         (od_rest, rest), _ = _od_stage(Stack(y - parts[k], "TEYX", counts.metadata), cfg)
         den = _denoise_images(od, "TEYX", cfg.model_copy(update={"seed": cfg.seed + k}), progress)[0]
         dens.append(den)
-        mses.append(local((den - od_rest) ** 2 - rest.variance))
-    pairs = sum(local((dens[j] - dens[k]) ** 2) for j in range(k_parts) for k in range(j + 1, k_parts))
+        rests.append(od_rest)
+        mses.append(_local_mean((den - od_rest) ** 2 - rest.variance))
+    pairs = sum(_local_mean((dens[j] - dens[k]) ** 2) for j in range(k_parts) for k in range(j + 1, k_parts))
     var = np.mean(mses, axis=0) - pairs / k_parts**2
     floor = 0.01 * np.nanmedian(mses) if np.isfinite(np.nanmedian(mses)) else 1e-8
-    return np.mean(dens, axis=0), np.maximum(var, max(floor, 1e-12)), correlation_area(dens[0] - dens[1])
+    return SplitDenoised(np.mean(dens, axis=0), np.maximum(var, max(floor, 1e-12)),
+                         correlation_area(dens[0] - dens[1]), np.stack(dens), np.stack(rests))
+
+
+def split_covariance(split: SplitDenoised, variance: np.ndarray, cfg: CompositionConfig, shifts: np.ndarray
+                     ) -> np.ndarray:
+    """Covariance of the denoised OD errors between energies, on the aligned grid (split estimator).
+
+    A denoiser's errors at two energies are correlated (the same edges are smoothed in both), and the Li
+    fraction, a ratio, cancels much of the common part: independent errors overstate sd(x). The cross moment
+    follows the split argument of :func:`split_denoise` with a and b two energies: the rest-OD noise of different
+    images is independent, so cov_ab = mean_k E[(f_ka - OD_-k,a)(f_kb - OD_-k,b)] -
+    sum_{j<k} E[(f_ja - f_ka)(f_jb - f_kb)] / K^2, computed after moving every part by the run's ``shifts``
+    (energies are shifted differently). It is used as a correlation, rho_ab = cov_ab / sqrt(v_a v_b), clipped to
+    [-0.95, 0.95], times the aligned variances ``variance``.
+
+    Parameters
+    ----------
+    split : SplitDenoised
+        The split run.
+    variance : ndarray, shape (T, E, Y, X)
+        Aligned error variance (the diagonal).
+    cfg : CompositionConfig
+        Alignment settings.
+    shifts : ndarray, shape (T, E, 2)
+        The run's shifts.
+
+    Returns
+    -------
+    ndarray, shape (T, E, E, Y, X)
+        Error covariance between energies at every aligned pixel.
+    """
+    from ..xray import align_stack
+
+    def move(a: np.ndarray) -> np.ndarray:
+        if cfg.align == "none":
+            return a
+        return align_stack(Stack(a, "TEYX"), resample=cfg.align, shifts=shifts).stack.to_numpy()
+
+    k_parts = split.parts.shape[0]
+    moved = [(move(split.parts[k]), move(split.rests[k])) for k in range(k_parts)]
+    n_e = variance.shape[1]
+    cov = np.zeros((variance.shape[0], n_e, n_e, *variance.shape[2:]))
+    for a in range(n_e):
+        cov[:, a, a] = variance[:, a]
+        for b in range(a + 1, n_e):
+            own = np.mean([_local_mean((f[:, a] - r[:, a]) * (f[:, b] - r[:, b])) for f, r in moved], axis=0)
+            pairs = sum(_local_mean((moved[j][0][:, a] - moved[k][0][:, a]) * (moved[j][0][:, b] - moved[k][0][:, b]))
+                        for j in range(k_parts) for k in range(j + 1, k_parts))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rho = np.clip((own - pairs / k_parts**2) / np.sqrt(variance[:, a] * variance[:, b]), -0.95, 0.95)
+            cov[:, a, b] = cov[:, b, a] = np.nan_to_num(rho) * np.sqrt(variance[:, a] * variance[:, b])
+    return cov
 
 
 def run_composition(
@@ -683,12 +760,13 @@ def run_composition(
     var_raw = odr.variance
     sd_kind = _sd_choice(cfg, data)
     area = 1.0  # correlation area of the pixel errors: 1 for raw counts, measured for split-denoised data
-    od, var = od_raw, var_raw
+    od, var, split = od_raw, var_raw, None
     if cfg.denoise != "none" and cfg.denoise_stage == "before":
         if progress:
             progress(0.1, f"denoising OD ({cfg.denoise})")
         if sd_kind == "split":
-            od, var, area = split_denoise(series, cfg, progress)
+            split = split_denoise(series, cfg, progress)
+            od, var, area = split.od, split.variance, split.correlation_area_px
         else:
             od, spread = _denoise_images(od_raw, "TEYX" if od_raw.shape[0] > 1 else "EYX", cfg, progress)
             var = spread if sd_kind == "ensemble" and spread is not None else (
@@ -697,7 +775,8 @@ def run_composition(
     if progress:
         progress(0.7, "aligning")
     od_al, var_al, shifts, residual = _align_stage(od, var, cfg)
-    comps, notes = _unmix_frames(od_al, var_al, energies, cfg, refs)
+    cov = split_covariance(split, var_al, cfg, shifts) if split is not None and cfg.energy_covariance else None
+    comps, notes = _unmix_frames(od_al, var_al, energies, cfg, refs, cov)
     x = np.stack([c.x for c in comps])
     sd_x = np.stack([c.sd_x for c in comps])
     mask = np.stack([c.mask for c in comps])

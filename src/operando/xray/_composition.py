@@ -167,19 +167,27 @@ class Composition:
     notes: list[str] = field(default_factory=list)
 
 
-def _solve_subset(design: np.ndarray, od: np.ndarray, weight: np.ndarray
+def _solve_subset(design: np.ndarray, od: np.ndarray, weight: np.ndarray, covariance: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted least squares per pixel: design (N, K), od / weight (P, N) -> coefficients (P, K), cov, chi2."""
+    """Weighted least squares per pixel: design (N, K), od / weight (P, N) -> coefficients (P, K), cov, chi2.
+
+    With ``covariance`` (P, N, N) of the OD errors, the coefficients' covariance is the sandwich
+    G^-1 A^T W C W A G^-1 (G = A^T W A) instead of G^-1, which holds only for independent errors of variance 1 / W.
+    """
     g = np.einsum("nk,pn,nl->pkl", design, weight, design)
     b = np.einsum("nk,pn,pn->pk", design, weight, od)
     cov = np.linalg.inv(g + 1e-300 * np.eye(design.shape[1]))
     coef = np.einsum("pkl,pl->pk", cov, b)
     resid = od - coef @ design.T
+    if covariance is not None:
+        lever = np.einsum("pkl,nl,pn->pkn", cov, design, weight)  # G^-1 A^T W
+        cov = np.einsum("pkn,pnm,plm->pkl", lever, covariance, lever)
     return coef, cov, np.sum(weight * resid**2, axis=1)
 
 
 def unmix(od: np.ndarray, variance: np.ndarray, matrix: np.ndarray, *, constant: bool = False,
-          nonnegative: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+          nonnegative: bool = True, covariance: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
     """Solve OD = A c (+ const) for every pixel.
 
     Parameters
@@ -192,6 +200,10 @@ def unmix(od: np.ndarray, variance: np.ndarray, matrix: np.ndarray, *, constant:
         Add a constant (pre-edge / background) term, not constrained.
     nonnegative : bool
         Constrain the phase amounts to be >= 0 (exact search over active sets; K is small).
+    covariance : ndarray, shape (P, N, N), optional
+        Full covariance of each pixel's OD errors between energies (e.g. of denoised images, whose errors are
+        correlated across energies). The fit still weights by ``1 / variance``; the amounts' covariance is
+        propagated from this matrix. Default: independent errors (diagonal ``variance``).
 
     Returns
     -------
@@ -207,7 +219,8 @@ def unmix(od: np.ndarray, variance: np.ndarray, matrix: np.ndarray, *, constant:
     if n == design.shape[1] and not nonnegative:
         inv = np.linalg.inv(design)
         coef = od.T @ inv.T
-        cov = np.einsum("kn,pn,ln->pkl", inv, variance.T, inv)
+        cov = (np.einsum("kn,pn,ln->pkl", inv, variance.T, inv) if covariance is None
+               else np.einsum("kn,pnm,lm->pkl", inv, covariance, inv))
         return coef[:, :k], cov[:, :k, :k], coef[:, k] if constant else None, "exact solve"
     weight = 1.0 / variance.T
     best_coef, best_cov = np.zeros((p, design.shape[1])), np.zeros((p, design.shape[1], design.shape[1]))
@@ -218,7 +231,7 @@ def unmix(od: np.ndarray, variance: np.ndarray, matrix: np.ndarray, *, constant:
         cols = list(subset) + ([k] if constant else [])
         if not cols:
             continue
-        coef, cov, chi = _solve_subset(design[:, cols], od.T, weight)
+        coef, cov, chi = _solve_subset(design[:, cols], od.T, weight, covariance)
         ok = np.all(coef[:, : len(subset)] >= 0, axis=1) if nonnegative else np.ones(p, bool)
         better = ok & (chi < best_chi - 1e-12)
         full = np.zeros((p, design.shape[1]))
@@ -278,6 +291,7 @@ def composition(
     significance: float = 3.0,
     min_size: int = 9,
     mask: np.ndarray | None = None,
+    covariance: np.ndarray | None = None,
 ) -> Composition:
     """Per-pixel Li fraction x and thickness t from optical density at two or more energies, with standard errors.
 
@@ -299,6 +313,9 @@ def composition(
         Particle mask: t / sd(t) > significance (see :func:`significance_mask`).
     mask : ndarray of bool, shape (Y, X), optional
         Use this particle mask instead.
+    covariance : ndarray, shape (E, E, Y, X), optional
+        Covariance of the OD errors between energies at every pixel (its diagonal replaces ``variance`` in the
+        error propagation); for denoised images, whose errors are correlated across energies.
 
     Returns
     -------
@@ -323,7 +340,15 @@ def composition(
     coef = np.full((flat.shape[1], matrix.shape[1]), np.nan)
     cov = np.full((flat.shape[1], matrix.shape[1], matrix.shape[1]), np.nan)
     offset = np.full(flat.shape[1], np.nan) if constant else None
-    c, cv, off, method = unmix(flat[:, good], var[:, good], matrix, constant=constant, nonnegative=nonneg)
+    sigma = None
+    if covariance is not None:
+        covariance = np.asarray(covariance, dtype=float)
+        if covariance.shape != (n_e, n_e, n_y, n_x):
+            raise InputError(f"composition: covariance must have shape (E, E, Y, X) = {(n_e, n_e, n_y, n_x)}, got "
+                             f"{covariance.shape}")
+        sigma = np.moveaxis(covariance.reshape(n_e, n_e, -1), -1, 0)[good]
+    c, cv, off, method = unmix(flat[:, good], var[:, good], matrix, constant=constant, nonnegative=nonneg,
+                               covariance=sigma)
     coef[good], cov[good] = c, cv
     if offset is not None and off is not None:
         offset[good] = off
