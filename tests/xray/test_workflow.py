@@ -186,7 +186,17 @@ def test_one_tv_weight_for_both_energies_beats_a_weight_per_image():
     apart = score_run(run_composition(phantom.counts, config=CompositionConfig(denoise="tv", joint_energies=False)),
                       phantom)
     assert joint["rmse_x"] < 0.97 * apart["rmse_x"]
-    assert 0.85 < joint["coverage_1.96sd"] < 0.995
+
+
+def test_split_sd_with_the_errors_correlation_between_energies_is_calibrated():
+    """1.96 sd(x) covers 90-98 % of the denoised pixels once the energies' shared error is carried into sd(x)."""
+    from operando.workflows.stxm import CompositionConfig, PhantomConfig, make_phantom, run_composition, score_run
+
+    phantom = make_phantom(PhantomConfig(seed=1))  # the benchmark's phantom, other particles and noise
+    covered = {ec: score_run(run_composition(phantom.counts, config=CompositionConfig(
+        denoise="tv", energy_covariance=ec)), phantom)["coverage_1.96sd"] for ec in (True, False)}
+    assert 0.90 < covered[True] < 0.98
+    assert covered[False] > covered[True] + 0.03  # independent errors assumed: intervals too wide
 
 
 def test_noise_draws_share_the_scene_and_average_to_a_small_bias():

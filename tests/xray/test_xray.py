@@ -99,6 +99,28 @@ def test_propagated_sd_is_calibrated_for_poisson_counts(rng):
     assert 0.92 < np.mean(np.abs(z) < 1.96) < 0.98
 
 
+@pytest.mark.parametrize("energies", [ENERGIES, [*ENERGIES, 712.0]], ids=["exact-solve", "least-squares"])
+def test_correlated_errors_between_energies_are_propagated_into_sd_x(rng, energies):
+    """Errors shared by the energies (a denoiser smooths the same edges in each) cancel in x: sd(x) must say so."""
+    t0, x0, n_e = 0.1, 0.6, len(energies)
+    mu = default_references().at(energies)
+    clean = np.stack([np.full((64, 64), t0 * (x0 * mu[e, 0] + (1 - x0) * mu[e, 1])) for e in range(n_e)])
+    sd = np.array([0.02, 0.03, 0.025])[:n_e]
+    cov = np.array([[1, 0.9, 0.8], [0.9, 1, 0.85], [0.8, 0.85, 1]])[:n_e, :n_e] * np.outer(sd, sd)
+    noise = rng.multivariate_normal(np.zeros(n_e), cov, size=(64, 64)).transpose(2, 0, 1)
+    var = np.broadcast_to((sd**2)[:, None, None], clean.shape)
+    full = np.broadcast_to(cov[:, :, None, None], (n_e, n_e, 64, 64))
+    mask = np.ones((64, 64), bool)
+    independent = composition(clean + noise, var, energies=energies, mask=mask)
+    correlated = composition(clean + noise, var, energies=energies, mask=mask, covariance=full)
+    share = [np.mean(np.abs((c.x - x0) / c.sd_x) < 1.96) for c in (independent, correlated)]
+    assert share[0] > 0.99  # independent errors assumed: sd(x) too large
+    assert 0.93 < share[1] < 0.97
+    assert np.allclose(correlated.x, independent.x)  # the estimate itself is unchanged
+    with pytest.raises(InputError, match="covariance must have shape"):
+        composition(clean, var, energies=energies, covariance=full[:, :, :10])
+
+
 def test_nonnegative_least_squares_with_constant_term():
     energies = [706.0, 708.2, 709.0, 710.2, 712.0]
     mu = default_references().at(energies)
