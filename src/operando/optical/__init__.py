@@ -1,10 +1,11 @@
 """Optical microscopy of graphite: colour processing, particle segmentation and staging.
 
 Pure NumPy / SciPy / scikit-image functions on arrays and Stacks (no torch, no JAX, no figures): colour
-calibration (:func:`video_rgb`, :func:`correct_colour`), weight-free segmentation carried through time
-(:func:`segment_particles`, :func:`propagate_labels`), CIELAB stage classification (:func:`fit_stage_model`,
-:func:`classify_pixels`, :func:`apply_hysteresis`), per-particle tables (:func:`measure_particles`), population
-statistics, the graphite phantom (:func:`simulate_graphite_phantom`) and optional deep-learning adapters.
+calibration (:func:`video_rgb`, :func:`correct_colour`), colour restoration of denoised frames
+(:func:`restore_colour`), weight-free segmentation carried through time (:func:`segment_particles`,
+:func:`propagate_labels`), CIELAB stage classification (:func:`fit_stage_model`, :func:`classify_pixels`,
+:func:`apply_hysteresis`), per-particle tables (:func:`measure_particles`), population statistics, the graphite
+phantom (:func:`simulate_graphite_phantom`) and optional deep-learning adapters.
 """
 
 from ._adapters import segment_cellpose, segment_stardist
@@ -12,6 +13,7 @@ from ._colour import ColourCorrection, correct_colour, fit_smooth_field, video_r
 from ._particles import ParticleTable, measure_particles, transition_frames
 from ._phantom import PHANTOM_COLOURS, GraphitePhantom, concrete_seed, simulate_graphite_phantom
 from ._population import TransitionTrend, population_density, stage_fractions_over_time, transition_trend
+from ._restore import estimate_noise_variance, restore_colour
 from ._segment import (
     Segmentation,
     choose_channel,
@@ -37,9 +39,9 @@ from ._stages import (
 __all__ = [
     "DEFAULT_CBAR", "PHANTOM_COLOURS", "STAGE_CODES", "STAGE_LEGEND", "ColourCorrection", "GraphitePhantom",
     "ParticleTable", "Segmentation", "StageModel", "TransitionTrend", "apply_hysteresis", "choose_channel",
-    "classify_pixels", "concrete_seed", "correct_colour", "filter_sizes", "fit_smooth_field", "fit_stage_model",
-    "foreground_channel", "measure_particles", "population_density", "propagate_labels", "register_shifts",
-    "rgb_to_lab", "segment_cellpose", "segment_particles", "segment_stardist", "shift_image",
-    "simulate_graphite_phantom", "stage_fractions_over_time", "threshold_value", "transition_frames",
-    "transition_trend", "video_rgb",
+    "classify_pixels", "concrete_seed", "correct_colour", "estimate_noise_variance", "filter_sizes",
+    "fit_smooth_field", "fit_stage_model", "foreground_channel", "measure_particles", "population_density",
+    "propagate_labels", "register_shifts", "restore_colour", "rgb_to_lab", "segment_cellpose", "segment_particles",
+    "segment_stardist", "shift_image", "simulate_graphite_phantom", "stage_fractions_over_time", "threshold_value",
+    "transition_frames", "transition_trend", "video_rgb",
 ]

@@ -38,6 +38,7 @@ from ..optical import (
     measure_particles,
     propagate_labels,
     register_shifts,
+    restore_colour,
     rgb_to_lab,
     segment_particles,
     shift_image,
@@ -56,6 +57,8 @@ class OpticalConfig(BaseModel):
     version: int = 1
     denoise: str = Field("none", description="none, or a method of operando.denoise (video, gaussian, ...)")
     time_budget_s: float = Field(90.0, gt=0, description="denoiser training budget, seconds")
+    restore_colour: bool = Field(True, description="after denoising, restore the measured local colours under "
+                                 "the denoised edges (colour guided filter, operando.optical.restore_colour)")
     seed: int | None = Field(0, description="seed of every random step (None: drawn and recorded)")
     channel: Literal["auto", "chroma", "lightness", "saturation"] = "auto"
     threshold_method: Literal["otsu", "multiotsu", "gmm"] = "otsu"
@@ -125,14 +128,20 @@ class OpticalResult:
 
 
 def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress | None) -> np.ndarray:
-    """Denoise the RGB video with the 3 channels jointly (public operando.denoise API)."""
+    """Denoise the RGB video with the 3 channels jointly (public operando.denoise API), then restore its colours.
+
+    A blind-spot network pulls each pixel towards its neighbours' colour at thin stage rings; with
+    ``cfg.restore_colour`` the colour guided filter (:func:`operando.optical.restore_colour`) takes the local
+    colours back from the measured frames under the denoised edges.
+    """
     from ..denoise import METHODS, denoise
 
     if cfg.denoise not in METHODS:
         raise InputError(f"unknown denoiser {cfg.denoise!r}; choose none or one of {', '.join(METHODS)}")
     out = denoise(Stack(rgb, axes="TYXC"), method=cfg.denoise, time_budget_s=cfg.time_budget_s, rng=seed,
                   progress=progress)
-    return np.asarray(out.to_numpy(), np.float32)
+    denoised = np.asarray(out.to_numpy(), np.float32)
+    return restore_colour(denoised, rgb) if cfg.restore_colour else denoised
 
 
 def _segment(channel_image: np.ndarray, cfg: OpticalConfig, channel: str, split: bool = True):
