@@ -832,9 +832,11 @@ def _sd_text(kind: str, cfg: CompositionConfig) -> str:
         "poisson": "Poisson counting statistics and the I0 estimate, propagated through OD and the unmixing",
         "residual": f"denoised ({cfg.denoise}, {cfg.denoise_stage} the ratio): local blind-spot residual estimate "
                     "mean((raw - denoised)^2) - Poisson variance, propagated through the unmixing",
-        "split": f"denoised ({cfg.denoise}, before the ratio): counts thinned into two independent halves, each "
-                 "denoised, output their mean; its local error variance from the cross-residuals (valid for any "
-                 "denoiser), propagated through the unmixing",
+        "split": f"denoised ({cfg.denoise}, before the ratio): counts thinned into {cfg.split_parts} independent "
+                 "parts, each denoised, output their mean; its local error variance from the cross-residuals (valid "
+                 "for any denoiser), propagated through the unmixing" + (
+                     " with the errors' correlation between energies (split cross moments)" if cfg.energy_covariance
+                     else " as independent between energies"),
         "ensemble": f"denoised ({cfg.denoise}): spread of an ensemble of {cfg.ensemble} networks (model spread "
                     "only; it does not include the bias common to all members)",
     }[kind]
