@@ -52,9 +52,11 @@ def estimate_noise_variance(denoised: np.ndarray, measured: np.ndarray) -> float
     float
         ``median(r**2) / 0.4549`` of the residual ``r = measured - denoised`` over all pixels and channels (the
         median of a squared standard normal is 0.4549, so this is the Gaussian variance, robust to the few
-        pixels where the denoiser is biased).
+        pixels where the denoiser is biased). Above 2 million values, an evenly strided subsample is used.
     """
-    residual = np.asarray(measured, np.float64) - np.asarray(denoised, np.float64)
+    a, b = np.asarray(measured).reshape(-1), np.asarray(denoised).reshape(-1)
+    step = max(1, a.size // 2_000_000)
+    residual = a[::step].astype(np.float64) - b[::step].astype(np.float64)
     return float(np.median(residual**2) / 0.4549)
 
 
