@@ -56,6 +56,10 @@ def analyze(
     channel: Annotated[str, typer.Option(help="Foreground channel: auto, chroma, lightness, saturation.")] = "auto",
     threshold: Annotated[str, typer.Option(help="otsu, multiotsu or gmm.")] = "otsu",
     min_area: Annotated[int, typer.Option(help="Smallest particle, pixels.")] = 20,
+    restore_colour: Annotated[bool, typer.Option(help="After denoising, take the local colours back from the "
+                                                 "measured frames under the denoised edges (guided filter).")] = True,
+    stage_covariance: Annotated[str, typer.Option(help="Stage colour model: tied (one spread for all stages) or "
+                                                  "full (one each).")] = "tied",
     video_format: Annotated[str, typer.Option("--format", help="Format of the denoised video: tif, or mp4 "
                                               "(lossy, for sharing).")] = "tif",
     seed: SeedOption = 0,
@@ -72,7 +76,8 @@ def analyze(
     try:
         cfg = OpticalConfig(denoise=denoise, time_budget_s=time_budget, stages=stage_colours,
                             frames_of_interest=frames, reference_frame=reference_frame,
-                            channel=channel, threshold_method=threshold, min_area_px=min_area, seed=seed)
+                            channel=channel, threshold_method=threshold, min_area_px=min_area, seed=seed,
+                            restore_colour=restore_colour, stage_covariance=stage_covariance)
     except ValueError as exc:  # pydantic's first complaint, on one line
         first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ["option"], "msg": str(exc)}
         name = {"threshold_method": "threshold", "min_area_px": "min-area", "time_budget_s": "time-budget"}.get(

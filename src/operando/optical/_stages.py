@@ -11,6 +11,7 @@ when the new stage's posterior reaches ``switch_confidence``; below it the pixel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -87,8 +88,12 @@ def _log_gauss(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> tuple[np.n
     return logp, d2
 
 
-def _em(x: np.ndarray, means: np.ndarray, *, fixed_means: bool, n_iter: int) -> tuple[np.ndarray, ...]:
-    """Fit a full-covariance Gaussian mixture by EM from initial means; return means, covariances, weights."""
+def _em(x: np.ndarray, means: np.ndarray, *, fixed_means: bool, n_iter: int, tied: bool = True
+        ) -> tuple[np.ndarray, ...]:
+    """Fit a Gaussian mixture by EM from initial means; return means, covariances, weights.
+
+    ``tied``: one covariance shared by the components (their weighted mean), else one full covariance each.
+    """
     k = means.shape[0]
     covs = np.repeat((np.cov(x.T) / k + 4.0 * np.eye(3))[None], k, axis=0)
     weights = np.full(k, 1.0 / k)
@@ -104,6 +109,8 @@ def _em(x: np.ndarray, means: np.ndarray, *, fixed_means: bool, n_iter: int) -> 
         for j in range(k):
             d = x - means[j]
             covs[j] = (resp[:, j, None] * d).T @ d / nk[j] + 0.5 * np.eye(3)
+        if tied:
+            covs[:] = (covs * weights[:, None, None]).sum(0)
     return means, covs, weights
 
 
@@ -127,6 +134,7 @@ def fit_stage_model(
     given: dict[str, np.ndarray] | None = None,
     n_iter: int = 40,
     rng: int | np.random.Generator | None = None,
+    covariance: Literal["tied", "full"] = "tied",
 ) -> StageModel:
     """Fit the stage colours to particle pixels: learned (ordered III -> II -> I in time) or around given means.
 
@@ -143,12 +151,20 @@ def fit_stage_model(
         EM iterations.
     rng : int or Generator, optional
         Seed of the k-means++ start (learned stages only).
+    covariance : {"tied", "full"}
+        ``tied``: one colour covariance shared by the stages (the camera noise and the texture within a stage
+        are alike for all of them); ``full``: one per stage. With full covariances, a thin stage II ring (few
+        pixels, a narrow spread once the frames are denoised) gets a small component, and stages III and I take
+        its pixels: on the benchmark phantom stage accuracy after denoising was 0.927-0.944 with full and
+        0.952-0.955 with tied covariances (raw frames 0.961 / 0.959).
 
     Returns
     -------
     StageModel
         The stage Gaussians.
     """
+    if covariance not in ("tied", "full"):
+        raise InputError(f"stage covariance {covariance!r}: use 'tied' or 'full'")
     x = np.asarray(lab, np.float64)
     if x.shape[0] < 30:
         raise InputError(f"only {x.shape[0]} particle pixels to learn stage colours from; check the segmentation "
@@ -160,11 +176,11 @@ def fit_stage_model(
                              "the stage colours; use III, II, I and plating")
         names = tuple(n for n in ("III", "II", "I", "plating") if n in given)
         means = np.array([np.asarray(given[n], float) for n in names])
-        means, covs, weights = _em(x, means, fixed_means=True, n_iter=n_iter)
+        means, covs, weights = _em(x, means, fixed_means=True, n_iter=n_iter, tied=covariance == "tied")
         return StageModel(names, means, covs, weights, "given")
     gen = np.random.default_rng(rng)
     start = _kmeans(x, 3, gen)
-    means, covs, weights = _em(x, start, fixed_means=False, n_iter=n_iter)
+    means, covs, weights = _em(x, start, fixed_means=False, n_iter=n_iter, tied=covariance == "tied")
     logp, _ = _log_gauss(x, means, covs)
     assign = np.argmax(logp + np.log(weights), axis=1)
     mean_time = np.array([times[assign == j].mean() if np.any(assign == j) else np.inf for j in range(3)])

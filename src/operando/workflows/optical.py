@@ -73,6 +73,8 @@ class OpticalConfig(BaseModel):
     flatten: bool = True
     white_region: list[int] | None = Field(None, description="[y0, y1, x0, x1] of a neutral region")
     stages: dict[str, Any] | None = Field(None, description="stage colours (see docs/optical.md)")
+    stage_covariance: Literal["tied", "full"] = Field(
+        "tied", description="stage colour model: one covariance shared by the stages (tied) or one each (full)")
     colour_smooth_px: float = Field(1.0, ge=0)
     max_distance: float = Field(4.5, gt=0)
     switch_confidence: float = Field(0.9, ge=0, le=1)
@@ -211,7 +213,8 @@ def _stage_model(lab: np.ndarray, labels: np.ndarray, cfg: OpticalConfig, seed: 
     if not samples:
         raise InputError("no particle pixels in any frame; check the segmentation (or lower --min-area)")
     given = _given_means(cfg.stages, lab, labels) if cfg.stages else None
-    return fit_stage_model(np.concatenate(samples), np.concatenate(times), given=given, rng=gen)
+    return fit_stage_model(np.concatenate(samples), np.concatenate(times), given=given, rng=gen,
+                           covariance=cfg.stage_covariance)
 
 
 def _classify(lab: np.ndarray, labels: np.ndarray, model: StageModel, cfg: OpticalConfig):
