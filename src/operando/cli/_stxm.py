@@ -47,6 +47,8 @@ def composition_cmd(
     ensemble: Annotated[int, typer.Option(help="Networks averaged; with --sd ensemble the sd is their spread.")] = 1,
     sd: Annotated[str, typer.Option(help="auto, poisson, split, residual or ensemble.")] = "auto",
     split_parts: Annotated[int, typer.Option(help="--sd split: Poisson parts the counts are thinned into.")] = 2,
+    od_smooth_px: Annotated[float, typer.Option(help="Gaussian smoothing of the denoised OD before the ratio, px "
+                                                "(x becomes a thickness-weighted local mean; 0: off).")] = 0.0,
     energy_covariance: Annotated[bool, typer.Option(
         "--energy-covariance/--independent-energies",
         help="--sd split: carry the denoised errors' correlation between energies into sd(x).")] = True,
@@ -60,7 +62,8 @@ def composition_cmd(
                             else None, i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets,
                             ring_current=ring_current, align=align, denoise=denoise, denoise_stage=denoise_stage,
                             time_budget_s=time_budget, ensemble=ensemble, sd=sd, split_parts=split_parts,
-                            energy_covariance=energy_covariance, significance=significance,
+                            energy_covariance=energy_covariance, od_smooth_px=od_smooth_px,
+                            significance=significance,
                             constant=constant, seed=seed)
     counts = read_series(inputs)
     with progress_bar("composition") as update:
