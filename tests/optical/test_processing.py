@@ -147,3 +147,24 @@ def test_deep_learning_adapters_are_optional_extras():
         except ImportError:
             with pytest.raises(ImportError, match=hint):
                 fn(frame)
+
+
+def test_outlines_stay_at_half_maximum_when_a_particle_brightens_and_follow_it_when_it_swells():
+    """A blurred disk turning brighter keeps its outline; one that swells is followed (no fixed-threshold halo)."""
+    from scipy import ndimage
+
+    yy, xx = np.mgrid[:64, :64]
+
+    def disk(radius: float, brightness: float) -> np.ndarray:
+        return ndimage.gaussian_filter(brightness * ((yy - 32) ** 2 + (xx - 32) ** 2 <= radius**2), 2.0)
+
+    reference = ((yy - 32) ** 2 + (xx - 32) ** 2 <= 10**2).astype(np.int32)
+    brighter = np.stack([disk(10, 1.0), disk(10, 3.0)])
+    swelling = np.stack([disk(10, 1.0), disk(12, 1.0)])
+    fixed = propagate_labels(reference, brighter, threshold=0.5, smooth_px=0, edge_level=None)
+    half = propagate_labels(reference, brighter, threshold=0.5, smooth_px=0)
+    grown = propagate_labels(reference, swelling, threshold=0.5, smooth_px=0)
+    true_area = np.pi * 10**2
+    assert (fixed[1] > 0).sum() > 1.2 * true_area  # a fixed threshold spreads into the brighter halo
+    assert abs((half[1] > 0).sum() / true_area - 1) < 0.05 and abs((half[0] > 0).sum() / true_area - 1) < 0.05
+    assert abs((grown[1] > 0).sum() / (np.pi * 12**2) - 1) < 0.05  # swelling followed

@@ -307,6 +307,7 @@ def propagate_labels(
     smooth_px: float = 1.0,
     erode_px: int = 1,
     low: float = 0.8,
+    edge_level: float | None = 0.5,
 ) -> np.ndarray:
     """Carry reference labels through a video so that every particle keeps its id (swelling-tolerant).
 
@@ -327,6 +328,13 @@ def propagate_labels(
     low : float
         Hysteresis thresholding: pixels above ``low * threshold`` count as particle when connected to pixels
         above ``threshold`` (dim particle edges and darker stages are kept).
+    edge_level : float or None
+        Then each particle's outline is cut where the channel crosses ``b + edge_level (m - b)``, with ``m`` the
+        mean over its seed (its interior) and ``b`` the median of the background (0.5: half maximum). A fixed
+        threshold lets a particle that grows brighter (graphite turning gold) spread into its blurred halo: on the
+        optical benchmark phantom (seed 1) the outlines grew to 1.25-1.29 x the true area by the last frame, and
+        the halo read as stage I; at half maximum the outline does not depend on the contrast (1.09-1.10 x on
+        seeds 0-2), and it still follows swelling. ``None``: the hysteresis mask only.
 
     Returns
     -------
@@ -347,4 +355,21 @@ def propagate_labels(
         mask |= markers > 0
         distance = ndi.distance_transform_edt(mask)
         out[t] = watershed(-distance, markers, mask=mask)
+        if edge_level is not None:
+            out[t] = _cut_at_edge_level(out[t], markers, frame, mask, edge_level)
     return out
+
+
+def _cut_at_edge_level(labels: np.ndarray, markers: np.ndarray, frame: np.ndarray, mask: np.ndarray,
+                       level: float) -> np.ndarray:
+    """Keep each particle's pixels above ``b + level (m - b)`` (interior mean m over its marker, background b)."""
+    background = ~ndi.binary_dilation(mask, iterations=3)
+    if not background.any():
+        return labels
+    n = int(max(labels.max(), markers.max())) + 1
+    count = np.bincount(markers.ravel(), minlength=n)
+    inner = np.bincount(markers.ravel(), weights=frame.ravel(), minlength=n) / np.maximum(count, 1)
+    b = float(np.median(frame[background]))
+    cut = b + level * (inner - b)
+    keep = ((labels > 0) & (frame >= cut[labels])) | (markers > 0)
+    return np.where(keep, labels, 0).astype(labels.dtype)
