@@ -441,6 +441,13 @@ def joint_tv(images: np.ndarray, axes: str, n_weights: int = 25) -> np.ndarray:
     return out[0] if axes == "EYX" else out
 
 
+def _local_mean(a: np.ndarray, sigma_px: float = 4.0) -> np.ndarray:
+    """Gaussian local mean (sd ``sigma_px``) over the last two axes, Y and X, with NaN counted as 0."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(np.nan_to_num(a), (0,) * (a.ndim - 2) + (sigma_px, sigma_px))
+
+
 def residual_error_variance(noisy: np.ndarray, denoised: np.ndarray, noise_variance: np.ndarray, *,
                             sigma_px: float = 4.0, floor: float = 0.02) -> np.ndarray:
     """Local error variance of a blind-spot denoiser's output, from its residual (no clean data needed).
@@ -464,11 +471,7 @@ def residual_error_variance(noisy: np.ndarray, denoised: np.ndarray, noise_varia
     ndarray
         Error variance of ``denoised``, same shape.
     """
-    from scipy import ndimage
-
-    excess = np.nan_to_num((noisy - denoised) ** 2 - noise_variance)
-    sig = (0,) * (noisy.ndim - 2) + (sigma_px, sigma_px)
-    local = ndimage.gaussian_filter(excess, sig)
+    local = _local_mean((noisy - denoised) ** 2 - noise_variance, sigma_px)
     return np.maximum(local, floor * np.nan_to_num(noise_variance, nan=np.nanmedian(noise_variance)))
 
 
@@ -611,12 +614,8 @@ def _smooth_od(od: np.ndarray, cfg: CompositionConfig) -> np.ndarray:
     """
     if cfg.od_smooth_px <= 0:
         return od
-    from scipy import ndimage
-
     bad = ~np.isfinite(od)
-    filled = np.where(bad, 0.0, od) if bad.any() else od
-    out = ndimage.gaussian_filter(filled, (0,) * (od.ndim - 2) + (cfg.od_smooth_px, cfg.od_smooth_px))
-    return np.where(bad, np.nan, out)
+    return np.where(bad, np.nan, _local_mean(np.where(bad, 0.0, od), cfg.od_smooth_px))
 
 
 @dataclass
@@ -640,13 +639,6 @@ class SplitDenoised:
     correlation_area_px: float
     parts: np.ndarray
     rests: np.ndarray
-
-
-def _local_mean(a: np.ndarray, sigma_px: float = 4.0) -> np.ndarray:
-    """Gaussian (4 px) local mean over Y, X of the last two axes (NaN as 0): the split estimator's averaging."""
-    from scipy import ndimage
-
-    return ndimage.gaussian_filter(np.nan_to_num(a), (0,) * (a.ndim - 2) + (sigma_px, sigma_px))
 
 
 def split_denoise(counts: Stack, cfg: CompositionConfig, progress: Progress | None = None) -> SplitDenoised:
@@ -1001,8 +993,8 @@ def score_run(run: CompositionRun, phantom: Phantom) -> dict[str, float]:
     truth = phantom.x_true
     inside = (phantom.labels > 0)[None] & np.isfinite(x)
     err = x - truth
-    biases = particle_errors(run, phantom)
-    biases = biases[np.isfinite(biases)]
+    particle_err = particle_errors(run, phantom)
+    particle_err = particle_err[np.isfinite(particle_err)]
     covers = []
     for t, frame in enumerate(run.summary.get("frames", [])):
         sel = run.mask[t] & (phantom.labels > 0)
@@ -1013,9 +1005,9 @@ def score_run(run: CompositionRun, phantom: Phantom) -> dict[str, float]:
     od_err = run.od_raw - phantom.od_observed
     stripe_energy = float(np.nansum([stripe_share(e) * np.nansum(e**2) for e in od_err.reshape(-1, *od_err.shape[2:])]))
     return {"rmse_x": float(np.sqrt(np.mean(err[inside] ** 2))),
-            "max_abs_particle_error": float(np.max(np.abs(biases))) if biases.size else float("nan"),
-            "mean_abs_particle_error": float(np.mean(np.abs(biases))) if biases.size else float("nan"),
-            "mean_bias": float(np.mean(biases)) if biases.size else float("nan"),
+            "max_abs_particle_error": float(np.max(np.abs(particle_err))) if particle_err.size else float("nan"),
+            "mean_abs_particle_error": float(np.mean(np.abs(particle_err))) if particle_err.size else float("nan"),
+            "mean_bias": float(np.mean(particle_err)) if particle_err.size else float("nan"),
             "coverage_1.96sd": float(np.mean(np.abs(err[inside]) < 1.96 * sd[inside])),
             "mask_recall": float(inside.sum() / ((phantom.labels > 0).sum() * x.shape[0])),
             "mask_precision": float(inside.sum() / max(int(np.isfinite(x).sum()), 1)),
