@@ -79,6 +79,15 @@ def test_single_energy_real_file_says_composition_needs_two_energies(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_real_point_spectra_say_composition_needs_images(tmp_path):
+    if not STXM.is_dir():
+        pytest.skip("../shared/data/stxm is not here")
+    result = runner.invoke(app, ["stxm", "composition", str(STXM / "tutorial000000001.hdr"), "-o",
+                                 str(tmp_path / "x.tif")])
+    assert result.exit_code == 2 and "1 x 4 pixels (point spectra" in result.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_convert_real_hdr_to_nxstxm_tif_zarr(tmp_path):
     if not STXM.is_dir():
         pytest.skip("../shared/data/stxm is not here")

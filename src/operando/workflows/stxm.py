@@ -779,6 +779,12 @@ def run_composition(
     if len(energies) < 2:
         raise InputError(f"{stack.metadata.source or 'input'}: composition needs images at >= 2 energies, the data "
                          f"has {len(energies)} ({energies} eV); 'operando stxm od' gives its optical density")
+    n_y, n_x = data.shape[-2:]
+    if n_y * n_x < 16:
+        layout = (stack.metadata.extra or {}).get("layout", "too few pixels for a map")
+        raise InputError(f"{stack.metadata.source or 'input'}: {n_y} x {n_x} pixels ({layout}); composition maps "
+                         "need images of >= 16 pixels; convert point spectra with 'operando convert' and fit them "
+                         "per point")
     (od_raw, odr), stripes = _od_stage(series, cfg)
     var_raw = odr.variance
     sd_kind = _sd_choice(cfg, data)
