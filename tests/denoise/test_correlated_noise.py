@@ -88,3 +88,25 @@ def test_bm3d_with_the_measured_psd_beats_white_bm3d():
     measured = denoise_bm3d(noisy)
     assert measured.shape == noisy.shape and measured.dtype == noisy.dtype
     assert psnr(clean, measured, data_range=1) > psnr(clean, denoise_bm3d(noisy, autocovariance=white), data_range=1)
+
+
+def test_bm3d_channels_together_helps_the_faint_channel():
+    """Two images of one scene, one faint: matching blocks on their common part denoises the faint one better."""
+    pytest.importorskip("bm3d")
+    from operando import Stack
+    from operando._errors import InputError
+    from operando.denoise import denoise_bm3d
+    from operando.metrics import psnr
+
+    yy, xx = np.mgrid[:64, :64]
+    scene = ((np.hypot(yy - 24, xx - 30) < 12) + 0.6 * ((yy > 40) & (xx > 8) & (xx < 50))).astype(np.float64)
+    clean = np.stack([scene, 0.25 * scene])  # the faint channel: a quarter of the contrast, the same noise
+    noisy = clean + np.random.default_rng(0).normal(0, 0.1, clean.shape)
+    together = denoise_bm3d(Stack(noisy, "CYX"), channels_together=True)
+    apart = denoise_bm3d(Stack(noisy, "CYX"))
+    assert together.shape == noisy.shape and together.metadata.extra["denoise"]["channels_together"]
+    faint = {k: psnr(clean[1], v.to_numpy()[1], data_range=0.25) for k, v in (("together", together),
+                                                                               ("apart", apart))}
+    assert faint["together"] > faint["apart"] + 1.0  # dB
+    with pytest.raises(InputError, match="C axis"):
+        denoise_bm3d(noisy[0], channels_together=True)

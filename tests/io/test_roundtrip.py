@@ -53,7 +53,8 @@ def test_frame_times_and_energies_roundtrip(tmp_path):
 
 def test_float_result_of_integer_input_is_written_back_as_integer(tmp_path):
     src = tmp_path / "in.tif"
-    tifffile.imwrite(src, np.array([[[10, 20], [30, 40]]] * 3, np.uint16).repeat(4, 1).repeat(4, 2), photometric="minisblack")
+    tifffile.imwrite(src, np.array([[[10, 20], [30, 40]]] * 3, np.uint16).repeat(4, 1).repeat(4, 2),
+                     photometric="minisblack")
     stack = read(src)
     result = stack.with_data(stack.to_numpy().astype(np.float32) + 0.6)
     write(result, tmp_path / "out.tif")

@@ -42,7 +42,7 @@ def test_mixed_is_poisson_gaussian_plus_impulse():
     y = add_mixed_noise(CLEAN, peak=30, sigma=0.05, rng=0)
     assert np.var(y) == pytest.approx(0.4 / 30 + 0.05**2, rel=0.05)
     z = add_mixed_noise(CLEAN, peak=30, sigma=0.05, impulse=0.1, rng=0)
-    assert np.mean((z == 0.4)) < 0.2
+    assert np.mean(z == 0.4) < 0.2
 
 
 def test_scanline_noise_is_constant_along_rows():

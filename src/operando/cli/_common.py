@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .._errors import AxesAssumedWarning, InputError
@@ -35,7 +36,7 @@ def _notice(message: warnings.WarningMessage) -> None:
 
 
 def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError (and missing files) into one red line on stderr and exit code 2; print notices."""
+    """Turn InputError, missing files and missing optional extras into one red line and exit code 2; print notices."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -43,8 +44,9 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             warnings.simplefilter("always", AxesAssumedWarning)
             try:
                 return fn(*args, **kwargs)
-            except (InputError, FileNotFoundError) as exc:
-                err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False, markup=True)
+            except (InputError, FileNotFoundError, ImportError) as exc:
+                err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False,
+                                  markup=True)  # escaped: "[bm3d]" in a message is text, not a style
                 raise typer.Exit(2) from None
             finally:
                 for message in caught:

@@ -35,7 +35,9 @@ def composition_cmd(
     energies: Annotated[Optional[str], typer.Option(help="Energies to use, eV, e.g. 706,711 (default all).")] = None,
     references: Annotated[Optional[Path], typer.Option(help="CSV energy_ev,<phase>,<phase> (x = first phase); "
                                                        "default built-in APPROXIMATE LFP/FP.")] = None,
-    denoise: Annotated[str, typer.Option(help="none, or a denoiser: n2v2, structn2v, video, nlm, tv...")] = "none",
+    denoise: Annotated[str, typer.Option(help="none, a denoiser (tv, n2v2, structn2v, video, nlm, "
+                                                   "bm3d...) or several joined by '+' (tv+bm3d: the mean of their "
+                                                   "outputs; bm3d needs operando[bm3d]).")] = "none",
     denoise_stage: Annotated[str, typer.Option(help="before (OD images, the paper's way) or after (x).")] = "before",
     i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a free region y0:y1:x0:x1.")] = "auto",
     per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,

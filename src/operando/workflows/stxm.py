@@ -294,7 +294,8 @@ class CompositionConfig(BaseModel):
     align_weight: Literal["intensity", "gradient"] = Field(
         "intensity", description="correlate OD (best on the phantom: particles absorb at every energy) or its "
         "gradient magnitude (for contrast that inverts between images)")
-    denoise: str = Field("none", description="none or a method of operando.denoise (n2v2, structn2v, video, nlm...)")
+    denoise: str = Field("none", description="none, a method of operando.denoise (tv, n2v2, structn2v, video, nlm, "
+                         "bm3d...), or several joined by '+' (tv+bm3d: the mean of their outputs)")
     denoise_stage: Literal["before", "after"] = Field("before", description="denoise OD before the ratio or x after")
     joint_energies: bool = Field(True, description="tv before the ratio: one TV weight for all energies of a frame, "
                                  "calibrated J-invariantly on them together (measured better on the phantom)")
@@ -377,9 +378,15 @@ def _denoise_images(data: np.ndarray, axes: str, cfg: CompositionConfig, progres
     """Denoise float images (NaN filled by the median first); returns the mean and, for ensembles, the spread."""
     from ..denoise import NEURAL, denoise
 
+    if "+" in cfg.denoise:  # several denoisers: the mean of their outputs
+        outputs = [_denoise_images(data, axes, cfg.model_copy(update={"denoise": m}), progress)[0]
+                   for m in cfg.denoise.split("+")]
+        return np.mean(outputs, axis=0), None
     filled = np.where(np.isfinite(data), data, np.nanmedian(data)).astype(np.float32)
     if cfg.denoise == "tv" and cfg.joint_energies and "E" in axes:
         return joint_tv(filled, axes), None
+    if cfg.denoise == "bm3d" and cfg.joint_energies and "E" in axes:
+        return joint_bm3d(filled, axes), None
     stack = Stack(filled, axes)
     neural = cfg.denoise in NEURAL
     kwargs: dict[str, Any] = {"method": cfg.denoise, "rng": cfg.seed, "progress": progress}
@@ -439,6 +446,40 @@ def joint_tv(images: np.ndarray, axes: str, n_weights: int = 25) -> np.ndarray:
                                                                                 "channel_axis": [-1]})
         out[t] = np.moveaxis(best(img), -1, 0)
     return out[0] if axes == "EYX" else out
+
+
+def joint_bm3d(images: np.ndarray, axes: str) -> np.ndarray:
+    """Denoise the energies of each frame with BM3D together, on the square root of the transmission.
+
+    OD = -ln(I / I0) has a counting variance that grows as exp(OD) (1 / counts); u = 2 exp(-OD / 2), the
+    square root of the transmission as Anscombe's transform takes it, has a near-constant one (about 1 / I0).
+    Each frame's energies are denoised by :func:`operando.denoise.denoise_bm3d` with ``channels_together``
+    (one block matching on the energies' common part, the noise spectrum measured per image), and
+    OD = -2 ln(u / 2) is taken back. Measured on the benchmark phantom (x RMSE ratio raw / denoised, phantom
+    seeds 0, 1, 2): 3.06 / 2.47 / 2.66, against 2.10 / 1.78 / 1.86 for BM3D of the OD one image at a time and
+    2.92 / 2.48 / 2.28 for :func:`joint_tv`. Needs the optional extra ``operando[bm3d]`` (non-commercial
+    licence). Where the denoised u is <= 0 (no transmission) the OD is NaN, so the pixel is masked.
+
+    Parameters
+    ----------
+    images : ndarray
+        Finite OD images with axes ``axes`` (``EYX`` or ``TEYX``).
+    axes : str
+        ``EYX`` or ``TEYX``.
+
+    Returns
+    -------
+    ndarray
+        Denoised OD, same shape, float64.
+    """
+    from ..denoise import denoise_bm3d
+
+    frames = images[None] if axes == "EYX" else images
+    root = 2.0 * np.exp(-frames.astype(np.float64) / 2.0)
+    denoised = np.asarray(denoise_bm3d(root, axes="TCYX", channels_together=True), np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        od = np.where(denoised > 0, -2.0 * np.log(np.where(denoised > 0, denoised, 1.0) / 2.0), np.nan)
+    return od[0] if axes == "EYX" else od
 
 
 def _local_mean(a: np.ndarray, sigma_px: float = 4.0) -> np.ndarray:
@@ -768,6 +809,7 @@ def run_composition(
     from ..xray import default_references, read_reference_spectra
 
     cfg = config or CompositionConfig()
+    _check_denoisers(cfg.denoise)
     started = time.perf_counter()
     stack = counts if counts.axes in ("EYX", "TEYX") else counts.transpose("TEYX" if counts.has("T") else "EYX")
     picks, energies = _select_energies(stack, cfg.energies_ev)
@@ -832,6 +874,16 @@ def run_composition(
         progress(1.0, "composition done")
     return CompositionRun(maps, mask, od_al, od_raw, np.stack([c.sd_thickness for c in comps]),
                           np.stack([c.components for c in comps]), summary)
+
+
+def _check_denoisers(denoise: str) -> None:
+    """Refuse an unknown denoiser name (or one in a '+' list) before any work is done."""
+    from ..denoise import METHODS
+
+    unknown = [m for m in denoise.split("+") if m not in METHODS] if denoise != "none" else []
+    if unknown:
+        raise InputError(f"unknown denoiser {unknown[0]!r} in --denoise {denoise!r}; choose none, one of "
+                         f"{', '.join(METHODS)}, or several joined by '+' (e.g. tv+bm3d)")
 
 
 def _picked_extra(extra: dict[str, Any], picks: list[int]) -> dict[str, Any]:
