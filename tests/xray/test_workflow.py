@@ -277,3 +277,13 @@ def test_cli_tv_plus_bm3d_without_the_extra_says_what_to_install(phantom_dir, tm
                                  "--denoise", "tv+bm3d"])
     assert result.exit_code == 2 and "pip install 'operando[bm3d]'" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_joint_bm3d_runs_on_images_too_small_to_measure_the_noise_spectrum(phantom):
+    """32 px images: BM3D falls back to white noise with a wavelet-MAD sigma and still beats raw."""
+    pytest.importorskip("bm3d")
+    from operando.workflows.stxm import CompositionConfig, run_composition, score_run
+
+    raw = score_run(run_composition(phantom.counts, config=CompositionConfig()), phantom)
+    bm3d = score_run(run_composition(phantom.counts, config=CompositionConfig(denoise="bm3d")), phantom)
+    assert bm3d["rmse_x"] < 0.8 * raw["rmse_x"]  # measured 0.059 against 0.084

@@ -129,7 +129,8 @@ def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack,
         if progress is not None:
             progress((i + 1) / n_images, f"bm3d: image {i + 1}/{n_images} (channels together)")
     result = from_working(out, layout, stack)
-    record = {"method": "bm3d", "channels_together": True, "psd": "measured per channel",
+    record = {"method": "bm3d", "channels_together": True,
+              "psd": "measured per channel (white with a wavelet-MAD sigma below 36 px a side)",
               "noise_sigma": np.mean(sigmas, axis=0).tolist()}
     meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
     result = Stack(result.data, axes=result.axes, metadata=meta)
@@ -146,12 +147,10 @@ def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.nda
     ``sum_e Q[e, k]^2 psd_e / sigma_e^2`` (channels' noise independent). Rotated back and rescaled afterwards.
     Returns the denoised image and each channel's noise sigma.
     """
-    from ..noise import measure_noise_correlation
-
     n_c = image.shape[0]
-    measured = [measure_noise_correlation(channel) for channel in image]
-    sigma = np.array([max(m.sigma, 1e-12) for m in measured])
-    unit_psd = np.stack([m.psd(image.shape[-2:]) / s**2 for m, s in zip(measured, sigma, strict=True)])
+    noise = [_channel_noise(channel) for channel in image]
+    sigma = np.array([s for s, _ in noise])
+    unit_psd = np.stack([p for _, p in noise])
     basis = np.column_stack([np.ones(n_c)] + [np.eye(n_c)[:, i] for i in range(1, n_c)])
     q = np.linalg.qr(basis)[0]
     q *= np.sign(q[0, 0])
@@ -159,6 +158,24 @@ def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.nda
     psd = np.einsum("ek,eyx->yxk", q**2, unit_psd)
     denoised = np.asarray(bm3d.bm3d(rotated, sigma_psd=psd), np.float64)
     return np.einsum("ek,yxk->eyx", q, denoised) * sigma[:, None, None], sigma
+
+
+def _channel_noise(image: np.ndarray) -> tuple[float, np.ndarray]:
+    """Noise sigma of one image and its power spectrum per unit variance (measured; white below 36 px a side).
+
+    An image too small to measure a correlation gets a white spectrum and the wavelet-MAD sigma of scikit-image.
+    """
+    from .._errors import InputError
+    from ..noise import measure_noise_correlation
+
+    try:
+        measured = measure_noise_correlation(image)
+    except InputError:
+        from skimage.restoration import estimate_sigma
+
+        return max(float(estimate_sigma(image)), 1e-12), np.full(image.shape, float(image.size))
+    sigma = max(measured.sigma, 1e-12)
+    return sigma, measured.psd(image.shape) / sigma**2
 
 
 def run_bm3d(stack: Stack, settings) -> Stack:
