@@ -110,3 +110,15 @@ def test_bm3d_channels_together_helps_the_faint_channel():
     assert faint["together"] > faint["apart"] + 1.0  # dB
     with pytest.raises(InputError, match="C axis"):
         denoise_bm3d(noisy[0], channels_together=True)
+
+
+def test_bm3d_refuses_data_whose_flat_regions_hold_no_noise():
+    """A map filled with a constant outside its region of interest measures zero noise: one clear error, no crash."""
+    pytest.importorskip("bm3d")
+    from operando._errors import InputError
+    from operando.denoise import denoise_bm3d
+
+    filled = np.zeros((64, 64))
+    filled[24:40, 24:40] = np.random.default_rng(0).normal(0.5, 0.1, (16, 16))
+    with pytest.raises(InputError, match="noise measured on the data is zero"):
+        denoise_bm3d(filled)

@@ -91,6 +91,11 @@ def denoise_bm3d(
     work, layout = to_working(stack)
     out = np.empty_like(work)
     psd = psd_from_autocovariance(np.asarray(autocovariance, np.float64), work.shape[-2:])
+    if not np.all(np.isfinite(psd)) or psd.max() <= 0:
+        from .._errors import InputError
+
+        raise InputError("bm3d: the noise measured on the data is zero or undefined (its flat regions hold no noise: "
+                         "filled or synthetic images?); give the noise's autocovariance or use another method")
     n_images = work.shape[0] * work.shape[1] * work.shape[2]
     done = 0
     for b in range(work.shape[0]):
@@ -163,19 +168,26 @@ def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.nda
 def _channel_noise(image: np.ndarray) -> tuple[float, np.ndarray]:
     """Noise sigma of one image and its power spectrum per unit variance (measured; white below 36 px a side).
 
-    An image too small to measure a correlation gets a white spectrum and the wavelet-MAD sigma of scikit-image.
+    An image too small to measure a correlation, or whose flat patches hold no noise, gets a white spectrum and
+    the wavelet-MAD sigma of scikit-image.
     """
+    from skimage.restoration import estimate_sigma
+
     from .._errors import InputError
     from ..noise import measure_noise_correlation
 
     try:
         measured = measure_noise_correlation(image)
     except InputError:
-        from skimage.restoration import estimate_sigma
-
-        return max(float(estimate_sigma(image)), 1e-12), np.full(image.shape, float(image.size))
-    sigma = max(measured.sigma, 1e-12)
-    return sigma, measured.psd(image.shape) / sigma**2
+        measured = None
+    if measured is not None and np.isfinite(measured.sigma) and measured.sigma > 1e-12:
+        unit_psd = measured.psd(image.shape) / measured.sigma**2
+        if np.all(np.isfinite(unit_psd)) and unit_psd.max() > 0:
+            return measured.sigma, unit_psd
+    sigma = float(estimate_sigma(image))
+    if not np.isfinite(sigma) or sigma <= 1e-12:
+        raise InputError("bm3d: no noise found in an image (flat or filled?); nothing to denoise there")
+    return sigma, np.full(image.shape, float(image.size))
 
 
 def run_bm3d(stack: Stack, settings) -> Stack:
