@@ -253,11 +253,11 @@ def test_tv_and_joint_bm3d_averaged_beat_tv_with_a_calibrated_sd():
     pytest.importorskip("bm3d")
     from operando.workflows.stxm import CompositionConfig, PhantomConfig, make_phantom, run_composition, score_run
 
-    phantom = make_phantom(PhantomConfig(frames=1, seed=1))
+    phantom = make_phantom(PhantomConfig(frames=1, seed=2))
     tv = score_run(run_composition(phantom.counts, config=CompositionConfig(denoise="tv")), phantom)
     both = score_run(run_composition(phantom.counts, config=CompositionConfig(denoise="tv+bm3d")), phantom)
-    assert both["rmse_x"] < 0.93 * tv["rmse_x"]  # measured 0.0374 against 0.0426
-    assert 0.90 < both["coverage_1.96sd"] < 0.98
+    assert both["rmse_x"] < 0.93 * tv["rmse_x"]  # measured 0.0446 against 0.0506
+    assert 0.90 < both["coverage_1.96sd"] < 0.98  # measured 0.941
 
 
 def test_an_unknown_denoiser_in_a_list_is_refused_before_any_work():

@@ -49,6 +49,8 @@ def composition_cmd(
     ensemble: Annotated[int, typer.Option(help="Networks averaged; with --sd ensemble the sd is their spread.")] = 1,
     sd: Annotated[str, typer.Option(help="auto, poisson, split, residual or ensemble.")] = "auto",
     split_parts: Annotated[int, typer.Option(help="--sd split: Poisson parts the counts are thinned into.")] = 2,
+    split_repeats: Annotated[int, typer.Option(help="--sd split: independent thinnings averaged (a less noisy "
+                                               "sd; each costs one more denoising per part).")] = 2,
     od_smooth_px: Annotated[float, typer.Option(help="Gaussian smoothing of the denoised OD before the ratio, px "
                                                 "(x becomes a thickness-weighted local mean; 0: off).")] = 0.0,
     energy_covariance: Annotated[bool, typer.Option(
@@ -64,7 +66,8 @@ def composition_cmd(
                             else None, i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets,
                             ring_current=ring_current, align=align, denoise=denoise, denoise_stage=denoise_stage,
                             time_budget_s=time_budget, ensemble=ensemble, sd=sd, split_parts=split_parts,
-                            energy_covariance=energy_covariance, od_smooth_px=od_smooth_px,
+                            split_repeats=split_repeats, energy_covariance=energy_covariance,
+                            od_smooth_px=od_smooth_px,
                             significance=significance,
                             constant=constant, seed=seed)
     counts = read_series(inputs)
