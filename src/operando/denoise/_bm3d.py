@@ -61,7 +61,7 @@ def denoise_bm3d(
     autocovariance : ndarray, shape (2L + 1, 2L + 1), optional
         The noise's 2-D autocovariance, lag (0, 0) in the middle (the true one in a benchmark). Default: the one
         :func:`operando.noise.measure_noise_correlation` measures on ``data`` (with ``channels_together``: on
-        each image of each channel).
+        each image of each channel; a given one serves every channel).
     channels_together : bool
         Denoise the channels of an image jointly (needs a ``C`` axis of >= 2 channels).
     progress : callable, optional
@@ -83,7 +83,7 @@ def denoise_bm3d(
 
     stack = as_stack(data, axes=axes)
     if channels_together:
-        return _denoise_channels_together(bm3d, data, stack, progress)
+        return _denoise_channels_together(bm3d, data, stack, autocovariance, progress)
     measured = None
     if autocovariance is None:
         measured = measure_noise_correlation(stack)
@@ -111,12 +111,17 @@ def denoise_bm3d(
                                  "psd": "measured" if measured is not None else "given"}
     if measured is not None:
         record["neighbour_corr"] = measured.neighbour_corr
+    return _recorded(result, record, data)
+
+
+def _recorded(result: Stack, record: dict[str, object], data: Stack | np.ndarray) -> Stack | np.ndarray:
+    """Return ``result`` with ``record`` in ``metadata.extra["denoise"]``, as a Stack if ``data`` was one."""
     meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
     result = Stack(result.data, axes=result.axes, metadata=meta)
     return result if isinstance(data, Stack) else result.data
 
 
-def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack,
+def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack, autocovariance: np.ndarray | None,
                                 progress: Callable[[float, str], None] | None) -> Stack | np.ndarray:
     """:func:`denoise_bm3d` with ``channels_together``: every (batch, frame) image's channels in one BM3D call."""
     from .._errors import InputError
@@ -129,20 +134,19 @@ def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack,
     n_images = work.shape[0] * work.shape[1]
     sigmas = []
     for i, (b, s) in enumerate(np.ndindex(*work.shape[:2])):
-        out[b, s], sigma = _bm3d_channels_together(bm3d, work[b, s].astype(np.float64))
+        out[b, s], sigma = _bm3d_channels_together(bm3d, work[b, s].astype(np.float64), autocovariance)
         sigmas.append(sigma)
         if progress is not None:
             progress((i + 1) / n_images, f"bm3d: image {i + 1}/{n_images} (channels together)")
     result = from_working(out, layout, stack)
-    record = {"method": "bm3d", "channels_together": True,
-              "psd": "measured per channel (white with a wavelet-MAD sigma below 36 px a side)",
-              "noise_sigma": np.mean(sigmas, axis=0).tolist()}
-    meta = result.metadata.replace(extra={**result.metadata.extra, "denoise": record})
-    result = Stack(result.data, axes=result.axes, metadata=meta)
-    return result if isinstance(data, Stack) else result.data
+    record = {"method": "bm3d", "channels_together": True, "noise_sigma": np.mean(sigmas, axis=0).tolist(),
+              "psd": "given" if autocovariance is not None else
+              "measured per channel (white with a wavelet-MAD sigma below 36 px a side)"}
+    return _recorded(result, record, data)
 
 
-def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bm3d_channels_together(bm3d, image: np.ndarray, autocovariance: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """Denoise the channels (C, Y, X) of one image jointly: one block matching, on the channels' common part.
 
     Each channel is scaled to unit noise by its measured sigma, then rotated by an orthonormal matrix whose first
@@ -150,10 +154,10 @@ def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.nda
     that first channel, which holds the structure every channel shares (for STXM, the particles at every energy),
     and filters all channels in the matched groups. The rotated channels' noise spectra are
     ``sum_e Q[e, k]^2 psd_e / sigma_e^2`` (channels' noise independent). Rotated back and rescaled afterwards.
-    Returns the denoised image and each channel's noise sigma.
+    Returns the denoised image and each channel's noise sigma. A given ``autocovariance`` serves every channel.
     """
     n_c = image.shape[0]
-    noise = [_channel_noise(channel) for channel in image]
+    noise = [_channel_noise(channel, autocovariance) for channel in image]
     sigma = np.array([s for s, _ in noise])
     unit_psd = np.stack([p for _, p in noise])
     basis = np.column_stack([np.ones(n_c)] + [np.eye(n_c)[:, i] for i in range(1, n_c)])
@@ -165,7 +169,7 @@ def _bm3d_channels_together(bm3d, image: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.einsum("ek,yxk->eyx", q, denoised) * sigma[:, None, None], sigma
 
 
-def _channel_noise(image: np.ndarray) -> tuple[float, np.ndarray]:
+def _channel_noise(image: np.ndarray, autocovariance: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Noise sigma of one image and its power spectrum per unit variance (measured; white below 36 px a side).
 
     An image too small to measure a correlation, or whose flat patches hold no noise, gets a white spectrum and
@@ -174,8 +178,12 @@ def _channel_noise(image: np.ndarray) -> tuple[float, np.ndarray]:
     from skimage.restoration import estimate_sigma
 
     from .._errors import InputError
-    from ..noise import measure_noise_correlation
+    from ..noise import measure_noise_correlation, psd_from_autocovariance
 
+    if autocovariance is not None:
+        acov = np.asarray(autocovariance, np.float64)
+        sigma = float(np.sqrt(max(acov[acov.shape[0] // 2, acov.shape[1] // 2], 1e-24)))
+        return sigma, psd_from_autocovariance(acov, image.shape) / sigma**2
     try:
         measured = measure_noise_correlation(image)
     except InputError:
