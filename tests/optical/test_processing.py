@@ -136,17 +136,22 @@ def test_grayscale_single_frame_and_colourless_videos_are_refused():
         video_rgb(Stack(gray, axes="TYXC"))
 
 
-def test_deep_learning_adapters_are_optional_extras():
+def test_deep_learning_adapters_are_optional_extras_and_download_nothing(tmp_path):
+    from operando._errors import InputError
     from operando.optical import segment_cellpose, segment_stardist
 
     frame = np.zeros((16, 16, 3), np.float32)
-    for fn, extra, hint in ((segment_cellpose, "cellpose", r"operando\[cellpose\]"),
-                            (segment_stardist, "stardist", "pip install stardist tensorflow")):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for fn, key, extra, hint in ((segment_cellpose, "model_path", "cellpose", r"operando\[cellpose\]"),
+                                 (segment_stardist, "model_dir", "stardist", "pip install stardist tensorflow")):
+        with pytest.raises(InputError, match="never downloads weights"):  # no local weights: refused first
+            fn(frame, **{key: tmp_path / "missing"})
         try:
             __import__(extra)
         except ImportError:
             with pytest.raises(ImportError, match=hint):
-                fn(frame)
+                fn(frame, **{key: weights})
 
 
 def test_outlines_stay_at_half_maximum_when_a_particle_brightens_and_follow_it_when_it_swells():
