@@ -96,3 +96,20 @@ def test_denoise_ensemble_with_a_saved_model_is_one_clean_line(tmp_path):
                             "--save-model", str(tmp_path / "m")])
     assert r.exit_code == 2 and "--ensemble" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_cli_errors_shows_other_warnings_once_and_returns():
+    """A warning other than AxesAssumedWarning is shown again once (it used to be re-recorded without end)."""
+    import warnings
+
+    from operando.cli._common import cli_errors
+
+    @cli_errors
+    def command() -> int:
+        warnings.warn("plot style will change", PendingDeprecationWarning, stacklevel=1)
+        return 1
+
+    with warnings.catch_warnings(record=True) as outer:
+        warnings.simplefilter("always")
+        assert command() == 1
+    assert [str(w.message) for w in outer] == ["plot style will change"]

@@ -40,20 +40,21 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AxesAssumedWarning)
-            try:
-                return fn(*args, **kwargs)
-            except (InputError, FileNotFoundError, ImportError) as exc:
-                err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False,
-                                  markup=True)  # escaped: "[bm3d]" in a message is text, not a style
-                raise typer.Exit(2) from None
-            finally:
-                for message in caught:
-                    if issubclass(message.category, AxesAssumedWarning):
-                        _notice(message)
-                    else:
-                        warnings.showwarning(message.message, message.category, message.filename, message.lineno)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", AxesAssumedWarning)
+                try:
+                    return fn(*args, **kwargs)
+                except (InputError, FileNotFoundError, ImportError) as exc:
+                    err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False,
+                                      markup=True)  # escaped: "[bm3d]" in a message is text, not a style
+                    raise typer.Exit(2) from None
+        finally:  # outside the recording block: re-shown warnings must not be recorded again (an endless loop)
+            for message in caught:
+                if issubclass(message.category, AxesAssumedWarning):
+                    _notice(message)
+                else:
+                    warnings.showwarning(message.message, message.category, message.filename, message.lineno)
 
     return wrapper
 

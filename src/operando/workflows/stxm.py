@@ -1305,8 +1305,7 @@ def plot_maps(maps: dict[str, np.ndarray], path: Path, *, title: str = "") -> Pa
 
     fig, axes = plt.subplots(1, len(maps), figsize=(3.0 * len(maps), 3.2))
     for ax, (label, image) in zip(np.atleast_1d(axes), maps.items(), strict=True):
-        shown = ax.imshow(image, vmin=0, vmax=1, cmap="viridis")
-        shown.cmap.set_bad("0.8")
+        shown = ax.imshow(image, vmin=0, vmax=1, cmap=plt.get_cmap("viridis").with_extremes(bad="0.8"))
         ax.set_title(label, fontsize=8)
         ax.axis("off")
     fig.colorbar(shown, ax=np.atleast_1d(axes).tolist(), shrink=0.8, label="x (LiFePO4 fraction)")
