@@ -70,21 +70,13 @@ def test_cli_composition_writes_tif_and_json(phantom_dir, tmp_path):
     assert summary["frames"][0]["ci95_low"] < summary["frames"][0]["mean_x"] < summary["frames"][0]["ci95_high"]
 
 
-def test_single_energy_real_file_says_composition_needs_two_energies(tmp_path):
+@pytest.mark.parametrize(("name", "says"), [("tutorial000000005.hdr", ">= 2 energies"),  # one energy
+                                            ("tutorial000000001.hdr", "1 x 4 pixels (point spectra")])
+def test_real_files_without_a_map_at_two_energies_are_refused_in_one_line(tmp_path, name, says):
     if not STXM.is_dir():
         pytest.skip("../shared/data/stxm is not here")
-    result = runner.invoke(app, ["stxm", "composition", str(STXM / "tutorial000000005.hdr"), "-o",
-                                 str(tmp_path / "x.tif")])
-    assert result.exit_code == 2 and ">= 2 energies" in result.output
-    assert not list(tmp_path.iterdir())
-
-
-def test_real_point_spectra_say_composition_needs_images(tmp_path):
-    if not STXM.is_dir():
-        pytest.skip("../shared/data/stxm is not here")
-    result = runner.invoke(app, ["stxm", "composition", str(STXM / "tutorial000000001.hdr"), "-o",
-                                 str(tmp_path / "x.tif")])
-    assert result.exit_code == 2 and "1 x 4 pixels (point spectra" in result.output
+    result = runner.invoke(app, ["stxm", "composition", str(STXM / name), "-o", str(tmp_path / "x.tif")])
+    assert result.exit_code == 2 and says in result.output
     assert not list(tmp_path.iterdir())
 
 
