@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._errors import InputError
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
 
@@ -92,8 +93,6 @@ def denoise_bm3d(
     out = np.empty_like(work)
     psd = psd_from_autocovariance(np.asarray(autocovariance, np.float64), work.shape[-2:])
     if not np.all(np.isfinite(psd)) or psd.max() <= 0:
-        from .._errors import InputError
-
         raise InputError("bm3d: the noise measured on the data is zero or undefined (its flat regions hold no noise: "
                          "filled or synthetic images?); give the noise's autocovariance or use another method")
     n_images = work.shape[0] * work.shape[1] * work.shape[2]
@@ -124,8 +123,6 @@ def _recorded(result: Stack, record: dict[str, object], data: Stack | np.ndarray
 def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack, autocovariance: np.ndarray | None,
                                 progress: Callable[[float, str], None] | None) -> Stack | np.ndarray:
     """:func:`denoise_bm3d` with ``channels_together``: every (batch, frame) image's channels in one BM3D call."""
-    from .._errors import InputError
-
     if "C" not in stack.axes or stack.size("C") < 2:
         raise InputError(f"channels_together needs a C axis of >= 2 channels, got axes {stack.axes!r} "
                          f"{stack.shape}; denoise single-channel images with channels_together=False")
@@ -177,7 +174,6 @@ def _channel_noise(image: np.ndarray, autocovariance: np.ndarray | None = None) 
     """
     from skimage.restoration import estimate_sigma
 
-    from .._errors import InputError
     from ..noise import measure_noise_correlation, psd_from_autocovariance
 
     if autocovariance is not None:
