@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from operando import Stack
 from operando.denoise import TrainConfig, choose_method, denoise, diagnose, train_denoiser
+from operando.denoise._bm3d import bm3d_available
 from operando.noise import add_correlated_noise, add_poisson_noise
 
 
@@ -35,7 +36,7 @@ def test_auto_on_white_poisson_noise_and_white_video():
 def test_auto_on_correlated_noise():
     noisy = add_correlated_noise(_image(), sigma=0.1, rho=0.4, rng=0)
     choice = choose_method(noisy)
-    assert choice.method == "pixel_shuffle"
+    assert choice.method == ("bm3d_refine" if bm3d_available() else "pixel_shuffle")
     d = diagnose(noisy)  # the right sign and size (a median-filter residual read about -0.1 here)
     assert d.spatial_corr_x == pytest.approx(0.4, abs=0.07) and d.correlation_length_px >= 1
     assert not d.spatially_white
@@ -54,7 +55,20 @@ def test_video_donut_hole_follows_the_measured_correlation():
     assert float(hole[c - r:c + r + 1, c - r:c + r + 1].sum()) == 0.0 and float(hole.sum()) > 0
 
 
-def test_shaped_and_pixel_shuffle_run_and_record():
+@pytest.mark.parametrize("installed", [True, False])
+def test_auto_takes_bm3d_refine_for_a_correlated_image_only_with_the_extra(installed, monkeypatch):
+    monkeypatch.setattr("operando.denoise._auto.bm3d_available", lambda: installed)
+    choice = choose_method(add_correlated_noise(_image(), sigma=0.1, rho=0.4, rng=0))
+    assert choice.method == ("bm3d_refine" if installed else "pixel_shuffle")
+    assert "neighbour correlation" in choice.reason and ("operando[bm3d]" in choice.reason) != installed
+    video = add_correlated_noise(np.repeat(_image(64)[None], 8, axis=0), sigma=0.1, rho=0.4, rng=1)
+    assert choose_method(video, axes="TYX").method == "video"  # videos keep temporal masking
+    white = _image() + 0.1 * np.random.default_rng(0).standard_normal((96, 96)).astype(np.float32)
+    assert choose_method(white).method == "n2v2"
+
+
+def test_shaped_and_pixel_shuffle_run_and_record(monkeypatch):
+    monkeypatch.setattr("operando.denoise._auto.bm3d_available", lambda: False)
     noisy = add_correlated_noise(_image(64), sigma=0.1, rho=0.4, rng=0)
     cfg = TrainConfig(method="shaped", max_steps=3, base=8, seed=0)
     out = denoise(Stack(noisy, axes="YX"), config=cfg)

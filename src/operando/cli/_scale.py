@@ -111,7 +111,8 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
         from ..workflows.scale import STREAMED_NETWORKS
 
         if method not in STREAMED_NETWORKS + BASELINES:
-            err_console.print(f"[yellow]note:[/yellow] {method} does not stream chunk by chunk; using n2v2 "
+            fallback = "n2v2" if found.spatially_white else "pixel_shuffle"
+            err_console.print(f"[yellow]note:[/yellow] {method} does not stream chunk by chunk; using {fallback} "
                               "(give --method and a non-Zarr output to run it in memory)", highlight=False)
-            method = "n2v2"
+            method = fallback
     run_streamed("denoise", input=input, output=output, method=method, **kwargs)

@@ -10,8 +10,9 @@ space and between frames) and :func:`diagnose` (frames, stripes, fixed pattern, 
   evidence: a neighbour correlation that clears 0.1 by two standard errors of its measurement
   (``NoiseCorrelation.blind_spot_ok``; the error is a jackknife over spatial blocks of the flat patches the
   noise was measured on). White noise on a textured image measures |rho1| <= 0.03 and stays with ``n2v2``;
-* a single image with noise correlated between neighbours: ``pixel_shuffle`` (AP-BSN style); with
-  row-correlated scan-line noise: ``structn2v``.
+* a single image with noise correlated between neighbours: ``bm3d_refine`` (BM3D with the measured noise
+  spectrum, refined by a network trained on re-noised BM3D output) when the optional extra ``operando[bm3d]``
+  is installed, else ``pixel_shuffle`` (AP-BSN style); with row-correlated scan-line noise: ``structn2v``.
 
 The choice, its reason and the measurement are recorded in the output's metadata
 (``metadata.extra["denoise"]["auto"]``).
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._stack import Stack, as_stack
+from ._bm3d import bm3d_available
 
 #: Largest footprint radius (pixels) the video denoiser's donut hole is widened to; beyond it, no donut.
 MAX_DONUT_HOLE_PX = 3
@@ -92,9 +94,14 @@ def choose_from(diagnosis) -> AutoChoice:
         choice = AutoChoice("structn2v", f"single image(s), {rho}: scan-line stripes, whole rows hidden")
     elif corr is None or corr.blind_spot_ok:
         choice = AutoChoice("n2v2", f"single image(s), {rho}: white noise, pixel-wise blind spot")
+    elif bm3d_available():
+        choice = AutoChoice("bm3d_refine", f"single image(s), {rho}, correlation length "
+                            f"{corr.correlation_length_px} px: BM3D with the measured spectrum, refined by a network "
+                            "trained on re-noised BM3D output")
     else:
         choice = AutoChoice("pixel_shuffle", f"single image(s), {rho}, correlation length "
-                            f"{corr.correlation_length_px} px: pixel-shuffle blind spot")
+                            f"{corr.correlation_length_px} px: pixel-shuffle blind spot (bm3d_refine, better, needs "
+                            "the optional extra operando[bm3d])")
     return AutoChoice(choice.method, choice.reason, choice.settings, noise)
 
 

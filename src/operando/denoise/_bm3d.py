@@ -26,6 +26,13 @@ class _NumpyWithTrapz:
         return getattr(np, name)
 
 
+def bm3d_available() -> bool:
+    """Whether the optional ``bm3d`` extra is installed (found without importing it)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("bm3d", "bm4d"))
+
+
 def _import_bm3d():
     """Import the optional ``bm3d`` package or say which extra to install."""
     try:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import torch
 
 
-NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle"]
+NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle", "bm3d_refine"]
 
 
 class TrainConfig(BaseModel):

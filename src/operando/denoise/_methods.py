@@ -88,6 +88,9 @@ METHOD_TABLE: dict[str, DenoiseMethod] = {m.name: m for m in (
                   run=_lazy("._pixel_shuffle", "run_pixel_shuffle")),
     DenoiseMethod("bm3d", "deterministic", "BM3D per image with the measured noise power spectrum "
                   "(optional extra operando[bm3d])", run=_lazy("._bm3d", "run_bm3d")),
+    DenoiseMethod("bm3d_refine", "neural", "BM3D with the measured noise spectrum, then a network trained on "
+                  "re-noised BM3D output corrects it (optional extra operando[bm3d]): correlated noise, one image",
+                  run=_lazy("._bm3d_refine", "run_bm3d_refine")),
 )}
 
 NEURAL = tuple(name for name, m in METHOD_TABLE.items() if m.kind == "neural")

@@ -136,6 +136,10 @@ def _run_config(config: TrainConfig | None, resume: TrainedDenoiser | None, rng,
             if getattr(cfg, key) != getattr(resume.config, key):
                 raise InputError(f"the resumed model has {key}={getattr(resume.config, key)!r}, not "
                                  f"{getattr(cfg, key)!r}; leave {key} out when resuming")
+    if cfg.method == "bm3d_refine":
+        raise InputError("bm3d_refine trains its network inside denoise(), one per image, and keeps none to save or "
+                         "stream; run denoise(method='bm3d_refine') (CLI: operando denoise --method bm3d_refine, "
+                         "without --save-model)")
     seed = resolve_seed(rng, cfg.seed)
     return cfg.model_copy(update={"seed": seed})
 
