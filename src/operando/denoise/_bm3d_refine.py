@@ -287,21 +287,3 @@ def denoise_bm3d_refined(
         record["neighbour_corr"] = measured.neighbour_corr
     result = with_record(from_working(out, layout, stack), record)
     return result if isinstance(data, Stack) else result.data
-
-
-def run_bm3d_refine(stack: Stack, settings) -> Stack:
-    """Registry runner of ``bm3d_refine``: :func:`denoise_bm3d_refined` with the run's configuration.
-
-    Parameters
-    ----------
-    stack : Stack
-        The noisy stack.
-    settings : RunSettings
-        ``config`` (concrete seed), ``device`` and ``progress``.
-
-    Returns
-    -------
-    Stack
-        The denoised stack.
-    """
-    return denoise_bm3d_refined(stack, config=settings.config, device=settings.device, progress=settings.progress)

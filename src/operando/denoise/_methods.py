@@ -16,6 +16,9 @@ How to add a method (one row, plus the method's own code):
   ``build_model`` (``_unet.py``), then add ``DenoiseMethod("name", "neural", "summary")``: the shared
   runner trains it with :func:`train_denoiser` and applies it with :func:`predict`; ``ensemble``, ``tta``,
   ``config``, the seed record and saving work for every neural row without further edits.
+* **a network with its own training and inference** (``pixel_shuffle``, ``bm3d_refine``): add the name to
+  ``_config.NetworkMethod`` and a row with ``run=_lazy_trained("._mymodule", "denoise_mine")``, where
+  ``denoise_mine(stack, config=, device=, progress=)`` returns the denoised Stack.
 
 ``settings`` (:class:`RunSettings`) carries the method's name, the training configuration (neural rows only; its seed is
 concrete), the device, ``tta`` and the ``progress(fraction, message)`` callback.
@@ -55,6 +58,15 @@ def _lazy(module: str, name: str) -> Runner:
     return run
 
 
+def _lazy_trained(module: str, name: str) -> Runner:
+    """Make a runner of a network with its own entry point ``name(stack, config=, device=, progress=)``."""
+    def run(stack: Stack, settings: RunSettings) -> Stack:
+        denoise_with = getattr(importlib.import_module(module, __package__), name)
+        return denoise_with(stack, config=settings.config, device=settings.device, progress=settings.progress)
+
+    return run
+
+
 @dataclass(frozen=True)
 class DenoiseMethod:
     """One row of the registry: a method's name, kind, one-line summary and runner."""
@@ -85,12 +97,12 @@ METHOD_TABLE: dict[str, DenoiseMethod] = {m.name: m for m in (
                   "(a square of radius blind_spot_radius_px hidden around each scored pixel)"),
     DenoiseMethod("pixel_shuffle", "neural", "N2V2 on pixel-shuffled sub-images (AP-BSN: large training "
                   "stride, small inference stride, random-replacement refinement): spatially correlated noise",
-                  run=_lazy("._pixel_shuffle", "run_pixel_shuffle")),
+                  run=_lazy_trained("._pixel_shuffle", "denoise_pixel_shuffle")),
     DenoiseMethod("bm3d", "deterministic", "BM3D per image with the measured noise power spectrum "
                   "(optional extra operando[bm3d])", run=_lazy("._bm3d", "run_bm3d")),
     DenoiseMethod("bm3d_refine", "neural", "BM3D with the measured noise spectrum, then a network trained on "
                   "re-noised BM3D output corrects it (optional extra operando[bm3d]): correlated noise, one image",
-                  run=_lazy("._bm3d_refine", "run_bm3d_refine")),
+                  run=_lazy_trained("._bm3d_refine", "denoise_bm3d_refined")),
 )}
 
 NEURAL = tuple(name for name, m in METHOD_TABLE.items() if m.kind == "neural")

@@ -354,21 +354,3 @@ def denoise_pixel_shuffle(
         record["neighbour_corr"] = found["neighbour_corr"]
     result = with_record(result, record)
     return result if isinstance(data, Stack) else result.data
-
-
-def run_pixel_shuffle(stack: Stack, settings) -> Stack:
-    """Registry runner of ``pixel_shuffle``: :func:`denoise_pixel_shuffle` with the run's configuration.
-
-    Parameters
-    ----------
-    stack : Stack
-        The noisy stack.
-    settings : RunSettings
-        ``config`` (concrete seed), ``device`` and ``progress``.
-
-    Returns
-    -------
-    Stack
-        The denoised stack.
-    """
-    return denoise_pixel_shuffle(stack, config=settings.config, device=settings.device, progress=settings.progress)
