@@ -87,21 +87,12 @@ def denoise_bm3d(
         When the optional ``bm3d`` package is missing (``pip install 'operando[bm3d]'``).
     """
     bm3d = _import_bm3d()
-    from ..noise import measure_noise_correlation, psd_from_autocovariance
-
     stack = as_stack(data, axes=axes)
     if channels_together:
         return _denoise_channels_together(bm3d, data, stack, autocovariance, progress)
-    measured = None
-    if autocovariance is None:
-        measured = measure_noise_correlation(stack)
-        autocovariance = measured.autocovariance()
+    psd, noise_record = noise_spectrum(stack, autocovariance, "bm3d")
     work, layout = to_working(stack)
     out = np.empty_like(work)
-    psd = psd_from_autocovariance(np.asarray(autocovariance, np.float64), work.shape[-2:])
-    if not np.all(np.isfinite(psd)) or psd.max() <= 0:
-        raise InputError("bm3d: the noise measured on the data is zero or undefined (its flat regions hold no noise: "
-                         "filled or synthetic images?); give the noise's autocovariance or use another method")
     n_images = work.shape[0] * work.shape[1] * work.shape[2]
     done = 0
     for b in range(work.shape[0]):
@@ -112,12 +103,50 @@ def denoise_bm3d(
                 if progress is not None:
                     progress(done / n_images, f"bm3d: image {done}/{n_images}")
     result = from_working(out, layout, stack)
+    return _recorded(result, {"method": "bm3d", **noise_record}, data)
+
+
+def noise_spectrum(stack: Stack, autocovariance: np.ndarray | None, method: str
+                   ) -> tuple[np.ndarray, dict[str, object]]:
+    """Return the noise's power spectrum for ``stack``'s images (measured unless given) and its record.
+
+    Parameters
+    ----------
+    stack : Stack
+        The noisy images.
+    autocovariance : ndarray, shape (2L + 1, 2L + 1), optional
+        The noise's 2-D autocovariance, lag (0, 0) in the middle; None: measured on ``stack``
+        (:func:`operando.noise.measure_noise_correlation`).
+    method : str
+        The method's name, to open the error message with.
+
+    Returns
+    -------
+    tuple
+        The power spectrum, shape (Y, X), in BM3D's convention, and the record: ``noise_sigma``, ``psd``
+        ("measured" or "given") and, when measured, ``neighbour_corr``.
+
+    Raises
+    ------
+    InputError
+        When the spectrum is zero or not finite (flat regions that hold no noise).
+    """
+    from ..noise import measure_noise_correlation, psd_from_autocovariance
+
+    measured = None
+    if autocovariance is None:
+        measured = measure_noise_correlation(stack)
+        autocovariance = measured.autocovariance()
+    psd = psd_from_autocovariance(np.asarray(autocovariance, np.float64), (stack.size("Y"), stack.size("X")))
+    if not np.all(np.isfinite(psd)) or psd.max() <= 0:
+        raise InputError(f"{method}: the noise measured on the data is zero or undefined (its flat regions hold no "
+                         "noise: filled or synthetic images?); give the noise's autocovariance or use another method")
     centre = autocovariance.shape[0] // 2, autocovariance.shape[1] // 2
-    record: dict[str, object] = {"method": "bm3d", "noise_sigma": float(np.sqrt(max(autocovariance[centre], 0.0))),
+    record: dict[str, object] = {"noise_sigma": float(np.sqrt(max(autocovariance[centre], 0.0))),
                                  "psd": "measured" if measured is not None else "given"}
     if measured is not None:
         record["neighbour_corr"] = measured.neighbour_corr
-    return _recorded(result, record, data)
+    return psd, record
 
 
 def _recorded(result: Stack, record: dict[str, object], data: Stack | np.ndarray) -> Stack | np.ndarray:

@@ -20,7 +20,6 @@ stationary noise of the measured spectrum (a Poisson image should be variance-st
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -28,10 +27,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
-from ._config import TrainConfig, concrete_seed
+from ._config import TrainConfig, resolve_seed
 from ._layout import from_working, to_working, with_record
-
-logger = logging.getLogger(__name__)
 
 #: Share of the time budget spent making (pseudo-noisy, BM3D) pairs; the rest trains the network.
 PAIRS_SHARE = 0.35
@@ -221,7 +218,8 @@ def denoise_bm3d_refined(
         ``pairs`` and ``config.max_steps`` set to them (and the budget not reached) a run repeats, to within the
         ``bm3d`` package's own run-to-run differences (up to ~1e-5 on small images).
     rng : int or Generator, optional
-        Seed (None: ``config.seed``, else drawn).
+        Seed (None: ``config.seed``, else drawn; an int that contradicts ``config.seed`` is refused, as
+        :func:`operando.denoise.denoise` does).
     device : {"auto", "cpu", "cuda"}
         Torch device.
     progress : callable, optional
@@ -240,8 +238,7 @@ def denoise_bm3d_refined(
     InputError
         On an image smaller than 16 px a side or noise that cannot be measured.
     """
-    from ..noise import measure_noise_correlation, psd_from_autocovariance
-    from ._bm3d import _import_bm3d
+    from ._bm3d import _import_bm3d, noise_spectrum
     from ._unet import pick_device
 
     bm3d = _import_bm3d()
@@ -252,18 +249,10 @@ def denoise_bm3d_refined(
         raise InputError(f"bm3d_refine needs images of at least {MIN_SIDE} px a side, got "
                          f"{stack.size('Y')} x {stack.size('X')}; use bm3d or a calibrated filter")
     config = config if config is not None else TrainConfig()
-    seed = concrete_seed(rng if rng is not None else config.seed)
+    seed = resolve_seed(rng, config.seed)
     config = config.model_copy(update={"seed": seed})
-    measured = None
-    if autocovariance is None:
-        measured = measure_noise_correlation(stack)
-        autocovariance = measured.autocovariance()
+    psd, noise_record = noise_spectrum(stack, autocovariance, "bm3d_refine")
     work, layout = to_working(stack)
-    psd = psd_from_autocovariance(np.asarray(autocovariance, np.float64), work.shape[-2:])
-    if not np.all(np.isfinite(psd)) or psd.max() <= 0:
-        raise InputError("bm3d_refine: the noise measured on the data is zero or undefined (its flat regions hold "
-                         "no noise: filled or synthetic images?); give the noise's autocovariance or use another "
-                         "method")
     device = pick_device(device)
     out = np.empty_like(work)
     indices = list(np.ndindex(*work.shape[:3]))
@@ -277,13 +266,9 @@ def denoise_bm3d_refined(
                                        progress=image_progress)
         out[index] = refined.astype(out.dtype)
         records.append(record)
-    centre = autocovariance.shape[0] // 2, autocovariance.shape[1] // 2
     record: dict[str, object] = {
         "method": "bm3d_refine", "seed": seed, "config": {**config.model_dump(), "method": "bm3d_refine"},
-        "noise_sigma": float(np.sqrt(max(autocovariance[centre], 0.0))),
-        "psd": "measured" if measured is not None else "given", "images": records,
+        **noise_record, "images": records,
         "network": {"layers": LAYERS, "width": WIDTH, "batch": BATCH, "pairs_share": PAIRS_SHARE}}
-    if measured is not None:
-        record["neighbour_corr"] = measured.neighbour_corr
     result = with_record(from_working(out, layout, stack), record)
     return result if isinstance(data, Stack) else result.data
