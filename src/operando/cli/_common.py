@@ -13,6 +13,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
 
 from .._errors import AxesAssumedWarning, InputError
 
@@ -31,32 +37,202 @@ KeepFloatOption = Annotated[bool, typer.Option("--keep-float", help="Write float
 JsonOption = Annotated[Optional[Path], typer.Option("--json", help="Also write the result as JSON.")]
 
 
-def _notice(message: warnings.WarningMessage) -> None:
-    err_console.print(f"[yellow]note:[/yellow] {message.message}", soft_wrap=True, highlight=False)
+#: Set by the main callback from ``-v``: at 1 or more, an unexpected error also prints its traceback.
+VERBOSITY = {"level": 0}
+
+
+class OneLineGroup(TyperGroup):
+    """The top-level command group: a usage error (unknown option, bad value, value out of range) is one line.
+
+    typer draws a box with the usage; a script reading stderr, and a person, want the reason and where to look.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.UsageError as exc:
+            message = exc.format_message()
+            if message and type(exc).__name__ != "NoArgsIsHelpError":  # the help was shown: nothing to add
+                where = exc.ctx.command_path if exc.ctx is not None else (prog_name or "operando")
+                error_line(f"{message} (see '{where} --help')")
+            code = 2
+        except (typer.Abort, KeyboardInterrupt):
+            err_console.print("interrupted", highlight=False)
+            code = 130
+        except click_exceptions.ClickException as exc:
+            error_line(exc.format_message())
+            code = exc.exit_code
+        else:
+            code = result if isinstance(result, int) else 0
+        if standalone_mode:
+            raise SystemExit(code)
+        return code
+
+
+def error_line(message: str) -> None:
+    """Print one red ``error:`` line on stderr (markup in the message is escaped: "[bm3d]" is text)."""
+    text = " ".join(str(message).split())  # one line, whatever the library wrote
+    err_console.print(f"[red]error:[/red] {escape(text)}", soft_wrap=True, highlight=False, markup=True)
+
+
+def note_line(message: str) -> None:
+    """Print one yellow ``note:`` line on stderr."""
+    text = " ".join(str(message).split())
+    err_console.print(f"[yellow]note:[/yellow] {escape(text)}", soft_wrap=True, highlight=False, markup=True)
+
+
+def _validation_line(exc: Any) -> str:
+    """One line from a pydantic ValidationError: each field and its reason, no documentation link."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(x) for x in err.get("loc", ())) or "value"
+        reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{field.replace('_', '-')}: {reason} (got {err.get('input')!r})"
+                     if not isinstance(err.get("input"), dict) else f"{field.replace('_', '-')}: {reason}")
+    return "; ".join(parts) or str(exc).splitlines()[0]
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Turn recorded warnings into notes: each distinct message once; numerical ones summed into one line."""
+    numeric: dict[str, int] = {}
+    shown: set[str] = set()
+    for message in caught:
+        category = message.category
+        text = " ".join(str(message.message).split())
+        if issubclass(category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+            if VERBOSITY["level"] > 0:
+                note_line(f"{category.__name__}: {text}")
+            continue
+        if issubclass(category, RuntimeWarning) and not issubclass(category, AxesAssumedWarning):
+            numeric[text] = numeric.get(text, 0) + 1
+            continue
+        if text not in shown:
+            shown.add(text)
+            note_line(text)
+    if numeric:
+        summary = ", ".join(f"{text}{f' (x{n})' if n > 1 else ''}" for text, n in list(numeric.items())[:3])
+        more = f" and {len(numeric) - 3} more" if len(numeric) > 3 else ""
+        note_line(f"numerical warnings during the run: {summary}{more}; the results may hold NaN or inf where the "
+                  "data was empty or constant")
 
 
 def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError, missing files and missing optional extras into one red line and exit code 2; print notices."""
+    """Wrap a command in the error boundary: one line and an exit code, never a traceback.
+
+    - the library's :class:`InputError`, missing files or optional extras, operating-system errors (permission,
+      is-a-folder, disk full), and pydantic validation errors: one ``error:`` line, exit code 2;
+    - Ctrl-C: ``interrupted``, exit code 130;
+    - anything unexpected: one line pointing to ``-v`` for the traceback, exit code 1;
+    - warnings: shown afterwards as ``note:`` lines, numerical ones summed into one.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", AxesAssumedWarning)
+                warnings.simplefilter("always")
                 try:
                     return fn(*args, **kwargs)
-                except (InputError, FileNotFoundError, ImportError) as exc:
-                    err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False,
-                                      markup=True)  # escaped: "[bm3d]" in a message is text, not a style
+                except (typer.Exit, typer.Abort):
+                    raise
+                except (InputError, ImportError) as exc:
+                    error_line(str(exc))
                     raise typer.Exit(2) from None
-        finally:  # outside the recording block: re-shown warnings must not be recorded again (an endless loop)
-            for message in caught:
-                if issubclass(message.category, AxesAssumedWarning):
-                    _notice(message)
-                else:
-                    warnings.showwarning(message.message, message.category, message.filename, message.lineno)
+                except ValidationError as exc:
+                    error_line(_validation_line(exc))
+                    raise typer.Exit(2) from None
+                except OSError as exc:
+                    from .._files import describe_os_error
+
+                    if VERBOSITY["level"] > 0:
+                        err_console.print_exception()
+                    error_line(describe_os_error(exc))
+                    raise typer.Exit(2) from None
+                except KeyboardInterrupt:
+                    err_console.print("interrupted", highlight=False)
+                    raise typer.Exit(130) from None
+                except MemoryError:
+                    error_line("out of memory; try a smaller input, --memory-limit or a .zarr output (streamed)")
+                    raise typer.Exit(2) from None
+                except Exception as exc:  # noqa: BLE001 - the boundary: one line, the traceback with -v
+                    if VERBOSITY["level"] > 0:
+                        err_console.print_exception()
+                    error_line(f"unexpected {type(exc).__name__}: {exc} (this is a bug in operando; run with -v for "
+                               "the traceback and report it)")
+                    raise typer.Exit(1) from None
+        finally:  # outside the recording block: re-shown warnings must not be recorded again
+            _show_warnings(caught)
 
     return wrapper
+
+
+def data_target(path: Path | None, option: str = "-o") -> Any:
+    """Describe a data file written by :func:`operando.io.write` for the output guard (None: not given).
+
+    The ending must name a writable format; a ``.zarr`` is a store (streamed runs resume into it); an STXM
+    ``.hdr`` writes ``.xim`` images beside it and never replaces another scan's files.
+    """
+    if path is None:
+        return None
+    from .._files import Target
+    from ..io import FORMATS, format_of
+
+    try:
+        fmt, file, _ = format_of(path)
+    except InputError:
+        fmt, file = None, Path(path)
+    if fmt is None or not fmt.writable or fmt.name == "frames":
+        endings = " ".join(s for f in FORMATS if f.writable for s in f.suffixes)
+        raise InputError(f"{path}: {option} needs a file ending in one of {endings}")
+    if fmt.name == "zarr":
+        return Target(file, option, kind="store")
+    if fmt.name == "stxm":
+        import glob
+
+        stem = file.name[: -len(".hdr")]
+        pattern = glob.escape(str(file.parent)) + "/" + glob.escape(stem) + "_a*.xim"
+        companions = tuple(Path(p) for p in glob.glob(pattern)) + (file.with_name(stem + "_a.xim"),)
+        return Target(file, option, companions=companions, replace=False)
+    return Target(file, option)
+
+
+def file_target(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> Any:
+    """Describe a plain file (JSON, CSV, figure) written by an option for the output guard (None: not given)."""
+    if path is None:
+        return None
+    from .._files import Target
+
+    return Target(Path(path), option, suffixes=suffixes)
+
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def guard(*targets: Any, inputs: tuple[Any, ...] | list[Any] = ()) -> None:
+    """Check every output against every input before any work (:func:`operando._files.check_outputs`)."""
+    from .._files import check_outputs
+
+    check_outputs(targets, inputs)
+
+
+@contextmanager
+def output_folder(folder: Path, *, inputs: tuple[Any, ...] | list[Any] = (), option: str = "-o",
+                  extra: tuple[Any, ...] = ()) -> Iterator[Path]:
+    """Guard an output folder, empty it of an earlier operando run's files (with a note) and record this run's."""
+    from .._files import Target, check_outputs, clear_output_folder
+    from .._files import output_folder as claim
+
+    check_outputs((Target(Path(folder), option, kind="folder"), *extra), inputs)
+    for note in clear_output_folder(folder):
+        note_line(note)
+    import sys
+
+    with claim(folder, command=" ".join(["operando", *sys.argv[1:]])) as path:
+        yield path
 
 
 @contextmanager

@@ -10,10 +10,12 @@ import typer
 
 from .._errors import InputError
 from ._common import (
+    VERBOSITY,
     AxesOption,
     DeviceOption,
     JsonOption,
     KeepFloatOption,
+    OneLineGroup,
     OutputDirOption,
     OutputFileOption,
     SeedOption,
@@ -31,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineGroup,
 )
 benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -52,6 +55,10 @@ def main(
     """operando: make noisy operando microscopy quantitative."""
     level = logging.WARNING if verbose == 0 else (logging.INFO if verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    VERBOSITY["level"] = verbose
+    if verbose == 0:  # readers' own log lines (tifffile's ERROR on a damaged file) would add to the one-line error
+        for name in ("tifffile", "h5py", "zarr", "numcodecs", "PIL", "libav"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @app.command()
