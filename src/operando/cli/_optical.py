@@ -3,17 +3,85 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .._errors import InputError
-from ._common import AxesOption, OutputDirOption, SeedOption, cli_errors, console, print_rows, progress_bar
+from ._common import (
+    AxesOption,
+    OutputDirOption,
+    cli_errors,
+    console,
+    file_target,
+    guard,
+    output_folder,
+    print_rows,
+    progress_bar,
+)
 from ._core import benchmark_app
 
 app = typer.Typer(help="Optical microscopy of graphite: segment particles, classify stages by colour, count.",
                   no_args_is_help=True)
+
+#: Smallest phantom frame, pixels per side (operando.optical.MIN_PHANTOM_SIZE; kept here so --help loads fast).
+MIN_PHANTOM_SIZE = 32
+
+# Options with their ranges (typer refuses a value outside them in one line; the library checks them again).
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random step (>= 0, recorded in the "
+                                         "output).")]
+SizeOption = Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Frame size, pixels "
+                                         f"({MIN_PHANTOM_SIZE} to 8192).")]
+ParticlesOption = Annotated[int, typer.Option(min=1, max=100_000, help="Particles (1 to 100000).")]
+FramesOption = Annotated[int, typer.Option(min=2, max=100_000, help="Frames (2 to 100000).")]
+
+
+def _budget(help_text: str) -> Any:
+    return typer.Option("--time-budget", min=0, help=f"{help_text} (> 0).")
+
+
+def _positive(value: float, option: str, what: str) -> None:
+    """Refuse zero or a non-finite value of an option that must be > 0 (typer's ``min=0`` lets 0 through)."""
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option} {value:g}: {what} must be a finite number greater than 0")
+
+
+def _check_denoiser(config: Any, method: str, option: str) -> None:
+    """Refuse an unknown denoising method before any work, naming the option."""
+    from pydantic import ValidationError
+
+    try:
+        config(denoise=method)
+    except ValidationError as exc:
+        reason = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+        raise InputError(f"{option} {method!r}: {reason}") from None
+
+
+@contextmanager
+def _claim(folder: Path, inputs: list[Any]) -> Iterator[Path]:
+    """Guard and claim an output folder (:func:`output_folder`); remove it again if it was new and nothing was written.
+
+    A refused run (bad data found after the folder was claimed) leaves no empty folder behind.
+    """
+    from .._files import FOLDER_RECORD
+
+    folder = Path(folder)
+    existed = folder.exists()
+    try:
+        with output_folder(folder, inputs=[i for i in inputs if i is not None]) as path:
+            yield path
+    except BaseException:
+        if not existed and folder.is_dir():
+            entries = list(folder.iterdir())
+            if all(p.name == FOLDER_RECORD for p in entries):
+                for p in entries:
+                    p.unlink(missing_ok=True)
+                folder.rmdir()
+        raise
 
 
 def _frames_list(text: Optional[str]) -> Optional[list[int]]:
@@ -30,13 +98,14 @@ def _stages_json(path: Optional[Path]) -> Optional[dict]:
     """Read a stages.json of stage colours."""
     if path is None:
         return None
+    example = '{"III": [40, 70, 160], "II": [180, 30, 30], "I": [220, 170, 30]}'
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON file ({exc}); give e.g. "
-                         '{"III": [40, 70, 160], "II": [180, 30, 30], "I": [220, 170, 30]}') from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected an object of stage colours such as {{\"III\": [r, g, b], ...}}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: --stages is not a JSON text file ({type(exc).__name__}); give e.g. "
+                         f"{example}") from None
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"{path}: expected an object of stage colours such as {example}")
     return data
 
 
@@ -47,15 +116,16 @@ def analyze(
     output: OutputDirOption,
     denoise: Annotated[str, typer.Option(help="none, video (the video denoiser over R, G, B jointly), or another "
                                          "method of 'operando denoise' (gaussian, median, ...).")] = "none",
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser training budget, seconds.")] = 90.0,
+    time_budget: Annotated[float, _budget("Denoiser training budget, seconds")] = 90.0,
     stages: Annotated[Optional[Path], typer.Option(help="stages.json of stage colours (default: learned from the "
                                                    "video).")] = None,
     frames_of_interest: Annotated[Optional[str], typer.Option(help="Frames of the c-bar histograms and density "
                                                               "plots, e.g. 10,20,30.")] = None,
-    reference_frame: Annotated[int, typer.Option(help="A frame where all particles are one stage (pristine).")] = 0,
+    reference_frame: Annotated[int, typer.Option(min=0, help="A frame where all particles are one stage "
+                                                 "(pristine); 0 to the last frame.")] = 0,
     channel: Annotated[str, typer.Option(help="Foreground channel: auto, chroma, lightness, saturation.")] = "auto",
     threshold: Annotated[str, typer.Option(help="otsu, multiotsu or gmm.")] = "otsu",
-    min_area: Annotated[int, typer.Option(help="Smallest particle, pixels.")] = 20,
+    min_area: Annotated[int, typer.Option(min=1, help="Smallest particle, pixels (>= 1).")] = 20,
     restore_colour: Annotated[bool, typer.Option(help="After denoising, take the local colours back from the "
                                                  "measured frames under the denoised edges (guided filter).")] = True,
     stage_covariance: Annotated[str, typer.Option(help="Stage colour model: tied (one spread for all stages) or "
@@ -66,12 +136,15 @@ def analyze(
     axes: AxesOption = None,
 ) -> None:
     """Segment, track and stage graphite particles; write labels.tif, stages.tif, particles.csv, figures, report."""
+    from .._files import Target
     from ..io import read
-    from ..workflows.optical import OpticalConfig, analyze_video, write_analysis
+    from ..optical import check_colour_video
+    from ..workflows.optical import OpticalConfig, analyze_video, check_video_settings, write_analysis
 
     if video_format not in ("tif", "mp4"):
         raise InputError(f"--format {video_format!r}: choose tif or mp4")
-    stack = read(video, axes=axes)
+    _positive(time_budget, "--time-budget", "the denoiser's training budget")
+    guard(Target(output, "-o", kind="folder"), inputs=[video, stages])  # before any input is read
     stage_colours, frames = _stages_json(stages), _frames_list(frames_of_interest)
     try:
         cfg = OpticalConfig(denoise=denoise, time_budget_s=time_budget, stages=stage_colours,
@@ -82,16 +155,27 @@ def analyze(
         first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ["option"], "msg": str(exc)}
         name = {"threshold_method": "threshold", "min_area_px": "min-area", "time_budget_s": "time-budget"}.get(
             str(first["loc"][0]), str(first["loc"][0]).replace("_", "-"))
-        raise InputError(f"--{name}: {first['msg']} (got {first.get('input')!r})") from None
-    n_t = stack.size("T")
-    bad = [f for f in (cfg.frames_of_interest or []) if not 0 <= f < n_t]
-    if bad:
-        raise InputError(f"--frames-of-interest {bad} outside the video's {n_t} frames; use 0..{n_t - 1}")
-    with progress_bar("optical") as update:
-        result = analyze_video(stack, config=cfg, progress=update)
-    files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InputError(f"--{name}: {message} (got {first.get('input')!r})") from None
+    with _claim(output, inputs=[video, stages]):
+        stack = read(video, axes=axes)
+        check_colour_video(stack)  # grayscale, one frame, no colour, one colour: refused before the work starts
+        check_video_settings(cfg, stack.size("T"), (stack.size("Y"), stack.size("X")))
+        with progress_bar("optical") as update:
+            result = analyze_video(stack, config=cfg, progress=update)
+        files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
     console.print(f"wrote {output}: {result.table.ids.size} particles in {result.labels.shape[0]} frames "
                   f"(labels.tif, stages.tif, particles.csv, {len(files) - 6} more); report {files['report']}")
+
+
+def _score_inputs(folder: Path, truth: Path) -> list[Path]:
+    """Return what ``optical score`` reads: both folders' labels.tif and stages.tif, and the truth folder.
+
+    The analysis folder itself is not an input as a whole: the scores go to FOLDER/score.json by default.
+    """
+    files = [p / name for p in (folder, truth) for name in ("labels.tif", "stages.tif")]
+    same = folder.resolve() == truth.resolve()
+    return files if same or not truth.is_dir() else [*files, truth]
 
 
 @app.command()
@@ -106,12 +190,13 @@ def score(
     from .._files import write_json_file
     from ..workflows.optical import score_analysis
 
+    path = json_path or folder / "score.json"
+    guard(file_target(path, "--json", (".json",)), inputs=_score_inputs(folder, truth))
     result = score_analysis(folder, truth)
     row = {**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"],
            "t_II_err": result["transition_error"]["II"]["median_abs_error_frames"],
            "t_I_err": result["transition_error"]["I"]["median_abs_error_frames"]}
     print_rows([row], f"{folder} against {truth}")
-    path = json_path or folder / "score.json"
     write_json_file(path, result)
     console.print(f"wrote {path} (confusion matrix rows = truth, columns = analysis, classes "
                   f"{result['stage_classes']})")
@@ -121,18 +206,19 @@ def score(
 @cli_errors
 def phantom(
     output: OutputDirOption,
-    size: Annotated[int, typer.Option(help="Frame size, pixels.")] = 384,
-    particles: Annotated[int, typer.Option(help="Particles.")] = 200,
-    frames: Annotated[int, typer.Option(help="Frames.")] = 40,
+    size: SizeOption = 384,
+    particles: ParticlesOption = 200,
+    frames: FramesOption = 40,
     seed: SeedOption = 0,
 ) -> None:
     """Write a synthetic graphite video (video.tif) and its truth (truth/labels.tif, truth/stages.tif)."""
     from ..optical import simulate_graphite_phantom
     from ..workflows.optical import write_phantom
 
-    with console.status("rendering the phantom"):
-        ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed)
-    files = write_phantom(ph, output)
+    with _claim(output, inputs=[]):
+        with console.status("rendering the phantom"):
+            ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed)
+        files = write_phantom(ph, output)
     console.print(f"wrote {files['video']} ({ph.config['placed']} particles, {frames} frames, seed {seed}) and "
                   f"{output / 'truth'}")
 
@@ -142,14 +228,16 @@ def phantom(
 def demo(
     output: OutputDirOption = Path("operando-optical-demo"),
     denoise: Annotated[str, typer.Option(help="none or a denoising method (video: ~1 min more).")] = "none",
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, seconds.")] = 60.0,
+    time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 60.0,
     quick: Annotated[bool, typer.Option(help="A tiny phantom (seconds).")] = False,
     seed: SeedOption = 0,
 ) -> None:
     """Phantom -> analysis -> score, with a report: the whole optical workflow on built-in data."""
-    from ..workflows.optical import run_optical_demo
+    from ..workflows.optical import OpticalConfig, run_optical_demo
 
-    with progress_bar("optical demo") as update:
+    _positive(time_budget, "--time-budget", "the denoiser's budget")
+    _check_denoiser(OpticalConfig, denoise, "--denoise")
+    with _claim(output, inputs=[]), progress_bar("optical demo") as update:
         result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
                                   progress=update)
     print_rows([{**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"]}],
@@ -161,22 +249,27 @@ def demo(
 @cli_errors
 def benchmark_optical_cmd(
     output: OutputDirOption = Path("benchmark-optical"),
-    size: Annotated[int, typer.Option(help="Phantom frame size, pixels.")] = 384,
-    particles: Annotated[int, typer.Option(help="Phantom particles.")] = 200,
-    frames: Annotated[int, typer.Option(help="Phantom frames.")] = 40,
+    size: Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Phantom frame size, pixels "
+                                      f"({MIN_PHANTOM_SIZE} to 8192).")] = 384,
+    particles: Annotated[int, typer.Option(min=1, max=100_000, help="Phantom particles (1 to 100000).")] = 200,
+    frames: Annotated[int, typer.Option(min=2, max=100_000, help="Phantom frames (2 to 100000).")] = 40,
     denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video and "
                                                           "gaussian).")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Denoiser budget, seconds.")] = 90.0,
+    time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 90.0,
     speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
     seed: SeedOption = 0,
 ) -> None:
     """Optical workflow on the phantom: F1, stage accuracy, transition error, hue bias, speed."""
-    from ..workflows.optical import benchmark_optical
+    from ..workflows.optical import OpticalConfig, benchmark_optical
 
-    with progress_bar("optical benchmark") as update:
+    _positive(time_budget, "--time-budget", "the denoiser's budget")
+    methods = tuple(denoiser or ["video", "gaussian"])
+    for method in methods:  # unknown denoisers refused before the phantom is rendered
+        _check_denoiser(OpticalConfig, method, "--denoiser")
+    with _claim(output, inputs=[]), progress_bar("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
-                                   denoisers=tuple(denoiser or ["video", "gaussian"]), time_budget_s=time_budget,
-                                   speed=speed, seed=seed, progress=update)
+                                   denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
+                                   progress=update)
     print_rows(record["rows"], "optical benchmark (phantom)")
     if record["speed"]:
         print_rows([record["speed"]], "analysis speed (no denoising)")

@@ -9,9 +9,9 @@ phantom (:func:`simulate_graphite_phantom`) and optional deep-learning adapters.
 """
 
 from ._adapters import segment_cellpose, segment_stardist
-from ._colour import ColourCorrection, correct_colour, fit_smooth_field, video_rgb
+from ._colour import ColourCorrection, check_colour_video, correct_colour, fit_smooth_field, video_rgb
 from ._particles import ParticleTable, measure_particles, transition_frames
-from ._phantom import PHANTOM_COLOURS, GraphitePhantom, concrete_seed, simulate_graphite_phantom
+from ._phantom import MIN_PHANTOM_SIZE, PHANTOM_COLOURS, GraphitePhantom, concrete_seed, simulate_graphite_phantom
 from ._population import TransitionTrend, population_density, stage_fractions_over_time, transition_trend
 from ._restore import estimate_noise_variance, restore_colour
 from ._segment import (
@@ -37,8 +37,9 @@ from ._stages import (
 )
 
 __all__ = [
-    "DEFAULT_CBAR", "PHANTOM_COLOURS", "STAGE_CODES", "STAGE_LEGEND", "ColourCorrection", "GraphitePhantom",
-    "ParticleTable", "Segmentation", "StageModel", "TransitionTrend", "apply_hysteresis", "choose_channel",
+    "DEFAULT_CBAR", "MIN_PHANTOM_SIZE", "PHANTOM_COLOURS", "STAGE_CODES", "STAGE_LEGEND", "ColourCorrection",
+    "GraphitePhantom", "ParticleTable", "Segmentation", "StageModel", "TransitionTrend", "apply_hysteresis",
+    "check_colour_video", "choose_channel",
     "classify_pixels", "concrete_seed", "correct_colour", "estimate_noise_variance", "filter_sizes",
     "fit_smooth_field", "fit_stage_model", "foreground_channel", "measure_particles", "population_density",
     "propagate_labels", "register_shifts", "restore_colour", "rgb_to_lab", "segment_cellpose", "segment_particles",

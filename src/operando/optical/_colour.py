@@ -20,6 +20,53 @@ from .._errors import InputError
 from .._stack import Stack
 
 
+def _as_float_rgb(data: np.ndarray) -> np.ndarray:
+    """Convert integer or float RGB values to float32 in the [0, 1] scale (integers by their dtype's maximum)."""
+    if data.dtype.kind in "ui":
+        return data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)
+    return data.astype(np.float32)
+
+
+def check_colour_video(stack: Stack) -> None:
+    """Refuse, cheaply and before any work, a stack that cannot be analysed as a colour video.
+
+    Checks the axes (``T`` with at least 2 frames, ``C`` with 3 or 4 channels) and, on every fourth frame,
+    row and column, that the video has colour and is not one colour everywhere.
+
+    Parameters
+    ----------
+    stack : Stack
+        The video.
+
+    Raises
+    ------
+    InputError
+        Saying what is wrong and what to give instead.
+    """
+    source = stack.metadata.source or "video"
+    if not stack.has("C") or stack.size("C") not in (3, 4):
+        raise InputError(f"{source}: need a colour video (axes TYXC, 3 or 4 channels), got axes {stack.axes!r} "
+                         f"shape {stack.shape}; stage colours cannot be read from a grayscale video - record in "
+                         "colour, or pass --axes if the channels are on another axis")
+    if not stack.has("T") or stack.size("T") < 2:
+        raise InputError(f"{source}: need a video of >= 2 frames along T, got axes {stack.axes!r} shape "
+                         f"{stack.shape}; segmentation is carried through time, give the whole recording")
+    if min(stack.size("Y"), stack.size("X")) < 8:
+        raise InputError(f"{source}: frames of {stack.size('Y')} x {stack.size('X')} pixels are too small to "
+                         "segment particles; give frames of at least 8 x 8 pixels")
+    sample = _as_float_rgb(np.asarray(stack.transpose("TYXC").to_numpy()[::4, ::4, ::4, :3]))
+    if not np.isfinite(sample).all():
+        raise InputError(f"{source}: the video holds NaN or infinite values; replace them first (e.g. "
+                         "numpy.nan_to_num or an inpainting step)")
+    spread = float(np.abs(sample - sample.mean(-1, keepdims=True)).max())
+    if spread < 1e-3:
+        raise InputError(f"{source}: the video has no colour (R = G = B in every pixel); stages are told apart "
+                         "by colour, so give the original colour recording")
+    if float(np.ptp(sample.reshape(-1, 3), axis=0).max()) < 1e-3:
+        raise InputError(f"{source}: the video is one colour everywhere (no particles to segment); give the "
+                         "recording of the electrode")
+
+
 def video_rgb(stack: Stack) -> np.ndarray:
     """Return a colour video as float32 RGB in [0, 1], shape (T, Y, X, 3), or raise a one-line error.
 
@@ -32,27 +79,23 @@ def video_rgb(stack: Stack) -> np.ndarray:
     -------
     ndarray
         The RGB frames.
+
+    Raises
+    ------
+    InputError
+        For a grayscale or one-frame stack, a video without colour or one colour everywhere, NaN or infinite
+        values, or float values outside [0, 1].
     """
     source = stack.metadata.source or "video"
-    if not stack.has("C") or stack.size("C") not in (3, 4):
-        raise InputError(f"{source}: need a colour video (axes TYXC, 3 or 4 channels), got axes {stack.axes!r} "
-                         f"shape {stack.shape}; stage colours cannot be read from a grayscale video - record in "
-                         "colour, or pass --axes if the channels are on another axis")
-    if not stack.has("T") or stack.size("T") < 2:
-        raise InputError(f"{source}: need a video of >= 2 frames along T, got axes {stack.axes!r} shape "
-                         f"{stack.shape}; segmentation is carried through time, give the whole recording")
-    data = stack.transpose("TYXC").to_numpy()[..., :3]
-    if data.dtype.kind in "ui":
-        rgb = data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)
-    else:
-        rgb = data.astype(np.float32)
-        if rgb.min() < -0.05 or rgb.max() > 1.05:
-            raise InputError(f"{source}: float colour values must lie in [0, 1], got {rgb.min():.3g} to "
-                             f"{rgb.max():.3g}; divide by the white level first")
-    spread = float(np.abs(rgb[::4, ::4, ::4] - rgb[::4, ::4, ::4].mean(-1, keepdims=True)).max())
-    if spread < 1e-3:
-        raise InputError(f"{source}: the video has no colour (R = G = B in every pixel); stages are told apart "
-                         "by colour, so give the original colour recording")
+    check_colour_video(stack)
+    rgb = _as_float_rgb(stack.transpose("TYXC").to_numpy()[..., :3])
+    if rgb.dtype.kind == "f" and not np.isfinite(rgb).all():
+        bad = int((~np.isfinite(rgb)).any(-1).sum())
+        raise InputError(f"{source}: {bad} pixel(s) hold NaN or infinite values; replace them first (e.g. "
+                         "numpy.nan_to_num or an inpainting step)")
+    if rgb.min() < -0.05 or rgb.max() > 1.05:
+        raise InputError(f"{source}: float colour values must lie in [0, 1], got {rgb.min():.3g} to "
+                         f"{rgb.max():.3g}; divide by the white level first")
     return rgb
 
 

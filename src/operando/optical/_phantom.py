@@ -61,12 +61,19 @@ def concrete_seed(rng: int | np.random.Generator | None) -> int:
     Returns
     -------
     int
-        A seed in [0, 2**31).
+        A seed in [0, 2**31) (an int given is returned as it is).
+
+    Raises
+    ------
+    InputError
+        For a negative seed.
     """
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(2**31))
     if rng is None:
         return int(np.random.SeedSequence().entropy % 2**31)
+    if int(rng) < 0:
+        raise InputError(f"seed {rng} is negative; give a seed >= 0")
     return int(rng)
 
 
@@ -96,6 +103,8 @@ def _place(n: int, shape: tuple[int, int], radius_px: float, polydispersity: flo
             angle = rng.uniform(0, 2 * np.pi)
             dist = 0.95 * (f["radius"] + other["radius"])
             centre = other["centre"] + dist * np.array([np.sin(angle), np.cos(angle)])
+        elif min(shape) < 2 * ext + 4:  # this flake does not fit in the frame: draw another
+            continue
         else:
             centre = rng.uniform(ext + 2, np.array(shape) - ext - 2)
         if np.any(centre < ext + 2) or np.any(centre > np.array(shape) - ext - 2):
@@ -183,6 +192,35 @@ def _fields(shape: tuple[int, int], n: int, n_frames: int, illumination: float, 
             "psf_px": 0.8}
 
 
+#: The smallest phantom frame (pixels per side): a particle of the default radius (9 px) must fit inside.
+MIN_PHANTOM_SIZE = 32
+
+#: Ranges of the phantom's settings: name -> (lowest, highest, whether the lowest is allowed).
+_PHANTOM_RANGES: dict[str, tuple[float, float, bool]] = {
+    "radius_px": (0.0, np.inf, False), "polydispersity": (0.0, 2.0, True), "touching": (0.0, 1.0, True),
+    "size_exponent": (0.0, 10.0, True), "drift_px": (0.0, np.inf, True), "swelling": (0.0, 1.0, True),
+    "illumination": (0.0, 1.0, True), "haze": (0.0, 1.0, True), "flicker": (0.0, 1.0, True),
+    "photons": (0.0, np.inf, False), "read_noise": (0.0, np.inf, True),
+}
+
+
+def _check_phantom_settings(*, shape: tuple[int, int], n_particles: int, n_frames: int, **values: float) -> None:
+    """Refuse phantom settings outside their ranges, in one line naming the setting."""
+    if len(shape) != 2 or min(shape) < MIN_PHANTOM_SIZE:
+        raise InputError(f"phantom frames must be at least {MIN_PHANTOM_SIZE} x {MIN_PHANTOM_SIZE} pixels, got "
+                         f"{tuple(shape)}; give a larger size")
+    if n_frames < 2:
+        raise InputError(f"phantom needs at least 2 frames, got {n_frames}; give more frames")
+    if n_particles < 1:
+        raise InputError(f"phantom needs at least 1 particle, got {n_particles}; give more particles")
+    for name, value in values.items():
+        low, high, closed = _PHANTOM_RANGES[name]
+        ok = np.isfinite(value) and (value >= low if closed else value > low) and value <= high
+        if not ok:
+            where = f"{'[' if closed else '('}{low:g}, {high:g}]"
+            raise InputError(f"phantom {name} = {value!r} is outside {where}; give a value in that range")
+
+
 def simulate_graphite_phantom(
     *,
     shape: tuple[int, int] = (384, 384),
@@ -241,14 +279,18 @@ def simulate_graphite_phantom(
     GraphitePhantom
         The noisy uint8 video, the noise-free render, labels and stages per frame, and per-particle truth.
     """
-    if n_frames < 2 or min(shape) < 32 or n_particles < 1:
-        raise InputError(f"phantom needs >= 2 frames, frames of >= 32 x 32 pixels and >= 1 particle; got "
-                         f"{n_frames} frames of {shape}, {n_particles} particles")
+    _check_phantom_settings(shape=shape, n_particles=n_particles, n_frames=n_frames, radius_px=radius_px,
+                            polydispersity=polydispersity, touching=touching, size_exponent=size_exponent,
+                            drift_px=drift_px, swelling=swelling, illumination=illumination, haze=haze,
+                            flicker=flicker, photons=photons, read_noise=read_noise)
     seed = concrete_seed(rng)
     place_rng, rate_rng, field_rng, noise_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     flakes = _place(n_particles, shape, radius_px, polydispersity, touching, place_rng)
     n = len(flakes)
+    if n == 0:
+        raise InputError(f"no particle of radius ~{radius_px:g} px fits in frames of {shape[0]} x {shape[1]} "
+                         "pixels; give larger frames or a smaller radius")
     radii = np.array([f["radius"] for f in flakes])
     t_full = 0.7 * (n_frames - 1) * (radii / radius_px) ** size_exponent * rate_rng.lognormal(0, 0.15, n)
     onset = rate_rng.uniform(0, 0.1 * n_frames, n)

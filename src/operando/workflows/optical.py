@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import ndimage as ndi
 
 from .._errors import InputError
@@ -56,17 +56,17 @@ class OpticalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
     denoise: str = Field("none", description="none, or a method of operando.denoise (video, gaussian, ...)")
-    time_budget_s: float = Field(90.0, gt=0, description="denoiser training budget, seconds")
+    time_budget_s: float = Field(90.0, gt=0, allow_inf_nan=False, description="denoiser training budget, seconds")
     restore_colour: bool = Field(True, description="after denoising, restore the measured local colours under "
                                  "the denoised edges (colour guided filter, operando.optical.restore_colour)")
-    seed: int | None = Field(0, description="seed of every random step (None: drawn and recorded)")
+    seed: int | None = Field(0, ge=0, description="seed of every random step (None: drawn and recorded)")
     channel: Literal["auto", "chroma", "lightness", "saturation"] = "auto"
     threshold_method: Literal["otsu", "multiotsu", "gmm"] = "otsu"
-    smooth_px: float = Field(1.0, ge=0)
+    smooth_px: float = Field(1.0, ge=0, allow_inf_nan=False)
     min_area_px: int = Field(20, ge=1)
-    max_area_px: int | None = None
-    min_distance_px: float = Field(3.0, gt=0)
-    h_px: float = Field(0.3, ge=0)
+    max_area_px: int | None = Field(None, ge=1)
+    min_distance_px: float = Field(3.0, gt=0, allow_inf_nan=False)
+    h_px: float = Field(0.3, ge=0, allow_inf_nan=False)
     reference_frame: int = Field(0, ge=0, description="frame of one stage (pristine) for the illumination field")
     flicker: bool = True
     haze: bool = True
@@ -75,14 +75,128 @@ class OpticalConfig(BaseModel):
     stages: dict[str, Any] | None = Field(None, description="stage colours (see docs/optical.md)")
     stage_covariance: Literal["tied", "full"] = Field(
         "tied", description="stage colour model: one covariance shared by the stages (tied) or one each (full)")
-    colour_smooth_px: float = Field(1.0, ge=0)
-    max_distance: float = Field(4.5, gt=0)
+    colour_smooth_px: float = Field(1.0, ge=0, allow_inf_nan=False)
+    max_distance: float = Field(4.5, gt=0, allow_inf_nan=False)
     switch_confidence: float = Field(0.9, ge=0, le=1)
     cbar_mapping: dict[str, float] = Field(default_factory=lambda: {"III": 1 / 3, "II": 1 / 2, "I": 1.0})
     frames_of_interest: list[int] | None = None
     samples_per_frame: int = Field(3000, ge=10)
     max_samples: int = Field(30000, ge=100, description="particle pixels in the stage fit, over all frames")
     n_boot: int = Field(1000, ge=10)
+
+    @field_validator("denoise")
+    @classmethod
+    def _known_denoiser(cls, value: str) -> str:
+        if value != "none":
+            from ..denoise import METHODS
+
+            if value not in METHODS:
+                raise ValueError(f"unknown denoiser {value!r}; choose none or one of {', '.join(METHODS)}")
+        return value
+
+    @field_validator("frames_of_interest")
+    @classmethod
+    def _frames_not_negative(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(f < 0 for f in value):
+            raise ValueError("frame numbers start at 0; give frames >= 0")
+        return value
+
+    @field_validator("white_region")
+    @classmethod
+    def _region_box(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) != 4 or min(value) < 0 or value[0] >= value[1] or value[2] >= value[3]):
+            raise ValueError("give [y0, y1, x0, x1] with 0 <= y0 < y1 and 0 <= x0 < x1")
+        return value
+
+    @field_validator("cbar_mapping")
+    @classmethod
+    def _cbar_fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not (np.isfinite(v) and 0 <= v <= 1)}
+        if bad:
+            raise ValueError(f"x in LixC6 lies in [0, 1], got {bad}")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_colours(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            for name, spec in value.items():
+                _check_stage_spec(name, spec)
+        return value
+
+    @model_validator(mode="after")
+    def _area_order(self) -> OpticalConfig:
+        if self.max_area_px is not None and self.max_area_px < self.min_area_px:
+            raise ValueError(f"max_area_px {self.max_area_px} is below min_area_px {self.min_area_px}; give a "
+                             "larger maximum")
+        return self
+
+
+def _numbers(value: Any, n: int) -> bool:
+    """Return True if ``value`` is a list of ``n`` finite numbers."""
+    return (isinstance(value, (list, tuple)) and len(value) == n
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value))
+
+
+def _check_stage_spec(name: str, spec: Any) -> None:
+    """Refuse a stage colour that is not [r, g, b], {"lab": [L, a, b]} or {"frame": n, "region": [...]}."""
+    what = (f"stage {name}: {spec!r} is not a colour; give [r, g, b] (0-255 or 0-1), {{\"lab\": [L, a, b]}} or "
+            "{\"frame\": n, \"region\": [y0, y1, x0, x1]}")
+    if isinstance(spec, dict) and "lab" in spec:
+        if not _numbers(spec["lab"], 3):
+            raise ValueError(what)
+    elif isinstance(spec, dict) and "region" in spec:
+        region, frame = spec["region"], spec.get("frame", 0)
+        if (not _numbers(region, 4) or not all(isinstance(v, int) for v in region) or min(region) < 0
+                or region[0] >= region[1] or region[2] >= region[3]
+                or not isinstance(frame, int) or isinstance(frame, bool) or frame < 0):
+            raise ValueError(f"stage {name}: region {region!r} of frame {frame!r} is not a box; give whole numbers "
+                             "[y0, y1, x0, x1] with 0 <= y0 < y1, 0 <= x0 < x1, and a frame >= 0")
+    elif _numbers(spec, 3):
+        if min(spec) < 0 or max(spec) > 255:
+            raise ValueError(f"stage {name}: colour {spec!r} is outside 0-255; give [r, g, b] in 0-255 (or 0-1)")
+    else:
+        raise ValueError(what)
+
+
+def check_video_settings(config: OpticalConfig, n_frames: int, shape: tuple[int, int]) -> None:
+    """Refuse settings that name frames or pixels outside the video, before any work.
+
+    Parameters
+    ----------
+    config : OpticalConfig
+        The settings.
+    n_frames : int
+        Frames of the video.
+    shape : (int, int)
+        Frame size (Y, X).
+
+    Raises
+    ------
+    InputError
+        Naming the setting, the value and the video's range.
+    """
+    last = n_frames - 1
+    if not 0 <= config.reference_frame < n_frames:
+        raise InputError(f"--reference-frame {config.reference_frame} is outside the video's {n_frames} frames; use "
+                         f"0..{last}")
+    bad = [f for f in (config.frames_of_interest or []) if not 0 <= f < n_frames]
+    if bad:
+        raise InputError(f"--frames-of-interest {bad} outside the video's {n_frames} frames; use 0..{last}")
+    if config.white_region is not None:
+        _, y1, _, x1 = config.white_region
+        if y1 > shape[0] or x1 > shape[1]:
+            raise InputError(f"white_region {config.white_region} reaches outside the {shape[0]} x {shape[1]} "
+                             "frames; give a region inside them")
+    for name, spec in (config.stages or {}).items():
+        if isinstance(spec, dict) and "region" in spec:
+            frame, (_, y1, _, x1) = int(spec.get("frame", 0)), spec["region"]
+            if frame > last:
+                raise InputError(f"stage {name}: frame {frame} is outside the video's {n_frames} frames; use "
+                                 f"0..{last}")
+            if y1 > shape[0] or x1 > shape[1]:
+                raise InputError(f"stage {name}: region {spec['region']} reaches outside the {shape[0]} x "
+                                 f"{shape[1]} frames; give a region inside them")
 
 
 @dataclass(frozen=True)
@@ -246,6 +360,12 @@ def analyze_video(
     -------
     OpticalResult
         Labels, stages, confidence, the particle table and what was measured on the way.
+
+    Raises
+    ------
+    InputError
+        For a video that cannot be analysed (:func:`operando.optical.video_rgb`), settings naming frames or
+        pixels outside it (:func:`check_video_settings`), or a video without particles.
     """
     cfg = config or OpticalConfig()
     seed = concrete_seed(cfg.seed)
@@ -253,6 +373,7 @@ def analyze_video(
     clock: dict[str, float] = {}
     start = time.perf_counter()
     rgb = video_rgb(stack)
+    check_video_settings(cfg, rgb.shape[0], rgb.shape[1:3])
     denoised = None
     if cfg.denoise != "none":
         report(0.0, f"denoising ({cfg.denoise})")
@@ -274,14 +395,14 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
         white = np.zeros(rgb.shape[1:3], bool)
         white[y0:y1, x0:x1] = True
     corr = correct_colour(rgb, background=background, particles=ref_particles,
-                          reference_frame=min(cfg.reference_frame, rgb.shape[0] - 1), flicker=cfg.flicker,
+                          reference_frame=cfg.reference_frame, flicker=cfg.flicker,
                           haze=cfg.haze, flatten=cfg.flatten, white_region=white)
     clock["colour_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     lab = np.stack([rgb_to_lab(frame) for frame in corr.rgb])
     channel = choose_channel(lab.mean(0)) if cfg.channel == "auto" else cfg.channel
     fg = foreground_channel(lab, channel)
-    ref = min(cfg.reference_frame, fg.shape[0] - 1)
+    ref = cfg.reference_frame
     shifts = register_shifts(fg[ref], fg)
     aligned = np.mean([shift_image(f, -s) for f, s in zip(fg, shifts, strict=True)], axis=0)
     seg = _segment(aligned, cfg, channel)
@@ -450,12 +571,23 @@ def _write_report_and_record(result: OpticalResult, out: Path, meta: Metadata, r
 def _read_labels_stages(folder: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     from ..io import read
 
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder; {what} is a folder holding labels.tif and stages.tif (as written "
+                         "by 'operando optical analyze' or 'operando optical phantom')")
     paths = [folder / "labels.tif", folder / "stages.tif"]
     for path in paths:
-        if not path.exists():
+        if not path.is_file():
             raise InputError(f"{path}: missing; {what} must hold labels.tif and stages.tif (as written by "
                              "'operando optical analyze' or 'operando optical phantom')")
-    return read(paths[0]).to_numpy(), read(paths[1]).to_numpy()
+    labels, stages = (read(p).to_numpy() for p in paths)
+    for path, data in zip(paths, (labels, stages), strict=True):
+        if data.ndim != 3 or data.dtype.kind not in "ui" or (data.size and data.min() < 0):
+            raise InputError(f"{path}: expected frames (T, Y, X) of whole numbers >= 0, got {data.dtype} of shape "
+                             f"{data.shape}; give the labels.tif and stages.tif that operando wrote")
+    if labels.shape != stages.shape:
+        raise InputError(f"{folder}: labels.tif {labels.shape} and stages.tif {stages.shape} differ in shape; give "
+                         "the two files of one analysis")
+    return labels, stages
 
 
 def score_analysis(result: str | os.PathLike, truth: str | os.PathLike) -> dict[str, Any]:
@@ -684,17 +816,19 @@ def benchmark_optical(
     from ..optical import simulate_graphite_phantom
     from ..report import Report
 
+    configs = [OpticalConfig(denoise=method, time_budget_s=time_budget_s, seed=seed)
+               for method in ("none", *denoisers)]  # unknown denoisers and bad settings refused before any work
     report = progress or (lambda f, m: None)
     out = Path(output)
     report(0.0, "phantom")
     phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames, rng=seed)
     write_phantom(phantom, out / "phantom")
     rows = []
-    for i, method in enumerate(("none", *denoisers)):
+    for i, cfg in enumerate(configs):
+        method = cfg.denoise
         report((i + 0.1) / (len(denoisers) + 2), f"analysing ({method})")
         start = time.perf_counter()
-        result = analyze_video(phantom.video, config=OpticalConfig(denoise=method, time_budget_s=time_budget_s,
-                                                                   seed=seed))
+        result = analyze_video(phantom.video, config=cfg)
         rows.append(_benchmark_row("raw" if method == "none" else method, phantom, result, out,
                                    time.perf_counter() - start))
     report((len(denoisers) + 1) / (len(denoisers) + 2), "speed")
@@ -739,12 +873,12 @@ def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_b
     """
     from ..optical import simulate_graphite_phantom
 
+    config = OpticalConfig(denoise=denoise, time_budget_s=time_budget_s, seed=seed)  # refused before any work
     out = Path(output)
     shape, n, frames = ((128, 128), 25, 12) if quick else ((256, 256), 90, 30)
     phantom = simulate_graphite_phantom(shape=shape, n_particles=n, n_frames=frames, rng=seed)
     write_phantom(phantom, out / "phantom")
-    result = analyze_video(phantom.video, config=OpticalConfig(denoise=denoise, time_budget_s=time_budget_s,
-                                                               seed=seed), progress=progress)
+    result = analyze_video(phantom.video, config=config, progress=progress)
     files = write_analysis(result, out / "analysis", source=phantom.video)
     score = score_analysis(out / "analysis", out / "phantom" / "truth")
     write_json_file(out / "score.json", score)
