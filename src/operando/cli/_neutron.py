@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -11,10 +13,13 @@ from ._common import (
     JsonOption,
     OutputDirOption,
     OutputFileOption,
-    SeedOption,
-    TimeBudgetOption,
     cli_errors,
     console,
+    data_target,
+    file_target,
+    guard,
+    note_line,
+    output_folder,
     print_rows,
     progress_bar,
 )
@@ -26,6 +31,65 @@ app = typer.Typer(help="Operando neutron radiography: normalisation, Delta A, va
 OpenRegionOption = Annotated[Optional[list[str]], typer.Option(
     "--open-region", help="Air region y0:y1,x0:x1 for the beam-fluctuation correction (repeat to pool several).")]
 AllowGapsOption = Annotated[bool, typer.Option("--allow-gaps", help="Accept holes in numbered file series.")]
+# The seed and the training budget with their ranges (a negative seed is refused by numpy; a budget must be > 0).
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random step (recorded in the output).")]
+TimeBudgetOption = Annotated[float, typer.Option("--time-budget", min=0, help="Training budget in seconds (> 0).")]
+
+
+def _positive(value: float | None, option: str, what: str) -> None:
+    """Refuse a zero (typer's ``min=0`` lets it through) or non-finite value of an option that must be > 0."""
+    import math
+
+    from .._errors import InputError
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option} {value:g}: {what} must be greater than 0")
+
+
+@contextmanager
+def _new_output_folder(folder: Path, inputs: list[Any], option: str = "-o") -> Iterator[Path]:
+    """``output_folder`` that also removes the folder again when it was new and the run failed before writing."""
+    from .._files import FOLDER_RECORD
+
+    existed = Path(folder).exists()
+    try:
+        with output_folder(folder, inputs=inputs, option=option) as path:
+            yield path
+    except BaseException:
+        if not existed and Path(folder).is_dir():
+            entries = list(Path(folder).iterdir())
+            if all(p.name == FOLDER_RECORD for p in entries):
+                for p in entries:
+                    p.unlink(missing_ok=True)
+                Path(folder).rmdir()
+        raise
+
+
+@contextmanager
+def _lazy_progress(description: str) -> Iterator[Any]:
+    """Draw a progress bar from the first update on: a run refused while reading its input prints one line."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        bar: list[Any] = []
+
+        def update(fraction: float, message: str) -> None:
+            if not bar:
+                bar.append(stack.enter_context(progress_bar(description)))
+            bar[0](fraction, message)
+
+        yield update
+
+
+def _inputs(*items: Any) -> list[Any]:
+    """Flatten the inputs a command reads (single paths, lists of paths, None) for the output guard."""
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            out += [i for i in item if i is not None]
+        elif item is not None:
+            out.append(item)
+    return out
 
 
 def _boxes(texts: Optional[list[str]]) -> tuple[tuple[int, int, int, int], ...]:
@@ -43,14 +107,24 @@ def normalize_cmd(
     output: OutputFileOption,
     open_region: OpenRegionOption = None,
     spots: Annotated[str, typer.Option(help="Gamma-spot rule for the sample: auto, temporal, spatial, none.")] = "auto",
-    k: Annotated[float, typer.Option("--k", help="Spot threshold in robust sd.")] = 5.0,
-    gain: Annotated[float, typer.Option(help="Detector counts per detected neutron (noise model).")] = 1.0,
+    k: Annotated[float, typer.Option("--k", min=0, help="Spot threshold in robust sd (> 0).")] = 5.0,
+    gain: Annotated[float, typer.Option(min=0, help="Detector counts per detected neutron (noise model, > 0).")
+                    ] = 1.0,
     exposure_ratio: Annotated[Optional[float], typer.Option(
-        help="t_sample / t_open_beam, overriding the exposure times in the files.")] = None,
+        min=0, help="t_sample / t_open_beam (> 0), overriding the exposure times in the files.")] = None,
     allow_gaps: AllowGapsOption = False,
 ) -> None:
     """Normalise radiographs to float32 transmission T = (I - D) / (OB - D), spots removed, beam corrected."""
-    from ..workflows.neutron import normalize_files
+    from dataclasses import replace
+
+    from ..workflows.neutron import _sidecar, normalize_files
+
+    target = data_target(output, "-o")
+    guard(replace(target, companions=(*target.companions, _sidecar(output))),
+          inputs=_inputs(samples, open_beam, dark))
+    _positive(k, "--k", "the gamma-spot threshold (robust sd)")
+    _positive(gain, "--gain", "the detector gain (counts per detected neutron)")
+    _positive(exposure_ratio, "--exposure-ratio", "t_sample / t_open_beam")
 
     path, tr = normalize_files(samples if len(samples) > 1 else samples[0], open_beam if len(open_beam) > 1 else
                                open_beam[0], dark if len(dark) > 1 else dark[0], output,
@@ -77,18 +151,24 @@ def _nanmedian(data) -> float:  # noqa: ANN001
 def variability_cmd(
     stack: Annotated[Path, typer.Argument(help="A TYX series (e.g. delta_a_raw.tif).")],
     mask: Annotated[Optional[Path], typer.Option(help="Mask image (nonzero = inside), YX or TYX.")] = None,
-    window: Annotated[int, typer.Option(help="Window side in frames and pixels.")] = 3,
+    window: Annotated[int, typer.Option(min=2, help="Window side in frames and pixels (>= 2).")] = 3,
     json_out: JsonOption = None,
 ) -> None:
     """Print the dynamic variability (mean local window^3 (t, y, x) sd) of a series, over a mask."""
     import numpy as np
 
+    from .._errors import InputError
     from .._files import write_json_file
     from ..io import read
     from ..neutron import dynamic_variability
 
+    guard(file_target(json_out, "--json", (".json",)), inputs=_inputs(stack, mask))
     data = read(stack, allow_nan=True)
     mask_arr = read(mask).to_numpy() != 0 if mask is not None else None
+    if mask_arr is not None and mask_arr.shape not in (data.shape[-2:], data.shape):
+        raise InputError(f"{mask}: the mask is {'x'.join(map(str, mask_arr.shape))} but the series {stack} is "
+                         f"{'x'.join(map(str, data.shape))} ({data.axes}); give a mask of its image size "
+                         f"{'x'.join(map(str, data.shape[-2:]))} or of the whole series")
     result = dynamic_variability(data.to_numpy() if data.axes == "TYX" else data, mask=mask_arr, window=window)
     console.print(f"dynamic variability {result.value:.5g} (window {window}x{window}x{window} t,y,x; "
                   f"{result.voxels} voxels; {result.excluded_voxels} left out next to masked values)")
@@ -108,7 +188,25 @@ def _reference(text: str) -> int | tuple[int, int]:
             return int(a), int(b)
         return int(text)
     except ValueError:
-        raise InputError(f"--reference-frame {text!r} is not a frame N or a range start:stop") from None
+        raise InputError(f"--reference-frame {text!r} is not a frame N or a range start:stop (e.g. 0 or 0:4)"
+                         ) from None
+
+
+def _half_cycles(text: Optional[str]) -> tuple[int, ...] | None:
+    """Parse ``--half-cycles a,b,c`` into increasing frame numbers."""
+    from .._errors import InputError
+
+    if text is None:
+        return None
+    try:
+        frames = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--half-cycles {text!r} is not a list of frame numbers; give the boundary frames "
+                         "separated by commas, e.g. 3,35,67") from None
+    if len(frames) < 2 or any(b <= a for a, b in zip(frames, frames[1:], strict=False)) or frames[0] < 0:
+        raise InputError(f"--half-cycles {text!r}: give at least two increasing frame numbers >= 0 separated by "
+                         "commas, e.g. 3,35,67")
+    return frames
 
 
 @app.command("analyze")
@@ -132,27 +230,30 @@ def analyze_cmd(
     open_region: OpenRegionOption = None,
     half_cycles: Annotated[Optional[str], typer.Option(help="Half-cycle boundary frames a,b,c (without --cycler).")
                            ] = None,
-    frame_interval: Annotated[Optional[float], typer.Option(help="Seconds between frames, if not in the files.")
-                              ] = None,
-    k: Annotated[float, typer.Option("--k", help="Active-area threshold in propagated sd.")] = 3.0,
+    frame_interval: Annotated[Optional[float], typer.Option(
+        min=0, help="Seconds between frames (> 0), if not in the files.")] = None,
+    k: Annotated[float, typer.Option("--k", min=0, help="Active-area threshold in propagated sd (> 0).")] = 3.0,
     no_register: Annotated[bool, typer.Option("--no-register", help="Skip drift registration.")] = False,
     drift_region: Annotated[Optional[str], typer.Option(help="Stable region y0:y1,x0:x1 for the drift registration "
                                                             "(default: the whole frame).")] = None,
-    li6_fraction: Annotated[float, typer.Option(help="6Li atom fraction (natural 0.0759).")] = 0.0759,
+    li6_fraction: Annotated[float, typer.Option(min=0, max=1, help="6Li atom fraction (natural 0.0759).")
+                            ] = 0.0759,
     time_budget: TimeBudgetOption = 120.0,
     seed: SeedOption = 0,
 ) -> None:
     """Delta A raw and denoised, metrics.json (variability, active area, profiles) and the paper's figures."""
-    from ..workflows.neutron import AnalysisConfig, analyze_files
+    from ..workflows.neutron import AnalysisConfig, _sidecar, analyze_files
 
+    _positive(frame_interval, "--frame-interval", "the time between frames")
+    _positive(time_budget, "--time-budget", "the training budget")
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
                             polish=polish,  # type: ignore[arg-type]
                             k=k, register=not no_register, open_regions=_boxes(open_region),
                             drift_region=_boxes([drift_region])[0] if drift_region else None,
-                            half_cycle_frames=tuple(int(v) for v in half_cycles.split(",")) if half_cycles else None,
-                            li6_fraction=li6_fraction)
-    with progress_bar("analysing") as update:
+                            half_cycle_frames=_half_cycles(half_cycles), li6_fraction=li6_fraction)
+    inputs = _inputs(source, _sidecar(source) if "*" not in source else None, open_beam, dark, regions, cycler)
+    with _new_output_folder(output, inputs), _lazy_progress("analysing") as update:
         _, doc = analyze_files(source, output, config=config, open_beam=_one_or_list(open_beam),
                                dark=_one_or_list(dark), regions=regions, cycler=cycler,
                                frame_interval_s=frame_interval, progress=update)
@@ -177,16 +278,21 @@ def _one_or_list(values: Optional[list[str]]):  # noqa: ANN202
 @cli_errors
 def phantom_cmd(
     output: OutputDirOption,
-    frames_per_half_cycle: Annotated[int, typer.Option(help="Frames per charge or discharge.")] = 32,
-    cycles: Annotated[int, typer.Option(help="Charge/discharge cycles.")] = 3,
-    open_beam_counts: Annotated[float, typer.Option(help="Open-beam counts per pixel.")] = 2500.0,
+    frames_per_half_cycle: Annotated[int, typer.Option(min=1, max=1000, help="Frames per charge or discharge.")
+                                     ] = 32,
+    cycles: Annotated[int, typer.Option(min=1, max=10, help="Charge/discharge cycles.")] = 3,
+    open_beam_counts: Annotated[float, typer.Option(min=1, max=50000, help="Open-beam counts per pixel.")] = 2500.0,
     seed: SeedOption = 0,
 ) -> None:
     """Write the built-in cell phantom (raw counts, open beam, dark, regions.json, cycler.csv, truth)."""
+    from ..neutron import default_config
     from ..workflows.neutron import write_phantom
 
-    files = write_phantom(output, rng=seed, frames_per_half_cycle=frames_per_half_cycle, n_cycles=cycles,
-                          open_beam_counts=open_beam_counts)
+    changes = {"frames_per_half_cycle": frames_per_half_cycle, "n_cycles": cycles,
+               "open_beam_counts": open_beam_counts}
+    default_config(**changes)  # every range checked before the folder is made
+    with _new_output_folder(output, []):
+        files = write_phantom(output, rng=seed, **changes)
     console.print(f"wrote {output}: {', '.join(str(p.relative_to(output)) for p in files.values())}")
     console.print(f"analyse it: operando neutron analyze {files['sample']} --open-beam {files['open_beam']} --dark "
                   f"{files['dark']} --regions {files['regions']} --cycler {files['cycler']} --reference-frame 0:4 "
@@ -203,7 +309,8 @@ def demo_cmd(
     """Make the phantom and analyse it from raw counts with its cycler record."""
     from ..workflows.neutron import run_demo
 
-    with progress_bar("neutron demo") as update:
+    _positive(time_budget, "--time-budget", "the training budget")
+    with _new_output_folder(output, []), _lazy_progress("neutron demo") as update:
         result = run_demo(output, time_budget_s=time_budget, seed=seed, progress=update)
     var = result.metrics["dynamic_variability"]
     console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {var['denoised']:.4g}; "
@@ -216,15 +323,29 @@ def benchmark_neutron_cmd(
     output: OutputDirOption = Path("benchmark-neutron"),
     time_budget: TimeBudgetOption = 90.0,
     target: Annotated[Optional[list[str]], typer.Option(help="Denoise delta_a, transmission, raw (repeat).")] = None,
-    data: Annotated[Path, typer.Option(help="Step-wedge folder.")] = Path("../shared/data/neutron/stepwedge"),
+    data: Annotated[Optional[Path], typer.Option(
+        help="Step-wedge folder (default ../shared/data/neutron/stepwedge, skipped with a note when missing).")
+                    ] = None,
     seed: SeedOption = 0,
 ) -> None:
     """Phantom vs truth (per denoising target), the real step wedge, and bad input."""
-    from ..workflows.neutron_benchmark import run_benchmark
+    from .._errors import InputError
+    from ..workflows.neutron_benchmark import TARGETS, run_benchmark
 
-    with progress_bar("neutron benchmark") as update:
-        res = run_benchmark(output, time_budget_s=time_budget, seed=seed, data_dir=data,
-                            targets=tuple(target or ("delta_a", "transmission", "raw")), progress=update)
+    _positive(time_budget, "--time-budget", "the training budget")
+    targets = tuple(target or ("delta_a", "transmission", "raw"))
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise InputError(f"--target {unknown[0]!r}: choose {', '.join(TARGETS)}")
+    if data is not None and not data.is_dir():
+        raise InputError(f"{data}: --data is not a folder; give the step-wedge folder (exp5s_ob.tif, ...)")
+    if data is None:
+        data = Path("../shared/data/neutron/stepwedge")
+        if not data.is_dir():
+            note_line(f"the step-wedge folder {data} is not there: the real-data part is skipped (give --data)")
+    with _new_output_folder(output, [data]), _lazy_progress("neutron benchmark") as update:
+        res = run_benchmark(output, time_budget_s=time_budget, seed=seed, data_dir=data, targets=targets,
+                            progress=update)
     ph = res["phantom"]
     rows = [{"name": t, "variability raw": ph[t]["raw"]["dynamic_variability"],
              "denoised": ph[t]["denoised"]["dynamic_variability"], "cut": ph[t]["variability_cut"],

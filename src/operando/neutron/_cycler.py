@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,14 @@ def parse_cycler_text(text: str, *, charge_sign: int = 1) -> CyclerData:
                             (t_col[0], i_col[0], *(v_col[:1] if v_col else ()))] for r in rows[1:]])
     except (ValueError, IndexError) as exc:
         raise InputError(f"cycler file has a row that is not numbers ({exc}); remove comment lines") from None
+    if not np.isfinite(values).all():
+        raise InputError("cycler file holds NaN or inf values; remove or fill those rows")
+    if not np.any(values[:, 1] != 0):
+        raise InputError(f"the cycler's current column {header[i_col[0]]!r} is zero in every row; there is no charge "
+                         "or discharge to align the frames with")
+    if v_col is None:
+        warnings.warn(f"cycler file has no voltage column (columns: {', '.join(header)}); the voltage is left out "
+                      "(name it e.g. 'voltage_v' or 'Ewe/V' to include it)", UserWarning, stacklevel=2)
     order = np.argsort(values[:, 0], kind="stable")
     values = values[order]
     voltage = values[:, 2] * v_col[1] if v_col else np.full(len(values), np.nan)

@@ -25,7 +25,8 @@ def _frames(data: Stack | np.ndarray) -> np.ndarray:
     """Return (T, Y, X) float64 data from a ``TYX`` stack or array."""
     if isinstance(data, Stack):
         if data.axes != "TYX":
-            raise InputError(f"need a TYX series, got axes {data.axes!r}")
+            raise InputError(f"need a TYX series (frames of one field of view), got axes {data.axes!r}; give a "
+                             "series of frames such as delta_a_raw.tif")
         data = data.to_numpy()
     arr = np.asarray(data, np.float64)
     if arr.ndim != 3:
@@ -73,6 +74,18 @@ def dynamic_variability(
         Value, window, voxels averaged and voxels left out.
     """
     arr = _frames(data)
+    if isinstance(window, bool) or int(window) != window or window < 2:
+        raise InputError(f"window = {window!r}: the local sd needs a window of at least 2 frames and pixels (the "
+                         "paper's is 3)")
+    if window > min(arr.shape):
+        raise InputError(f"window = {window} is larger than the series ({'x'.join(map(str, arr.shape))} t,y,x); "
+                         f"give a window of at most {min(arr.shape)}")
+    if mask is not None and np.shape(mask) not in (arr.shape[1:], arr.shape):
+        raise InputError(f"the mask is {'x'.join(map(str, np.shape(mask)))} but the series is "
+                         f"{'x'.join(map(str, arr.shape))}; give a mask of the image size "
+                         f"{'x'.join(map(str, arr.shape[1:]))} or of the whole series")
+    if not np.isfinite(arr).any():
+        raise InputError("the series holds no finite value (all NaN or inf); nothing to measure")
     valid = _valid_windows(arr, window)
     use = valid if mask is None else valid & np.broadcast_to(np.asarray(mask, bool), arr.shape)
     if not use.any():

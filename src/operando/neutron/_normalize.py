@@ -273,6 +273,7 @@ def normalize(
     InputError
         Different image sizes, an open beam no brighter than the dark, a bad open region.
     """
+    _check_settings(spots, k, gain, exposure_ratio)
     frames = _frames(sample, "sample")
     shape = frames.shape[1:]
     for name, other in (("open beam", open_beam), ("dark current", dark)):
@@ -281,21 +282,29 @@ def normalize(
             raise InputError(f"{name} images are {other_shape[0]}x{other_shape[1]} but the sample's are "
                              f"{shape[0]}x{shape[1]}; use {name} images from the same detector setting (same "
                              "size and binning)")
+    frames, sample_nonfinite = _finite_frames(frames, "sample")
+    open_beam, ob_nonfinite = _finite_set(open_beam, "open beam")
+    dark, dc_nonfinite = _finite_set(dark, "dark current")
     ob = combine_images(open_beam, k=k, what="open beam")
     dc = combine_images(dark, k=k, what="dark current")
     ratio, ratio_from = _exposure_ratio(sample, ob, exposure_ratio)
     net_open = ratio * (ob.image - dc.image)
-    signal = float(np.median(net_open))
-    if signal <= 5 * max(dc.noise_sd, 1e-12) or signal <= 0:
+    unusable = ob_nonfinite | dc_nonfinite
+    if unusable.all():
+        raise InputError("every pixel is NaN or inf in some open-beam or dark frame; give the raw detector counts")
+    signal = float(np.median(net_open[~unusable]))
+    if not (signal > 5 * max(dc.noise_sd, 1e-12) and signal > 0):
         raise InputError(f"the open beam is no brighter than the dark current (median OB - dark = {signal:.3g} "
                          f"counts, dark noise {dc.noise_sd:.3g}); check the open-beam files were taken with the "
                          "beam on and are not dark frames")
     cleaned = _remove_sample_spots(frames, spots, k, _saturation(sample))
     net = cleaned.data - dc.image
-    division_bad = net_open <= max(dc.noise_sd, 1e-12)
+    division_bad = (net_open <= max(dc.noise_sd, 1e-12)) | unusable
     with np.errstate(divide="ignore", invalid="ignore"):
         trans = np.where(division_bad, np.nan, net / np.where(division_bad, 1.0, net_open))
+    trans[sample_nonfinite] = np.nan
     bad = ~(trans > 0)
+    _report_masked(bad, net, sample_nonfinite, division_bad, float(np.median(dc.image)))
     factors = np.ones(len(frames))
     if open_regions:
         factors = beam_factors(trans, region_mask(open_regions, shape), bad)
@@ -327,6 +336,83 @@ def normalize(
                 factors.min(), factors.max())
     return Transmission(Stack(out, axes=sample.axes, metadata=meta), var_sample, var_open, bad, factors,
                         cleaned.counts, info)
+
+
+def _check_settings(spots: str, k: float, gain: float, exposure_ratio: float | None) -> None:
+    """Refuse settings outside their ranges (one line each, with the value seen)."""
+    if spots not in ("auto", "temporal", "spatial", "none"):
+        raise InputError(f"unknown spot rule {spots!r}; choose auto, temporal, spatial or none")
+    if not (np.isfinite(k) and k > 0):
+        raise InputError(f"k = {k!r}: the gamma-spot threshold must be a positive number of robust sd (default 5)")
+    if not (np.isfinite(gain) and gain > 0):
+        raise InputError(f"gain = {gain!r}: the detector gain (counts per detected neutron) must be positive "
+                         "(1 for counting detectors)")
+    if exposure_ratio is not None and not (np.isfinite(exposure_ratio) and exposure_ratio > 0):
+        raise InputError(f"exposure ratio = {exposure_ratio!r}: t_sample / t_open_beam must be positive; give the "
+                         "ratio of the exposure times, or leave it out to read them from the files")
+
+
+def _finite_frames(frames: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the frames with non-finite values filled by the frame's median, and the mask of those values.
+
+    The fill only keeps the spot filters finite; the pixels are masked afterwards. A set or a frame without any
+    finite value is refused.
+    """
+    nonfinite = ~np.isfinite(frames)
+    if not nonfinite.any():
+        return frames, nonfinite
+    if nonfinite.all():
+        raise InputError(f"the {what} images hold no finite value (all NaN or inf); give the raw detector counts")
+    empty = [t for t, m in enumerate(nonfinite) if m.all()]
+    if empty:
+        raise InputError(f"{what} frame {empty[0]} holds no finite value (all NaN or inf; {len(empty)} such "
+                         "frame(s)); remove it from the input")
+    fill = np.array([np.median(f[~m]) for f, m in zip(frames, nonfinite, strict=True)])[:, None, None]
+    return np.where(nonfinite, fill, frames), nonfinite
+
+
+def _finite_set(stack: Stack, what: str) -> tuple[Stack, np.ndarray]:
+    """Return an open-beam or dark set with non-finite values filled, and the pixels non-finite in any frame.
+
+    See :func:`_finite_frames`; the (Y, X) mask returned is left out of the transmission.
+    """
+    stack = as_stack(stack, axes=None if isinstance(stack, Stack) or np.ndim(stack) == 2 else "TYX")
+    frames = _frames(stack, what)
+    filled, nonfinite = _finite_frames(frames, what)
+    if not nonfinite.any():
+        return stack, nonfinite.any(axis=0)
+    data = filled[0] if stack.axes == "YX" else filled
+    return Stack(data, axes=stack.axes, metadata=stack.metadata), nonfinite.any(axis=0)
+
+
+def _report_masked(bad: np.ndarray, net: np.ndarray, sample_nonfinite: np.ndarray, division_bad: np.ndarray,
+                   dark_median: float) -> None:
+    """Refuse a transmission with nothing left, else warn how many pixels are masked (NaN) and why."""
+    if not bad.any():
+        return
+    total = bad.size
+    median_net = float(np.median(net)) if np.isfinite(net).any() else float("nan")
+    if bad.all():
+        raise InputError(f"every pixel of the transmission would be masked: the sample is nowhere above the dark "
+                         f"current where the open beam is (median sample - dark = {median_net:.3g} counts, dark "
+                         f"median {dark_median:.3g}); check the sample files are raw detector counts taken with the "
+                         "beam on, and the dark files are dark current")
+    empty = [t for t, b in enumerate(bad) if b.all()]
+    if empty:
+        raise InputError(f"sample frame {empty[0]} has no pixel above the dark current ({len(empty)} such "
+                         "frame(s)); its transmission would be all NaN: remove it or check the file")
+    reasons = []
+    nonfinite = int((sample_nonfinite & bad).sum())
+    division = int((division_bad[None] & bad & ~sample_nonfinite).sum())
+    below = int(bad.sum()) - nonfinite - division
+    if below:
+        reasons.append(f"{below} where the sample is not above the dark current")
+    if division:
+        reasons.append(f"{division} where the open beam is not above the dark current or not finite")
+    if nonfinite:
+        reasons.append(f"{nonfinite} not finite (NaN or inf) in the sample")
+    warnings.warn(f"masked {int(bad.sum())} of {total} transmission pixel(s) as NaN ({'; '.join(reasons)}); they are "
+                  "left out of every later step", UserWarning, stacklevel=3)
 
 
 def _remove_sample_spots(frames: np.ndarray, spots: str, k: float, saturation: float | None) -> SpotResult:

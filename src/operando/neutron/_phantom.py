@@ -176,9 +176,58 @@ def default_config(**changes: Any) -> dict[str, Any]:
     if unknown:
         raise InputError(f"unknown phantom parameter(s) {sorted(unknown)}; known: {', '.join(config)}")
     config.update(changes)
+    _check_config(config)
     if len(config["coulombic_efficiency"]) < config["n_cycles"]:
         config["coulombic_efficiency"] = tuple(config["coulombic_efficiency"]) + (0.97,) * config["n_cycles"]
     return config
+
+
+#: Ranges of the phantom's parameters: (lowest, highest, whether the lowest itself is allowed).
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "ny": (16, 4096, True), "nx": (48, 4096, True), "n_cycles": (1, 100, True),
+    "frames_per_half_cycle": (1, 10000, True), "rest_frames": (1, 10000, True), "open_beam_counts": (1, 50000, True),
+    "open_beam_frames": (1, 1000, True), "dark_frames": (1, 1000, True), "dark_counts": (0, 10000, True),
+    "read_noise_sd": (0, 1000, True), "spot_rate": (0, 0.1, True), "beam_flicker": (0, 0.5, True),
+    "psf_sigma_px": (0, 10, True), "li_amplitude": (0, 1, True), "discharge_gradient": (0, 1, True),
+    "inactive_step_px": (0, 1000, True), "pixel_size_um": (0, 1e6, False), "frame_interval_s": (0, 1e7, False),
+    "exposure_time_s": (0, 1e6, False), "li6_fraction": (0, 1, True),
+}
+_INTEGERS = ("ny", "nx", "n_cycles", "frames_per_half_cycle", "rest_frames", "open_beam_frames", "dark_frames",
+             "inactive_step_px")
+#: The most frames the phantom makes (the whole series is held in memory several times over).
+MAX_FRAMES = 20000
+
+
+def _check_config(config: dict[str, Any]) -> None:
+    """Refuse phantom parameters outside their ranges, before anything is simulated or written."""
+    for name, (low, high, closed) in _RANGES.items():
+        value = config[name]
+        if name in _INTEGERS and (isinstance(value, bool) or int(value) != value):
+            raise InputError(f"phantom parameter {name} = {value!r} must be a whole number")
+        ok = np.isfinite(value) and (value >= low if closed else value > low) and value <= high
+        if not ok:
+            raise InputError(f"phantom parameter {name} = {value!r} is out of range; give a value "
+                             f"{'>=' if closed else '>'} {low:g} and <= {high:g}")
+    frames = config["rest_frames"] + 2 * config["n_cycles"] * config["frames_per_half_cycle"]
+    if frames > MAX_FRAMES:
+        raise InputError(f"the phantom would have {frames} frames (rest + 2 x cycles x frames per half-cycle); at "
+                         f"most {MAX_FRAMES}: lower the cycles or the frames per half-cycle")
+    drift = tuple(config["drift_px"])
+    if len(drift) != 2 or not all(np.isfinite(d) and abs(d) <= 0.25 * min(config["ny"], config["nx"]) for d in drift):
+        raise InputError(f"phantom parameter drift_px = {drift!r}: give (dy, dx), each within a quarter of the image")
+    ce = tuple(config["coulombic_efficiency"])
+    if not all(np.isfinite(c) and 0 < c <= 1 for c in ce):
+        raise InputError(f"phantom parameter coulombic_efficiency = {ce!r}: each must lie in (0, 1]")
+    layout = _layout(int(config["nx"]), max(3, int(config["nx"]) // 16))
+    anode = next(lay[2] - lay[1] for lay in layout if lay[0] == "anode")
+    thinnest = min(lay[2] - lay[1] for lay in layout)
+    if thinnest < 3:
+        raise InputError(f"the {config['nx']} px wide phantom's thinnest layer is {thinnest} px (need >= 3); give a "
+                         "larger nx")
+    if anode - config["inactive_step_px"] * (config["n_cycles"] - 1) < 5:
+        raise InputError(f"the {config['nx']} px wide phantom is too narrow for {config['n_cycles']} cycle(s) (the "
+                         f"anode is {anode} px, its inactive zone grows {config['inactive_step_px']} px a cycle); "
+                         "give a larger nx, fewer cycles or a smaller inactive_step_px")
 
 
 def simulate_neutron_phantom(*, rng: int | np.random.Generator | None = None, **changes: Any) -> Phantom:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError
-from .._files import refuse_to_overwrite, write_csv_file, write_json_file
+from .._files import Target, check_outputs, write_csv_file, write_json_file
 from .._stack import Progress, Stack
 from ..neutron import (
     DeltaA,
@@ -69,6 +70,47 @@ class AnalysisConfig:
     li6_fraction: float = 0.0759
     cross_section_barn: float | None = None
     gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Refuse settings outside their ranges (one line: the setting, the value seen, what to give)."""
+        def positive(name: str, value: float | None) -> None:
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise InputError(f"{name} = {value!r}: must be a number greater than 0")
+
+        ref = self.reference
+        if isinstance(ref, tuple):
+            if len(ref) != 2 or not 0 <= int(ref[0]) < int(ref[1]):
+                raise InputError(f"reference = {ref!r}: give a frame N >= 0 or a range (start, stop) with "
+                                 "0 <= start < stop")
+        elif int(ref) < 0:
+            raise InputError(f"reference = {ref!r}: give a frame N >= 0 or a range (start, stop)")
+        if self.denoise not in ("video", "none"):
+            raise InputError(f"denoise={self.denoise!r}: the neutron workflow denoises with 'video' (the paper's "
+                             "way) or not at all ('none')")
+        if self.denoise_target not in ("delta_a", "transmission", "raw"):
+            raise InputError(f"denoise_target={self.denoise_target!r}: choose delta_a, transmission or raw")
+        if self.polish not in ("tv", "none"):
+            raise InputError(f"polish={self.polish!r}: choose tv or none")
+        positive("time_budget_s", self.time_budget_s)
+        positive("k", self.k)
+        positive("gain", self.gain)
+        positive("cross_section_barn", self.cross_section_barn)
+        if int(self.seed) < 0:
+            raise InputError(f"seed = {self.seed}: give a seed >= 0")
+        if int(self.n_avg) < 1:
+            raise InputError(f"n_avg = {self.n_avg}: average at least 1 frame at each half-cycle boundary")
+        if not (np.isfinite(self.li6_fraction) and 0 <= self.li6_fraction <= 1):
+            raise InputError(f"li6_fraction = {self.li6_fraction!r}: the 6Li atom fraction lies in 0..1 "
+                             "(natural 0.0759)")
+        frames = self.half_cycle_frames
+        if frames is not None and (len(frames) < 2 or int(frames[0]) < 0
+                                   or any(int(b) <= int(a) for a, b in zip(frames, frames[1:], strict=False))):
+            raise InputError(f"half_cycle_frames = {tuple(frames)!r}: give at least two increasing frame numbers "
+                             ">= 0, e.g. (3, 35, 67)")
+        for box in (*self.open_regions, *((self.drift_region,) if self.drift_region is not None else ())):
+            if len(box) != 4:
+                raise InputError(f"region {box!r} is not (y0, y1, x0, x1); give row and column ranges, end "
+                                 "exclusive")
 
     def as_dict(self) -> dict[str, Any]:
         """Return the configuration as JSON-serialisable values."""
@@ -199,7 +241,14 @@ def _boundaries(config: AnalysisConfig, n_frames: int, frame_times: Sequence[flo
             raise InputError("aligning with the cycler needs frame times; the input records none (pass "
                              "--frame-interval)")
         segments = half_cycles(cycler)
-        return frame_boundaries(frame_times, segments), coulombic_efficiency(segments), [s.kind for s in segments]
+        try:
+            bounds = frame_boundaries(frame_times, segments)
+        except InputError as exc:
+            columns = ", ".join(c for c in cycler.columns if c) + ("" if cycler.columns[2] else "; no voltage column")
+            raise InputError(f"{exc} (cycler columns used: {columns}; cycler record {cycler.time_s[0]:.0f}-"
+                             f"{cycler.time_s[-1]:.0f} s with {len(segments)} charge/discharge segment(s), frames "
+                             f"{frame_times[0]:.0f}-{frame_times[-1]:.0f} s)") from None
+        return bounds, coulombic_efficiency(segments), [s.kind for s in segments]
     if config.half_cycle_frames:
         bounds = [int(b) for b in config.half_cycle_frames]
     else:
@@ -278,13 +327,8 @@ def analyze_series(
     Analysis
         Delta A, regions, boundaries and metrics (``metrics["raw"]``, ``metrics["denoised"]``).
     """
-    if config.denoise not in ("video", "none"):
-        raise InputError(f"denoise={config.denoise!r}: the neutron workflow denoises with 'video' (the paper's "
-                         "way) or not at all ('none')")
-    if config.denoise_target not in ("delta_a", "transmission", "raw"):
-        raise InputError(f"denoise_target={config.denoise_target!r}: choose delta_a, transmission or raw")
-    if config.polish not in ("tv", "none"):
-        raise InputError(f"polish={config.polish!r}: choose tv or none")
+    config.__post_init__()  # a config changed after it was made is checked again
+    _check_transmission(source)
     started = time.perf_counter()
     delta = differential_attenuation(source, reference=config.reference, register=config.register,
                                      drift_region=config.drift_region)
@@ -314,6 +358,37 @@ def analyze_series(
     metrics["seconds"] = time.perf_counter() - started
     return Analysis(delta, denoised, regions, bounds, metrics, found, cycler_rows,
                     source if isinstance(source, Transmission) else None)
+
+
+def _check_transmission(source: Transmission | Stack) -> None:
+    """Refuse a transmission where ``A = -ln T`` is undefined everywhere or in a whole frame, else note the masked.
+
+    Voxels where T is not positive or not finite are NaN in Delta A; their count is a warning (a note) unless
+    :func:`operando.neutron.normalize` has already reported them.
+    """
+    stack = source.stack if isinstance(source, Transmission) else source
+    if stack.axes != "TYX":
+        raise InputError(f"need a TYX transmission series for Delta A, got axes {stack.axes!r}; give the frames of "
+                         "one field of view")
+    data = np.asarray(stack.to_numpy())
+    if data.size == 0:
+        raise InputError(f"the transmission series is empty (shape {data.shape}); give a series with frames")
+    usable = np.isfinite(data) & (data > 0)
+    if not usable.any():
+        finite = np.isfinite(data)
+        what = "holds no finite value (all NaN or inf)" if not finite.any() else \
+            f"is nowhere positive (median {float(np.median(data[finite])):.3g})"
+        raise InputError(f"the transmission {what}, so -ln T is undefined everywhere; give the transmission written "
+                         "by 'operando neutron normalize', or raw counts with --open-beam and --dark")
+    empty = [t for t, u in enumerate(usable) if not u.any()]
+    if empty:
+        raise InputError(f"frame {empty[0]} of the transmission has no positive finite value ({len(empty)} such "
+                         "frame(s)), so -ln T is undefined there; remove those frames")
+    masked = int(data.size - usable.sum())
+    known = int(np.count_nonzero(source.bad)) if isinstance(source, Transmission) else 0
+    if masked and masked != known:  # normalize() has already said how many pixels it masked
+        warnings.warn(f"{masked} of {data.size} transmission voxel(s) are not positive or not finite: Delta A is NaN "
+                      "(masked) there", UserWarning, stacklevel=3)
 
 
 def _cycler_summary(cycler: Any | None, rows: list[dict[str, float]], frame_times: Sequence[float] | None
@@ -459,12 +534,15 @@ def normalize_files(
     """
     from ..io import write
 
+    listed = [x for group in (samples, open_beam, dark)
+              for x in (group if isinstance(group, (list, tuple)) else [group])]
+    check_outputs([Target(Path(output), "output", companions=(_sidecar(output),))], listed)
     sample = _as_yx_or_tyx(read_images(samples, allow_gaps=allow_gaps))
     ob = read_images(open_beam, allow_gaps=allow_gaps)
     dc = read_images(dark, allow_gaps=allow_gaps)
     inputs = [*sample.metadata.extra.get("files", []), *ob.metadata.extra.get("files", []),
               *dc.metadata.extra.get("files", [])]
-    refuse_to_overwrite(output, *inputs)
+    check_outputs([Target(Path(output), "output", companions=(_sidecar(output),))], inputs)
     tr = normalize(sample, ob, dc, open_regions=open_regions, spots=spots, k=k, gain=gain,
                    exposure_ratio=exposure_ratio)
     path = write(tr.stack, output, dtype="float32")
@@ -635,8 +713,9 @@ def analyze_files(
     from .neutron_figures import draw_all
 
     out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder; give a folder for the outputs")
+    listed = [x for group in (input_path, open_beam, dark, regions, cycler)
+              for x in (group if isinstance(group, (list, tuple)) else [group]) if x is not None]
+    check_outputs([Target(out, "output folder", kind="folder")], listed)
     if regions and not config.open_regions:  # the open boxes of regions.json correct the beam of raw input
         try:
             spec = json.loads(Path(regions).read_text(encoding="utf-8"))
@@ -693,8 +772,9 @@ def write_phantom(output_dir: str | os.PathLike, *, rng: int | None = 0, **chang
     from ..neutron import simulate_neutron_phantom
 
     out = Path(output_dir)
+    check_outputs([Target(out, "output folder", kind="folder")])
+    ph = simulate_neutron_phantom(rng=rng, **changes)  # every parameter checked before the folder is made
     out.mkdir(parents=True, exist_ok=True)
-    ph = simulate_neutron_phantom(rng=rng, **changes)
     files = {"sample": write(ph.sample, out / "sample.tif"), "open_beam": write(ph.open_beam, out / "open_beam.tif"),
              "dark": write(ph.dark, out / "dark.tif"), "regions": write_json_file(out / "regions.json", ph.regions)}
     rows = [{"time_s": t, "current_a": i, "voltage_v": v}

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 STEP_WEDGE_STEPS = ((110, 200, 1000, 1200), (230, 300, 1000, 1200), (330, 420, 1000, 1200),
                     (450, 540, 1000, 1200), (570, 640, 1000, 1200))
 STEP_WEDGE_OPEN = (10, 60, 20, 1480)
+#: What the phantom benchmark can denoise.
+TARGETS = ("delta_a", "transmission", "raw")
 
 
 def _electrodes(phantom: Phantom) -> dict[str, np.ndarray]:
@@ -291,6 +293,13 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
     dict
         Everything measured, with the configuration and seed.
     """
+    if not (np.isfinite(time_budget_s) and time_budget_s > 0):
+        raise InputError(f"time_budget_s = {time_budget_s!r}: the denoiser's budget must be > 0 seconds")
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise InputError(f"targets {list(targets)!r}: choose one or more of {', '.join(TARGETS)}")
+    if seed < 0:
+        raise InputError(f"seed = {seed}: give a seed >= 0")
     results: dict[str, Any] = {"configuration": {"time_budget_s": time_budget_s, "seed": seed,
                                                  "targets": list(targets), **changes}}
     results["phantom"] = benchmark_phantom(time_budget_s=time_budget_s, seed=seed, targets=targets,
