@@ -26,7 +26,8 @@ class Ran:
     exception: BaseException | None
 
     def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}\n--- exception {self.exception!r}"
+        return (f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}\n"
+                f"--- exception {self.exception!r}")
 
 
 def run_cli(*args: object, env: dict[str, str] | None = None) -> Ran:
