@@ -1,4 +1,4 @@
-"""Streaming options of ``operando denoise`` and ``operando predict``: --memory-limit, --scheduler.
+"""Streaming options of ``operando denoise`` and ``operando predict``: --memory-limit, --scheduler, --allow-missing.
 
 A run streams (chunk by chunk into a resumable Zarr store, :mod:`operando.workflows.scale`) when its output is a
 ``.zarr`` store, or when --memory-limit or --scheduler is given.
@@ -20,6 +20,10 @@ MemoryLimitOption = Annotated[Optional[str], typer.Option(
 SchedulerOption = Annotated[Optional[str], typer.Option(
     "--scheduler", help="Streamed runs: threads (default, this process), processes or local:N (a Dask "
     "LocalCluster of N workers), or a Dask scheduler address such as tcp://host:8786.")]
+
+AllowMissingOption = Annotated[bool, typer.Option(
+    "--allow-missing", help="A Zarr input with stored chunks missing or undecodable is refused; read them as NaN "
+    "(masked, with a note) instead.")]
 
 
 def wants_stream(output: Path, memory_limit: str | None, scheduler: str | None) -> bool:
@@ -92,8 +96,8 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
     None
     """
     if model is not None:
-        keep = ("axes", "memory_limit", "scheduler", "tta", "device", "dtype")
-        run_streamed("predict", input=input, output=output, model=model, **{k: kwargs[k] for k in keep})
+        keep = ("axes", "memory_limit", "scheduler", "tta", "device", "dtype", "allow_missing")
+        run_streamed("predict", input=input, output=output, model=model, **{k: kwargs[k] for k in keep if k in kwargs})
         return
     if method == "auto":
         from ..denoise import diagnose
@@ -101,7 +105,7 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
         from ..workflows.scale import default_memory_limit, parse_memory, training_sample
 
         limit = parse_memory(kwargs["memory_limit"]) if kwargs.get("memory_limit") else default_memory_limit()
-        stack = read(input, axes=kwargs.get("axes"), lazy=True)
+        stack = read(input, axes=kwargs.get("axes"), lazy=True, allow_missing=kwargs.get("allow_missing", False))
         sample, _ = training_sample(stack, budget_bytes=limit // 6, window=1, contiguous=True)
         found = diagnose(sample)
         method = found.recommended_method

@@ -4,14 +4,22 @@ Axes are read from operando's own ``operando`` attribute, else from the NeXus co
 the ``axes`` attribute of the NXdata group whose ``signal`` is the dataset (NeXus 2014), or the older ``axes``
 attribute of the dataset itself (``"energy:sample_y:sample_x"``). Written files carry both NeXus forms besides
 operando's attribute. Lazy reads open the file for each read (:class:`LazyArray`), so no handle stays open.
+
+Files are built in memory (HDF5's core driver without a backing store) and their bytes written with plain
+Python into the atomic temporary path: a full disk then gives one ``OSError`` and nothing half-written, where
+HDF5 writing to disk itself raised while flushing and then crashed the interpreter (a segmentation fault when
+its objects were freed). Files too large for the memory available are written directly, after checking that
+the disk and the file-size limit can hold them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import posixpath
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,7 @@ from .._stack import Stack
 from ._formats import Raw
 from ._read import STANDARD_NAMES, LazyArray, axes_from_names
 from ._tiff import metadata_record
+from ._write import check_room, disk_errors
 
 
 def _text(value: Any) -> str:
@@ -134,18 +143,61 @@ def _write_nexus_axes(f: Any, dset: Any, stack: Stack) -> None:
             group.attrs[f"{name}_indices"] = stack.axes.index(letter)
 
 
-def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
-    """Write (or replace) one dataset, keeping the file's other datasets, atomically."""
+def _fits_in_memory(nbytes: int) -> bool:
+    """Return True when a file of ``nbytes`` can be built in memory (three copies fit in the available memory)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with dask.distributed
+        return nbytes <= 2**30
+    return 3 * nbytes < psutil.virtual_memory().available
+
+
+@contextlib.contextmanager
+def built_file(file: Path, nbytes: int, *, keep: bool = False) -> Iterator[Any]:
+    """Yield an open HDF5 file to fill; on success its bytes replace ``file`` atomically.
+
+    Parameters
+    ----------
+    file : Path
+        The output.
+    nbytes : int
+        The data's size, to choose between building in memory and writing directly.
+    keep : bool
+        Start from the existing ``file`` (to replace one dataset and keep the others) instead of an empty file.
+
+    Yields
+    ------
+    h5py.File
+        The file, writable.
+    """
     import h5py
 
-    name = (inner or "/data").lstrip("/")
-    with atomic_path(file) as tmp:
-        if file.exists():
+    keep = keep and file.exists()
+    total = nbytes + (file.stat().st_size if keep else 0)
+    with disk_errors(file), atomic_path(file) as tmp:
+        if _fits_in_memory(total):
+            f = h5py.File(file if keep else tmp, "a" if keep else "w", driver="core", backing_store=False)
+            with f:
+                yield f
+                f.flush()
+                image = f.id.get_file_image()
+            with open(tmp, "wb") as fh:
+                fh.write(image)
+            return
+        check_room(tmp, total)
+        if keep:
             shutil.copyfile(file, tmp)
         with h5py.File(tmp, "a") as f:
-            if name in f:
-                del f[name]
-            chunks = (1, *data.shape[1:]) if data.ndim >= 3 else True
-            dset = f.create_dataset(name, data=data, chunks=chunks)
-            dset.attrs["operando"] = json.dumps(metadata_record(stack))
-            _write_nexus_axes(f, dset, stack)
+            yield f
+
+
+def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
+    """Write (or replace) one dataset, keeping the file's other datasets, atomically."""
+    name = (inner or "/data").lstrip("/")
+    with built_file(file, data.nbytes, keep=True) as f:
+        if name in f:
+            del f[name]
+        chunks = (1, *data.shape[1:]) if data.ndim >= 3 else True
+        dset = f.create_dataset(name, data=data, chunks=chunks)
+        dset.attrs["operando"] = json.dumps(metadata_record(stack))
+        _write_nexus_axes(f, dset, stack)

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
-from .._files import atomic_path
 from .._stack import Metadata, Stack
 from ._formats import Raw
+from ._hdf5 import built_file
 from ._tiff import metadata_record
 
 
@@ -227,8 +227,6 @@ def _write_entry(f: Any, name: str, data: np.ndarray, stack: Stack, ring: Any) -
 
 def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
     """Write an ``EYX`` stack as one NXstxm entry, or a ``TEYX`` series as ``entry1``, ``entry2``, ..., atomically."""
-    import h5py
-
     axes = stack.axes
     if axes == "YX":
         data, axes = data[None], "EYX"
@@ -237,7 +235,7 @@ def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None
                          "Stack.transpose first")
     frames = data if axes == "TEYX" else data[None]
     ring = (stack.metadata.extra or {}).get("ring_current_ma")
-    with atomic_path(file) as tmp, h5py.File(tmp, "w") as f:
+    with built_file(file, data.nbytes) as f:
         f.attrs["default"] = "entry1"
         for t, frame in enumerate(frames):
             frame_ring = ring[t] if axes == "TEYX" and isinstance(ring, list) and ring and isinstance(

@@ -136,7 +136,8 @@ def _choose_axes(text: str, shape: tuple[int, ...], given: str | None, recorded:
     return guess, len(shape) > 2
 
 
-def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False, allow_nan: bool = False) -> Stack:
+def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False, allow_nan: bool = False,
+         allow_missing: bool | str = False) -> Stack:
     """Read an image, video or spectral stack from a file.
 
     Parameters
@@ -153,6 +154,11 @@ def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False
         Keep the data on disk (Zarr, HDF5, memory-mapped NPY) and read it on access.
     allow_nan : bool
         Accept NaN or infinite pixels (they are refused by default).
+    allow_missing : bool or "fill"
+        Zarr stores: a stored chunk missing from the store, or one that cannot be decoded, is refused by
+        default (it would read as zeros). ``True`` reads such chunks as NaN (integer data becomes float) with a
+        note, recorded in ``metadata.extra["missing_chunks"]``; ``"fill"`` reads missing chunks as the array's
+        fill value (for stores whose writer skipped chunks equal to it). Other formats ignore it.
 
     Returns
     -------
@@ -162,18 +168,21 @@ def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False
     Raises
     ------
     InputError
-        Unknown file type, unreadable file, axes that do not fit, or NaN/inf pixels.
+        Unknown file type, unreadable file, axes that do not fit, NaN/inf pixels, or missing or damaged
+        chunks of a Zarr store.
     """
     text = os.fspath(path)
     fmt, file, inner = format_of(text)
     if fmt.name != "frames" and not file.exists():
         raise InputError(f"{file}: no such file or folder; check the path")
-    raw = fmt.load().read(file, inner, lazy=lazy)
+    options = {"allow_missing": allow_missing, "allow_nan": allow_nan} if fmt.name == "zarr" else {}
+    raw = fmt.load().read(file, inner, lazy=lazy, **options)
     shape = tuple(int(n) for n in raw.data.shape)
     if len(shape) < 2:
         raise InputError(f"{text}: data of shape {shape} is not an image; need at least 2 dimensions")
     chosen, assumed = _choose_axes(text, shape, axes, raw.axes)
-    if not allow_nan and not lazy:
+    masked = bool(dict(raw.meta.get("extra") or {}).get("missing_chunks"))  # NaN there by request, rest checked
+    if not allow_nan and not lazy and not masked:
         check_finite(raw.data, source=text)
     meta = Metadata.from_dict(raw.meta)
     if assumed:

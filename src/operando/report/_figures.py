@@ -45,9 +45,11 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
         ``path``.
     """
     target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
-    pyplot().close(fig)
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
+    finally:  # a full disk (OSError) leaves no partial file and no open figure
+        pyplot().close(fig)
     return target
 
 

@@ -48,7 +48,8 @@ def _warn_chunk_statistics(net: Any) -> None:
                       "result differs slightly from the in-memory one", UserWarning, stacklevel=3)
 
 
-def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None) -> tuple[Stack, Path]:
+def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None,
+                allow_missing: bool = False) -> tuple[Stack, Path]:
     from ...io import read
 
     tune_malloc()  # before any Zarr read starts its threads
@@ -57,7 +58,7 @@ def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str |
     if not out.name.lower().endswith(".zarr"):
         raise InputError(f"{output}: a streamed output is a Zarr store; give an output ending in .zarr")
     refuse_to_overwrite(out, str(input).split(".zarr:")[0] if ".zarr:" in str(input) else input)
-    stack = read(input, axes=axes, lazy=True)
+    stack = read(input, axes=axes, lazy=True, allow_missing=allow_missing)
     return stack, out
 
 
@@ -77,7 +78,9 @@ def _start(stack: Stack, out: Path, identity: dict[str, Any], halo: int, limit: 
     """
     old = check_resumable(out, identity)
     if old is not None:
-        return old, ChunkPlan.from_dict(old["plan"])
+        plan = ChunkPlan.from_dict(old["plan"])
+        create_store(out, old, stack, plan, dtype, resume=True)  # the array, if a first run stopped before it
+        return old, plan
     # the limit is per process (each Dask worker holds one chunk): the plan, hence every output bit, is the same
     # whatever the scheduler, and a run may be resumed under another one
     plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=int(limit * share),
@@ -100,6 +103,7 @@ def predict_large(
     device: str = "auto",
     tile: int = 256,
     dtype: str = "input",
+    allow_missing: bool = False,
     progress: Progress | None = None,
     on_dashboard: Callable[[str], None] | None = None,
 ) -> ScaleResult:
@@ -126,6 +130,9 @@ def predict_large(
         As :func:`operando.denoise.predict`.
     dtype : {"input", "float32"}
         Output dtype.
+    allow_missing : bool
+        A Zarr input with stored chunks missing (or undecodable) is refused; True reads them as NaN, which each
+        chunk fills with its median for the network and keeps NaN in the output (with a note).
     progress : callable, optional
         ``progress(fraction, message)``; the message gives frames/s.
     on_dashboard : callable, optional
@@ -138,7 +145,7 @@ def predict_large(
     """
     from ...denoise import load_model
 
-    stack, out = _open_input(input, output, axes)
+    stack, out = _open_input(input, output, axes, allow_missing)
     weights, settings = model_files(model)
     net = load_model(weights)
     _warn_chunk_statistics(net)
@@ -151,7 +158,7 @@ def predict_large(
     manifest, plan = _start(stack, out, identity, halo, limit, scheduler, _dtype(stack, dtype))
     work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
                      method=net.config.method, model=str(weights.resolve()), model_digest=digest,
-                     dtype=_dtype(stack, dtype), tta=tta, device=device, tile=tile)
+                     dtype=_dtype(stack, dtype), tta=tta, device=device, tile=tile, allow_missing=allow_missing)
     return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
                    on_dashboard=on_dashboard)
 
@@ -247,6 +254,7 @@ def denoise_large(
     infer_stride: int | None = None,
     refine_passes: int = 4,
     refine_fraction: float = 0.16,
+    allow_missing: bool = False,
     progress: Progress | None = None,
     on_dashboard: Callable[[str], None] | None = None,
 ) -> ScaleResult:
@@ -254,8 +262,8 @@ def denoise_large(
 
     Parameters
     ----------
-    input, output, axes, memory_limit, scheduler, tta, device, tile, dtype, progress, on_dashboard
-        As :func:`predict_large`.
+    input, output, axes, memory_limit, scheduler, tta, device, tile, dtype, allow_missing, progress, on_dashboard
+        As :func:`predict_large` (masked pixels of the training sample are set to its median for training).
     method : str
         A network (``video``, ``n2v``, ``n2v2``, ``structn2v``, ``shaped``, ``pixel_shuffle``) or a calibrated
         baseline (``gaussian``, ``median``, ``nlm``, ``tv``). ``bm4d`` and ``bm3d`` need whole images or the
@@ -285,7 +293,7 @@ def denoise_large(
     if method not in STREAMED_NETWORKS and method not in BASELINES:
         raise InputError(f"method {method!r} does not stream chunk by chunk; use one of "
                          f"{', '.join(STREAMED_NETWORKS + BASELINES)}, or write a non-Zarr output to run it in memory")
-    stack, out = _open_input(input, output, axes)
+    stack, out = _open_input(input, output, axes, allow_missing)
     limit = _limit(memory_limit)
     seq = sequence_axis(stack.axes)
     settings: dict[str, Any] = {"method": method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}
@@ -296,7 +304,8 @@ def denoise_large(
         manifest, plan = _start(stack, out, identity, baseline_halo(method, params), limit, scheduler,
                                 settings["dtype"])
         work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()),
-                         plan=plan, method=method, params=params, dtype=settings["dtype"])
+                         plan=plan, method=method, params=params, dtype=settings["dtype"],
+                         allow_missing=allow_missing)
         return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress)
     train = {"method": method, "frames": frames if method == "video" else None, "time_budget_s": time_budget_s,
              "max_steps": max_steps, "seed": int(rng)}
@@ -313,7 +322,8 @@ def denoise_large(
             shutil.copyfile(src, dst)
     work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
                      method=method, model=str(weights.resolve()), model_digest=digest, dtype=settings["dtype"],
-                     tta=tta, device=device, tile=tile, extra=_apply_settings(method, manifest))
+                     tta=tta, device=device, tile=tile, extra=_apply_settings(method, manifest),
+                     allow_missing=allow_missing)
     return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
                    on_dashboard=on_dashboard)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,17 @@ class ChunkWork:
     threads: int | None = None
     array: str = "data"
     extra: dict[str, Any] = field(default_factory=dict)
+    allow_missing: bool = False  # read missing or undecodable chunks of a Zarr input as NaN
 
 
 def _stack(work: ChunkWork) -> Stack:
-    key = ("input", work.source, work.axes or "")
+    key = ("input", work.source, work.axes or "", str(work.allow_missing))
     if key not in _CACHE:
         from ...io import read
 
-        _CACHE[key] = read(work.source, axes=work.axes, lazy=True)
+        with warnings.catch_warnings():  # the notes on the input were given when the run opened it
+            warnings.simplefilter("ignore")
+            _CACHE[key] = read(work.source, axes=work.axes, lazy=True, allow_missing=work.allow_missing)
     return _CACHE[key]
 
 
@@ -170,13 +174,20 @@ def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame:
 
 def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: Any = None) -> np.ndarray:
     """Return the denoised frames ``[start, stop)`` (float32) of ``stack`` along the plan's sequence axis."""
+    from ._train import fill_masked
+
     plan = work.plan
     if plan.seq_axis is None:
-        block = Stack(np.asarray(stack.data[...]).astype(np.float32), axes=stack.axes, metadata=stack.metadata)
-        return denoise_block(block, work, model)
+        data, mask = fill_masked(np.asarray(stack.data[...]).astype(np.float32))
+        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model)
+        if mask is not None:  # masked input pixels (missing chunks read as NaN) stay NaN
+            out[mask] = np.nan
+        return out
     a, b = block_bounds(plan, start, stop)
-    data = np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32, copy=False)
+    data, mask = fill_masked(np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32, copy=False))
     out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a)
+    if mask is not None:
+        out[mask] = np.nan
     return out[_take(plan, stack.ndim, start - a, stop - a)]
 
 
@@ -236,7 +247,8 @@ def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
     start, stop = work.plan.bounds(index)
     stack = _stack(work)
     out = convert_dtype(compute_chunk(stack, work, start, stop, model), np.dtype(work.dtype))
-    arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")
+    with zarr.config.set({"array.write_empty_chunks": True}):  # every chunk stored: a missing one is damage
+        arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")
     arr[_take(work.plan, stack.ndim, start, stop)] = out
     digest = array_digest(out)
     record_chunk(Path(work.output), index, start, stop, digest)
@@ -246,10 +258,30 @@ def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
             "loaded_model": loaded, "seconds": time.perf_counter() - t0}
 
 
-def verify_chunk(work: ChunkWork, record: dict[str, Any], ndim: int) -> bool:
-    """Return True when the stored frames of a recorded chunk still hash to the recorded digest."""
+def chunk_damage(work: ChunkWork, record: dict[str, Any], ndim: int) -> str | None:
+    """Return why the stored frames of a recorded chunk are damaged, or None when they hash to the record.
+
+    A stored Zarr chunk that cannot be decoded (truncated or overwritten on disk) or whose bytes no longer give
+    the recorded SHA-256 is damaged; reading never raises for it.
+    """
     import zarr
 
+    try:
+        start, stop, digest = int(record["start"]), int(record["stop"]), str(record["sha256"])
+    except (KeyError, TypeError, ValueError):
+        return "its record is incomplete"
     arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r")
-    data = arr[_take(work.plan, ndim, int(record["start"]), int(record["stop"]))]
-    return array_digest(np.asarray(data)) == record["sha256"]
+    try:
+        data = arr[_take(work.plan, ndim, start, stop)]
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # numcodecs / zarr raise RuntimeError, ValueError, ... for a broken chunk
+        return f"it cannot be decoded: {exc}"
+    if array_digest(np.asarray(data)) != digest:
+        return "its bytes differ from the recorded checksum"
+    return None
+
+
+def verify_chunk(work: ChunkWork, record: dict[str, Any], ndim: int) -> bool:
+    """Return True when the stored frames of a recorded chunk still hash to the recorded digest."""
+    return chunk_damage(work, record, ndim) is None

@@ -8,9 +8,11 @@ an address (``tcp://host:8786``) connects to a running Dask scheduler (dask-jobq
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +24,8 @@ import numpy as np
 from ..._errors import InputError
 from ..._stack import Progress, Stack
 from ...io import STANDARD_NAMES
-from ._chunks import ChunkWork, gpu_count, run_chunk, verify_chunk
+from ...io._zarr import EVERY_CHUNK
+from ._chunks import ChunkWork, chunk_damage, gpu_count, run_chunk
 from ._manifest import chunk_record, write_manifest
 from ._plan import ChunkPlan
 
@@ -47,13 +50,29 @@ class ScaleResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: ChunkPlan, dtype: str) -> None:
-    """Create the output: the manifest first (``complete: false``), then the empty Zarr array."""
+_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _why(exc: OSError) -> str:
+    """Say what an OSError met while writing the output means."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _FULL:
+        return f"the disk is full or a file is over the size limit ({reason})"
+    return reason
+
+
+def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: ChunkPlan, dtype: str, *,
+                 resume: bool = False) -> None:
+    """Create the output: the manifest first (``complete: false``), then the empty Zarr array.
+
+    With ``resume`` the manifest is kept and only a missing array is created (a first run stopped between them).
+    """
     import zarr
 
     try:
         output.mkdir(parents=True, exist_ok=True)
-        write_manifest(output, manifest)
+        if not resume:
+            write_manifest(output, manifest)
         group = zarr.open_group(str(output), mode="a", zarr_format=3)
         group.require_group("operando_stream")
         if "data" not in group:
@@ -61,10 +80,10 @@ def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: Chu
                                      dimension_names=[STANDARD_NAMES[a] for a in stack.axes], fill_value=0)
             record = {k: v for k, v in stack.metadata.to_dict().items() if k != "source"}
             record["extra"] = {**record.get("extra", {}), "denoise": manifest.get("record", {})}
-            arr.attrs["operando"] = {**record, "axes": stack.axes, "original_dtype": dtype}
+            arr.attrs.update({"operando": {**record, "axes": stack.axes, "original_dtype": dtype}, EVERY_CHUNK: True})
     except OSError as exc:
-        raise InputError(f"{output}: cannot create the output ({exc.strerror or exc}); choose a writable "
-                         "location with free space") from None
+        raise InputError(f"{output}: cannot create the output ({_why(exc)}); choose a writable location with free "
+                         "space, then run the same command again") from None
 
 
 def _parse_scheduler(scheduler: str) -> tuple[str, int | None, str | None]:
@@ -129,12 +148,25 @@ def _client(kind: str, workers: int | None, address: str | None) -> Iterator[Any
 
 
 def _pending(work: ChunkWork, ndim: int) -> list[int]:
-    """Return the chunks still to do: those without a record, or whose stored bytes no longer match it."""
+    """Return the chunks still to do: those without a record, or whose stored bytes are damaged (with a note).
+
+    A finished chunk is verified against its record's SHA-256 (a chunk truncated on disk cannot even be decoded);
+    a damaged one is recomputed.
+    """
     todo = []
+    damaged: list[str] = []
     for i in range(work.plan.n_chunks):
         record = chunk_record(Path(work.output), i)
-        if record is None or not verify_chunk(work, record, ndim):
+        why = None if record is None else chunk_damage(work, record, ndim)
+        if record is None or why is not None:
             todo.append(i)
+        if why is not None:
+            start, stop = work.plan.bounds(i)
+            damaged.append(f"chunk {i} (frames {start}-{stop - 1}: {why})")
+    if damaged:
+        listed = "; ".join(damaged[:3]) + (f"; and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        warnings.warn(f"{work.output}: {len(damaged)} finished chunk(s) are damaged on disk and are recomputed: "
+                      f"{listed}", UserWarning, stacklevel=3)
     return todo
 
 
@@ -186,11 +218,15 @@ def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[i
         dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard) if todo else None
     except OSError as exc:
         kept = work.plan.n_chunks - len(todo) + sum(1 for i in todo if chunk_record(output, i) is not None)
-        raise InputError(f"{output}: cannot write a chunk ({exc.strerror or exc}); the {kept} finished chunk(s) "
-                         "are kept: free space or fix permissions and run the same command again") from None
+        raise InputError(f"{output}: cannot write a chunk ({_why(exc)}); the {kept} finished chunk(s) are kept: "
+                         "free space or fix permissions and run the same command again to resume") from None
     seconds = time.perf_counter() - t0
     manifest = {**manifest, "complete": True, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    write_manifest(output, manifest)  # last: only now is the output a finished one
+    try:
+        write_manifest(output, manifest)  # last: only now is the output a finished one
+    except OSError as exc:
+        raise InputError(f"{output}: every chunk is written but the manifest cannot be marked complete ({_why(exc)}); "
+                         "free space and run the same command again to finish") from None
     return ScaleResult(output=output, shape=shape, dtype=work.dtype, n_chunks=work.plan.n_chunks,
                        skipped=work.plan.n_chunks - len(todo), frames_computed=total, seconds=seconds,
                        frames_per_s=total / seconds if seconds > 0 else float(np.inf), scheduler=scheduler,

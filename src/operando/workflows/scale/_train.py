@@ -7,6 +7,7 @@ trains, for the same seed and ``max_steps``). Otherwise it is a few evenly space
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,34 @@ def _read_frames(stack: Stack, seq: int, start: int, stop: int) -> np.ndarray:
     return np.asarray(stack.data[key])
 
 
+def fill_masked(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return ``data`` with NaN pixels (chunks of a Zarr input read with ``allow_missing``) set to the median.
+
+    Parameters
+    ----------
+    data : ndarray
+        A block of the input.
+
+    Returns
+    -------
+    ndarray, ndarray or None
+        The filled block and the mask of the pixels filled (None when there were none).
+    """
+    if data.dtype.kind not in "fc":
+        return data, None
+    mask = np.isnan(data)
+    if not mask.any():
+        return data, None
+    finite = data[~mask]
+    filled = np.where(mask, np.median(finite) if finite.size else 0.0, data).astype(data.dtype, copy=False)
+    return filled, mask
+
+
+def _filled(data: np.ndarray) -> tuple[np.ndarray, int]:
+    filled, mask = fill_masked(data)
+    return filled, 0 if mask is None else int(mask.sum())
+
+
 def training_sample(stack: Stack, *, budget_bytes: int, window: int,
                     contiguous: bool = False) -> tuple[Stack, dict[str, Any]]:
     """Return an in-memory sample of ``stack`` of at most ``budget_bytes`` (float32) and what it holds.
@@ -54,6 +83,17 @@ def training_sample(stack: Stack, *, budget_bytes: int, window: int,
     Stack, dict
         The sample and a JSON-ready record (``whole`` or the blocks' first frames and length).
     """
+    sample, record = _sample(stack, budget_bytes=budget_bytes, window=window, contiguous=contiguous)
+    data, n_masked = _filled(np.asarray(sample.data))
+    if n_masked:
+        warnings.warn(f"{n_masked} masked pixel(s) (missing chunks read as NaN) in the training sample were set to "
+                      "the sample's median for training; they stay NaN in the output", UserWarning, stacklevel=2)
+        record = {**record, "masked_pixels_filled": n_masked}
+        sample = Stack(data, axes=sample.axes, metadata=sample.metadata)
+    return sample, record
+
+
+def _sample(stack: Stack, *, budget_bytes: int, window: int, contiguous: bool) -> tuple[Stack, dict[str, Any]]:
     seq = sequence_axis(stack.axes)
     total = int(np.prod(stack.shape)) * 4
     if seq is None or total <= budget_bytes:
