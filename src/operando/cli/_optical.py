@@ -36,7 +36,7 @@ SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every ra
                                          "output).")]
 SizeOption = Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Frame size, pixels "
                                          f"({MIN_PHANTOM_SIZE} to 8192).")]
-ParticlesOption = Annotated[int, typer.Option(min=1, max=100_000, help="Particles (1 to 100000).")]
+ParticlesOption = Annotated[int, typer.Option(min=1, max=10_000, help="Particles (1 to 10000).")]
 FramesOption = Annotated[int, typer.Option(min=2, max=100_000, help="Frames (2 to 100000).")]
 
 
@@ -169,11 +169,14 @@ def analyze(
 
 
 def _score_inputs(folder: Path, truth: Path) -> list[Path]:
-    """Return what ``optical score`` reads: both folders' labels.tif and stages.tif, and the truth folder.
+    """Return what ``optical score`` must never overwrite: both folders' files, and the truth folder as a whole.
 
-    The analysis folder itself is not an input as a whole: the scores go to FOLDER/score.json by default.
+    The analysis folder is not an input as a whole (the scores go to FOLDER/score.json by default), but every
+    file in it other than an earlier score.json is: the analysis's own record, tables and figures are kept.
     """
     files = [p / name for p in (folder, truth) for name in ("labels.tif", "stages.tif")]
+    if folder.is_dir():
+        files += [p for p in folder.iterdir() if p.is_file() and p.name != "score.json"]
     same = folder.resolve() == truth.resolve()
     return files if same or not truth.is_dir() else [*files, truth]
 
@@ -251,7 +254,7 @@ def benchmark_optical_cmd(
     output: OutputDirOption = Path("benchmark-optical"),
     size: Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Phantom frame size, pixels "
                                       f"({MIN_PHANTOM_SIZE} to 8192).")] = 384,
-    particles: Annotated[int, typer.Option(min=1, max=100_000, help="Phantom particles (1 to 100000).")] = 200,
+    particles: Annotated[int, typer.Option(min=1, max=10_000, help="Phantom particles (1 to 10000).")] = 200,
     frames: Annotated[int, typer.Option(min=2, max=100_000, help="Phantom frames (2 to 100000).")] = 40,
     denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video and "
                                                           "gaussian).")] = None,

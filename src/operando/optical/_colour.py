@@ -58,6 +58,9 @@ def check_colour_video(stack: Stack) -> None:
     if not np.isfinite(sample).all():
         raise InputError(f"{source}: the video holds NaN or infinite values; replace them first (e.g. "
                          "numpy.nan_to_num or an inpainting step)")
+    if sample.size and (sample.min() < -0.05 or sample.max() > 1.05):
+        raise InputError(f"{source}: float colour values must lie in [0, 1], got {sample.min():.3g} to "
+                         f"{sample.max():.3g}; divide by the white level first")
     spread = float(np.abs(sample - sample.mean(-1, keepdims=True)).max())
     if spread < 1e-3:
         raise InputError(f"{source}: the video has no colour (R = G = B in every pixel); stages are told apart "

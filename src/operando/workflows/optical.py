@@ -183,6 +183,9 @@ def check_video_settings(config: OpticalConfig, n_frames: int, shape: tuple[int,
     bad = [f for f in (config.frames_of_interest or []) if not 0 <= f < n_frames]
     if bad:
         raise InputError(f"--frames-of-interest {bad} outside the video's {n_frames} frames; use 0..{last}")
+    if config.min_area_px > shape[0] * shape[1]:
+        raise InputError(f"--min-area {config.min_area_px} is larger than a frame ({shape[0]} x {shape[1]} = "
+                         f"{shape[0] * shape[1]} pixels); give a smaller particle area")
     if config.white_region is not None:
         _, y1, _, x1 = config.white_region
         if y1 > shape[0] or x1 > shape[1]:
