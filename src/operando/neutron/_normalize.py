@@ -57,9 +57,10 @@ class Transmission:
     Attributes
     ----------
     stack : Stack
-        Transmission ``T`` (float32, the sample's axes: ``TYX`` or ``YX``); NaN where the open beam is no
-        brighter than the dark (division by ~0). ``metadata.extra["neutron"]`` holds the spot counts, beam
-        factors, exposure ratio and the configuration.
+        Transmission ``T`` (float32, the sample's axes: ``TYX`` or ``YX``); NaN where masked: the open beam is
+        no brighter than the dark (division by ~0), the sample is not above the dark, or an input is not
+        finite. ``metadata.extra["neutron"]`` holds the spot counts, beam factors, exposure ratio and the
+        configuration.
     var_sample : ndarray, shape (T, Y, X), float32
         Relative variance of each frame's own counts, ``var(I - D) / (I - D)^2``: the part of ``var(ln T)``
         that does not cancel in Delta A.
@@ -309,6 +310,7 @@ def normalize(
     if open_regions:
         factors = beam_factors(trans, region_mask(open_regions, shape), bad)
         trans = trans / factors[:, None, None]
+    trans = np.where(bad, np.nan, trans)  # masked, never a negative or zero transmission
     read_var = dc.noise_sd**2
     with np.errstate(divide="ignore", invalid="ignore"):
         var_sample = (gain * np.clip(net, 0, None) + read_var) / net**2

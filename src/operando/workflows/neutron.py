@@ -385,7 +385,8 @@ def _check_transmission(source: Transmission | Stack) -> None:
         raise InputError(f"frame {empty[0]} of the transmission has no positive finite value ({len(empty)} such "
                          "frame(s)), so -ln T is undefined there; remove those frames")
     masked = int(data.size - usable.sum())
-    known = int(np.count_nonzero(source.bad)) if isinstance(source, Transmission) else 0
+    fresh = isinstance(source, Transmission) and "var_a_from" not in source.info  # normalised in this run
+    known = int(np.count_nonzero(source.bad)) if fresh else 0  # type: ignore[union-attr]
     if masked and masked != known:  # normalize() has already said how many pixels it masked
         warnings.warn(f"{masked} of {data.size} transmission voxel(s) are not positive or not finite: Delta A is NaN "
                       "(masked) there", UserWarning, stacklevel=3)

@@ -166,16 +166,16 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
 
 def _step_medians(t: np.ndarray) -> list[float]:
     """Return the median transmission of each water step of the step wedge."""
-    return [float(np.median(t[y0:y1, x0:x1])) for y0, y1, x0, x1 in STEP_WEDGE_STEPS]
+    return [float(np.nanmedian(t[y0:y1, x0:x1])) for y0, y1, x0, x1 in STEP_WEDGE_STEPS]
 
 
 def _flatness(t: np.ndarray, box: tuple[int, int, int, int], blocks: int = 10) -> dict[str, float]:
     """Return the spread of block medians along an open region (residual non-flatness)."""
     y0, y1, x0, x1 = box
     edges = np.linspace(x0, x1, blocks + 1).astype(int)
-    med = np.array([np.median(t[y0:y1, a:b]) for a, b in zip(edges, edges[1:], strict=False)])
+    med = np.array([np.nanmedian(t[y0:y1, a:b]) for a, b in zip(edges, edges[1:], strict=False)])
     return {"block_median_min": float(med.min()), "block_median_max": float(med.max()),
-            "block_median_sd": float(med.std()), "median": float(np.median(t[y0:y1, x0:x1]))}
+            "block_median_sd": float(med.std()), "median": float(np.nanmedian(t[y0:y1, x0:x1]))}
 
 
 def benchmark_step_wedge(data_dir: str | os.PathLike) -> dict[str, Any]:
