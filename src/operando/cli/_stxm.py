@@ -8,7 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from .._errors import InputError
-from ._common import OutputDirOption, SeedOption, cli_errors, console, print_rows, progress_bar
+from ._common import (
+    FIGURE_SUFFIXES,
+    AxesOption,
+    OutputDirOption,
+    SeedOption,
+    cli_errors,
+    console,
+    data_target,
+    file_target,
+    guard,
+    output_folder,
+    print_rows,
+    progress_bar,
+)
 from ._core import app as main_app
 from ._core import benchmark_app
 
@@ -17,12 +30,39 @@ app = typer.Typer(help="X-ray spectromicroscopy (STXM/TXM): composition maps wit
 
 
 def _floats(text: Optional[str], what: str) -> Optional[list[float]]:
+    """Parse ``706,711`` into distinct finite numbers (None stays None); anything else is refused in one line."""
+    import math
+
     if text is None:
         return None
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"{what} {text!r}: give numbers separated by commas, e.g. 706,711") from None
+    if not values:
+        raise InputError(f"{what} {text!r}: no energies given; give numbers separated by commas, e.g. 706,711 "
+                         f"(or leave {what} out)")
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{what} {text!r}: energies must be finite numbers, e.g. 706,711")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise InputError(f"{what} {text!r}: {', '.join(f'{v:g}' for v in repeated)} eV given twice; give each "
+                         "energy once")
+    return values
+
+
+#: Endings of the data outputs of ``stxm composition`` / ``stxm od`` (any axes; not .hdr/.fits/video).
+_MAP_SUFFIXES = (".tif", ".tiff", ".zarr", ".h5", ".hdf5", ".nxs", ".npy")
+
+
+def _map_target(path: Path, option: str = "-o") -> object:
+    """Describe a map output (``OUT.tif``) and its ``OUT.json`` summary beside it for the output guard."""
+    from dataclasses import replace
+
+    if not path.name.lower().endswith(_MAP_SUFFIXES):
+        raise InputError(f"{path}: {option} needs a file ending in one of {' '.join(_MAP_SUFFIXES)}")
+    target = data_target(path, option)
+    return replace(target, companions=(*target.companions, path.with_suffix(".json")))
 
 
 @app.command("composition")
@@ -44,24 +84,36 @@ def composition_cmd(
     row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
     ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
     align: Annotated[str, typer.Option(help="spline, linear, integer (no ringing), fourier or none.")] = "spline",
-    significance: Annotated[float, typer.Option(help="Particle mask: t / sd(t) above this.")] = 3.0,
+    significance: Annotated[float, typer.Option(min=0, help="Particle mask: t / sd(t) above this (> 0).")] = 3.0,
     constant: Annotated[bool, typer.Option(help="Fit a constant OD term (>= 3 energies).")] = False,
-    ensemble: Annotated[int, typer.Option(help="Networks averaged; with --sd ensemble the sd is their spread.")] = 1,
+    ensemble: Annotated[int, typer.Option(min=1, help="Networks averaged; with --sd ensemble the sd is their "
+                                          "spread.")] = 1,
     sd: Annotated[str, typer.Option(help="auto, poisson, split, residual or ensemble.")] = "auto",
-    split_parts: Annotated[int, typer.Option(help="--sd split: Poisson parts the counts are thinned into.")] = 2,
-    split_repeats: Annotated[int, typer.Option(help="--sd split: independent thinnings averaged (a less noisy "
+    split_parts: Annotated[int, typer.Option(min=2, help="--sd split: Poisson parts the counts are thinned "
+                                             "into.")] = 2,
+    split_repeats: Annotated[int, typer.Option(min=1, help="--sd split: independent thinnings averaged (a less noisy "
                                                "sd; each costs one more denoising per part).")] = 2,
-    od_smooth_px: Annotated[float, typer.Option(help="Gaussian smoothing of the denoised OD before the ratio, px "
-                                                "(x becomes a thickness-weighted local mean; 0: off).")] = 0.0,
+    od_smooth_px: Annotated[float, typer.Option(min=0, help="Gaussian smoothing of the denoised OD before the ratio, "
+                                                "px (x becomes a thickness-weighted local mean; 0: off).")] = 0.0,
     energy_covariance: Annotated[bool, typer.Option(
         "--energy-covariance/--independent-energies",
         help="--sd split: carry the denoised errors' correlation between energies into sd(x).")] = True,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Training budget per network, s.")] = 120.0,
+    time_budget: Annotated[float, typer.Option("--time-budget", min=0,
+                                               help="Training budget per network, s (> 0).")] = 120.0,
     seed: SeedOption = 0,
+    axes: AxesOption = None,
 ) -> None:
     """Li fraction x, thickness and sd(x) per pixel from STXM counts at >= 2 energies."""
-    from ..workflows.stxm import CompositionConfig, read_series, run_composition, write_composition
+    from ..workflows.stxm import (
+        CompositionConfig,
+        check_denoisers,
+        read_series,
+        run_composition,
+        write_composition,
+    )
+    from ..xray import read_reference_spectra
 
+    guard(_map_target(output), inputs=[*inputs, references])
     cfg = CompositionConfig(energies_ev=_floats(energies, "--energies"), references=str(references) if references
                             else None, i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets,
                             ring_current=ring_current, align=align, denoise=denoise, denoise_stage=denoise_stage,
@@ -70,7 +122,10 @@ def composition_cmd(
                             od_smooth_px=od_smooth_px,
                             significance=significance,
                             constant=constant, seed=seed)
-    counts = read_series(inputs)
+    check_denoisers(cfg.denoise)
+    if references is not None:
+        read_reference_spectra(references)  # a damaged file is refused before the stack is read
+    counts = read_series(inputs, axes=axes)
     with progress_bar("composition") as update:
         run = run_composition(counts, config=cfg, progress=update)
     tif, js = write_composition(run, output, counts=counts, inputs=[str(p) for p in inputs])
@@ -92,15 +147,16 @@ def od_cmd(
     per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,
     row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
     ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
+    axes: AxesOption = None,
 ) -> None:
     """Optical density -ln(I / I0) of every image, with the I0 and scan-line record (single energies too)."""
-    from .._files import refuse_to_overwrite, write_json_file
+    from .._files import write_json_file
     from ..io import write
     from ..workflows.stxm import CompositionConfig, read_series, run_optical_density
 
-    counts = read_series(inputs)
-    refuse_to_overwrite(output, *inputs)
+    guard(_map_target(output), inputs=list(inputs))
     cfg = CompositionConfig(i0=i0, per_line_i0=per_line_i0, row_offsets=row_offsets, ring_current=ring_current)
+    counts = read_series(inputs, axes=axes)
     od, summary = run_optical_density(counts, config=cfg)
     write(od, output, dtype="float32")
     write_json_file(output.with_suffix(".json"), {**summary, "inputs": list(inputs), "output": str(output)})
@@ -114,10 +170,10 @@ def od_cmd(
 @cli_errors
 def phantom_cmd(
     output: OutputDirOption,
-    size: Annotated[int, typer.Option(help="STXM pixels per side.")] = 96,
-    frames: Annotated[int, typer.Option(help="Time points.")] = 3,
-    energies: Annotated[str, typer.Option(help="Energies, eV.")] = "708.2,710.2",
-    i0_counts: Annotated[float, typer.Option(help="Incident counts per pixel.")] = 150.0,
+    size: Annotated[int, typer.Option(min=24, max=4096, help="STXM pixels per side (>= 24).")] = 96,
+    frames: Annotated[int, typer.Option(min=1, max=1000, help="Time points (>= 1).")] = 3,
+    energies: Annotated[str, typer.Option(help="Energies, eV (distinct, 700-730).")] = "708.2,710.2",
+    i0_counts: Annotated[float, typer.Option(min=0, help="Incident counts per pixel (> 0).")] = 150.0,
     seed: SeedOption = 0,
 ) -> None:
     """Write the built-in STXM phantom (.hdr/.xim per frame, NXstxm, ground truth, ptychography reference)."""
@@ -125,7 +181,8 @@ def phantom_cmd(
 
     cfg = PhantomConfig(size=size, frames=frames, energies_ev=tuple(_floats(energies, "--energies") or []),
                         i0_counts=i0_counts, seed=seed)
-    files = write_phantom(make_phantom(cfg), output)
+    with output_folder(output):
+        files = write_phantom(make_phantom(cfg), output)
     console.print(f"wrote {len(files)} files to {output}: " + ", ".join(p.name for p in files.values()))
 
 
@@ -135,13 +192,15 @@ def demo_cmd(
     output: OutputDirOption = Path("operando-stxm-demo"),
     quick: Annotated[bool, typer.Option(help="A tiny run (seconds).")] = False,
     method: Annotated[str, typer.Option(help="Denoiser of the denoised run.")] = "tv",
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Neural training budget, s.")] = 60.0,
+    time_budget: Annotated[float, typer.Option("--time-budget", min=0, help="Neural training budget, s "
+                                               "(> 0).")] = 60.0,
     seed: SeedOption = 0,
 ) -> None:
     """Phantom -> files -> composition raw vs denoised -> comparison with the reference -> report."""
-    from ..workflows.stxm import run_demo
+    from ..workflows.stxm import check_demo_settings, run_demo
 
-    with progress_bar("stxm demo") as update:
+    check_demo_settings(method, time_budget)
+    with output_folder(output), progress_bar("stxm demo") as update:
         result = run_demo(output, quick=quick, method=method, time_budget_s=time_budget, seed=seed, progress=update)
     keep = ("rmse_x", "max_abs_particle_error", "coverage_1.96sd")
     print_rows([{"run": k, **{m: v for m, v in s.items() if m in keep}} for k, s in result["scores"].items()],
@@ -153,20 +212,45 @@ def demo_cmd(
 @cli_errors
 def stripes_cmd(
     input: Annotated[Path, typer.Argument(help="A stack file (counts).")],
+    axes: AxesOption = None,
 ) -> None:
     """Diagnose scan-line noise in the particle-free background of every image."""
     import numpy as np
 
-    from ..io import read
+    from ..workflows.stxm import read_series, warn_bad_pixels
     from ..xray import diagnose_stripes, optical_density
 
-    od = optical_density(read(input))
+    counts = read_series([input], axes=axes)
+    od = optical_density(counts)
+    warn_bad_pixels(od.n_bad, od.od.to_numpy().size, str(input))
     data = od.od.to_numpy()
     data = data if data.ndim == 4 else data[None]
     bg = od.background if od.background.ndim == 3 else od.background[None]
     rows = [{"frame": t, "energy": e, **diagnose_stripes(data[t, e], mask=bg[t]).as_dict()}
             for t, e in np.ndindex(*data.shape[:2])]
     print_rows(rows, f"scan-line noise of {input.name} (row_excess: row-mean sd / white-noise value)")
+
+
+#: Pixel types each written format cannot hold (numpy dtype kinds / names), with what to write instead.
+_CANNOT_HOLD = {
+    "fits": ({"c", "b", "U", "S", "O", "V"}, {"float16"}),
+    "stxm": ({"c", "U", "S", "O", "V"}, set()),
+    "video": ({"c", "U", "S", "O", "V"}, set()),
+}
+
+
+def _check_dtype(dtype: object, output: Path) -> None:
+    """Refuse, before writing, pixels of a type the output format cannot hold (complex to FITS, ...)."""
+    import numpy as np
+
+    from ..io import format_of
+
+    fmt = format_of(output)[0]
+    kinds, names = _CANNOT_HOLD.get(fmt.name, (set(), set()))
+    dt = np.dtype(dtype)
+    if dt.kind in kinds or dt.name in names:
+        raise InputError(f"{output}: {fmt.description} cannot hold {dt.name} pixels; write .tif, .h5, .zarr or .npy "
+                         "instead" + (", or take the magnitude / real part first" if dt.kind == "c" else ""))
 
 
 @main_app.command("convert")
@@ -177,17 +261,26 @@ def convert_cmd(
                                          "energy stacks), .tif, .zarr, .h5, .npy, .hdr.")],
     energy_list: Annotated[bool, typer.Option(help="With .tif and an energy stack: also write OUT.txt (energies, "
                                               "for MANTiS / aXis2000).")] = True,
+    axes: AxesOption = None,
 ) -> None:
     """Convert a file to another format, keeping axes, energies and pixel size."""
+    from dataclasses import replace
+
     from ..io import read, write, write_energy_tiff, write_nxstxm
 
-    stack = read(input, allow_nan=True)
+    target = data_target(output)
+    is_tif = output.suffix.lower() in (".tif", ".tiff")
+    if energy_list and is_tif:  # OUT.txt beside OUT.tif when the input is an energy stack
+        target = replace(target, companions=(*target.companions, output.with_suffix(".txt")))
+    guard(target, inputs=[input])
+    stack = read(input, axes=axes, allow_nan=True)
+    _check_dtype(stack.dtype, output)
     if output.suffix.lower() == ".nxs" and stack.axes in ("EYX", "TEYX"):  # what STXM users mean by .nxs
         path = write_nxstxm(stack, output)
         console.print(f"wrote {path}: NXstxm, shape {stack.shape}, axes {stack.axes} (read it back with "
                       "operando.io.read_nxstxm, or name it .stxm.nxs)")
         return
-    if energy_list and output.suffix.lower() in (".tif", ".tiff") and stack.axes == "EYX" and stack.metadata.energies:
+    if energy_list and is_tif and stack.axes == "EYX" and stack.metadata.energies:
         tif, txt = write_energy_tiff(stack, output, dtype="input")
         console.print(f"wrote {tif} ({stack.shape}, {stack.dtype}) and the energy list {txt}")
         return
@@ -202,29 +295,35 @@ def compare_cmd(
                                                 "is one pair.")],
     reference: Annotated[Path, typer.Option(help="Reference stack (one frame per pair, or one), any pixel size.")],
     mask: Annotated[Optional[Path], typer.Option(help="Mask file (nonzero = compared), YX or one per frame.")] = None,
-    scale: Annotated[Optional[float], typer.Option(help="Reference / test pixel size (default: files).")] = None,
-    data_range: Annotated[Optional[float], typer.Option(help="PSNR/SSIM data range (default: reference max - min "
-                                                        "in the mask).")] = None,
+    scale: Annotated[Optional[float], typer.Option(min=0, help="Reference / test pixel size (> 0; default: "
+                                                   "files).")] = None,
+    data_range: Annotated[Optional[float], typer.Option(min=0, help="PSNR/SSIM data range (> 0; default: reference "
+                                                        "max - min in the mask).")] = None,
     normalise: Annotated[str, typer.Option(help="none or zscore (different contrast scales).")] = "none",
-    figure: Annotated[Optional[Path], typer.Option(help="Box-plot PNG.")] = None,
+    figure: Annotated[Optional[Path], typer.Option(help="Box-plot figure (.png, .pdf, .svg, .jpg).")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Rows and statistics as JSON.")] = None,
+    axes: AxesOption = None,
 ) -> None:
     """Register a reference onto the test grid; masked PSNR/SSIM per pair; paired statistics; box plot."""
     import numpy as np
 
     from .._files import write_json_file
     from ..io import read
-    from ..workflows.compare import compare_versions, plot_comparison
+    from ..workflows.compare import check_settings, compare_versions, plot_comparison, version_labels
 
-    versions = {p.name: read(p, allow_nan=True) for p in tests}
+    guard(file_target(figure, "--figure", FIGURE_SUFFIXES), file_target(json_path, "--json", (".json",)),
+          inputs=[*tests, reference, mask])
+    check_settings(scale=scale, data_range=data_range, normalise=normalise)
+    versions = dict(zip(version_labels(tests), (read(p, axes=axes, allow_nan=True) for p in tests), strict=True))
     mask_arr = np.asarray(read(mask).to_numpy()) > 0 if mask is not None else None
-    table = compare_versions(versions, read(reference, allow_nan=True), mask=mask_arr, scale=scale,
+    table = compare_versions(versions, read(reference, axes=axes, allow_nan=True), mask=mask_arr, scale=scale,
                              data_range=data_range, normalise=normalise)
     print_rows([{k: v for k, v in r.items() if k != "shift_px"} for r in table.rows], f"against {reference.name} "
                f"(data range: {table.data_range})")
+    first = next(iter(versions))
     for label, stats in table.statistics.items():
         s = stats["psnr_db"]
-        console.print(f"{label} vs {tests[0].name}: PSNR {s['mean_difference']:+.2f} dB (sd {s['sd_difference']:.2f}, "
+        console.print(f"{label} vs {first}: PSNR {s['mean_difference']:+.2f} dB (sd {s['sd_difference']:.2f}, "
                       f"Wilcoxon p {s['wilcoxon_p']:.3g}), SSIM {stats['ssim']['mean_difference']:+.3f}")
     if figure is not None:
         plot_comparison(table, figure)
@@ -236,23 +335,27 @@ def compare_cmd(
 @cli_errors
 def benchmark_stxm_cmd(
     output: OutputDirOption = Path("benchmark-stxm"),
-    size: Annotated[int, typer.Option(help="Phantom pixels per side.")] = 96,
-    frames: Annotated[int, typer.Option(help="Phantom time points.")] = 3,
-    i0_counts: Annotated[float, typer.Option(help="Incident counts per pixel (photon-limited: ~100-300).")] = 150.0,
+    size: Annotated[int, typer.Option(min=24, max=4096, help="Phantom pixels per side (>= 24).")] = 96,
+    frames: Annotated[int, typer.Option(min=1, max=1000, help="Phantom time points (>= 1).")] = 3,
+    i0_counts: Annotated[float, typer.Option(min=0, help="Incident counts per pixel (> 0; photon-limited: "
+                                             "~100-300).")] = 150.0,
     method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "tv",
     extra: Annotated[Optional[list[str]], typer.Option(help="More denoisers (before the ratio); repeat.")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Budget per neural run, s.")] = 90.0,
-    bias_draws: Annotated[int, typer.Option(help="More noise draws over which the per-particle bias of the raw "
-                                                 "and denoised rows is averaged (0: one draw).")] = 10,
+    time_budget: Annotated[float, typer.Option("--time-budget", min=0, help="Budget per neural run, s "
+                                               "(> 0).")] = 90.0,
+    bias_draws: Annotated[int, typer.Option(min=0, max=10000, help="More noise draws over which the per-particle "
+                                            "bias of the raw and denoised rows is averaged (0: one draw).")] = 10,
     seed: SeedOption = 0,
 ) -> None:
     """Composition on the phantom: RMSE, bias, sd calibration, stripes, PSNR against the reference."""
-    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm
+    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm, check_denoisers
 
+    for name, option in ((method, "--method"), *((m, "--extra") for m in extra or [])):
+        check_denoisers(name, option)
     cfg = BenchmarkConfig(phantom=PhantomConfig(size=size, frames=frames, i0_counts=i0_counts, seed=seed),
                           method=method, time_budget_s=time_budget, seed=seed, bias_draws=bias_draws,
                           extra_methods=extra if extra is not None else ["nlm", "n2v2"])
-    with progress_bar("stxm benchmark") as update:
+    with output_folder(output), progress_bar("stxm benchmark") as update:
         result = benchmark_stxm(output, config=cfg, progress=update)
     print_rows([{k: v for k, v in r.items() if k not in ("od_error_energy",)} for r in result["rows"]],
                "STXM composition on the phantom")

@@ -26,6 +26,104 @@ class ComparisonTable:
         return {"rows": self.rows, "paired_statistics": self.statistics, "data_range": self.data_range}
 
 
+#: Figure endings :func:`plot_comparison` writes, with matplotlib's format names.
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """Return matplotlib's format for a figure path from its ending; refuse an ending it cannot write.
+
+    Parameters
+    ----------
+    path : str or path
+        The figure file.
+
+    Returns
+    -------
+    str
+        ``png``, ``pdf``, ``svg`` or ``jpg``.
+
+    Raises
+    ------
+    InputError
+        For any other ending (a PNG is never written under a name such as ``fig.xyz``).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise InputError(f"{path}: a figure must end in one of {' '.join(FIGURE_FORMATS)}; choose another name")
+    return FIGURE_FORMATS[suffix]
+
+
+def version_labels(paths: list[str | os.PathLike]) -> list[str]:
+    """Labels of the compared files: their names, or their full paths where two names are the same.
+
+    Parameters
+    ----------
+    paths : list of path
+        The test stacks, in order.
+
+    Returns
+    -------
+    list of str
+        One distinct label per path.
+
+    Raises
+    ------
+    InputError
+        If the same file is given twice.
+    """
+    names = [Path(p).name for p in paths]
+    labels = [Path(p).name if names.count(Path(p).name) == 1 else os.fspath(p) for p in paths]
+    seen: set[str] = set()
+    for path, label in zip(paths, labels, strict=True):
+        if label in seen:
+            raise InputError(f"{path}: given twice; give each test stack once")
+        seen.add(label)
+    return labels
+
+
+def check_settings(*, scale: float | None = None, data_range: float | None = None, normalise: str = "none") -> None:
+    """Refuse comparison settings that cannot work, before any file is read.
+
+    Parameters
+    ----------
+    scale : float, optional
+        Reference / test pixel size: finite and > 0.
+    data_range : float, optional
+        PSNR/SSIM data range: finite and > 0.
+    normalise : str
+        ``none`` or ``zscore``.
+
+    Raises
+    ------
+    InputError
+        Naming the setting, the value and what to give.
+    """
+    for name, value in (("scale", scale), ("data range", data_range)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise InputError(f"{name} {value!r}: give a number > 0 (or leave it out to take it from the files)")
+    if normalise not in ("none", "zscore"):
+        raise InputError(f"normalise {normalise!r}: use 'none' or 'zscore'")
+
+
+def _check_mask(mask: np.ndarray, n_frames: int, shape: tuple[int, int]) -> np.ndarray:
+    """Return the mask as bool (Y, X) or (n, Y, X); refuse one whose shape does not fit the test frames."""
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim == 2 and m.shape == shape:
+        pass
+    elif m.ndim == 3 and m.shape[1:] == shape and m.shape[0] == n_frames:
+        pass
+    else:
+        raise InputError(f"the mask has shape {m.shape}, the test stacks {n_frames} frame(s) of {shape[0]} x "
+                         f"{shape[1]}; give one {shape[0]} x {shape[1]} mask, or one per frame ({n_frames})")
+    m = m.astype(bool)
+    if not m.any():
+        raise InputError("the mask selects no pixel (every value is 0); nonzero pixels are compared")
+    return m
+
+
 def _frames(stack: Stack) -> np.ndarray:
     data = stack.to_numpy().astype(float)
     lead = "".join(a for a in stack.axes if a not in "YX")
@@ -70,6 +168,9 @@ def compare_versions(
     """
     from ..metrics import compare_to_reference, paired_statistics, register_reference
 
+    check_settings(scale=scale, data_range=data_range, normalise=normalise)
+    if not versions:
+        raise InputError("no test stack to compare; give at least one")
     labels = list(versions)
     frames = {k: _frames(v) for k, v in versions.items()}
     first = frames[labels[0]]
@@ -78,6 +179,8 @@ def compare_versions(
     refs = _frames(reference)
     if refs.shape[0] not in (1, first.shape[0]):
         raise InputError(f"{refs.shape[0]} reference frames for {first.shape[0]} test frames; give one or one each")
+    if mask is not None:
+        mask = _check_mask(mask, first.shape[0], first.shape[1:])
     if scale is None:
         test_px = versions[labels[0]].metadata.pixel_size
         ref_px = reference.metadata.pixel_size
@@ -111,7 +214,7 @@ def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: s
     table : ComparisonTable
         From :func:`compare_versions`.
     path : str or path
-        PNG file written.
+        Figure written (.png, .pdf, .svg or .jpg; the ending picks the format).
     title : str
         Figure title.
 
@@ -122,6 +225,7 @@ def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: s
     """
     from ..report import pyplot
 
+    fmt = figure_format(path)
     plt = pyplot()
 
     from .._files import atomic_path
@@ -139,6 +243,6 @@ def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: s
     fig.tight_layout()
     out = Path(path)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format=fmt)
     plt.close(fig)
     return out

@@ -14,14 +14,16 @@ The pipeline (:func:`run_composition`) follows what a beamline user does by hand
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._errors import InputError
 from .._files import write_json_file
@@ -51,6 +53,40 @@ class PhantomConfig(BaseModel):
     current: float = Field(3.0, description="Cahn-Hilliard-reaction insertion rate (domains grow)")
     ch_dt: float = Field(2e-5, gt=0, description="largest Cahn-Hilliard time step (larger: faster, coarser)")
     seed: int = 0
+
+    @field_validator("energies_ev")
+    @classmethod
+    def _energies(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        """At least one energy, each finite, distinct and inside the built-in reference spectra."""
+        from ..xray import default_references
+
+        _check_energy_list(value)
+        grid = default_references().energies_ev
+        outside = [e for e in value if not grid[0] <= e <= grid[-1]]
+        if outside:
+            raise ValueError(f"{outside[0]:g} eV lies outside the built-in spectra ({grid[0]:g}-{grid[-1]:g} eV); "
+                             "give energies inside them")
+        return value
+
+    @field_validator("thickness_um")
+    @classmethod
+    def _thickness(cls, value: tuple[float, float]) -> tuple[float, float]:
+        """Check the range: 0 < low <= high."""
+        if not (0 < value[0] <= value[1] and math.isfinite(value[1])):
+            raise ValueError("give a thickness range (low, high) with 0 < low <= high, in um")
+        return value
+
+
+def _check_energy_list(values: Any) -> None:
+    """Raise ValueError unless ``values`` are one or more finite, distinct energies."""
+    values = list(values)
+    if not values:
+        raise ValueError("no energies given; give one or more, e.g. 708.2,710.2")
+    if not all(math.isfinite(float(v)) for v in values):
+        raise ValueError("energies must be finite numbers (eV)")
+    repeated = sorted({float(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(f'{v:g}' for v in repeated)} eV given twice; give each energy once")
 
 
 @dataclass(frozen=True)
@@ -318,6 +354,27 @@ class CompositionConfig(BaseModel):
     constant: bool = Field(False, description="fit a constant OD term (needs >= 3 energies)")
     seed: int = 0
 
+    @field_validator("energies_ev")
+    @classmethod
+    def _energies(cls, value: list[float] | None) -> list[float] | None:
+        """None (all energies) or one or more finite, distinct energies."""
+        if value is not None:
+            _check_energy_list(value)
+        return value
+
+    @field_validator("i0")
+    @classmethod
+    def _i0(cls, value: str) -> str:
+        """'auto' or a region 'y0:y1:x0:x1' with y0 < y1 and x0 < x1."""
+        try:
+            region = _i0_argument(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        if isinstance(region, tuple) and not (0 <= region[0] < region[1] and 0 <= region[2] < region[3]):
+            raise ValueError(f"region {value!r}: give rows y0:y1 and columns x0:x1 with 0 <= y0 < y1 and "
+                             "0 <= x0 < x1")
+        return value
+
 
 @dataclass
 class CompositionRun:
@@ -352,17 +409,59 @@ def _select_energies(stack: Stack, wanted: list[float] | None) -> tuple[list[int
     energies = list(stack.metadata.energies or [])
     if not energies:
         raise InputError(f"{stack.metadata.source or 'input'}: the stack records no energies; composition needs "
-                         "the energy of every image")
+                         "the energy of every image: read an STXM .hdr or NXstxm file, or a TIFF with its energy "
+                         "list beside it (same name, .txt, one eV per line)")
     if wanted is None:
         return list(range(len(energies))), energies
+    try:
+        _check_energy_list(wanted)
+    except ValueError as exc:
+        raise InputError(f"--energies {','.join(f'{v:g}' for v in wanted)}: {exc}") from None
     picks = []
     for e in wanted:
         i = int(np.argmin(np.abs(np.asarray(energies) - e)))
         if abs(energies[i] - e) > 0.3:
             raise InputError(f"energy {e:g} eV is not in the stack (energies: {[round(v, 2) for v in energies]}); "
                              "choose from those with --energies")
+        if i in picks:
+            raise InputError(f"energies {wanted[picks.index(i)]:g} and {e:g} eV both pick the stack's image at "
+                             f"{energies[i]:g} eV; give each energy of the stack once (energies: "
+                             f"{[round(v, 2) for v in energies]})")
         picks.append(i)
     return picks, [energies[i] for i in picks]
+
+
+def energy_stack(stack: Stack) -> Stack:
+    """Return ``stack`` with axes ``EYX`` or ``TEYX`` (a single ``YX`` image is one energy).
+
+    Parameters
+    ----------
+    stack : Stack
+        Counts read from a file.
+
+    Returns
+    -------
+    Stack
+        The same data, axes reordered to ``EYX`` / ``TEYX``.
+
+    Raises
+    ------
+    InputError
+        If the stack has no energy axis (e.g. a TIFF read as a ``TYX`` video), saying which axes to give.
+    """
+    if stack.axes in ("EYX", "TEYX"):
+        return stack
+    if stack.axes == "YX":
+        return Stack(stack.to_numpy()[None], "EYX", stack.metadata)
+    if "E" in stack.axes and set(stack.axes) <= set("TEYX"):
+        return stack.transpose("TEYX" if "T" in stack.axes else "EYX")
+    source = stack.metadata.source or "input"
+    assumed = " (assumed: the file does not record its axes)" if (stack.metadata.extra or {}).get(
+        "axes_assumed") else ""
+    wanted = "EYX" if stack.ndim == 3 else "TEYX"
+    raise InputError(f"{source}: axes {stack.axes!r}{assumed} hold no energy axis E, shape {stack.shape}; STXM "
+                     f"needs an energy stack EYX (or TEYX for a time series): if the first axis is energy, read it "
+                     f"with axes {wanted!r} (command line: --axes {wanted})")
 
 
 def _i0_argument(text: str) -> Any:
@@ -830,9 +929,9 @@ def run_composition(
     from ..xray import default_references, read_reference_spectra
 
     cfg = config or CompositionConfig()
-    _check_denoisers(cfg.denoise)
+    check_denoisers(cfg.denoise)
     started = time.perf_counter()
-    stack = counts if counts.axes in ("EYX", "TEYX") else counts.transpose("TEYX" if counts.has("T") else "EYX")
+    stack = energy_stack(counts)
     picks, energies = _select_energies(stack, cfg.energies_ev)
     data = stack.to_numpy()
     data = data[:, picks] if stack.axes == "TEYX" else data[picks][None]
@@ -848,7 +947,9 @@ def run_composition(
         raise InputError(f"{stack.metadata.source or 'input'}: {n_y} x {n_x} pixels ({layout}); composition maps "
                          "need images of >= 16 pixels; convert point spectra with 'operando convert' and fit them "
                          "per point")
+    check_references(refs, energies, constant=cfg.constant)
     (od_raw, odr), stripes = _od_stage(series, cfg)
+    warn_bad_pixels(odr.n_bad, od_raw.size, stack.metadata.source)
     var_raw = odr.variance
     sd_kind = _sd_choice(cfg, data)
     area = 1.0  # correlation area of the pixel errors: 1 for raw counts, measured for split-denoised data
@@ -897,14 +998,92 @@ def run_composition(
                           np.stack([c.components for c in comps]), summary)
 
 
-def _check_denoisers(denoise: str) -> None:
-    """Refuse an unknown denoiser name (or one in a '+' list) before any work is done."""
+def check_denoisers(denoise: str, option: str = "--denoise") -> None:
+    """Refuse an unknown denoiser name (or one in a '+' list) before any work is done.
+
+    Parameters
+    ----------
+    denoise : str
+        ``none``, a method of :mod:`operando.denoise`, or several joined by ``+``.
+    option : str
+        The option that named it, for the message.
+
+    Raises
+    ------
+    InputError
+        Naming the unknown method and the known ones.
+    """
     from ..denoise import METHODS
 
     unknown = [m for m in denoise.split("+") if m not in METHODS] if denoise != "none" else []
     if unknown:
-        raise InputError(f"unknown denoiser {unknown[0]!r} in --denoise {denoise!r}; choose none, one of "
+        raise InputError(f"unknown denoiser {unknown[0]!r} in {option} {denoise!r}; choose none, one of "
                          f"{', '.join(METHODS)}, or several joined by '+' (e.g. tv+bm3d)")
+
+
+_check_denoisers = check_denoisers
+
+
+def check_references(refs: Any, energies: list[float], *, constant: bool = False) -> None:
+    """Refuse reference spectra that cannot separate the phases at the energies used (singular or non-finite).
+
+    Parameters
+    ----------
+    refs : ReferenceSpectra
+        End-member spectra.
+    energies : list of float
+        Energies of the images used, eV.
+    constant : bool
+        Whether a constant OD term is fitted too.
+
+    Raises
+    ------
+    InputError
+        If the absorptivities are not finite, or the matrix OD = A c (+ const) has fewer independent columns
+        than unknowns (two phases with the same spectrum at these energies, a phase of zeros).
+    """
+    matrix = refs.at(energies)
+    if not np.all(np.isfinite(matrix)):
+        raise InputError(f"reference spectra ({refs.source}): non-finite absorptivities at {energies} eV; give "
+                         "finite numbers for every phase")
+    design = np.hstack([matrix, np.ones((len(energies), 1))]) if constant else matrix
+    if design.shape[1] > design.shape[0]:
+        return  # too few energies: refused by the unmixing with its own message
+    values = np.linalg.svd(design, compute_uv=False)
+    if values[-1] <= 1e-8 * max(values[0], 1e-300):
+        phases = ", ".join(refs.phases)
+        raise InputError(f"reference spectra ({refs.source}): the phases {phases} cannot be told apart at "
+                         f"{', '.join(f'{e:g}' for e in energies)} eV (their absorptivities are proportional"
+                         f"{' or constant' if constant else ''}: the unmixing matrix is singular); give distinct "
+                         "end-member spectra, or energies where they differ")
+
+
+def warn_bad_pixels(n_bad: int, n_total: int, source: str | None) -> None:
+    """Note, once per run, how many counts were <= 0 or non-finite (their OD is NaN: masked, never filled)."""
+    if n_bad:
+        warnings.warn(f"{source or 'input'}: {n_bad} of {n_total} pixel(s) with counts <= 0 or not finite; "
+                      "OD = -ln(I / I0) is undefined there, so they are masked (NaN), not filled",
+                      UserWarning, stacklevel=3)
+
+
+def check_demo_settings(method: str, time_budget_s: float) -> None:
+    """Refuse demo settings that cannot work (an unknown denoiser, a budget <= 0) before anything is written.
+
+    Parameters
+    ----------
+    method : str
+        Denoiser of the denoised run.
+    time_budget_s : float
+        Training budget of a neural denoiser, s.
+
+    Raises
+    ------
+    InputError
+        Naming the setting and what to give.
+    """
+    check_denoisers(method, "--method")
+    if not (math.isfinite(time_budget_s) and time_budget_s > 0):
+        raise InputError(f"--time-budget {time_budget_s:g}: give a training budget > 0 s")
 
 
 def _picked_extra(extra: dict[str, Any], picks: list[int]) -> dict[str, Any]:
@@ -936,24 +1115,47 @@ def _sd_text(kind: str, cfg: CompositionConfig) -> str:
     }[kind]
 
 
-def read_series(inputs: list[str | os.PathLike]) -> Stack:
+def _read_counts(file: str, axes: str | None) -> Stack:
+    """Read one counts file; a TIFF with a same-name ``.txt`` energy list beside it is an ``EYX`` energy stack."""
+    from .._stack import check_finite
+    from ..io import read, read_energy_tiff
+
+    path = Path(file)
+    if path.suffix.lower() in (".tif", ".tiff") and path.with_suffix(".txt").is_file() and axes in (None, "EYX"):
+        try:
+            stack = read_energy_tiff(path)
+        except InputError:  # a .txt that is not its energy list (notes, another count): read the TIFF alone
+            return read(file, axes=axes)
+        check_finite(stack.to_numpy(), source=file)
+        return stack
+    return read(file, axes=axes)
+
+
+def read_series(inputs: list[str | os.PathLike], *, axes: str | None = None) -> Stack:
     """Read one stack file, or several files (a time series, in the order given) as ``TEYX`` counts.
 
     Parameters
     ----------
     inputs : list of paths or globs
-        ``.hdr``, NXstxm, TIFF, ... files; globs are expanded in natural order.
+        ``.hdr``, NXstxm, TIFF, ... files; globs are expanded in natural order. A TIFF with a same-name ``.txt``
+        energy list (one eV per line, as :func:`operando.io.write_energy_tiff` and MANTiS write) is read with
+        its energies.
+    axes : str, optional
+        Axis letters of files that do not record them (e.g. ``EYX``).
 
     Returns
     -------
     Stack
         ``EYX`` (one file) or ``TEYX``.
+
+    Raises
+    ------
+    InputError
+        An unreadable file, a pattern matching nothing, files of different scans, or data without an energy axis.
     """
     import glob
 
     import tifffile
-
-    from ..io import read
 
     files: list[str] = []
     for item in inputs:
@@ -962,7 +1164,9 @@ def read_series(inputs: list[str | os.PathLike]) -> Stack:
         if not matched:
             raise InputError(f"{text}: no file matches; check the pattern")
         files += matched
-    stacks = [read(f) for f in files]
+    if not files:
+        raise InputError("no input file given; give a stack file (.hdr, NXstxm, TIFF ...) or several")
+    stacks = [energy_stack(_read_counts(f, axes)) for f in files]
     if len(stacks) == 1:
         return stacks[0]
     first = stacks[0]
@@ -1165,6 +1369,9 @@ def benchmark_stxm(output: str | os.PathLike, *, config: BenchmarkConfig | None 
         Rows (one per variant), targets met or not, the reference comparison and the configuration.
     """
     cfg = config or BenchmarkConfig()
+    check_denoisers(cfg.method, "--method")
+    for extra in cfg.extra_methods:
+        check_denoisers(extra, "--extra")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     phantom = make_phantom(cfg.phantom)
@@ -1187,6 +1394,11 @@ def benchmark_stxm(output: str | os.PathLike, *, config: BenchmarkConfig | None 
             rows.append({"variant": f"{name} (not run: {exc})"})
             continue
         rows.append({"variant": name, **score_run(runs[name], phantom), "seconds": time.perf_counter() - started})
+    missing = [r["variant"] for r in rows[:3] if "rmse_x" not in r]
+    if missing:
+        raise InputError(f"the benchmark's main variants did not run: {missing[0]}; check the phantom settings "
+                         "(a photon budget i0_counts too low leaves nothing to measure: raise it, command line "
+                         "--i0-counts)")
     table = compare_with_reference({k: runs[k] for k in list(runs)[1:3]}, phantom)
     judged = list(variants)[1:3]
     bias = expected_particle_bias(phantom, {k: variants[k] for k in judged}, cfg.bias_draws,
@@ -1239,8 +1451,14 @@ def expected_particle_bias(phantom: Phantom, variants: dict[str, CompositionConf
     out = {}
     for name, errs in errors.items():
         e = np.stack(errs)
-        bias = np.nanmean(e, axis=0)
-        se = np.nanstd(e, axis=0, ddof=1) / np.sqrt(len(e)) if len(e) > 1 else np.full_like(bias, np.nan)
+        if not np.isfinite(e).any():
+            raise InputError(f"{name}: no particle of the phantom was found in the maps (photon budget "
+                             f"i0_counts={phantom.config.i0_counts:g}, {phantom.config.size} px); raise i0_counts "
+                             "(command line: --i0-counts) or the size")
+        with warnings.catch_warnings():  # a particle missed in every draw has no bias: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            bias = np.nanmean(e, axis=0)
+            se = np.nanstd(e, axis=0, ddof=1) / np.sqrt(len(e)) if len(e) > 1 else np.full_like(bias, np.nan)
         worst = int(np.nanargmax(np.abs(bias)))
         out[name] = {"bias": bias.tolist(), "se": se.tolist(), "max_abs_bias": float(np.abs(bias).flat[worst]),
                      "se_of_max": float(se.flat[worst]), "max_abs_error_one_draw": float(np.nanmax(np.abs(e))),
@@ -1417,9 +1635,10 @@ def run_optical_density(counts: Stack, *, config: CompositionConfig | None = Non
         float32 OD (NaN where counts were <= 0 or non-finite) and a JSON-ready summary.
     """
     cfg = config or CompositionConfig()
-    stack = counts if counts.axes in ("EYX", "TEYX") else counts.transpose("TEYX" if counts.has("T") else "EYX")
+    stack = energy_stack(counts)
     series = stack if stack.axes == "TEYX" else Stack(stack.to_numpy()[None], "TEYX", stack.metadata)
     (od, result), stripes = _od_stage(series, cfg)
+    warn_bad_pixels(result.n_bad, od.size, stack.metadata.source)
     data = od if stack.axes == "TEYX" else od[0]
     summary = {"i0_source": result.i0_source, "bad_pixels_masked": result.n_bad, "notes": result.notes,
                "background_fraction": float(np.mean(result.background)), "stripes": stripes,

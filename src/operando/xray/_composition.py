@@ -122,6 +122,9 @@ def read_reference_spectra(path: str | os.PathLike) -> ReferenceSpectra:
         lines = [ln for ln in file.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
     except OSError as exc:
         raise InputError(f"{file}: cannot read the reference spectra ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not a text file (undecodable bytes); the reference spectra are a CSV text file "
+                         "'energy_ev,<phase>,<phase>...' with one energy per line") from None
     header = [h.strip() for h in lines[0].split(",")] if lines else []
     if len(header) < 3 or header[0].lower() != "energy_ev":
         raise InputError(f"{file}: the first line must be 'energy_ev,<phase>,<phase>...' (e.g. "
@@ -132,8 +135,27 @@ def read_reference_spectra(path: str | os.PathLike) -> ReferenceSpectra:
         raise InputError(f"{file}: non-numeric values below the header; give numbers only") from None
     if table.ndim != 2 or table.shape[1] != len(header) or table.shape[0] < 2:
         raise InputError(f"{file}: need >= 2 rows of {len(header)} numbers, got shape {table.shape}")
+    if not np.all(np.isfinite(table)):
+        rows = sorted({int(r) + 2 for r in np.nonzero(~np.isfinite(table))[0]})
+        raise InputError(f"{file}: NaN or infinite values on line(s) {rows[:5]} below the header; give a finite "
+                         "absorptivity for every phase at every energy")
     table = table[np.argsort(table[:, 0])]
-    return ReferenceSpectra(table[:, 0], tuple(header[1:]), table[:, 1:].T.copy(), str(file), False)
+    if np.any(np.diff(table[:, 0]) <= 0):
+        repeated = table[1:, 0][np.diff(table[:, 0]) <= 0]
+        raise InputError(f"{file}: the energy {repeated[0]:g} eV is listed twice; give each energy once")
+    phases = header[1:]
+    if len(set(phases)) != len(phases):
+        raise InputError(f"{file}: a phase name is used twice in the header {phases}; give each phase once")
+    values = table[:, 1:].T
+    for i in range(len(phases)):
+        if not np.any(values[i]):
+            raise InputError(f"{file}: the spectrum of {phases[i]} is all zeros; give its measured absorptivity")
+        for j in range(i):
+            if np.linalg.matrix_rank(np.stack([values[i], values[j]]), tol=1e-9 * np.abs(values).max()) < 2:
+                raise InputError(f"{file}: the spectra of {phases[j]} and {phases[i]} are identical (or "
+                                 "proportional), so no measurement can tell them apart; give distinct end-member "
+                                 "spectra")
+    return ReferenceSpectra(table[:, 0], tuple(phases), values.copy(), str(file), False)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,9 @@ def find_background(counts: np.ndarray, *, spread: float = 3.0) -> np.ndarray:
     first, so that line-to-line flux changes (stripes) do not push whole dim lines out of the background.
     """
     good = np.all(np.isfinite(counts) & (counts > 0), axis=0)
+    if not good.any():
+        raise InputError("no pixel has counts > 0 at every energy, so no particle-free background can be found for "
+                         "I0; the counts are too low (or the images empty): check the data")
     first = _bright_pixels(counts, good, spread)
     if not first.any():
         return first
@@ -150,12 +153,16 @@ def _i0_from_pixels(image: np.ndarray, background: np.ndarray, gain: float, per_
     if values.size == 0:
         raise InputError("no particle-free pixels found for I0; give an I0 region or an I0 spectrum")
     i0 = float(values.mean())
+    if not (np.isfinite(i0) and i0 > 0):
+        raise InputError(f"I0 from the particle-free pixels is {i0:g} (counts <= 0 or not finite there); OD = "
+                         "-ln(I / I0) needs I0 > 0: choose a region of the bright, particle-free background for I0")
     var = gain * i0 / values.size
     if not per_line:
         return np.array(i0), np.array(var), 0
     n = background.sum(axis=1)
     sums = np.where(background, image, 0).sum(axis=1)
-    own = n >= min_pixels
+    with np.errstate(invalid="ignore"):
+        own = (n >= min_pixels) & np.isfinite(sums) & (sums > 0)  # a line without positive counts: the frame's I0
     line_i0 = np.where(own, sums / np.maximum(n, 1), i0)
     line_var = np.where(own, gain * line_i0 / np.maximum(n, 1), var)
     return line_i0, line_var, int(own.sum())
@@ -228,6 +235,12 @@ def optical_density(
     od, var, backgrounds, i0s = (np.empty_like(series), np.empty_like(series), [], [])
     source = ""
     for t, frame in enumerate(series):
+        for e, image in enumerate(frame):
+            if not np.any(np.isfinite(image) & (image > 0)):
+                where = f"frame {t}, energy {e}" if stack.axes == "TEYX" else f"energy {e}"
+                raise InputError(f"{stack.metadata.source or 'counts'}: the image at {where} holds no positive "
+                                 "counts; OD = -ln(I / I0) needs transmitted counts > 0: check the file (a dark or "
+                                 "failed image?) or leave that image out")
         background, source = _background_for(i0, frame)
         backgrounds.append(background)
         frame_i0 = []
