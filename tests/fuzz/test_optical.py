@@ -74,6 +74,17 @@ def data(tmp_path_factory) -> Path:
     write(Stack(nan, axes="TYXC"), root / "nan_pixels.tif")
     write(Stack(video.astype(np.float32) * 3, axes="TYXC"), root / "float_255.tif")
     write(Stack(video[..., 0], axes="TYX"), root / "gray.tif")
+    halves = np.zeros_like(video)
+    halves[:, :, :32], halves[:, :, 32:] = (40, 70, 160), (200, 30, 30)
+    write(Stack(halves, axes="TYXC"), root / "two_colours.tif")
+    dot = blue.copy()
+    dot[:, 30:34, 30:34] = (200, 200, 30)
+    write(Stack(dot, axes="TYXC"), root / "dot.tif")
+    black = video.copy()
+    black[3] = 0
+    write(Stack(black, axes="TYXC"), root / "black_frame.tif")
+    rng = np.random.default_rng(0)
+    write(Stack(rng.integers(0, 256, video.shape, dtype=np.uint8), axes="TYXC"), root / "noise.tif")
     write(Stack(video[:, :6, :6], axes="TYXC"), root / "tiny.tif")
     (root / "garbage.tif").write_bytes(np.random.default_rng(9).bytes(300))
     (root / "binary.json").write_bytes(tifffile.imread(root / "video.tif").tobytes()[:400])
@@ -136,6 +147,9 @@ REFUSED: list[tuple[str, str]] = [
     ("optical analyze {D}/nan_pixels.tif -o {O}", "NaN"),
     ("optical analyze {D}/float_255.tif -o {O}", "[0, 1]"),
     ("optical analyze {D}/gray.tif -o {O}", "colour video"),
+    ("optical analyze {D}/two_colours.tif -o {O}", "too few to learn 3 stage colours"),
+    ("optical analyze {D}/dot.tif -o {O}", "particle pixels"),
+    ("optical analyze {D}/black_frame.tif -o {O}", "frame 3"),
     ("optical analyze {D}/tiny.tif -o {O}", "too small"),
     ("optical analyze {D}/garbage.tif -o {O}", "not a readable TIFF"),
     ("optical analyze {D}/missing.tif -o {O}", "no such file"),
@@ -279,6 +293,11 @@ def test_analyze_into_the_input_frames_folder_is_refused_before_any_work(data, t
     ran = run_cli("optical", "analyze", frames, "-o", frames)
     assert_refused(ran, before=before, folder=tmp_path, says="input folder")
     assert sorted(p.name for p in frames.iterdir()) == sorted(f"f{t}.png" for t in range(6))
+
+
+def test_analyze_random_noise_runs_without_a_traceback(data, tmp_path):
+    """Colour noise has colour and contrast: it is analysed (blobs of noise), never a traceback."""
+    assert_ran(run_cli("optical", "analyze", data / "noise.tif", "-o", tmp_path / "a"))
 
 
 def test_analyze_a_folder_of_frames_and_a_movie(data, tmp_path):

@@ -17,6 +17,7 @@ from ._common import (
     OutputDirOption,
     cli_errors,
     console,
+    err_console,
     file_target,
     guard,
     output_folder,
@@ -59,6 +60,25 @@ def _check_denoiser(config: Any, method: str, option: str) -> None:
     except ValidationError as exc:
         reason = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
         raise InputError(f"{option} {method!r}: {reason}") from None
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Any]:
+    """:func:`progress_bar`, drawn no further when the run fails: the one ``error:`` line then says it all.
+
+    Without a terminal rich prints the bar once when it stops; a run refused half-way (no particles found,
+    too few colours) would print a half-full bar above its error line.
+    """
+    quiet = err_console.quiet
+    try:
+        with progress_bar(description) as update:
+            try:
+                yield update
+            except BaseException:
+                err_console.quiet = True
+                raise
+    finally:
+        err_console.quiet = quiet
 
 
 @contextmanager
@@ -161,7 +181,7 @@ def analyze(
         stack = read(video, axes=axes)
         check_colour_video(stack)  # grayscale, one frame, no colour, one colour: refused before the work starts
         check_video_settings(cfg, stack.size("T"), (stack.size("Y"), stack.size("X")))
-        with progress_bar("optical") as update:
+        with _progress("optical") as update:
             result = analyze_video(stack, config=cfg, progress=update)
         files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
     console.print(f"wrote {output}: {result.table.ids.size} particles in {result.labels.shape[0]} frames "
@@ -240,7 +260,7 @@ def demo(
 
     _positive(time_budget, "--time-budget", "the denoiser's budget")
     _check_denoiser(OpticalConfig, denoise, "--denoise")
-    with _claim(output, inputs=[]), progress_bar("optical demo") as update:
+    with _claim(output, inputs=[]), _progress("optical demo") as update:
         result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
                                   progress=update)
     print_rows([{**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"]}],
@@ -269,7 +289,7 @@ def benchmark_optical_cmd(
     methods = tuple(denoiser or ["video", "gaussian"])
     for method in methods:  # unknown denoisers refused before the phantom is rendered
         _check_denoiser(OpticalConfig, method, "--denoiser")
-    with _claim(output, inputs=[]), progress_bar("optical benchmark") as update:
+    with _claim(output, inputs=[]), _progress("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
                                    denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
                                    progress=update)

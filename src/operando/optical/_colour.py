@@ -86,8 +86,8 @@ def video_rgb(stack: Stack) -> np.ndarray:
     Raises
     ------
     InputError
-        For a grayscale or one-frame stack, a video without colour or one colour everywhere, NaN or infinite
-        values, or float values outside [0, 1].
+        For a grayscale or one-frame stack, a video without colour or one colour everywhere, a blank frame (one
+        colour everywhere), NaN or infinite values, or float values outside [0, 1].
     """
     source = stack.metadata.source or "video"
     check_colour_video(stack)
@@ -99,6 +99,11 @@ def video_rgb(stack: Stack) -> np.ndarray:
     if rgb.min() < -0.05 or rgb.max() > 1.05:
         raise InputError(f"{source}: float colour values must lie in [0, 1], got {rgb.min():.3g} to "
                          f"{rgb.max():.3g}; divide by the white level first")
+    flat = [t for t in range(rgb.shape[0]) if float(np.ptp(rgb[t].reshape(-1, 3), axis=0).max()) < 1e-3]
+    if flat:
+        shown = ", ".join(str(t) for t in flat[:5]) + (" ..." if len(flat) > 5 else "")
+        raise InputError(f"{source}: {len(flat)} frame(s) are one colour everywhere (frame {shown}: a dropped or "
+                         "blank frame?); remove them from the video first")
     return rgb
 
 

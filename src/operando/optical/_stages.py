@@ -119,6 +119,9 @@ def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, n_iter: int = 30) -
     centres = [x[rng.integers(len(x))]]
     for _ in range(1, k):
         d2 = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
+        if not d2.sum() > 0:  # every sample is one of the centres already: fewer distinct colours than stages
+            raise InputError(f"the particles show {len(centres)} distinct colour(s), too few to learn {k} stage "
+                             "colours; give the stage colours (--stages stages.json) or check the video")
         centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
     c = np.array(centres)
     for _ in range(n_iter):
