@@ -475,3 +475,39 @@ def test_phantoms_of_valid_sizes_are_unchanged():
     big = simulate_graphite_phantom(shape=(384, 384), n_particles=200, n_frames=2, rng=0)
     assert big.config["placed"] == 200
     np.testing.assert_allclose([p["radius_px"] for p in big.particles[:3]], [13.8784, 7.1788, 8.298], atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Image series (io/_sequence): damaged exposure headers and names
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "kwargs", "warns"), [
+    ("exp0s_a.tif", {}, "file name gives an exposure time of 0.0 s"),
+    ("b.tif", {"description": "exposure: -"}, None),
+    ("c.tif", {"extratags": [(33434, 5, 1, (1, 0), True)]}, None),
+    ("d.tif", {"description": '{"exposure_time_s": -2}'}, "header gives an exposure time of -2.0 s"),
+])
+def test_a_bad_exposure_in_a_file_is_taken_as_unknown(tmp_path, name, kwargs, warns):
+    """A zero denominator or a dash after 'exposure:' used to raise ZeroDivisionError / ValueError."""
+    import warnings
+
+    from operando.io import read_sequence
+
+    tifffile.imwrite(tmp_path / name, np.ones((8, 8), np.uint16), **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stack = read_sequence(tmp_path / name)
+    assert stack.metadata.extra.get("exposure_time_s") is None
+    texts = [str(w.message) for w in caught]
+    assert (warns is None and not texts) or any(warns in t for t in texts), texts
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_given_exposure_must_be_positive(tmp_path, value):
+    from operando import InputError
+    from operando.io import read_sequence
+
+    tifffile.imwrite(tmp_path / "a.tif", np.ones((8, 8), np.uint16))
+    with pytest.raises(InputError, match="greater than 0"):
+        read_sequence(tmp_path / "a.tif", exposure_time_s=value)

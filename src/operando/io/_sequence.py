@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,18 @@ def _exposure_in_text(text: str) -> float | None:
     match = _DESCRIPTION_EXPOSURE.search(text)
     if match:
         unit = match.group(2) or match.group(3) or match.group(5) or "s"
-        return float(match.group(4)) / (1000.0 if unit.lower() == "ms" else 1.0)
+        try:
+            return float(match.group(4)) / (1000.0 if unit.lower() == "ms" else 1.0)
+        except ValueError:  # "exposure: -" or "exposure = e": no number after all
+            return None
     return None
+
+
+def _ratio(value: Any) -> float | None:
+    """Return a TIFF RATIONAL (numerator, denominator) or a number as float; None for a zero denominator."""
+    if isinstance(value, tuple):
+        return float(value[0]) / float(value[1]) if len(value) == 2 and float(value[1]) != 0 else None
+    return float(value)
 
 
 def tiff_header_info(file: Path) -> dict[str, Any]:
@@ -95,12 +106,14 @@ def tiff_header_info(file: Path) -> dict[str, Any]:
         tags = page.tags
         exif = tags.get("ExifTag")
         if exif is not None and isinstance(exif.value, dict) and exif.value.get("ExposureTime"):
-            value = exif.value["ExposureTime"]
-            info["exposure_time_s"] = float(value[0]) / float(value[1]) if isinstance(value, tuple) else float(value)
+            found = _ratio(exif.value["ExposureTime"])
+            if found is not None:
+                info["exposure_time_s"] = found
         tag = tags.get(33434)  # ExposureTime stored directly in the IFD
         if "exposure_time_s" not in info and tag is not None:
-            value = tag.value
-            info["exposure_time_s"] = float(value[0]) / float(value[1]) if isinstance(value, tuple) else float(value)
+            found = _ratio(tag.value)
+            if found is not None:
+                info["exposure_time_s"] = found
         description = tags.get("ImageDescription")
         if "exposure_time_s" not in info and description is not None:
             found = _exposure_in_text(str(description.value))
@@ -219,11 +232,14 @@ def read_sequence(
     ------
     InputError
         A missing file, a glob or folder with no images, a hole in a numbered series, a FITS file without
-        image data, or frames of different sizes.
+        image data, frames of different sizes, or a given exposure time that is not > 0. An exposure time found
+        in a file that is not > 0 is taken as unknown, with a warning.
     """
     sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not sources:
         raise InputError("read_sequence got an empty list of files; give a file, a folder or a glob")
+    if exposure_time_s is not None and not (np.isfinite(exposure_time_s) and exposure_time_s > 0):
+        raise InputError(f"exposure time {exposure_time_s!r} s: give a finite exposure greater than 0")
     files = [f for s in sources for f in _expand(s, allow_gaps)]
     frames, exposures, stamps, origins = [], [], [], set()
     first_meta: dict[str, Any] = {}
@@ -232,8 +248,14 @@ def read_sequence(
         if frames and data.shape[1:] != frames[0].shape[1:]:
             raise InputError(f"{path}: image size {data.shape[1:]} differs from {files[0]}'s "
                              f"{frames[0].shape[1:]}; all images of a series or set must have the same size")
+        exposure = info.get("exposure_time_s")
+        if exposure_time_s is None and exposure is not None and not (np.isfinite(exposure) and exposure > 0):
+            warnings.warn(f"{path.name}: the {info.get('exposure_from', 'header')} gives an exposure time of "
+                          f"{exposure!r} s, which is not > 0; taken as unknown", UserWarning, stacklevel=2)
+            exposure = None
+            info.pop("exposure_from", None)
         frames.append(data)
-        exposures += [info.get("exposure_time_s")] * len(data)
+        exposures += [exposure] * len(data)
         stamps += [info.get("timestamp")] * len(data)
         origins.add(info.get("exposure_from"))
         first_meta = first_meta if frames[1:] else info["meta"]
