@@ -11,9 +11,9 @@ A store written chunk by chunk (``operando.workflows.scale``) holds :data:`STREA
 Integrity: the stored chunks (shards, when sharded) are listed once and compared with the array's chunk grid; a
 missing one is refused in one line naming how many and where, unless ``allow_missing`` reads them as NaN (with a
 note) or as the fill value. (Another program's array that stores no chunk at all, created but never written,
-reads as its fill value, as Zarr defines.) A chunk that cannot be decoded (truncated, garbage) is refused the same way or read
-as NaN. operando's own writers store every chunk, also those equal to the fill value, and say so in the array's
-attributes (:data:`EVERY_CHUNK`).
+reads as its fill value, as Zarr defines.) A chunk that cannot be decoded (truncated, garbage) is refused the
+same way or read as NaN. operando's own writers store every chunk, also those equal to the fill value, and say
+so in the array's attributes (:data:`EVERY_CHUNK`).
 """
 
 from __future__ import annotations
