@@ -177,6 +177,20 @@ def test_normalize_output_of_the_wrong_kind(data, where, says):
     assert_refused(ran, before=before, folder=data, says=says)
 
 
+def test_normalize_output_inside_an_input_folder_of_frames(data, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, frame in enumerate(tifffile.imread(data / "s.tif")):
+        _tif(frames / f"s_{t:04d}.tif", frame)
+    before = snapshot(frames, data)
+    ran = run_cli("neutron", "normalize", frames, "--open-beam", data / "ob.tif", "--dark", data / "dc.tif", "-o",
+                  frames / "T.tif")
+    assert_refused(ran, before=before, folder=tmp_path, says="input folder")
+    ran = run_cli("neutron", "normalize", frames / "s_*.tif", "--open-beam", data / "ob.tif", "--dark",
+                  data / "dc.tif", "-o", frames / "s_0002.tif")
+    assert_refused(ran, before=before, folder=tmp_path, says="overwrite")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_normalize_into_a_read_only_folder(data, tmp_path):
     locked = tmp_path / "locked"
@@ -411,6 +425,7 @@ def test_analyze_empties_an_earlier_run_from_its_output_folder(data, tmp_path):
     ran = run_cli(*_ph(data, "--half-cycles", "3,6,9", "-o", out))
     assert_ran(ran)
     assert "removed" in ran.stderr and "earlier operando run" in ran.stderr
+    assert "numerical warnings" not in ran.stderr and "legend" not in ran.stderr, ran.stderr
     assert not (out / "cycles.csv").exists()
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["half_cycles"]["boundaries"] == [3, 6, 9] and doc["coulombic_efficiency"]["cycler"] is None
@@ -534,3 +549,14 @@ def test_benchmark_library_refuses_bad_settings(tmp_path):
         with pytest.raises(InputError, match=word):
             run_benchmark(tmp_path / "b", **changes)
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_demo_twice_into_one_folder_replaces_the_earlier_run(tmp_path):
+    out = tmp_path / "demo"
+    assert_ran(run_cli("neutron", "demo", "-o", out, "--time-budget", "2"))
+    (out / "analysis" / "stale.png").write_bytes(b"not ours")  # a file the run did not write is kept, with a note
+    ran = run_cli("neutron", "demo", "-o", out, "--time-budget", "2")
+    assert_ran(ran)
+    assert "earlier operando run" in ran.stderr and "kept 1 file" in ran.stderr
+    assert (out / "analysis" / "metrics.json").exists() and not leftovers(out)

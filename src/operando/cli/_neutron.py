@@ -115,13 +115,9 @@ def normalize_cmd(
     allow_gaps: AllowGapsOption = False,
 ) -> None:
     """Normalise radiographs to float32 transmission T = (I - D) / (OB - D), spots removed, beam corrected."""
-    from dataclasses import replace
+    from ..workflows.neutron import normalize_files, transmission_targets
 
-    from ..workflows.neutron import _sidecar, normalize_files
-
-    target = data_target(output, "-o")
-    guard(replace(target, companions=(*target.companions, _sidecar(output))),
-          inputs=_inputs(samples, open_beam, dark))
+    guard(data_target(output, "-o"), transmission_targets(output, "-o")[1], inputs=_inputs(samples, open_beam, dark))
     _positive(k, "--k", "the gamma-spot threshold (robust sd)")
     _positive(gain, "--gain", "the detector gain (counts per detected neutron)")
     _positive(exposure_ratio, "--exposure-ratio", "t_sample / t_open_beam")

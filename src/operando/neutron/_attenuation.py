@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,7 +186,9 @@ def estimate_variance(attenuation_frames: np.ndarray) -> np.ndarray:
     if len(a) < 3:
         raise InputError(f"estimating the noise from the data needs >= 3 frames, got {len(a)}")
     d2 = a[2:] - 2 * a[1:-1] + a[:-2]
-    mad = np.nanmedian(np.abs(d2 - np.nanmedian(d2, axis=0)), axis=0)
+    with warnings.catch_warnings():  # a pixel masked in every frame (out of view, T <= 0) has no variance: NaN
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        mad = np.nanmedian(np.abs(d2 - np.nanmedian(d2, axis=0)), axis=0)
     return ((1.4826 * mad) ** 2 / 6.0).astype(np.float32)
 
 

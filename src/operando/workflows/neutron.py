@@ -537,19 +537,39 @@ def normalize_files(
 
     listed = [x for group in (samples, open_beam, dark)
               for x in (group if isinstance(group, (list, tuple)) else [group])]
-    check_outputs([Target(Path(output), "output", companions=(_sidecar(output),))], listed)
+    check_outputs(transmission_targets(output, "output"), listed)
     sample = _as_yx_or_tyx(read_images(samples, allow_gaps=allow_gaps))
     ob = read_images(open_beam, allow_gaps=allow_gaps)
     dc = read_images(dark, allow_gaps=allow_gaps)
     inputs = [*sample.metadata.extra.get("files", []), *ob.metadata.extra.get("files", []),
               *dc.metadata.extra.get("files", [])]
-    check_outputs([Target(Path(output), "output", companions=(_sidecar(output),))], inputs)
+    check_outputs(transmission_targets(output, "output"), inputs)
     tr = normalize(sample, ob, dc, open_regions=open_regions, spots=spots, k=k, gain=gain,
                    exposure_ratio=exposure_ratio)
     path = write(tr.stack, output, dtype="float32")
     var_stack = Stack(tr.var_sample if sample.axes == "TYX" else tr.var_sample[0], axes=sample.axes)
     write(var_stack, _sidecar(output), dtype="float32")
     return path, tr
+
+
+def transmission_targets(output: str | os.PathLike, option: str = "-o") -> list[Target]:
+    """Describe what ``normalize_files`` writes for the output guard: the transmission and its ``_var_a`` file.
+
+    Parameters
+    ----------
+    output : str or path
+        The transmission file (a ``.zarr`` is a store, replaced as a whole).
+    option : str
+        The option naming it, for messages.
+
+    Returns
+    -------
+    list of Target
+        The transmission and the variance file beside it.
+    """
+    kind = "store" if os.fspath(output).lower().rstrip("/").endswith(".zarr") else "file"
+    return [Target(Path(output), option, kind=kind), Target(_sidecar(output), f"{option} (its _var_a file)",
+                                                            kind=kind)]
 
 
 def _sidecar(path: str | os.PathLike) -> Path:

@@ -114,7 +114,10 @@ def plot_coulombic_efficiency(analysis: Any, path: Path) -> Path:
                     label=f"image ({key}, first electrode)")
     ax.set_xlabel("cycle")
     ax.set_ylabel("coulombic efficiency")
-    ax.legend()
+    if ax.get_lines():
+        ax.legend()
+    else:  # no full cycle in the series: say so instead of an empty legend
+        ax.text(0.5, 0.5, "no complete charge/discharge cycle", ha="center", va="center", transform=ax.transAxes)
     return save_figure(fig, path)
 
 
