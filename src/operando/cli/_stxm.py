@@ -106,6 +106,7 @@ def composition_cmd(
     """Li fraction x, thickness and sd(x) per pixel from STXM counts at >= 2 energies."""
     from ..workflows.stxm import (
         CompositionConfig,
+        check_composition,
         check_denoisers,
         read_series,
         run_composition,
@@ -126,6 +127,7 @@ def composition_cmd(
     if references is not None:
         read_reference_spectra(references)  # a damaged file is refused before the stack is read
     counts = read_series(inputs, axes=axes)
+    check_composition(counts, cfg)  # refused in one line before the progress bar starts
     with progress_bar("composition") as update:
         run = run_composition(counts, config=cfg, progress=update)
     tif, js = write_composition(run, output, counts=counts, inputs=[str(p) for p in inputs])

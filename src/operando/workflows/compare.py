@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,11 +125,17 @@ def _check_mask(mask: np.ndarray, n_frames: int, shape: tuple[int, int]) -> np.n
     return m
 
 
-def _frames(stack: Stack) -> np.ndarray:
+def _frames(stack: Stack, label: str = "") -> np.ndarray:
+    """Every frame of ``stack`` as (n, Y, X) floats; infinite pixels become NaN (left out, with a note)."""
     data = stack.to_numpy().astype(float)
     lead = "".join(a for a in stack.axes if a not in "YX")
     order = lead + "YX"
     data = stack.transpose(order).to_numpy().astype(float) if order != stack.axes else data
+    infinite = np.isinf(data)
+    if infinite.any():
+        warnings.warn(f"{label or stack.metadata.source or 'input'}: {int(infinite.sum())} infinite pixel(s) left "
+                      "out of the comparison (like NaN)", UserWarning, stacklevel=3)
+        data = np.where(infinite, np.nan, data)
     return data.reshape(-1, stack.size("Y"), stack.size("X"))
 
 
@@ -172,11 +179,11 @@ def compare_versions(
     if not versions:
         raise InputError("no test stack to compare; give at least one")
     labels = list(versions)
-    frames = {k: _frames(v) for k, v in versions.items()}
+    frames = {k: _frames(v, k) for k, v in versions.items()}
     first = frames[labels[0]]
     if any(f.shape != first.shape for f in frames.values()):
         raise InputError(f"the versions differ in shape: {[f.shape for f in frames.values()]}; compare the same images")
-    refs = _frames(reference)
+    refs = _frames(reference, "the reference")
     if refs.shape[0] not in (1, first.shape[0]):
         raise InputError(f"{refs.shape[0]} reference frames for {first.shape[0]} test frames; give one or one each")
     if mask is not None:

@@ -926,30 +926,12 @@ def run_composition(
     CompositionRun
         Maps (T, 3, Y, X) of x, thickness and sd(x), NaN outside the mask, and the summary.
     """
-    from ..xray import default_references, read_reference_spectra
-
     cfg = config or CompositionConfig()
-    check_denoisers(cfg.denoise)
     started = time.perf_counter()
-    stack = energy_stack(counts)
-    picks, energies = _select_energies(stack, cfg.energies_ev)
-    data = stack.to_numpy()
-    data = data[:, picks] if stack.axes == "TEYX" else data[picks][None]
-    meta = stack.metadata.replace(energies=tuple(energies), extra=_picked_extra(stack.metadata.extra, picks))
-    series = Stack(data, "TEYX", meta)
-    refs = read_reference_spectra(cfg.references) if cfg.references else default_references()
-    if len(energies) < 2:
-        raise InputError(f"{stack.metadata.source or 'input'}: composition needs images at >= 2 energies, the data "
-                         f"has {len(energies)} ({energies} eV); 'operando stxm od' gives its optical density")
-    n_y, n_x = data.shape[-2:]
-    if n_y * n_x < 16:
-        layout = (stack.metadata.extra or {}).get("layout", "too few pixels for a map")
-        raise InputError(f"{stack.metadata.source or 'input'}: {n_y} x {n_x} pixels ({layout}); composition maps "
-                         "need images of >= 16 pixels; convert point spectra with 'operando convert' and fit them "
-                         "per point")
-    check_references(refs, energies, constant=cfg.constant)
+    series, energies, refs = check_composition(counts, cfg)
+    data = series.to_numpy()
     (od_raw, odr), stripes = _od_stage(series, cfg)
-    warn_bad_pixels(odr.n_bad, od_raw.size, stack.metadata.source)
+    warn_bad_pixels(odr.n_bad, od_raw.size, series.metadata.source)
     var_raw = odr.variance
     sd_kind = _sd_choice(cfg, data)
     area = 1.0  # correlation area of the pixel errors: 1 for raw counts, measured for split-denoised data
@@ -996,6 +978,65 @@ def run_composition(
         progress(1.0, "composition done")
     return CompositionRun(maps, mask, od_al, od_raw, np.stack([c.sd_thickness for c in comps]),
                           np.stack([c.components for c in comps]), summary)
+
+
+def check_composition(counts: Stack, config: CompositionConfig | None = None) -> tuple[Stack, list[float], Any]:
+    """Check that :func:`run_composition` can work on ``counts`` with ``config``, before any work is done.
+
+    Parameters
+    ----------
+    counts : Stack
+        Transmitted counts (``EYX`` or ``TEYX``, or a layout with an energy axis).
+    config : CompositionConfig, optional
+        The run's settings.
+
+    Returns
+    -------
+    (Stack, list of float, ReferenceSpectra)
+        The chosen energies' counts as ``TEYX``, those energies, and the reference spectra.
+
+    Raises
+    ------
+    InputError
+        An unknown denoiser; no energy axis, no energies, fewer than two, repeated ones, ones not in the stack;
+        images of fewer than 16 pixels; reference spectra that cannot separate the phases; an image without
+        positive counts; an I0 region outside the images.
+    """
+    from ..xray import default_references, read_reference_spectra
+
+    cfg = config or CompositionConfig()
+    check_denoisers(cfg.denoise)
+    stack = energy_stack(counts)
+    source = stack.metadata.source or "input"
+    picks, energies = _select_energies(stack, cfg.energies_ev)
+    data = stack.to_numpy()
+    data = data[:, picks] if stack.axes == "TEYX" else data[picks][None]
+    meta = stack.metadata.replace(energies=tuple(energies), extra=_picked_extra(stack.metadata.extra, picks))
+    series = Stack(data, "TEYX", meta)
+    refs = read_reference_spectra(cfg.references) if cfg.references else default_references()
+    if len(energies) < 2:
+        raise InputError(f"{source}: composition needs images at >= 2 energies, the data has {len(energies)} "
+                         f"({energies} eV); 'operando stxm od' gives its optical density")
+    n_y, n_x = data.shape[-2:]
+    if n_y * n_x < 16:
+        layout = (stack.metadata.extra or {}).get("layout", "too few pixels for a map")
+        raise InputError(f"{source}: {n_y} x {n_x} pixels ({layout}); composition maps "
+                         "need images of >= 16 pixels; convert point spectra with 'operando convert' and fit them "
+                         "per point")
+    check_references(refs, energies, constant=cfg.constant)
+    region = _i0_argument(cfg.i0)
+    if isinstance(region, tuple) and not (region[1] <= n_y and region[3] <= n_x):
+        raise InputError(f"--i0 {cfg.i0}: the region lies outside the {n_y} x {n_x} images; give rows y0:y1 and "
+                         "columns x0:x1 inside them")
+    with np.errstate(invalid="ignore"):
+        positive = np.isfinite(data) & (data > 0)
+    empty = np.argwhere(~positive.any(axis=(-2, -1)))
+    if empty.size:
+        t, e = (int(v) for v in empty[0])
+        raise InputError(f"{source}: the image at frame {t}, {energies[e]:g} eV holds no positive counts; OD = "
+                         "-ln(I / I0) needs transmitted counts > 0: check the file (a dark or failed image?) or leave "
+                         "that energy out with --energies")
+    return series, energies, refs
 
 
 def check_denoisers(denoise: str, option: str = "--denoise") -> None:
