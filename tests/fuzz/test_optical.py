@@ -511,3 +511,13 @@ def test_a_given_exposure_must_be_positive(tmp_path, value):
     tifffile.imwrite(tmp_path / "a.tif", np.ones((8, 8), np.uint16))
     with pytest.raises(InputError, match="greater than 0"):
         read_sequence(tmp_path / "a.tif", exposure_time_s=value)
+
+
+def test_a_refused_input_keeps_the_earlier_run_in_the_output_folder(data, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(data / "run", out)
+    before = snapshot(out)
+    assert_refused(run_cli("optical", "analyze", data / "truncated.mp4", "-o", out), says="movie")
+    assert_refused(run_cli("optical", "analyze", data / "video.tif", "-o", out, "--reference-frame", 50),
+                   says="outside")
+    assert snapshot(out) == before

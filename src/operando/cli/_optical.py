@@ -177,10 +177,10 @@ def analyze(
             str(first["loc"][0]), str(first["loc"][0]).replace("_", "-"))
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InputError(f"--{name}: {message} (got {first.get('input')!r})") from None
+    stack = read(video, axes=axes)  # read and checked before the output folder is emptied of an earlier run
+    check_colour_video(stack)  # grayscale, one frame, no colour, one colour: refused before the work starts
+    check_video_settings(cfg, stack.size("T"), (stack.size("Y"), stack.size("X")))
     with _claim(output, inputs=[video, stages]):
-        stack = read(video, axes=axes)
-        check_colour_video(stack)  # grayscale, one frame, no colour, one colour: refused before the work starts
-        check_video_settings(cfg, stack.size("T"), (stack.size("Y"), stack.size("X")))
         with _progress("optical") as update:
             result = analyze_video(stack, config=cfg, progress=update)
         files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
