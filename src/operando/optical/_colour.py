@@ -38,6 +38,11 @@ def check_colour_video(stack: Stack) -> None:
     stack : Stack
         The video.
 
+    Returns
+    -------
+    None
+        Nothing: the video passed the checks.
+
     Raises
     ------
     InputError
