@@ -113,6 +113,14 @@ def data(tmp_path_factory) -> Path:
     tifffile.imwrite(d / "mask10.tif", np.ones((10, 32, 32), np.uint8))
     tifffile.imwrite(d / "mask_small.tif", np.ones((16, 16), np.uint8))
     tifffile.imwrite(d / "mask_zero.tif", np.zeros((32, 32), np.uint8))
+    _energy_tiff(d / "count.tif", counts, (708.2, 709.0, 710.2))  # 3 energies for 2 pages
+    _energy_tiff(d / "nan_energy.tif", counts, (708.2, float("nan")))
+    tifffile.imwrite(d / "notes.tif", counts, photometric="minisblack")
+    (d / "notes.txt").write_text("measured on Tuesday\nsample B\n")
+    tifffile.imwrite(d / "binary_list.tif", counts, photometric="minisblack")
+    (d / "binary_list.txt").write_bytes(bytes(range(128, 256)))
+    (d / "cut.tif").write_bytes((d / "video.tif").read_bytes()[:400])
+    (d / "cut.txt").write_text("708.2\n710.2\n")
     (d / "a_folder.tif").mkdir()
     (d / "a_folder.png").mkdir()
     (d / "blocked.txt").mkdir()  # in the way of the energy list convert writes beside blocked.tif
@@ -144,6 +152,12 @@ REFUSED: list[tuple[str, str, tuple[str, ...]]] = [
     ("od-zero-stack", "stxm od {D}/zeros.tif -o {O}/x.tif", ("no positive counts",)),
     ("od-video-axes", "stxm od {D}/video.tif -o {O}/x.tif", ("--axes EYX",)),
     ("od-bad-axes", "stxm od {D}/video.tif -o {O}/x.tif --axes QQQ", ("QQQ",)),
+    ("od-energy-list-count", "stxm od {D}/count.tif -o {O}/x.tif", ("3 energies for 2",)),
+    ("od-energy-list-nan", "stxm od {D}/nan_energy.tif -o {O}/x.tif", ("NaN or infinite energies",)),
+    ("od-energy-list-notes", "stxm od {D}/notes.tif -o {O}/x.tif", ("--axes EYX",)),
+    ("od-energy-list-binary", "stxm od {D}/binary_list.tif -o {O}/x.tif", ("--axes EYX",)),
+    ("od-energy-list-cut-tiff", "stxm od {D}/cut.tif -o {O}/x.tif", ("not a readable TIFF",)),
+    ("composition-energy-list-notes", "stxm composition {D}/notes.tif -o {O}/x.tif --axes EYX", ("energy list",)),
     ("od-no-files", "stxm od {D}/nothing*.hdr -o {O}/x.tif", ("no file matches",)),
     ("stripes-video-axes", "stxm stripes {D}/video.tif", ("--axes EYX",)),
     ("stripes-garbage-xim", "stxm stripes {D}/garbage.hdr", ("garbage_a000.xim",)),

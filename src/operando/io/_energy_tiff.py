@@ -71,12 +71,20 @@ def read_energy_tiff(path: str | os.PathLike) -> Stack:
     tif, txt = Path(path), Path(path).with_suffix(".txt")
     if not txt.exists():
         raise InputError(f"{txt}: no energy list beside {tif.name}; write one energy (eV) per line")
-    data = tifffile.imread(tif)
-    data = data[None] if data.ndim == 2 else data
     try:
-        energies = [float(line.split()[0].rstrip(",")) for line in txt.read_text().splitlines() if line.strip()]
-    except ValueError:
+        data = tifffile.imread(tif)
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+        raise InputError(f"{tif}: not a readable TIFF file ({exc}); check the file is complete") from None
+    data = data[None] if data.ndim == 2 else data
+    if data.ndim != 3:
+        raise InputError(f"{tif}: a TIFF + energy list holds one image per energy, got shape {data.shape}")
+    try:
+        energies = [float(line.split()[0].rstrip(",")) for line in txt.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+    except (ValueError, UnicodeDecodeError):
         raise InputError(f"{txt}: not a list of numbers (one energy in eV per line)") from None
+    if not all(np.isfinite(energies)):
+        raise InputError(f"{txt}: NaN or infinite energies; give one finite energy (eV) per line")
     if len(energies) != data.shape[0]:
         raise InputError(f"{txt}: {len(energies)} energies for {data.shape[0]} TIFF pages; the counts must match")
     meta = Metadata(energies=tuple(energies), source=os.fspath(tif), original_dtype=str(data.dtype))

@@ -1162,14 +1162,23 @@ def _read_counts(file: str, axes: str | None) -> Stack:
     from ..io import read, read_energy_tiff
 
     path = Path(file)
-    if path.suffix.lower() in (".tif", ".tiff") and path.with_suffix(".txt").is_file() and axes in (None, "EYX"):
-        try:
-            stack = read_energy_tiff(path)
-        except InputError:  # a .txt that is not its energy list (notes, another count): read the TIFF alone
-            return read(file, axes=axes)
+    txt = path.with_suffix(".txt")
+    if path.suffix.lower() in (".tif", ".tiff") and txt.is_file() and axes in (None, "EYX") and _number_list(txt):
+        stack = read_energy_tiff(path)
         check_finite(stack.to_numpy(), source=file)
         return stack
-    return read(file, axes=axes)
+    return read(file, axes=axes)  # no energy list beside it (a .txt of notes is not one)
+
+
+def _number_list(path: Path) -> bool:
+    """Whether a text file is a list of numbers, one per line (an energy list), read in its first 64 kB."""
+    try:
+        with open(path, "rb") as fh:
+            lines = [ln.strip() for ln in fh.read(65536).decode("utf-8").splitlines() if ln.strip()]
+        [float(ln.split()[0].rstrip(",")) for ln in lines]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return bool(lines)
 
 
 def read_series(inputs: list[str | os.PathLike], *, axes: str | None = None) -> Stack:
