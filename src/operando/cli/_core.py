@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -10,6 +13,7 @@ import typer
 
 from .._errors import InputError
 from ._common import (
+    FIGURE_SUFFIXES,
     VERBOSITY,
     AxesOption,
     DeviceOption,
@@ -19,9 +23,12 @@ from ._common import (
     OutputDirOption,
     OutputFileOption,
     SeedOption,
-    TimeBudgetOption,
     cli_errors,
     console,
+    data_target,
+    file_target,
+    guard,
+    output_folder,
     print_rows,
     progress_bar,
 )
@@ -37,6 +44,70 @@ app = typer.Typer(
 )
 benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
+
+
+def above_zero(value: float | None) -> float | None:
+    """Typer callback: a number that must be finite and > 0 (typer's ``min=0`` lets 0 and nan through)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a number > 0, got {value:g}")
+    return value
+
+
+def odd_window(value: int | None) -> int | None:
+    """Typer callback: the video denoiser's window, odd (the target frame in the middle) and >= 3."""
+    if value is not None and (value < 3 or value % 2 == 0):
+        raise typer.BadParameter(f"must be odd and >= 3 (the target frame in the middle), got {value}")
+    return value
+
+
+TimeBudgetOption = Annotated[float, typer.Option("--time-budget", help="Training budget in seconds (> 0).",
+                                                 callback=above_zero)]
+SizeOption = Annotated[int, typer.Option(help="Grid points per side (>= 32).", min=32)]
+
+
+@contextmanager
+def lazy_progress(description: str) -> Iterator[Any]:
+    """Draw a progress bar from the first update on: a run refused before any work prints only its error line."""
+    with ExitStack() as stack:
+        bar: list[Any] = []
+
+        def update(fraction: float, message: str) -> None:
+            if not bar:
+                bar.append(stack.enter_context(progress_bar(description)))
+            bar[0](fraction, message)
+
+        yield update
+
+
+@contextmanager
+def new_output_folder(folder: Path, inputs: list[Any]) -> Iterator[Path]:
+    """:func:`output_folder` that removes the folder again when it was new and the run failed before writing."""
+    from .._files import FOLDER_RECORD
+
+    existed = Path(folder).exists()
+    try:
+        with output_folder(folder, inputs=[i for i in inputs if i is not None]) as path:
+            yield path
+    except BaseException:
+        if not existed and Path(folder).is_dir():
+            entries = list(Path(folder).iterdir())
+            if all(p.name == FOLDER_RECORD for p in entries):
+                for p in entries:
+                    p.unlink(missing_ok=True)
+                Path(folder).rmdir()
+        raise
+
+
+def model_target(path: Path | None, option: str) -> Any:
+    """Describe a saved model (``NAME.safetensors`` + ``NAME.json``) for the output guard (None: not given)."""
+    if path is None:
+        return None
+    from .._files import Target
+    from ..denoise._model_io import check_model_path, model_files
+
+    check_model_path(path)
+    weights, settings = model_files(path)
+    return Target(weights, option, companions=(settings,))
 
 def _print_version(value: bool) -> None:
     if value:
@@ -65,18 +136,24 @@ def main(
 @cli_errors
 def simulate(
     output: OutputFileOption,
-    frames: Annotated[int, typer.Option(help="Frames saved.")] = 100,
-    size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
-    t_end: Annotated[float, typer.Option(help="Time of the last frame (dimensionless).")] = 0.2,
-    dt: Annotated[float, typer.Option(help="Largest time step.")] = 2e-5,
+    frames: Annotated[int, typer.Option(help="Frames saved (>= 2).", min=2)] = 100,
+    size: Annotated[int, typer.Option(help="Grid points per side (>= 8).", min=8)] = 128,
+    t_end: Annotated[float, typer.Option(help="Time of the last frame (dimensionless, > 0).",
+                                         callback=above_zero)] = 0.2,
+    dt: Annotated[float, typer.Option(help="Largest time step (> 0).", callback=above_zero)] = 2e-5,
     omega: Annotated[float, typer.Option(help="Regular-solution Omega (> 2 separates).")] = 3.0,
-    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient.")] = 0.002,
+    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (> 0).", callback=above_zero)] = 0.002,
     current: Annotated[Optional[float], typer.Option(help="Butler-Volmer insertion at this constant rate.")] = None,
     seed: SeedOption = 0,
 ) -> None:
     """Simulate a 2-D periodic Cahn-Hilliard(-reaction) video."""
     from ..io import write
     from ..simulate import simulate_cahn_hilliard
+
+    guard(data_target(output), inputs=[])
+    for name, value in (("--omega", omega), ("--current", current)):
+        if value is not None and not math.isfinite(value):
+            raise InputError(f"{name} {value}: must be a finite number")
 
     with console.status("simulating"):
         stack = simulate_cahn_hilliard(size=size, n_frames=frames, t_end=t_end, dt=dt, omega=omega, kappa=kappa,
@@ -100,7 +177,10 @@ def corrupt(
     """Add seeded noise to a clean stack (written as float32)."""
     from ..io import read, write
     from ..noise import corrupt as corrupt_stack
+    from ..noise._spec import parse_noise
 
+    guard(data_target(output), inputs=[input])
+    parse_noise(noise)
     stack = read(input, axes=axes)
     noisy = corrupt_stack(stack, noise, rng=seed)
     write(noisy, output, dtype="float32")
@@ -112,10 +192,11 @@ def corrupt(
 def evaluate(
     candidates: Annotated[list[Path], typer.Argument(help="Stacks to measure (noisy, denoised, ...).")],
     clean: Annotated[Path, typer.Option(help="The clean reference.")],
-    data_range: Annotated[Optional[float], typer.Option(help="R in PSNR (default: 1 for data in [0, 1], "
-                                                        "dtype range for integers, else max - min).")] = None,
-    skip_edge_frames: Annotated[int, typer.Option(help="Frames left out at each end.")] = 0,
-    csv: Annotated[Optional[Path], typer.Option(help="Also write the table as CSV.")] = None,
+    data_range: Annotated[Optional[float], typer.Option(help="R in PSNR, > 0 (default: 1 for data in [0, 1], "
+                                                        "dtype range for integers, else max - min).",
+                                                        callback=above_zero)] = None,
+    skip_edge_frames: Annotated[int, typer.Option(help="Frames left out at each end (>= 0).", min=0)] = 0,
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the table as CSV (.csv).")] = None,
     json_path: JsonOption = None,
     axes: AxesOption = None,
 ) -> None:
@@ -125,12 +206,23 @@ def evaluate(
     from ..io import read
     from ..metrics import default_data_range
     from ..metrics import evaluate as evaluate_stacks
+    from ..metrics._quality import as_frames
 
+    guard(file_target(csv, "--csv", (".csv",)), file_target(json_path, "--json", (".json",)),
+          inputs=[*candidates, clean])
     ref = read(clean, axes=axes)
-    stacks = {p.name: read(p, axes=axes) for p in candidates}
+    names = [p.name for p in candidates]
+    names = names if len(set(names)) == len(names) else [str(p) for p in candidates]  # a/d.tif and b/d.tif
+    if len(set(names)) != len(names):
+        raise InputError("the same stack is given twice; give each candidate once")
+    stacks = {name: read(p, axes=axes) for name, p in zip(names, candidates, strict=True)}
     for name, s in stacks.items():
         if s.shape != ref.shape:
             raise InputError(f"{name}: shape {s.shape} differs from the clean stack's {ref.shape}")
+    n_frames = as_frames(ref).shape[0]
+    if skip_edge_frames and 2 * skip_edge_frames >= n_frames:
+        raise InputError(f"--skip-edge-frames {skip_edge_frames} leaves none of the {n_frames} frame(s); pass at "
+                         f"most {max((n_frames - 1) // 2, 0)}")
     rng_used = data_range if data_range is not None else default_data_range(np.asarray(ref.data))
     rows = [e.to_dict() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
     print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
@@ -155,8 +247,17 @@ def info(
 
     stack = read(input, axes=axes, allow_nan=True)
     data = np.asarray(stack.data)
-    console.print(f"{input}: shape {stack.shape}, axes {stack.axes}, dtype {stack.dtype}, "
-                  f"min {np.nanmin(data):.4g}, max {np.nanmax(data):.4g}, mean {np.nanmean(data):.4g}")
+    if data.dtype.kind == "c":
+        data = np.abs(data)
+    finite = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
+    if data.size == 0 or not finite.any():
+        values = "no finite pixel" if data.size else "no pixels"
+    else:
+        kept = data[finite]
+        values = f"min {kept.min():.4g}, max {kept.max():.4g}, mean {kept.mean(dtype=np.float64):.4g}"
+        if not finite.all():
+            values += f", {int(data.size - finite.sum())} NaN or infinite pixel(s)"
+    console.print(f"{input}: shape {stack.shape}, axes {stack.axes}, dtype {stack.dtype}, {values}")
     meta = {k: v for k, v in stack.metadata.to_dict().items() if v not in (None, {}, [])}
     if meta.get("frame_times"):
         meta["frame_times"] = f"{len(meta['frame_times'])} times"
@@ -170,18 +271,24 @@ def demo(
     quick: Annotated[bool, typer.Option(help="A tiny run (seconds) to check the installation.")] = False,
     noise: Annotated[str, typer.Option(help="Noise added to the simulated video.")] = "gaussian:0.1",
     method: Annotated[str, typer.Option(help="Denoiser (auto picks the best available).")] = "auto",
-    time_budget: Annotated[Optional[float], typer.Option(help="Denoiser training budget, seconds.")] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="Denoiser training budget, seconds (> 0).",
+                                                         callback=above_zero)] = None,
     learn: Annotated[bool, typer.Option(help="Learn mu_h(c) and D(c) back from the videos.")] = True,
     seed: SeedOption = 0,
 ) -> None:
     """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
+    from ..denoise._methods import method_entry
+    from ..noise._spec import parse_noise
     from ..workflows.demo import DemoConfig, run_demo
 
+    parse_noise(noise)
+    if method != "auto":
+        method_entry(method)
     changes: dict[str, Any] = {"noise": noise, "method": method, "learn": learn, "seed": seed}
     if time_budget is not None:
         changes["time_budget_s"] = time_budget
     cfg = DemoConfig.quick(**changes) if quick else DemoConfig(**changes)
-    with progress_bar("demo") as update:
+    with new_output_folder(output, []), lazy_progress("demo") as update:
         result = run_demo(output, config=cfg, progress=update)
     print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
     if result.physics:
@@ -198,8 +305,8 @@ def denoise_cmd(
     method: Annotated[str, typer.Option(help="auto (default: chosen from the measured noise, printed with the "
                                         "reason and recorded in the output), video, n2v, n2v2, structn2v, shaped, "
                                         "pixel_shuffle, gaussian, median, nlm, tv, bm4d, bm3d.")] = "auto",
-    frames: Annotated[int, typer.Option("--window-frames", help="Frames in the video denoiser's window (odd; "
-                                        "--frames elsewhere counts a video's frames).")] = 5,
+    frames: Annotated[int, typer.Option("--window-frames", help="Frames in the video denoiser's window (odd, >= 3; "
+                                        "--frames elsewhere counts a video's frames).", callback=odd_window)] = 5,
     time_budget: TimeBudgetOption = 300.0,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -210,7 +317,8 @@ def denoise_cmd(
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
     ensemble: Annotated[int, typer.Option(help="Networks: train this many with child seeds of --seed "
-                                               "(SeedSequence.spawn; each with the full budget), average them.")] = 1,
+                                               "(SeedSequence.spawn; each with the full budget), average them.",
+                                          min=1)] = 1,
     memory_limit: MemoryLimitOption = None,
     scheduler: SchedulerOption = None,
 ) -> None:
@@ -220,11 +328,21 @@ def denoise_cmd(
     resumably, and training uses a bounded sample of its frames (docs/large-data.md).
     """
     from ..denoise import NEURAL, denoise, diagnose
+    from ..denoise._methods import method_entry
     from ..io import read, write
 
+    guard(data_target(output), model_target(save_model, "--save-model"), inputs=[input, model])
     if ensemble != 1 and (model is not None or save_model is not None):
         raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
                          "--save-model (use 'operando train' for one network)")
+    if method != "auto" and model is None:
+        entry = method_entry(method)
+        if save_model is not None and entry.name not in NEURAL:
+            raise InputError(f"--save-model saves a trained network; {entry.name!r} is a filter with nothing to save "
+                             f"(networks: {', '.join(NEURAL)}); leave --save-model out")
+        if ensemble != 1 and entry.name not in NEURAL:
+            raise InputError(f"--ensemble averages trained networks ({', '.join(NEURAL)}); {entry.name!r} is "
+                             "deterministic: leave --ensemble out")
     if ensemble == 1 and wants_stream(output, memory_limit, scheduler):
         return stream_denoise(input, output, method=method, model=model, frames=frames, time_budget_s=time_budget,
                               rng=seed, axes=axes, memory_limit=memory_limit, scheduler=scheduler, tta=tta,
@@ -235,6 +353,11 @@ def denoise_cmd(
         found = diagnose(stack)
         method = found.recommended_method
         console.print(f"method auto -> {method}: {found.recommended_reason}", highlight=False)
+        if save_model is not None and method not in NEURAL:
+            import warnings
+
+            warnings.warn(f"--save-model: auto chose the filter {method}, which has no network to save; nothing "
+                          f"was written to {save_model}", UserWarning, stacklevel=2)
     if model is not None or (save_model is not None and method in NEURAL):
         from ..denoise import load_model, predict, train_denoiser
         from ..denoise import save_model as save
@@ -242,13 +365,13 @@ def denoise_cmd(
         if model is not None:
             net = load_model(model)
         else:
-            with progress_bar(method) as update:
+            with lazy_progress(method) as update:
                 net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
                                      device=device, progress=update)
             save(net, save_model)
         result = predict(net, stack, device=device, tta=tta)
     else:
-        with progress_bar(method) as update:
+        with lazy_progress(method) as update:
             result = denoise(stack, method="auto" if auto else method, frames=frames, time_budget_s=time_budget,
                              rng=seed, device=device, tta=tta, ensemble=ensemble, progress=update)
     write(result, output, dtype="float32" if keep_float else "input")
@@ -263,9 +386,9 @@ def train(
     method: Annotated[Optional[str], typer.Option(help="video (default), n2v, n2v2 or structn2v; a resumed "
                                                    "model keeps its own.")] = None,
     frames: Annotated[Optional[int], typer.Option("--window-frames", help="Frames in the video denoiser's window "
-                                                  "(odd, default 5).")] = None,
+                                                  "(odd, >= 3, default 5).", callback=odd_window)] = None,
     time_budget: TimeBudgetOption = 300.0,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps (>= 1).", min=1)] = None,
     loss: Annotated[str, typer.Option(help="auto, mse, l1 or poisson.")] = "auto",
     resume: Annotated[Optional[Path], typer.Option(help="Continue training this saved model.")] = None,
     seed: SeedOption = 0,
@@ -273,18 +396,25 @@ def train(
     axes: AxesOption = None,
 ) -> None:
     """Train a self-supervised denoiser on a noisy stack and save it."""
-    from ..denoise import save_model, train_denoiser
+    from ..denoise import load_model, save_model, train_denoiser
+    from ..denoise._config import make_config
     from ..io import read
 
-    stack = read(input, axes=axes)
+    guard(model_target(output, "-o"), inputs=[input, resume])
     if method is None and resume is None:
         method = "video"
-    with progress_bar(method or "training") as update:
+    settings = {"method": method, "frames": frames, "time_budget_s": time_budget, "max_steps": max_steps,
+                "loss": loss}
+    make_config(**{k: v for k, v in settings.items() if v is not None})  # a bad setting: one line, before work
+    previous = load_model(resume) if resume is not None else None
+    stack = read(input, axes=axes)
+    with lazy_progress(method or "training") as update:
         net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, max_steps=max_steps,
-                             loss=loss, rng=seed, device=device, resume=resume, progress=update)
+                             loss=loss, rng=seed, device=device, resume=previous, progress=update)
     path = save_model(net, output)
-    last = net.history[-1]["val_loss"] if net.history else float("nan")
-    console.print(f"saved {path} (+ .json): {net.steps} steps, loss {net.loss}, last validation loss {last:.4g}")
+    last = (f"last validation loss {net.history[-1]['val_loss']:.4g}" if net.history else
+            f"no validation check yet (one every {net.config.val_every} steps)")
+    console.print(f"saved {path} (+ .json): {net.steps} steps, loss {net.loss}, {last}")
 
 
 @app.command("predict")
@@ -294,7 +424,7 @@ def predict_cmd(
     model: Annotated[Path, typer.Option(help="A model saved by 'operando train'.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
     device: DeviceOption = "auto",
-    tile: Annotated[int, typer.Option(help="Tile size in pixels (memory bound).")] = 256,
+    tile: Annotated[int, typer.Option(help="Tile size in pixels (memory bound; >= 32).", min=32)] = 256,
     axes: AxesOption = None,
     keep_float: KeepFloatOption = False,
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
@@ -306,12 +436,14 @@ def predict_cmd(
     from ..denoise import load_model, predict
     from ..io import read, write
 
+    guard(data_target(output), inputs=[input, model])
     if wants_stream(output, memory_limit, scheduler):
         return run_streamed("predict", input=input, output=output, model=model, axes=axes, memory_limit=memory_limit,
                             scheduler=scheduler, tta=tta, device=device, tile=tile,
                             dtype="float32" if keep_float else "input")
+    net = load_model(model)
     stack = read(input, axes=axes)
-    result = predict(load_model(model), stack, device=device, tile=tile, tta=tta)
+    result = predict(net, stack, device=device, tile=tile, tta=tta)
     write(result, output, dtype="float32" if keep_float else "input")
     console.print(f"wrote {output}: shape {result.shape}")
 
@@ -332,6 +464,7 @@ def diagnose_cmd(
     from ..denoise import diagnose
     from ..io import read
 
+    guard(file_target(json_path, "--json", (".json",)), inputs=[input, denoised])
     stack = read(input, axes=axes)
     d = diagnose(stack)
     record = d.as_dict()
@@ -361,21 +494,26 @@ def diagnose_cmd(
 @cli_errors
 def learn(
     input: Annotated[Path, typer.Argument(help="Concentration video in (0, 1), axes TYX, square frames.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON.")],
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of windows (0: mean only).")] = 0,
-    window: Annotated[int, typer.Option(help="Frames predicted from each starting frame.")] = 3,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON (.json).")],
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of windows (0: mean only).", min=0)] = 0,
+    window: Annotated[int, typer.Option(help="Frames predicted from each starting frame (>= 1).", min=1)] = 3,
     fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds: also fit each window's "
-                                                    "starting frame (denoised video; each round costs ~a fit).")] = 0,
-    n_mu: Annotated[int, typer.Option(help="Legendre terms of the excess mu_h.")] = 4,
-    n_d: Annotated[int, typer.Option(help="Legendre terms of ln D.")] = 2,
-    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (known).")] = 0.002,
+                                                    "starting frame (denoised video; each round costs ~a fit).",
+                                                    min=0)] = 0,
+    n_mu: Annotated[int, typer.Option(help="Legendre terms of the excess mu_h (>= 1).", min=1)] = 4,
+    n_d: Annotated[int, typer.Option(help="Legendre terms of ln D (>= 1).", min=1)] = 2,
+    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (known, > 0).",
+                                         callback=above_zero)] = 0.002,
     fit_kappa: Annotated[bool, typer.Option(help="Fit kappa too.")] = False,
-    dx: Annotated[Optional[float], typer.Option(help="Grid spacing (default: the file's pixel size).")] = None,
-    frame_interval: Annotated[Optional[float], typer.Option(help="Time between frames (default: from "
-                                                             "the file).")] = None,
-    smoothness: Annotated[float, typer.Option(help="Weight of the n(n+1) smoothness penalty.")] = 0.0,
-    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Also write a figure of the learned curves.")] = None,
+    dx: Annotated[Optional[float], typer.Option(help="Grid spacing, > 0 (default: the file's pixel size).",
+                                                callback=above_zero)] = None,
+    frame_interval: Annotated[Optional[float], typer.Option(help="Time between frames, > 0 (default: from "
+                                                             "the file).", callback=above_zero)] = None,
+    smoothness: Annotated[float, typer.Option(help="Weight of the n(n+1) smoothness penalty (>= 0).", min=0)] = 0.0,
+    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds (> 0).",
+                                                         callback=above_zero)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a figure of the learned curves (.png, .pdf, .svg, "
+                                                 ".jpg).")] = None,
     seed: SeedOption = 0,
     axes: AxesOption = None,
 ) -> None:
@@ -384,11 +522,12 @@ def learn(
     from ..io import read
     from ..report import plot_learned
 
+    guard(file_target(output, "-o", (".json",)), file_target(plot, "--plot", FIGURE_SUFFIXES), inputs=[input])
     config = InversionConfig.from_keywords(
         bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
         fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness, time_budget_s=time_budget)
     stack = read(input, axes=axes)
-    with progress_bar("learning") as update:
+    with lazy_progress("learning") as update:
         result = learn_physics(stack, config, rng=seed, progress=update)
     result.save_json(output)
     if plot is not None:
@@ -404,8 +543,8 @@ def learn(
 @cli_errors
 def benchmark_denoise(
     output: OutputDirOption = Path("benchmark-denoise"),
-    size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the simulated video.")] = 100,
+    size: SizeOption = 128,
+    frames: Annotated[int, typer.Option(help="Frames of the simulated video (>= 5).", min=5)] = 100,
     noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat; default: 8 cases).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: all + oracle).")] = None,
     time_budget: TimeBudgetOption = 300.0,
@@ -416,7 +555,8 @@ def benchmark_denoise(
     """Every denoiser on every noise type of the simulated video: PSNR, SSIM, bias, seconds."""
     from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, DEFAULT_SCANLINE, benchmark_denoisers
 
-    with progress_bar("benchmark") as update:
+    _check_noises(noise)
+    with new_output_folder(output, []), lazy_progress("benchmark") as update:
         rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
                                    methods=method or DEFAULT_METHODS, time_budget_s=time_budget,
                                    scanline=DEFAULT_SCANLINE if scanline else None, seed=seed, tta=tta,
@@ -429,27 +569,39 @@ def benchmark_denoise(
 @cli_errors
 def benchmark_physics_cmd(
     output: OutputDirOption = Path("benchmark-physics"),
-    size: Annotated[int, typer.Option(help="Grid points per side.")] = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the simulated video.")] = 50,
+    size: SizeOption = 128,
+    frames: Annotated[int, typer.Option(help="Frames of the simulated video (>= 5).", min=5)] = 50,
     noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat).")] = None,
     denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video, n2v).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit.")] = 20,
-    window: Annotated[int, typer.Option(help="Shooting window in frames.")] = 3,
-    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit.")] = 0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit (>= 0).", min=0)] = 20,
+    window: Annotated[int, typer.Option(help="Shooting window in frames (>= 1).", min=1)] = 3,
+    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit (>= 0).", min=0)] = 0,
     time_budget: TimeBudgetOption = 300.0,
-    ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser.")] = 1,
+    ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser (>= 1).",
+                                          min=1)] = 1,
     seed: SeedOption = 0,
 ) -> None:
     """Learn mu_h and M back from clean, noisy and denoised videos; errors, band widths and coverage."""
     from ..workflows.physics_benchmark import benchmark_physics
 
-    with progress_bar("physics benchmark") as update:
+    _check_noises(noise)
+    if window >= frames:
+        raise InputError(f"--window {window} needs more than {window} frames; pass --frames > {window}")
+    with new_output_folder(output, []), lazy_progress("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
                                  fit_initial_states=fit_initial_states, denoise_budget_s=time_budget,
                                  denoise_ensemble=ensemble, seed=seed, progress=update)
     print_rows(rows, "physics benchmark")
     console.print(f"report: {output / 'report.md'}")
+
+
+def _check_noises(noises: list[str] | None) -> None:
+    """Parse each noise case before any work (one line naming the bad case)."""
+    from ..noise._spec import parse_noise
+
+    for case in noises or []:
+        parse_noise(case)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import OutputDirOption, SeedOption, TimeBudgetOption, cli_errors, console, print_rows, progress_bar
-from ._core import benchmark_app
+from .._errors import InputError
+from ._common import OutputDirOption, SeedOption, cli_errors, console, print_rows
+from ._core import TimeBudgetOption, _check_noises, benchmark_app, lazy_progress, new_output_folder
 
 MaxStepsOption = Annotated[Optional[int], typer.Option(
-    "--max-steps", help="Stop every network after this many steps (equal steps, not equal time, on a shared CPU).")]
+    "--max-steps", help="Stop every network after this many steps, >= 1 (equal steps, not equal time, on a shared "
+    "CPU).", min=1)]
 
 
 @benchmark_app.command("correlated")
@@ -28,9 +30,9 @@ def benchmark_correlated_cmd(
         "e.g. 'jitter:0.3+scanline:0.05'."))] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: auto, n2v2, "
                                                           "pixel_shuffle, video, gaussian, bm3d, bm3d_true).")] = None,
-    size: Annotated[int, typer.Option(help="Side of the natural image, pixels.")] = 256,
-    video_size: Annotated[int, typer.Option(help="Side of the Cahn-Hilliard video, pixels.")] = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the Cahn-Hilliard video.")] = 50,
+    size: Annotated[int, typer.Option(help="Side of the natural image, pixels (>= 64).", min=64)] = 256,
+    video_size: Annotated[int, typer.Option(help="Side of the Cahn-Hilliard video, pixels (>= 64).", min=64)] = 128,
+    frames: Annotated[int, typer.Option(help="Frames of the Cahn-Hilliard video (>= 5).", min=5)] = 50,
     time_budget: TimeBudgetOption = 300.0,
     max_steps: MaxStepsOption = None,
     seed: SeedOption = 0,
@@ -43,7 +45,8 @@ def benchmark_correlated_cmd(
         benchmark_correlated,
     )
 
-    with progress_bar("correlated benchmark") as update:
+    _check_noises(noise)
+    with new_output_folder(output, []), lazy_progress("correlated benchmark") as update:
         rows = benchmark_correlated(output, scenes=scene or SCENES, noises=noise or DEFAULT_NOISES,
                                     methods=method or DEFAULT_METHODS, size=size, video_size=video_size,
                                     n_frames=frames, time_budget_s=time_budget, max_steps=max_steps, seed=seed,
@@ -61,7 +64,8 @@ def benchmark_real_cmd(
         "../shared/data/neutron/stepwedge"),
     method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: auto, n2v2, "
                                                           "pixel_shuffle, gaussian, bm3d).")] = None,
-    crop: Annotated[int, typer.Option(help="Side of the central square scored (0: the whole lit field).")] = 512,
+    crop: Annotated[int, typer.Option(help="Side of the central square scored (0: the whole lit field; else "
+                                           ">= 64).", min=0)] = 512,
     time_budget: TimeBudgetOption = 300.0,
     max_steps: MaxStepsOption = None,
     seed: SeedOption = 0,
@@ -69,7 +73,12 @@ def benchmark_real_cmd(
     """Denoise the 5 s step-wedge radiograph; every method's MSE against the 120 s exposure of the same scene."""
     from ..workflows.real_benchmark import DEFAULT_METHODS, benchmark_real
 
-    with progress_bar("real benchmark") as update:
+    if 0 < crop < 64:
+        raise InputError(f"--crop {crop}: a square of fewer than 64 px is too small to score; pass 0 (the whole lit "
+                         "field) or >= 64")
+    if not data.is_dir():
+        raise InputError(f"{data}: --data must be the neutron step-wedge folder (5 s and 120 s exposures)")
+    with new_output_folder(output, [data]), lazy_progress("real benchmark") as update:
         summary = benchmark_real(output, data_dir=data, methods=method or DEFAULT_METHODS, crop=crop or None,
                                  time_budget_s=time_budget, max_steps=max_steps, seed=seed, progress=update)
     print_rows(summary["rows"], "5 s step wedge against the 120 s reference (transmission MSE)")

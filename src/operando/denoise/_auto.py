@@ -82,11 +82,14 @@ def choose_from(diagnosis) -> AutoChoice:
         Method, one-line reason (with the measured neighbour correlation), settings and the measurement.
     """
     corr = diagnosis.noise_correlation
+    if getattr(diagnosis, "constant", False):  # nothing to measure: a filter that leaves constant data unchanged
+        return AutoChoice(diagnosis.recommended_method, diagnosis.recommended_reason)
     noise = corr.as_dict() if corr is not None else {}
     se = corr.neighbour_corr_se if corr is not None else float("nan")
     rho = (f"neighbour correlation {diagnosis.spatial_corr_x:.2f} (x) / {diagnosis.spatial_corr_y:.2f} (y)"
            + (f" +- {se:.3f}" if np.isfinite(se) else "")
-           + ("" if corr is not None else ", images too small to measure it well"))
+           + ("" if corr is not None else ", not measurable where the images are flat"
+              if getattr(diagnosis, "correlation_unmeasured", "") else ", images too small to measure it well"))
     if diagnosis.n_frames >= 5 and not diagnosis.static_in_time:
         choice = _video_choice(corr, rho) if not diagnosis.stripes else AutoChoice(
             "video", f"video; {rho}, scan-line stripes: temporal masking only (no donut)", {"blind_spot": False})

@@ -33,6 +33,8 @@ class Diagnosis:
     correlation_length_px: int = 0  # largest lag with noise correlation >= 0.1 (0: white)
     recommended_reason: str = ""  # why recommended_method (the measured correlation), as method="auto" prints it
     noise_correlation: object = field(default=None, repr=False, compare=False)  # noise.NoiseCorrelation or None
+    correlation_unmeasured: str = ""  # why the correlation could not be measured ("" when it was, or too small)
+    constant: bool = False  # every pixel examined holds the same value: no noise to measure
 
     @property
     def spatially_white(self) -> bool:
@@ -48,14 +50,26 @@ class Diagnosis:
         return out
 
 
-def _measure_correlation(stack: Stack):
-    """Measure the noise's correlation (operando.noise); None when the images are too small for it."""
+def _measure_correlation(stack: Stack) -> tuple[object, str]:
+    """Measure the noise's correlation (operando.noise): (measurement, "") or (None, why it could not be)."""
     from ..noise import measure_noise_correlation
 
     try:
-        return measure_noise_correlation(stack, max_frames=8)
-    except InputError:
-        return None
+        return measure_noise_correlation(stack, max_frames=8), ""
+    except InputError as exc:
+        return None, "" if "too small" in str(exc) else str(exc)
+
+
+def _constant(stack: Stack, n: int, value: float) -> Diagnosis:
+    """Return the diagnosis of data whose every pixel is ``value``: no noise, a filter that keeps it as it is."""
+    reason = (f"the data is constant (every pixel {value:g}): no noise to measure; the gaussian filter leaves it "
+              "unchanged")
+    return Diagnosis(
+        noise_sigma=0.0, impulse_fraction=0.0, spatial_corr_x=0.0, spatial_corr_y=0.0, temporal_corr=0.0,
+        stripes=False, static_in_time=False, n_frames=n, recommended_method="gaussian", recommended_loss="mse",
+        notes=(f"the image is constant (every pixel {value:g}): there is no noise to measure or remove",),
+        recommended_reason=reason, constant=True,
+    )
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,7 +103,11 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     """
     stack = as_stack(data, axes=axes)
     work, _ = to_working(stack)
+    if work.size == 0:
+        raise InputError(f"the stack is empty (shape {stack.shape}); give data with at least one image")
     seq = work[0, :, 0].astype(np.float64)  # (S, Y, X), first batch, first channel
+    if np.ptp(work) == 0:
+        return _constant(stack, seq.shape[0], float(work.flat[0]))
     smooth = ndimage.median_filter(seq, size=(1, 3, 3), mode="reflect")
     resid = seq - smooth
     spread = robust_sd(resid)
@@ -103,7 +121,7 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     row_means = resid.mean(axis=-1)
     expected = resid.std() / np.sqrt(resid.shape[-1])
     stripes = bool(row_means.std() > 3 * expected and cx > 0.2)
-    corr = _measure_correlation(stack)
+    corr, unmeasured = _measure_correlation(stack)
     if corr is not None:  # the first-pass-corrected measurement replaces the median residual's biased one
         cx, cy = corr.acf_x[1], corr.acf_y[1]
         ct = corr.temporal_corr if corr.temporal_corr is not None else ct
@@ -122,6 +140,8 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
                      "left out of the loss, squared error for the rest")
     elif impulse > 0.005:
         notes.append(f"impulse (salt-and-pepper) noise in ~{100 * impulse:.1f}% of pixels: L1 loss (median)")
+    if unmeasured:
+        notes.append(f"noise correlation not measured: {unmeasured}")
     if n < 5:
         notes.append(f"only {n} frame(s): the video denoiser needs >= 5; using an image denoiser")
     loss = "l1" if impulse > 0.005 and not known else "mse"
@@ -130,6 +150,7 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
         temporal_corr=float(ct), stripes=stripes, static_in_time=static, n_frames=n,
         recommended_method="", recommended_loss=loss, notes=tuple(notes), impulses_known=known,
         correlation_length_px=corr.correlation_length_px if corr is not None else 0, noise_correlation=corr,
+        correlation_unmeasured=unmeasured,
     )
     from ._auto import choose_from
 

@@ -10,14 +10,50 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import atomic_path, write_json_file
-from ._config import TrainConfig, TrainedDenoiser
+from ._config import TrainConfig, TrainedDenoiser, validation_reason
 from ._unet import build_model
 
 
-def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """Return the two files of a saved model: ``(STEM.safetensors, STEM.json)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Either file, or their common stem (a name without an ending; any other ending is replaced).
+
+    Returns
+    -------
+    tuple of Path
+        The weights file and the settings file.
+    """
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+_paths = model_files  # the name used before model_files was public
+
+
+def check_model_path(path: str | os.PathLike) -> None:
+    """Refuse a model path whose ending :func:`save_model` would silently replace (``run.tif`` -> ``run.json``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where a model is to be saved: a stem without an ending, or a name ending in ``.safetensors``/``.json``.
+
+    Raises
+    ------
+    InputError
+        If the name ends in another ending, or names an existing folder.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: names an existing folder; give a model name such as {p / 'model'}")
+    if p.suffix and p.suffix not in (".safetensors", ".json"):
+        raise InputError(f"{p}: a model is saved as NAME.safetensors + NAME.json; give a name ending in .safetensors "
+                         f"(e.g. {p.name}.safetensors) or without an ending")
 
 
 def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
@@ -37,7 +73,8 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
     """
     from safetensors.torch import save_file
 
-    weights, meta = _paths(path)
+    check_model_path(path)
+    weights, meta = model_files(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.module.state_dict().items()}
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
@@ -64,23 +101,59 @@ def load_model(path: str | os.PathLike) -> TrainedDenoiser:
     TrainedDenoiser
         The model, ready for :func:`predict` or for ``train_denoiser(..., resume=...)``.
     """
-    from safetensors.torch import load_file
-
-    weights, meta = _paths(path)
+    weights, meta = model_files(path)
     if not weights.exists() or not meta.exists():
         raise InputError(f"{path}: need both {weights.name} and {meta.name}; give the stem of a model written by "
                          "save_model()")
-    record = json.loads(meta.read_text(encoding="utf-8"))
-    if record.get("format") != "operando-denoiser":
-        raise InputError(f"{meta}: not an operando denoiser config")
+    redo = "save the model again (operando train, or denoise --save-model)"
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{meta}: not a readable model settings file ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'damaged'}); {redo}") from None
+    if not isinstance(record, dict) or record.get("format") != "operando-denoiser":
+        raise InputError(f"{meta}: not an operando denoiser config; give a model written by operando train")
+    try:
+        return _from_record(record, weights)
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # a damaged or hand-edited settings file (pydantic included)
+        from pydantic import ValidationError
+
+        what = (validation_reason(exc) if isinstance(exc, ValidationError)
+                else f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0])
+        raise InputError(f"{meta}: damaged model settings ({what}); {redo}") from None
+
+
+def _from_record(record: dict, weights: Path) -> TrainedDenoiser:
+    """Build the model of a settings record and load its weights (InputError for damaged or mismatched weights)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     config = dict(record["config"])
     if config.get("version", 1) == 1:  # operando 0.1: the blind spot was always the checkerboard
         config.update(version=2, blind_spot_kind="checkerboard")
     cfg = TrainConfig(**config)
-    module = build_model(cfg, int(record["channels"]))
-    module.load_state_dict(load_file(str(weights)))
+    channels = int(record["channels"])
+    if channels < 1:
+        raise ValueError(f"channels {channels} < 1")
+    mean = np.asarray(record["mean"], np.float32).reshape(-1)
+    scale = np.asarray(record["scale"], np.float32).reshape(-1)
+    if mean.size != channels or scale.size != channels or not (np.isfinite(mean).all() and np.all(scale > 0)):
+        raise ValueError(f"normalisation of {mean.size}/{scale.size} values for {channels} channel(s), or not finite")
+    module = build_model(cfg, channels)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{weights}: not a readable weights file ({str(exc).splitlines()[0]}); the file may be "
+                         "truncated or damaged: save the model again (operando train)") from None
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0].rstrip(":. ")
+        raise InputError(f"{weights}: the weights do not fit the network its .json describes ({first}); the two "
+                         "files belong to different models: give both files of one saved model") from None
     module.eval()
-    return TrainedDenoiser(module=module, config=cfg, mean=np.asarray(record["mean"], np.float32),
-                           scale=np.asarray(record["scale"], np.float32), channels=int(record["channels"]),
-                           loss=record["loss"], steps=int(record["steps"]), history=list(record["history"]),
+    return TrainedDenoiser(module=module, config=cfg, mean=mean, scale=scale, channels=channels,
+                           loss=str(record["loss"]), steps=int(record["steps"]), history=list(record["history"]),
                            stop_reason=record.get("stop_reason", ""), best_step=record.get("best_step"))

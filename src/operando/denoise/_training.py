@@ -106,6 +106,10 @@ def train_denoiser(
                       frames=frames, loss=loss)
     work, _ = to_working(stack)
     _check_video_input(work, cfg, stack)
+    if resume is not None and work.shape[2] != resume.channels:
+        raise InputError(f"the resumed model was trained on {resume.channels} channel(s), the data has "
+                         f"{work.shape[2]} (shape {stack.shape}, axes {stack.axes!r}); resume only on data with the "
+                         "same channels, or train a new model (leave --resume out)")
     prep = _prepare(stack, work, cfg, resume, clean)
     dev = pick_device(device)
     model = resume.module if resume is not None else build_model(prep.config, work.shape[2])
@@ -149,7 +153,8 @@ def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> N
         axis = "T" if "T" in stack.axes else ("E" if "E" in stack.axes else "T")
         raise InputError(
             f"need >= {config.frames} frames along {axis} for a {config.frames}-frame window, got {work.shape[1]} "
-            f"(shape {stack.shape}, axes {stack.axes!r}); pass a longer video, frames=3, or use method 'n2v2'"
+            f"(shape {stack.shape}, axes {stack.axes!r}); pass a longer video, frames=3 (--window-frames 3), or "
+            "method 'n2v2' (--method n2v2)"
         )
 
 

@@ -28,6 +28,12 @@ CONVERGED_REASONS = ("xtol", "ftol", "precision_floor", "no_decrease")
 def check_concentration_video(video: np.ndarray, source: str) -> None:
     """Refuse data that cannot be concentrations in (0, 1) (noise may push a few pixels slightly outside)."""
     check_finite(video, source=source)
+    if np.ptp(video) == 0:
+        raise InputError(f"{source}: the video is constant (every pixel {video.flat[0]:.4g}): there is no pattern "
+                         "or change to learn mu_h and D from; give a video in which the concentration evolves")
+    if np.all(video == video[:1]):
+        raise InputError(f"{source}: every frame is the same image: nothing evolves, so mu_h and D cannot be "
+                         "learned; give a video in which the concentration changes between frames")
     lo, hi = np.percentile(video, [1, 99])
     if video.min() < -0.5 or video.max() > 1.5 or lo < -0.25 or hi > 1.25:
         raise InputError(
@@ -196,9 +202,13 @@ def prepare_windows(video: Stack | np.ndarray, cfg: InversionConfig, *, axes: st
     data = stack.transpose("TYX").to_numpy().astype(np.float64)
     window = cfg.window
     if data.shape[0] < window + 1:
-        raise InputError(f"{source}: need >= {window + 1} frames for windows of {window}, got {data.shape[0]}")
+        raise InputError(f"{source}: need >= {window + 1} frames for windows of {window}, got {data.shape[0]}; "
+                         f"pass a window of at most {max(data.shape[0] - 1, 1)} frames (window=..., --window)")
     if data.shape[1] != data.shape[2]:
         raise InputError(f"{source}: the solver is periodic on a square grid; crop the {data.shape[1:]} frames square")
+    if data.shape[1] < 8:
+        raise InputError(f"{source}: frames of {data.shape[1]} x {data.shape[2]} px are too small for the spectral "
+                         "solver; give frames of at least 8 x 8 grid points")
     check_concentration_video(data, source)
     interval = _frame_interval(stack, cfg.frame_interval)
     spacing = cfg.dx if cfg.dx is not None else (stack.metadata.pixel_size or 0.01)

@@ -16,6 +16,7 @@ temporal correlation follows from the variance of those differences, ``var(y_t -
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,6 +139,17 @@ def psd_from_autocovariance(acov: np.ndarray, shape: tuple[int, int]) -> np.ndar
     return np.clip(np.real(np.fft.fft2(grid)), 0.0, None) * shape[0] * shape[1]
 
 
+def _check_measurable(shape: tuple[int, ...], max_lag: int) -> None:
+    """Refuse a max_lag out of range or images too small for the flat-patch measurement."""
+    from ._flat_patches import PATCH_PX
+
+    if not 0 <= max_lag < PATCH_PX // 2:
+        raise InputError(f"max_lag {max_lag} is out of range; use 0 <= max_lag <= {PATCH_PX // 2 - 1}")
+    if min(shape[-2:]) < 3 * PATCH_PX:
+        raise InputError(f"an image of {tuple(shape[-2:])} is too small to measure noise correlation; "
+                         f"need >= {3 * PATCH_PX} px per side")
+
+
 def image_autocovariance(
     image: np.ndarray, *, max_lag: int = 5, level: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -158,15 +170,21 @@ def image_autocovariance(
         The autocovariance in the image's units squared and the standard error of the normalised
         autocorrelation (jackknife over spatial blocks), lag (0, 0) in the middle.
     """
-    from ._flat_patches import PATCH_PX, flat_patch_estimate
+    from ._flat_patches import flat_patch_estimate
 
     y = np.asarray(image, np.float64)
-    if not 0 <= max_lag < PATCH_PX // 2:
-        raise InputError(f"max_lag {max_lag} is out of range; use 0 <= max_lag <= {PATCH_PX // 2 - 1}")
-    if min(y.shape) < 3 * PATCH_PX:
-        raise InputError(f"an image of {y.shape} is too small to measure noise correlation; "
-                         f"need >= {3 * PATCH_PX} px per side")
-    est = flat_patch_estimate(y, level, max_lag=max_lag)
+    _check_measurable(y.shape, max_lag)
+    if not np.isfinite(y).all():
+        raise InputError("the image holds NaN or infinite values; replace or mask them before measuring the noise")
+    if np.ptp(y) == 0:
+        raise InputError(f"the image is constant (every pixel {y.flat[0]:g}): there is no noise to measure")
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # constant patches: checked below, in one line
+        warnings.simplefilter("ignore", RuntimeWarning)
+        est = flat_patch_estimate(y, level, max_lag=max_lag)
+    centre = est.acov.shape[0] // 2
+    if not (np.isfinite(est.acov).all() and est.acov[centre, centre] > 0):
+        raise InputError("the noise cannot be measured: the flattest parts of the image are constant (no noise in "
+                         "them, e.g. a padded, clipped or saturated region); crop them away first")
     return est.acov, est.acf_se
 
 
@@ -175,7 +193,7 @@ def _frame_differences(frames: np.ndarray, picks: np.ndarray, register: bool) ->
     out = []
     for i in picks:
         a, b = frames[i], frames[i + 1]
-        if register:
+        if register and np.ptp(a) > 0 and np.ptp(b) > 0:  # a constant frame has nothing to align by
             from skimage.registration import phase_cross_correlation
 
             shift, _, _ = phase_cross_correlation(a, b, normalization=None)
@@ -200,6 +218,17 @@ def _verdict(acf: np.ndarray, se: np.ndarray, sigma: float, temporal: float | No
         correlation_length_px=length, blind_spot_ok=bool(not np.any(lower >= WHITE_THRESHOLD)), source=source,
         acf_se=se,
     )
+
+
+def _measured(fn, items) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``fn(*item)`` for each item, leaving out images with nothing to measure (constant where flat)."""
+    out = []
+    for item in items:
+        try:
+            out.append(fn(*item))
+        except InputError:
+            continue
+    return out
 
 
 def measure_noise_correlation(
@@ -243,18 +272,34 @@ def measure_noise_correlation(
     rest = [a for a in stack.axes if a not in "YX" and a not in order]
     arr = stack.transpose("".join(rest + order + ["Y", "X"])).to_numpy().astype(np.float64)
     arr = arr.reshape(-1, *arr.shape[-2:]) if order else arr.reshape(-1, *arr.shape[-2:])[:1]
+    _check_measurable(arr.shape, max_lag)
+    if not np.isfinite(arr).any():
+        raise InputError("every pixel is NaN or infinite: there is no noise to measure")
     if not np.isfinite(arr).all():
         arr = np.where(np.isfinite(arr), arr, np.nanmedian(arr))
+    if np.ptp(arr) == 0:
+        raise InputError(f"the data is constant (every pixel {arr.flat[0]:g}): there is no noise to measure")
     if order and arr.shape[0] >= 3:
         if rest:
             n_t = stack.shape[stack.axes.index(order[0])]
             arr = arr[:n_t]
         picks = np.unique(np.linspace(0, arr.shape[0] - 2, min(max_frames, arr.shape[0] - 1)).round().astype(int))
-        measured = [image_autocovariance(d, max_lag=max_lag, level=m)
-                    for d, m in _frame_differences(arr, picks, register)]
+        measured = _measured(lambda d, m: image_autocovariance(d, max_lag=max_lag, level=m),
+                             _frame_differences(arr, picks, register))
+        frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(arr[i],) for i in picks[:4]])
+        if not frames:
+            frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(f,) for f in arr])
+        if not frames:
+            raise InputError("the noise cannot be measured on any frame: each is constant or constant where it is "
+                             "flattest (a padded, clipped or saturated region); crop such regions away first")
+        if not measured:  # neighbouring frames are identical where flat: the noise does not change in time
+            acov_f = np.mean([a for a, _ in frames], axis=0)
+            var_f = max(acov_f[max_lag, max_lag], 1e-30)
+            return _verdict(acov_f / var_f, np.sqrt(np.mean([e**2 for _, e in frames], axis=0) / len(frames)),
+                            np.sqrt(var_f), 1.0, "single frames (neighbouring frames identical)")
         acov_d = np.mean([a for a, _ in measured], axis=0)
         se_d = np.sqrt(np.mean([e**2 for _, e in measured], axis=0) / len(measured))  # independent pairs' mean
-        acov_f = np.mean([image_autocovariance(arr[i], max_lag=max_lag)[0] for i in picks[:4]], axis=0)
+        acov_f = np.mean([a for a, _ in frames], axis=0)
         var_f = max(acov_f[max_lag, max_lag], 1e-30)
         var_d = max(acov_d[max_lag, max_lag], 1e-30)  # (1 - rho_t) sigma^2, as d was divided by sqrt 2
         temporal = float(np.clip(1.0 - var_d / var_f, -1.0, 1.0))
