@@ -28,11 +28,11 @@ err_console = Console(stderr=True)
 # Options that several commands take: one definition each, so that flags and help read the same everywhere.
 AxesOption = Annotated[Optional[str], typer.Option(
     "--axes", help="Axis letters when the file does not record them, e.g. TYX (video) or EYX (energy stack).")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random step (recorded in the output).")]
+SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random step (recorded in the output).")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 OutputFileOption = Annotated[Path, typer.Option("--output", "-o", help="Output file (.tif, .zarr, .h5, .npy).")]
 OutputDirOption = Annotated[Path, typer.Option("--output", "-o", help="Output folder.")]
-TimeBudgetOption = Annotated[float, typer.Option("--time-budget", help="Training budget in seconds.")]
+TimeBudgetOption = Annotated[float, typer.Option("--time-budget", min=0, help="Training budget in seconds (> 0).")]
 KeepFloatOption = Annotated[bool, typer.Option("--keep-float", help="Write float32 instead of the input's dtype.")]
 JsonOption = Annotated[Optional[Path], typer.Option("--json", help="Also write the result as JSON.")]
 
@@ -231,23 +231,52 @@ def output_folder(folder: Path, *, inputs: tuple[Any, ...] | list[Any] = (), opt
         note_line(note)
     import sys
 
-    with claim(folder, command=" ".join(["operando", *sys.argv[1:]])) as path:
-        yield path
+    from .._files import FOLDER_RECORD
+
+    existed = Path(folder).exists()
+    try:
+        with claim(folder, command=" ".join(["operando", *sys.argv[1:]])) as path:
+            yield path
+    except BaseException:
+        entries = list(Path(folder).iterdir()) if Path(folder).is_dir() else []
+        if not existed and all(p.name == FOLDER_RECORD for p in entries):  # a new folder the run left empty
+            for p in entries:
+                p.unlink(missing_ok=True)
+            Path(folder).rmdir()
+        raise
 
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
-    """Show a rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks."""
+    """Show a rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks.
+
+    The bar is drawn from the first update on, so a run refused while it reads its input prints one line; a
+    run that fails half-way draws it no further (without a terminal rich prints the bar once when it stops,
+    which would put a half-full bar above the one ``error:`` line).
+    """
+    from contextlib import ExitStack
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False) as bar:
-        task = bar.add_task(description, total=1.0)
+    quiet = err_console.quiet
+    with ExitStack() as stack:
+        stack.callback(setattr, err_console, "quiet", quiet)
+        drawn: list[tuple[Any, Any]] = []
 
         def update(fraction: float, message: str) -> None:
+            if not drawn:
+                bar = stack.enter_context(Progress(
+                    TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False))
+                drawn.append((bar, bar.add_task(description, total=1.0)))
+            bar, task = drawn[0]
             bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
 
-        yield update
+        try:
+            yield update
+        except BaseException:
+            err_console.quiet = True  # restored by the callback after the bar has stopped
+            raise
 
 
 def print_rows(rows: list[dict[str, Any]], title: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,6 +11,8 @@ from ._common import (
     JsonOption,
     OutputDirOption,
     OutputFileOption,
+    SeedOption,
+    TimeBudgetOption,
     cli_errors,
     console,
     data_target,
@@ -31,9 +31,6 @@ app = typer.Typer(help="Operando neutron radiography: normalisation, Delta A, va
 OpenRegionOption = Annotated[Optional[list[str]], typer.Option(
     "--open-region", help="Air region y0:y1,x0:x1 for the beam-fluctuation correction (repeat to pool several).")]
 AllowGapsOption = Annotated[bool, typer.Option("--allow-gaps", help="Accept holes in numbered file series.")]
-# The seed and the training budget with their ranges (a negative seed is refused by numpy; a budget must be > 0).
-SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random step (recorded in the output).")]
-TimeBudgetOption = Annotated[float, typer.Option("--time-budget", min=0, help="Training budget in seconds (> 0).")]
 
 
 def _positive(value: float | None, option: str, what: str) -> None:
@@ -44,41 +41,6 @@ def _positive(value: float | None, option: str, what: str) -> None:
 
     if value is not None and not (math.isfinite(value) and value > 0):
         raise InputError(f"{option} {value:g}: {what} must be greater than 0")
-
-
-@contextmanager
-def _new_output_folder(folder: Path, inputs: list[Any], option: str = "-o") -> Iterator[Path]:
-    """``output_folder`` that also removes the folder again when it was new and the run failed before writing."""
-    from .._files import FOLDER_RECORD
-
-    existed = Path(folder).exists()
-    try:
-        with output_folder(folder, inputs=inputs, option=option) as path:
-            yield path
-    except BaseException:
-        if not existed and Path(folder).is_dir():
-            entries = list(Path(folder).iterdir())
-            if all(p.name == FOLDER_RECORD for p in entries):
-                for p in entries:
-                    p.unlink(missing_ok=True)
-                Path(folder).rmdir()
-        raise
-
-
-@contextmanager
-def _lazy_progress(description: str) -> Iterator[Any]:
-    """Draw a progress bar from the first update on: a run refused while reading its input prints one line."""
-    from contextlib import ExitStack
-
-    with ExitStack() as stack:
-        bar: list[Any] = []
-
-        def update(fraction: float, message: str) -> None:
-            if not bar:
-                bar.append(stack.enter_context(progress_bar(description)))
-            bar[0](fraction, message)
-
-        yield update
 
 
 def _inputs(*items: Any) -> list[Any]:
@@ -249,7 +211,7 @@ def analyze_cmd(
                             drift_region=_boxes([drift_region])[0] if drift_region else None,
                             half_cycle_frames=_half_cycles(half_cycles), li6_fraction=li6_fraction)
     inputs = _inputs(source, _sidecar(source) if "*" not in source else None, open_beam, dark, regions, cycler)
-    with _new_output_folder(output, inputs), _lazy_progress("analysing") as update:
+    with output_folder(output, inputs=inputs), progress_bar("analysing") as update:
         _, doc = analyze_files(source, output, config=config, open_beam=_one_or_list(open_beam),
                                dark=_one_or_list(dark), regions=regions, cycler=cycler,
                                frame_interval_s=frame_interval, progress=update)
@@ -287,7 +249,7 @@ def phantom_cmd(
     changes = {"frames_per_half_cycle": frames_per_half_cycle, "n_cycles": cycles,
                "open_beam_counts": open_beam_counts}
     default_config(**changes)  # every range checked before the folder is made
-    with _new_output_folder(output, []):
+    with output_folder(output):
         files = write_phantom(output, rng=seed, **changes)
     console.print(f"wrote {output}: {', '.join(str(p.relative_to(output)) for p in files.values())}")
     console.print(f"analyse it: operando neutron analyze {files['sample']} --open-beam {files['open_beam']} --dark "
@@ -306,7 +268,7 @@ def demo_cmd(
     from ..workflows.neutron import run_demo
 
     _positive(time_budget, "--time-budget", "the training budget")
-    with _new_output_folder(output, []), _lazy_progress("neutron demo") as update:
+    with output_folder(output), progress_bar("neutron demo") as update:
         result = run_demo(output, time_budget_s=time_budget, seed=seed, progress=update)
     var = result.metrics["dynamic_variability"]
     console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {var['denoised']:.4g}; "
@@ -339,7 +301,7 @@ def benchmark_neutron_cmd(
         data = Path("../shared/data/neutron/stepwedge")
         if not data.is_dir():
             note_line(f"the step-wedge folder {data} is not there: the real-data part is skipped (give --data)")
-    with _new_output_folder(output, [data]), _lazy_progress("neutron benchmark") as update:
+    with output_folder(output, inputs=[data]), progress_bar("neutron benchmark") as update:
         res = run_benchmark(output, time_budget_s=time_budget, seed=seed, data_dir=data, targets=targets,
                             progress=update)
     ph = res["phantom"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -17,7 +15,6 @@ from ._common import (
     OutputDirOption,
     cli_errors,
     console,
-    err_console,
     file_target,
     guard,
     output_folder,
@@ -60,48 +57,6 @@ def _check_denoiser(config: Any, method: str, option: str) -> None:
     except ValidationError as exc:
         reason = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
         raise InputError(f"{option} {method!r}: {reason}") from None
-
-
-@contextmanager
-def _progress(description: str) -> Iterator[Any]:
-    """:func:`progress_bar`, drawn no further when the run fails: the one ``error:`` line then says it all.
-
-    Without a terminal rich prints the bar once when it stops; a run refused half-way (no particles found,
-    too few colours) would print a half-full bar above its error line.
-    """
-    quiet = err_console.quiet
-    try:
-        with progress_bar(description) as update:
-            try:
-                yield update
-            except BaseException:
-                err_console.quiet = True
-                raise
-    finally:
-        err_console.quiet = quiet
-
-
-@contextmanager
-def _claim(folder: Path, inputs: list[Any]) -> Iterator[Path]:
-    """Guard and claim an output folder (:func:`output_folder`); remove it again if it was new and nothing was written.
-
-    A refused run (bad data found after the folder was claimed) leaves no empty folder behind.
-    """
-    from .._files import FOLDER_RECORD
-
-    folder = Path(folder)
-    existed = folder.exists()
-    try:
-        with output_folder(folder, inputs=[i for i in inputs if i is not None]) as path:
-            yield path
-    except BaseException:
-        if not existed and folder.is_dir():
-            entries = list(folder.iterdir())
-            if all(p.name == FOLDER_RECORD for p in entries):
-                for p in entries:
-                    p.unlink(missing_ok=True)
-                folder.rmdir()
-        raise
 
 
 def _frames_list(text: Optional[str]) -> Optional[list[int]]:
@@ -180,8 +135,8 @@ def analyze(
     stack = read(video, axes=axes)  # read and checked before the output folder is emptied of an earlier run
     check_colour_video(stack)  # grayscale, one frame, no colour, one colour: refused before the work starts
     check_video_settings(cfg, stack.size("T"), (stack.size("Y"), stack.size("X")))
-    with _claim(output, inputs=[video, stages]):
-        with _progress("optical") as update:
+    with output_folder(output, inputs=[video, stages]):
+        with progress_bar("optical") as update:
             result = analyze_video(stack, config=cfg, progress=update)
         files = write_analysis(result, output, source=stack, video_format=video_format)  # type: ignore[arg-type]
     console.print(f"wrote {output}: {result.table.ids.size} particles in {result.labels.shape[0]} frames "
@@ -238,7 +193,7 @@ def phantom(
     from ..optical import simulate_graphite_phantom
     from ..workflows.optical import write_phantom
 
-    with _claim(output, inputs=[]):
+    with output_folder(output, inputs=[]):
         with console.status("rendering the phantom"):
             ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed)
         files = write_phantom(ph, output)
@@ -260,7 +215,7 @@ def demo(
 
     _positive(time_budget, "--time-budget", "the denoiser's budget")
     _check_denoiser(OpticalConfig, denoise, "--denoise")
-    with _claim(output, inputs=[]), _progress("optical demo") as update:
+    with output_folder(output, inputs=[]), progress_bar("optical demo") as update:
         result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
                                   progress=update)
     print_rows([{**result["instance"], "stage_accuracy": result["stage_accuracy_in_true_particles"]}],
@@ -289,7 +244,7 @@ def benchmark_optical_cmd(
     methods = tuple(denoiser or ["video", "gaussian"])
     for method in methods:  # unknown denoisers refused before the phantom is rendered
         _check_denoiser(OpticalConfig, method, "--denoiser")
-    with _claim(output, inputs=[]), _progress("optical benchmark") as update:
+    with output_folder(output, inputs=[]), progress_bar("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
                                    denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
                                    progress=update)
