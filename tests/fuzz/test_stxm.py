@@ -468,3 +468,18 @@ def test_compare_leaves_infinite_pixels_out_with_a_note(data, tmp_path):
     assert "320 infinite pixel(s)" in ran.stderr
     rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
     assert all(r["pixels"] <= 32 * 31 for r in rows) and all(np.isfinite(r["psnr_db"]) for r in rows)
+
+
+TXM = REAL.parent.parent / "txm"
+
+
+@pytest.mark.skipif(not TXM.is_dir(), reason="shared/data is not present")
+@pytest.mark.parametrize(("keep", "says"), [(0, "not an OLE2"), (3000, "damaged Xradia"), (600_000, "truncated")])
+def test_damaged_xradia_file_is_one_line(tmp_path, keep, says):
+    real = next(TXM.glob("*.xrm"))
+    cut = tmp_path / "in" / "cut.xrm"
+    cut.parent.mkdir()
+    cut.write_bytes(real.read_bytes()[:keep])
+    before = snapshot(cut)
+    ran = run_cli("convert", cut, "-o", tmp_path / "x.tif")
+    assert_refused(ran, before=before, folder=tmp_path, says=says)

@@ -75,6 +75,17 @@ def _read_images(ole: Any, file: Path, width: int, height: int, n_images: int, d
 
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     """Read every image of an Xradia file as ``EYX`` (energy series or a single frame) or ``TYX`` (same energy)."""
+    try:
+        return _read(file)
+    except InputError:
+        raise
+    except (OSError, ValueError, IndexError, KeyError, TypeError, EOFError) as exc:  # olefile on a damaged file
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # permission, a folder, ...: the error boundary words these
+        raise InputError(f"{file}: a damaged Xradia file ({exc}); check the file is complete") from None
+
+
+def _read(file: Path) -> Raw:
     ole = _open(file)
     try:
         size = [_values(ole, f"ImageInfo/{k}", "<u4", 1) for k in ("ImageWidth", "ImageHeight", "DataType")]

@@ -55,10 +55,9 @@ def _autocorr(a: np.ndarray, axis: int, lags: int) -> float:
         x = np.take(a, range(0, a.shape[axis] - lag), axis=axis)
         y = np.take(a, range(lag, a.shape[axis]), axis=axis)
         ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() > 2 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:  # constant: no correlation to measure
-            values.append(float(np.corrcoef(x[ok], y[ok])[0, 1]))
-        else:
-            values.append(float("nan"))
+        if ok.sum() > 2:
+            constant = np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0  # no correlation to measure: NaN, no warning
+            values.append(float("nan") if constant else float(np.corrcoef(x[ok], y[ok])[0, 1]))
     return float(np.mean(values)) if values else float("nan")
 
 
