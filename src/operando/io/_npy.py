@@ -16,8 +16,8 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     """Read a ``.npy`` file (memory-mapped when ``lazy``)."""
     try:
         data = np.load(file, allow_pickle=False, mmap_mode="r" if lazy else None)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{file}: not a readable .npy file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{file}: not a readable .npy file ({exc or 'empty'}); check the file is complete") from None
     return Raw(data)
 
 

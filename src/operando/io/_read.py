@@ -176,7 +176,14 @@ def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False
     if fmt.name != "frames" and not file.exists():
         raise InputError(f"{file}: no such file or folder; check the path")
     options = {"allow_missing": allow_missing, "allow_nan": allow_nan} if fmt.name == "zarr" else {}
-    raw = fmt.load().read(file, inner, lazy=lazy, **options)
+    try:
+        raw = fmt.load().read(file, inner, lazy=lazy, **options)
+    except (InputError, OSError, MemoryError, ImportError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes a reader's library fail in its own way
+        raise InputError(f"{file}: cannot be read as {fmt.description} ({type(exc).__name__}: {exc}); the file is "
+                         "damaged, incomplete or of another kind: check it, or convert it with its instrument's "
+                         "software") from None
     shape = tuple(int(n) for n in raw.data.shape)
     if len(shape) < 2:
         raise InputError(f"{text}: data of shape {shape} is not an image; need at least 2 dimensions")
