@@ -7,10 +7,10 @@ from ._read import STANDARD_NAMES, LazyArray, assumed_axes, axes_from_names, rea
 from ._sequence import read_sequence
 from ._stxm import read_stxm
 from ._write import write
-from ._zarr import STREAM_MANIFEST
+from ._zarr import EVERY_CHUNK, STREAM_MANIFEST
 
 __all__ = [
-    "STANDARD_NAMES", "STREAM_MANIFEST", "LazyArray", "axes_from_names",
+    "EVERY_CHUNK", "STANDARD_NAMES", "STREAM_MANIFEST", "LazyArray", "axes_from_names",
     "FORMATS", "FileFormat", "assumed_axes", "format_of", "read", "read_energy_tiff", "read_nxstxm", "read_sequence",
     "read_stxm",
     "supported", "write", "write_energy_tiff", "write_nxstxm",

@@ -23,8 +23,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._stack import Progress, Stack
-from ...io import STANDARD_NAMES
-from ...io._zarr import EVERY_CHUNK
+from ...io import EVERY_CHUNK, STANDARD_NAMES
 from ._chunks import ChunkWork, chunk_damage, gpu_count, run_chunk
 from ._manifest import chunk_record, write_manifest
 from ._plan import ChunkPlan
