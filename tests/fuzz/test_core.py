@@ -466,3 +466,18 @@ def test_train_then_predict_with_the_saved_model(work):
     assert_ran(run_cli("train", "noisy.tif", "-o", "net", "--method", "n2v2", "--max-steps", "2"))
     assert_ran(run_cli("predict", "noisy.tif", "--model", "net", "-o", "p.tif"))
     assert_ran(run_cli("train", "noisy.tif", "-o", "net2", "--resume", "net", "--max-steps", "2"))
+
+
+def test_constant_input_skips_the_residual_check_with_a_note(work):
+    ran = run_cli("diagnose", "const64.tif", "--denoised", "const64.tif")
+    assert_ran(ran)
+    assert "residual check of const64.tif skipped" in ran.stderr
+
+
+def test_plot_learned_refuses_an_unknown_figure_ending(tmp_path):
+    from operando import InputError
+    from operando.report import plot_learned
+
+    with pytest.raises(InputError, match="figure"):
+        plot_learned({}, tmp_path / "fig.xyz")
+    assert not list(tmp_path.iterdir())

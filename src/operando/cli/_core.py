@@ -476,7 +476,13 @@ def diagnose_cmd(
     for note in d.notes:
         console.print(f"- {note}")
     console.print(f"recommended: {d.recommended_method} ({d.recommended_reason})", highlight=False)
-    if denoised is not None:
+    if denoised is not None and d.constant:
+        import warnings
+
+        warnings.warn(f"residual check of {denoised.name} skipped: the input is constant, so there is no noise to "
+                      "compare the residual with", UserWarning, stacklevel=2)
+        record["residual_check"] = None
+    elif denoised is not None:
         from ..metrics import check_residual
 
         check = check_residual(stack, read(denoised, axes=axes), noise=d.noise_correlation)

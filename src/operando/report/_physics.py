@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._errors import InputError
 from ..inverse import InversionResult, Truth, gauge_fix, regular_solution_truth
 from ._figures import pyplot, save_figure
+
+#: Endings of the figures plot_learned writes (matplotlib picks the format from them).
+FIGURE_ENDINGS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, truth: Truth | None = None) -> Path:
@@ -19,7 +23,7 @@ def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, t
     results : dict of str to InversionResult
         Learned results by name; each is one line (and its band when it has bootstrap samples).
     path : path
-        PNG file to write (atomically).
+        Figure to write (atomically): ``.png``, ``.pdf``, ``.svg``, ``.jpg`` or ``.jpeg``.
     truth : Truth, optional
         Drawn dashed (default: the simulator's regular solution, D = 1).
 
@@ -28,6 +32,10 @@ def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, t
     Path
         ``path``.
     """
+    if not Path(path).name.lower().endswith(FIGURE_ENDINGS):
+        raise InputError(f"{path}: a figure must end in one of {' '.join(FIGURE_ENDINGS)}")
+    if not results:
+        raise InputError("no learned results to plot; pass at least one InversionResult")
     plt = pyplot()
     truth = truth or regular_solution_truth()
     c = np.linspace(0.05, 0.95, 91)
