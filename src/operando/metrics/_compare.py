@@ -13,8 +13,9 @@ from .._errors import InputError
 
 
 def _fill(image: np.ndarray) -> np.ndarray:
+    """Fill the non-finite pixels (NaN and +-inf) with the mean of the finite ones, for registration only."""
     finite = np.isfinite(image)
-    return np.where(finite, image, np.nanmean(image) if finite.any() else 0.0)
+    return np.where(finite, image, image[finite].mean() if finite.any() else 0.0)
 
 
 def resample_to_grid(reference: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
