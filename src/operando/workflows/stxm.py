@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._errors import InputError
 from .._files import write_json_file
@@ -52,6 +52,14 @@ class PhantomConfig(BaseModel):
     ptycho_noise_od: float = Field(0.01, ge=0, description="Gaussian noise of the reference image, OD")
     current: float = Field(3.0, description="Cahn-Hilliard-reaction insertion rate (domains grow)")
     ch_dt: float = Field(2e-5, gt=0, description="largest Cahn-Hilliard time step (larger: faster, coarser)")
+    particle_scale: float = Field(1.0, gt=0, le=1.5, description="platelet radius, times the default (0.25-0.37 "
+                                  "of a grid cell); above ~1.3 neighbours may touch")
+    row_drift: float = Field(0.0, ge=0, description="I0 drift across one image's scan: each image's flux ramps "
+                             "linearly from the first to the last line by a change drawn with this sd (fraction)")
+    background_od_sd: float = Field(0.0, ge=0, description="smooth, energy-independent OD of the support around "
+                                    "and under the particles (membrane, carbon), zero mean, this sd")
+    energy_offset_ev: float = Field(0.0, ge=-1.0, le=1.0, description="energy calibration error: images taken at "
+                                    "energy + offset, recorded as energy (the spectra are exact otherwise)")
     seed: int = 0
 
     @field_validator("energies_ev")
@@ -67,6 +75,18 @@ class PhantomConfig(BaseModel):
             raise ValueError(f"{outside[0]:g} eV lies outside the built-in spectra ({grid[0]:g}-{grid[-1]:g} eV); "
                              "give energies inside them")
         return value
+
+    @model_validator(mode="after")
+    def _offset_inside(self) -> PhantomConfig:
+        """Check that the energies moved by ``energy_offset_ev`` stay inside the built-in spectra."""
+        from ..xray import default_references
+
+        grid = default_references().energies_ev
+        moved = [e + self.energy_offset_ev for e in self.energies_ev]
+        if self.energy_offset_ev and not all(grid[0] <= e <= grid[-1] for e in moved):
+            raise ValueError(f"energy_offset_ev {self.energy_offset_ev:g} moves an energy outside the built-in "
+                             f"spectra ({grid[0]:g}-{grid[-1]:g} eV)")
+        return self
 
     @field_validator("thickness_um")
     @classmethod
@@ -123,8 +143,8 @@ class Phantom:
     config: PhantomConfig
 
 
-def _platelets(n_fine: int, n_particles: int, t_range: tuple[float, float], rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _platelets(n_fine: int, n_particles: int, t_range: tuple[float, float], rng: np.random.Generator,
+               scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Draw rounded hexagonal platelets of varying thickness on the fine grid: (thickness um, labels)."""
     from scipy import ndimage
     from skimage.draw import polygon
@@ -136,7 +156,7 @@ def _platelets(n_fine: int, n_particles: int, t_range: tuple[float, float], rng:
     for k in range(n_particles):
         cy, cx = (k // cells + 0.5) * cell, (k % cells + 0.5) * cell
         cy, cx = cy + rng.uniform(-0.1, 0.1) * cell, cx + rng.uniform(-0.1, 0.1) * cell
-        radius = rng.uniform(0.25, 0.37) * cell
+        radius = rng.uniform(0.25, 0.37) * cell * scale
         angle = rng.uniform(0, np.pi / 3)
         stretch = rng.uniform(0.75, 1.0)
         a = angle + np.arange(6) * np.pi / 3
@@ -191,13 +211,15 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
     cfg = config or PhantomConfig()
     rng = np.random.default_rng(cfg.seed)
     n_fine = 2 * cfg.size
-    thickness_f, labels_f = _platelets(n_fine, cfg.n_particles, cfg.thickness_um, rng)
+    thickness_f, labels_f = _platelets(n_fine, cfg.n_particles, cfg.thickness_um, rng, cfg.particle_scale)
     if progress:
         progress(0.1, "phantom: Cahn-Hilliard domains")
     x_f = _lithium_fields(cfg, n_fine, rng)
-    mu = default_references().at(cfg.energies_ev)  # (E, 2)
+    mu = default_references().at([e + cfg.energy_offset_ev for e in cfg.energies_ev])  # (E, 2)
     comp_f = np.stack([thickness_f * x_f, thickness_f * (1 - x_f)], axis=1)  # (T, 2, Yf, Xf)
     od_f = np.einsum("ek,tkyx->teyx", mu, comp_f)
+    if cfg.background_od_sd > 0:  # drawn only when asked, so the default phantom's draws stay as they were
+        od_f = od_f + _support_od(n_fine, cfg.background_od_sd, rng)
     comp = _block_mean(comp_f)
     od = _block_mean(od_f)
     thickness = comp.sum(axis=1)[0]
@@ -228,6 +250,15 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
                    Stack(ref.astype(np.float32), "TYX", ref_meta), cfg)
 
 
+def _support_od(n_fine: int, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Smooth zero-mean OD of the support (membrane thickness, carbon): white noise blurred over ~1/8 of the field."""
+    from scipy import ndimage
+
+    field_ = ndimage.gaussian_filter(rng.normal(0, 1, (n_fine, n_fine)), n_fine / 8, mode="wrap")
+    field_ -= field_.mean()
+    return field_ * (sd / max(float(field_.std()), 1e-12))
+
+
 def _ring_current(n_t: int, n_e: int) -> np.ndarray:
     """Ring current of every image, mA (a slow decay, as between top-up injections)."""
     return 300.0 - 0.8 * np.arange(n_t * n_e).reshape(n_t, n_e)
@@ -240,6 +271,9 @@ def _draw_counts(cfg: PhantomConfig, observed: np.ndarray, ring: np.ndarray, rng
     gain = np.exp(rng.normal(0, cfg.line_gain_sd, (n_t, n_e, cfg.size, 1)))
     offset = rng.normal(0, cfg.line_offset_sd * cfg.i0_counts, (n_t, n_e, cfg.size, 1))
     flux = cfg.i0_counts * (ring / 300.0)[:, :, None, None] * gain
+    if cfg.row_drift > 0:  # drawn only when asked (the default phantom's draws stay as they were)
+        ramp = rng.normal(0, cfg.row_drift, (n_t, n_e, 1, 1))
+        flux = flux * np.maximum(1 + ramp * (np.linspace(-0.5, 0.5, cfg.size)[:, None]), 0.05)
     return rng.poisson(np.maximum(flux * np.exp(-observed) + offset, 0)).astype(np.int32)
 
 
@@ -310,6 +344,128 @@ def write_phantom(phantom: Phantom, directory: str | os.PathLike) -> dict[str, P
         "files": {k: p.name for k, p in files.items()},
         "note": "truth_x is on the grid of frame 0 / energy 0 (the alignment reference); NaN outside particles"})
     return files
+
+
+# ---------------------------------------------------------------------------------------------------- phantom family
+Range = tuple[float, float]
+
+
+class PhantomFamily(BaseModel):
+    """Ranges from which :func:`draw_phantom_config` draws STXM phantoms: what real data varies in.
+
+    Every value of a variant is drawn uniformly from its range (``i0_counts`` log-uniformly, ``n_particles`` as an
+    integer, ends included); a range (a, a) fixes the value. Size, frames, pixel size, dwell and the
+    ptychography reference's noise are not drawn: they come from the base configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    i0_counts: Range = Field((80.0, 400.0), description="incident counts per pixel (photon-limited to moderate)")
+    thickness_low_um: Range = Field((0.04, 0.10), description="thinnest platelet, um")
+    thickness_span_um: Range = Field((0.03, 0.10), description="thickest minus thinnest platelet, um")
+    n_particles: Range = Field((2, 9), description="platelets in the field (fewer: larger, 2 x 2 or 3 x 3 grid)")
+    particle_scale: Range = Field((0.8, 1.2), description="platelet radius, times the default")
+    drift_px: Range = Field((0.3, 2.0), description="sd of the drift between frames and (half) between energies")
+    line_gain_sd: Range = Field((0.01, 0.08), description="per scan line flux change, sd")
+    line_offset_sd: Range = Field((0.0, 0.01), description="per scan line additive offset, fraction of I0, sd")
+    row_drift: Range = Field((0.0, 0.06), description="I0 ramp across one image's scan, sd")
+    background_od_sd: Range = Field((0.0, 0.02), description="smooth support OD around and under the particles, sd")
+    energy_shift_ev: Range = Field((-0.3, 0.3), description="each energy moved from the base's (the user's choice "
+                                   "around the LiFePO4 and FePO4 peaks, recorded in the file)")
+    energy_offset_ev: Range = Field((0.0, 0.0), description="energy calibration error, not recorded in the file "
+                                    "(not drawn by default: see docs/xray.md)")
+    current: Range = Field((2.0, 4.0), description="Cahn-Hilliard-reaction insertion rate (how fast domains grow)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _ordered(cls, value: Any) -> Any:
+        """Every range is (low, high) with finite low <= high."""
+        if isinstance(value, tuple):
+            if not (len(value) == 2 and all(math.isfinite(v) for v in value) and value[0] <= value[1]):
+                raise ValueError(f"give a range (low, high) with finite low <= high, got {value}")
+        return value
+
+    def ranges(self) -> dict[str, Range]:
+        """Return every drawn range by name (JSON-ready)."""
+        return {k: v for k, v in self.model_dump().items() if isinstance(v, tuple)}
+
+
+def draw_phantom_config(rng: int | np.random.SeedSequence | np.random.Generator, *,
+                        base: PhantomConfig | None = None, family: PhantomFamily | None = None) -> PhantomConfig:
+    """Draw one phantom of the family: a :class:`PhantomConfig` with every ranged setting drawn from ``rng``.
+
+    Parameters
+    ----------
+    rng : int, SeedSequence or Generator
+        Seed of the draw; the drawn phantom's own ``seed`` (particles, domains, noise) is drawn from it too.
+    base : PhantomConfig, optional
+        Size, frames, pixel size, dwell, Cahn-Hilliard step and the energies the shifts are applied to.
+    family : PhantomFamily, optional
+        The ranges (default :class:`PhantomFamily`).
+
+    Returns
+    -------
+    PhantomConfig
+        The variant.
+
+    Raises
+    ------
+    InputError
+        If the drawn energies leave the built-in spectra or come closer than 0.5 eV to each other.
+    """
+    base = base or PhantomConfig()
+    fam = family or PhantomFamily()
+    gen = np.random.default_rng(rng)
+
+    def uniform(r: Range) -> float:
+        return float(gen.uniform(r[0], r[1])) if r[1] > r[0] else float(r[0])
+
+    i0 = float(np.exp(uniform((math.log(fam.i0_counts[0]), math.log(fam.i0_counts[1])))))
+    low = uniform(fam.thickness_low_um)
+    span = uniform(fam.thickness_span_um)
+    n_particles = int(gen.integers(int(fam.n_particles[0]), int(fam.n_particles[1]) + 1))
+    energies = tuple(round(e + uniform(fam.energy_shift_ev), 3) for e in base.energies_ev)
+    if len(energies) > 1 and float(np.min(np.diff(np.sort(energies)))) < 0.5:
+        raise InputError(f"the drawn energies {energies} eV lie within 0.5 eV of each other; narrow "
+                         "energy_shift_ev or space the base energies further")
+    values = {"i0_counts": i0, "thickness_um": (low, low + span), "n_particles": n_particles,
+              "energies_ev": energies, "particle_scale": uniform(fam.particle_scale),
+              **{k: uniform(getattr(fam, k)) for k in ("drift_px", "line_gain_sd", "line_offset_sd", "row_drift",
+                                                       "background_od_sd", "energy_offset_ev", "current")},
+              "seed": int(gen.integers(2**31 - 1))}
+    try:
+        return PhantomConfig.model_validate(base.model_dump() | values)
+    except ValueError as exc:
+        raise InputError(f"a drawn phantom is not valid ({exc}); narrow the family's ranges") from None
+
+
+def phantom_family(n: int, *, base: PhantomConfig | None = None, family: PhantomFamily | None = None,
+                   seed: int = 0) -> list[PhantomConfig]:
+    """Return ``n`` phantoms of the family: the base itself first, then ``n - 1`` drawn ones.
+
+    Variant ``k >= 1`` is drawn from the ``k``-th child of ``SeedSequence(seed)``, so a variant does not change
+    when ``n`` does.
+
+    Parameters
+    ----------
+    n : int
+        Variants (>= 1).
+    base : PhantomConfig, optional
+        Variant 0, and the settings the draws keep (see :func:`draw_phantom_config`).
+    family : PhantomFamily, optional
+        The ranges.
+    seed : int
+        Seed of the family.
+
+    Returns
+    -------
+    list of PhantomConfig
+    """
+    if n < 1:
+        raise InputError(f"--variants {n}: give 1 or more")
+    base = base or PhantomConfig()
+    children = np.random.SeedSequence(seed).spawn(n - 1)
+    return [base, *(draw_phantom_config(c, base=base, family=family) for c in children)]
 
 
 # -------------------------------------------------------------------------------------------------------- pipeline
@@ -1544,8 +1700,167 @@ def _benchmark_result(rows: list[dict[str, Any]], table: Any, cfg: BenchmarkConf
               "psnr_gain_vs_reference_db": lambda v: v >= 3}
     for key, entry in targets.items():
         entry["met"] = bool(checks[key](entry["value"]))
+        entry["margin"] = float(TARGET_MARGINS[key](entry["value"]))
     return {"rows": rows, "targets": targets, "particle_bias": bias, "reference_comparison": table.as_dict(),
             "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "phantom_seed": phantom.config.seed}
+
+
+#: How far each benchmark figure is inside its target (negative: missed); the worst variant has the smallest.
+TARGET_MARGINS: dict[str, Any] = {
+    "rmse_ratio_raw_over_denoised": lambda v: v - 3, "mean_bias_denoised": lambda v: 0.01 - abs(v),
+    "mean_bias_raw": lambda v: 0.01 - abs(v), "max_abs_bias_denoised": lambda v: 0.01 - v,
+    "max_abs_bias_raw": lambda v: 0.01 - v, "coverage_raw": lambda v: min(v - 0.9, 0.98 - v),
+    "coverage_denoised": lambda v: min(v - 0.9, 0.98 - v), "stripe_share_removed": lambda v: v - 0.8,
+    "psnr_gain_vs_reference_db": lambda v: v - 3}
+
+
+def benchmark_stxm_family(output: str | os.PathLike, *, variants: int, config: BenchmarkConfig | None = None,
+                          family: PhantomFamily | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Run :func:`benchmark_stxm` on ``variants`` phantoms of the family; the worst case, median and spread.
+
+    Variant 0 is ``config.phantom`` itself (the single benchmark's phantom), variants 1 ... are drawn by
+    :func:`phantom_family` from ``config.seed``. Each variant's own report goes to ``output/variant_NN/``; the
+    family's ``report.md`` and ``results.json`` to ``output``.
+
+    Parameters
+    ----------
+    output : str or path
+        Folder.
+    variants : int
+        Phantoms (>= 1).
+    config : BenchmarkConfig, optional
+        Denoiser and base phantom settings (the same for every variant but the phantom).
+    family : PhantomFamily, optional
+        Ranges of the drawn settings.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    dict
+        ``variants`` (each variant's phantom settings and figures, or why it did not run), ``summary`` (per
+        target: worst value and its variant, median, min, max, sd, met on the worst), ``met_on_worst`` (all
+        targets, and every variant ran), ``family`` (the ranges), ``config``, ``seed``.
+    """
+    cfg = config or BenchmarkConfig()
+    fam = family or PhantomFamily()
+    configs = phantom_family(variants, base=cfg.phantom, family=fam, seed=cfg.seed)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    for k, pcfg in enumerate(configs):
+        def sub(fraction: float, message: str, k: int = k) -> None:
+            if progress:
+                progress((k + fraction) / len(configs), f"variant {k}: {message}")
+
+        started = time.perf_counter()
+        record: dict[str, Any] = {"variant": k, "phantom": pcfg.model_dump(mode="json"), "folder": f"variant_{k:02d}"}
+        try:
+            result = benchmark_stxm(out / record["folder"], config=cfg.model_copy(update={"phantom": pcfg}),
+                                    progress=sub)
+        except InputError as exc:
+            record["not_run"] = str(exc)
+        else:
+            record["targets"] = {key: {"value": v["value"], "met": v["met"], "margin": v["margin"]}
+                                 for key, v in result["targets"].items()}
+        record["seconds"] = time.perf_counter() - started
+        records.append(record)
+    summary = _family_summary(records)
+    failed = [r["variant"] for r in records if "not_run" in r]
+    result = {"variants": records, "summary": summary, "failed_variants": failed,
+              "met_on_worst": bool(summary) and not failed and all(v["met_on_worst"] for v in summary.values()),
+              "family": fam.ranges(), "config": cfg.model_dump(mode="json"), "seed": cfg.seed,
+              "n_variants": variants}
+    write_json_file(out / "results.json", result)
+    _family_report(out, result)
+    if progress:
+        progress(1.0, "benchmark done")
+    return result
+
+
+def _family_summary(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per target over the variants that ran: worst (smallest margin), median, min, max, sd, met on the worst."""
+    ran = [r for r in records if "targets" in r]
+    summary: dict[str, dict[str, Any]] = {}
+    for key in ran[0]["targets"] if ran else []:
+        values = np.array([r["targets"][key]["value"] for r in ran], float)
+        margins = np.array([r["targets"][key]["margin"] for r in ran], float)
+        worst = int(np.nanargmin(np.where(np.isfinite(margins), margins, -np.inf)))
+        summary[key] = {"worst": float(values[worst]), "worst_variant": ran[worst]["variant"],
+                        "median": float(np.nanmedian(values)), "min": float(np.nanmin(values)),
+                        "max": float(np.nanmax(values)),
+                        "sd": float(np.nanstd(values, ddof=1)) if len(values) > 1 else float("nan"),
+                        "met_on_worst": bool(ran[worst]["targets"][key]["met"]),
+                        "variants_met": int(sum(r["targets"][key]["met"] for r in ran)), "variants": len(ran)}
+    return summary
+
+
+#: The wanted range of each target, as the single benchmark words it (for the family's table).
+_WANTED = {"rmse_ratio_raw_over_denoised": ">= 3", "mean_bias_denoised": "|.| < 0.01",
+           "mean_bias_raw": "|.| < 0.01", "max_abs_bias_denoised": "< 0.01", "max_abs_bias_raw": "< 0.01",
+           "coverage_raw": "0.90-0.98", "coverage_denoised": "0.90-0.98", "stripe_share_removed": ">= 0.8",
+           "psnr_gain_vs_reference_db": ">= 3 dB"}
+
+
+#: The figures shown per variant: column -> target key.
+_VARIANT_FIGURES = {"x RMSE ratio": "rmse_ratio_raw_over_denoised", "coverage den.": "coverage_denoised",
+                    "coverage raw": "coverage_raw", "max bias den.": "max_abs_bias_denoised",
+                    "max bias raw": "max_abs_bias_raw", "stripes removed": "stripe_share_removed",
+                    "PSNR gain dB": "psnr_gain_vs_reference_db"}
+
+
+def family_rows(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the family benchmark's two tables: per target (worst / median / spread) and per variant.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`benchmark_stxm_family`.
+
+    Returns
+    -------
+    (list of dict, list of dict)
+        Target rows and variant rows, ready for a printed or markdown table.
+    """
+    targets = [{"target": k, "wanted": _WANTED.get(k, ""), "worst": v["worst"], "worst variant": v["worst_variant"],
+                "median": v["median"], "min": v["min"], "max": v["max"], "sd": v["sd"],
+                "met (variants)": f"{v['variants_met']}/{v['variants']}", "met on worst": v["met_on_worst"]}
+               for k, v in result["summary"].items()]
+    variants = []
+    for r in result["variants"]:
+        p = r["phantom"]
+        row = {"variant": r["variant"], "seed": p["seed"], "I0": round(p["i0_counts"], 1),
+               "t um": f"{p['thickness_um'][0]:.3f}-{p['thickness_um'][1]:.3f}", "particles": p["n_particles"],
+               "scale": round(p["particle_scale"], 2), "drift px": round(p["drift_px"], 2),
+               "line gain": round(p["line_gain_sd"], 3), "line offset": round(p["line_offset_sd"], 4),
+               "row drift": round(p["row_drift"], 3), "support OD": round(p["background_od_sd"], 4),
+               "energies eV": "/".join(f"{e:g}" for e in p["energies_ev"])}
+        t = r.get("targets", {})
+        row |= {label: t[key]["value"] if key in t else None for label, key in _VARIANT_FIGURES.items()}
+        row["s"] = round(r["seconds"], 1)
+        variants.append(row)
+    return targets, variants
+
+
+def _family_report(out: Path, result: dict[str, Any]) -> None:
+    from ..report import markdown_table
+
+    targets, variants = family_rows(result)
+    cfg = result["config"]
+    ranges = [{"setting": k, "low": v[0], "high": v[1]} for k, v in result["family"].items()]
+    failed = [f"variant {r['variant']}: {r['not_run']}" for r in result["variants"] if "not_run" in r]
+    lines = [f"# STXM composition benchmark over {result['n_variants']} phantoms of the family", "",
+             f"Method {cfg['method']}, seed {result['seed']}, {cfg['bias_draws']} extra noise draws per variant; "
+             "variant 0 is the single benchmark's phantom. Each variant's report: variant_NN/report.md.", "",
+             markdown_table(targets), "",
+             ("Every target met on the worst variant." if result["met_on_worst"] else
+              "Not met on the worst variant: " + ", ".join(
+                  [f"{k} ({v['worst']:.4g}, variant {v['worst_variant']})"
+                   for k, v in result["summary"].items() if not v["met_on_worst"]]
+                  + (["a variant did not run"] if failed else []))
+              + "."), "", *(f"- not run: {f}" for f in failed), "",
+             markdown_table(variants), "", "The family's ranges:", "", markdown_table(ranges), ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 def plot_maps(maps: dict[str, np.ndarray], path: Path, *, title: str = "") -> Path:
