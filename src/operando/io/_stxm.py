@@ -11,6 +11,15 @@ Format facts (the real BESSY II MAXYMUS files in ``shared/data/stxm`` follow the
   ``base_a.xim`` (one image), ``base_a000.xim`` (channel letter + energy index, mapped through the ``ImageNNN``
   lines), ``base_a0000.xim`` (energy index + region digit, multi-region stacks), ``base_a0.xim`` (multi-region
   image); point spectra are ``base_0.xsp`` (one per region, ``energy<TAB>counts<TAB>`` lines).
+
+The per-image entries come in two spellings: ``ImageNNN = {...}`` (BESSY II, CLS) and ``ImageNNN_R = {...; Energy
+= ..; ZP_dest= ..; ...}`` (ALS COSMIC, R the region). NNN is the number of the image *file* (``base_aNNN.xim``); in a
+stack cut down to some energies, or aborted part-way, it is not the position in ``StackAxis.Points``: the COSMIC
+file ``stxm-scan.hdr`` lists two energies (853, 857.75 eV) with ``Image003_0`` and ``Image019_0`` and the files
+``stxm-scan_a003.xim`` and ``stxm-scan_a019.xim``. Which file holds which energy is decided in this order, the first
+rule the header's measured energies agree with winning (:func:`_image_plan`): NNN is the stack position; the
+entries in file order are the stack's energies in order; each entry's measured energy picks the nearest stack
+energy. Energies the header lists without an image file (an aborted scan) are left out with a warning naming them.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from .._stack import Metadata, Stack
 from ._formats import Raw
 
 _TOKEN = re.compile(r'\s*(?:(?P<sym>[{}()=;,])|"(?P<str>[^"]*)"|(?P<word>[^\s{}()=;,"]+))')
-_IMAGE_KEY = re.compile(r"^Image(\d+)$")
+_IMAGE_KEY = re.compile(r"^Image(\d+)(?:_(\d+))?$")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -187,7 +196,7 @@ def _scan(header: dict[str, Any], file: Path, region: int) -> _Scan:
     chans = [c.get("Name", f"channel{i}") for i, c in enumerate(sd.get("Channels", [])) if isinstance(c, dict)]
     stack_axis = sd.get("StackAxis", {})
     energies = [float(v) for v in stack_axis.get("Points", [])] if isinstance(stack_axis, dict) else []
-    images = {int(m.group(1)): v for k, v in header.items() if (m := _IMAGE_KEY.match(k)) and isinstance(v, dict)}
+    images = _image_entries(header, region)
     x_um = _axis_points(reg.get("PAxis"), file, "PAxis")
     y_um = _axis_points(reg.get("QAxis"), file, "QAxis") if "QAxis" in reg else np.zeros(1)
     return _Scan(str(sd.get("Type", "")), str(sd.get("Flags", "")), len(regions), chans or ["counts"], energies,
@@ -235,16 +244,70 @@ def read_xim(file: Path, shape: tuple[int, int]) -> np.ndarray:
     return data
 
 
-def _frame_indices(scan: _Scan, file: Path) -> list[int]:
-    """Energy indices of the images, from the ImageNNN lines (they need not start at 0 or be contiguous)."""
+def _image_entries(header: dict[str, Any], region: int) -> dict[int, dict[str, Any]]:
+    """Return one region's per-image entries by file number: ``ImageNNN`` (all regions), ``ImageNNN_R``."""
+    images: dict[int, dict[str, Any]] = {}
+    for key, value in header.items():
+        m = _IMAGE_KEY.match(key)
+        if m and isinstance(value, dict) and (m.group(2) is None or int(m.group(2)) == region):
+            images[int(m.group(1))] = value
+    return images
+
+
+def _measured(entry: dict[str, Any]) -> float | None:
+    value = entry.get("Energy")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _image_plan(scan: _Scan, file: Path) -> tuple[list[tuple[int, int]], str]:
+    """Pairs (stack position, image file number) the header names, and the rule that matched them.
+
+    The rules, in order (the first one the entries' measured energies agree with wins; a constant offset between
+    measured and nominal energies, a monochromator calibration, is allowed): the file number is the stack position
+    (BESSY II, CLS, full COSMIC stacks, stacks aborted part-way); the entries in file order are the stack's energies
+    in order (COSMIC stacks cut down to some energies: ``Image003_0``, ``Image019_0`` for two energies); each
+    entry's measured energy picks the nearest stack energy.
+    """
     n_e = max(len(scan.energies), 1)
-    if not scan.images or (n_e == 1 and len(scan.images) == 1):
-        return list(range(n_e))
-    indices = sorted(scan.images)
-    if len(indices) > n_e or indices[-1] >= n_e:
-        raise InputError(f"{file}: the header has {len(indices)} ImageNNN lines up to Image{indices[-1]} but "
-                         f"StackAxis lists {n_e} energies; the energy counts are inconsistent")
-    return indices
+    if not scan.images:
+        return [(i, i) for i in range(n_e)], "file number = stack position (no ImageNNN entries)"
+    numbers = sorted(scan.images)
+    if n_e == 1:
+        if len(numbers) > 1:
+            raise InputError(f"{file}: the header has {len(numbers)} ImageNNN entries (Image{numbers[0]:03d} .. "
+                             f"Image{numbers[-1]:03d}) but StackAxis lists one energy; the header is inconsistent")
+        return [(0, numbers[0])], "one image"
+    nominal = np.asarray(scan.energies, dtype=float)
+    steps = np.diff(np.unique(nominal))
+    tol = max(0.5 * float(steps.min()) if steps.size else 0.0, 0.05)
+    measured = {n: _measured(scan.images[n]) for n in numbers}
+
+    def agrees(pairs: list[tuple[int, int]]) -> bool:
+        return all(measured[n] is None or abs(measured[n] - nominal[p]) <= tol for p, n in pairs)  # type: ignore[operator]
+
+    positional = [(n, n) for n in numbers] if numbers[-1] < n_e else None
+    ordered = list(enumerate(numbers)) if len(numbers) == n_e else None
+    if positional and agrees(positional):
+        return positional, "file number = stack position"
+    if ordered and agrees(ordered):
+        return ordered, "entries in file order = StackAxis energies in order (file numbers of the full stack)"
+    if all(measured[n] is not None for n in numbers):
+        positions = [int(np.argmin(np.abs(nominal - measured[n]))) for n in numbers]  # type: ignore[operator]
+        pairs = list(zip(positions, numbers, strict=True))
+        if agrees(pairs) and len(set(positions)) == len(positions):
+            return sorted(pairs), "measured energy of each entry = nearest StackAxis energy"
+    fallback = positional or ordered
+    if fallback:  # a monochromator offset larger than half a step: the layout decides, the offset is reported
+        offsets = [measured[n] - nominal[p] for p, n in fallback if measured[n] is not None]  # type: ignore[operator]
+        warnings.warn(f"{file}: the measured energies of the ImageNNN entries differ from the StackAxis energies by "
+                      f"{min(offsets):+.3g} to {max(offsets):+.3g} eV (more than half an energy step); the images "
+                      "are matched to the energies by their file numbers", UserWarning, stacklevel=5)
+        return fallback, ("file number = stack position" if fallback is positional else
+                          "entries in file order = StackAxis energies in order") + " (measured energies disagree)"
+    raise InputError(f"{file}: cannot tell which image file holds which energy: {len(numbers)} ImageNNN entries "
+                     f"(files {numbers[0]:03d} .. {numbers[-1]:03d}) for {n_e} StackAxis energies, and their measured "
+                     "energies match neither the file numbers, nor the stack's order, nor one stack energy each; "
+                     "the header is inconsistent (edited, or belongs to another scan)")
 
 
 def _image_file(file: Path, scan: _Scan, channel: int, region: int, index: int) -> Path:
@@ -257,9 +320,48 @@ def _image_file(file: Path, scan: _Scan, channel: int, region: int, index: int) 
         name = f"{base.name}_{letter}{index:03d}.xim"
     else:
         name = f"{base.name}_{letter}.xim"
-        if not (file.parent / name).exists() and (file.parent / f"{base.name}_{letter}000.xim").exists():
-            name = f"{base.name}_{letter}000.xim"
+        for other in (f"{base.name}_{letter}000.xim", f"{base.name}_{letter}{index:03d}.xim"):
+            if not (file.parent / name).exists() and (file.parent / other).exists():
+                name = other
     return file.parent / name
+
+
+@dataclass(frozen=True)
+class _Dropped:
+    name: str
+    reason: str
+
+
+def _read_images(file: Path, scan: _Scan, channel: int, region: int, pairs: list[tuple[int, int]],
+                 shape: tuple[int, int]) -> tuple[list[tuple[int, int]], list[np.ndarray], list[int], _Dropped | None]:
+    """Read the image files the header names that exist; a stack read as far as it goes.
+
+    Returns the pairs read, their images, the stack positions left out (no entry, or no file) and the last image
+    dropped because it is incomplete (an aborted scan stops while writing it), if any. A stack with no image file
+    at all, and an incomplete image other than the last one of an incomplete stack, are refused.
+    """
+    n_e = max(len(scan.energies), 1)
+    paths = [(p, n, _image_file(file, scan, channel, region, n)) for p, n in pairs]
+    present = [(p, n, path) for p, n, path in paths if path.exists()]
+    if not present:
+        read_xim(paths[0][2] if paths else _image_file(file, scan, channel, region, 0), shape)  # the one-line error
+    named = {p for p, _ in pairs}
+    missing = sorted(set(range(n_e)) - named) + [p for p, _, path in paths if not path.exists()]
+    kept: list[tuple[int, int]] = []
+    frames: list[np.ndarray] = []
+    dropped = None
+    last = max(present, key=lambda item: item[1])[1]  # the highest file number was written last
+    for p, n, path in present:
+        try:
+            frames.append(read_xim(path, shape))
+        except InputError as exc:
+            if n != last or not missing or len(present) == 1:
+                raise
+            dropped = _Dropped(path.name, str(exc).split(": ", 1)[-1].split(";")[0])
+            missing.append(p)
+            continue
+        kept.append((p, n))
+    return kept, frames, sorted(missing), dropped
 
 
 def _dwell_ms(header: dict[str, Any], energies: list[float]) -> tuple[list[float] | None, list[Any]]:
@@ -292,12 +394,14 @@ def _compact(values: list[float] | None) -> float | list[float] | None:
     return values[0] if values and len(set(values)) == 1 else values
 
 
-def _meta(header: dict[str, Any], scan: _Scan, indices: list[int], file: Path, channel: int, region: int
-          ) -> dict[str, Any]:
+def _meta(header: dict[str, Any], scan: _Scan, pairs: list[tuple[int, int]], file: Path, channel: int,
+          region: int) -> dict[str, Any]:
     dwell, junk = _dwell_ms(header, scan.energies)
+    indices = [p for p, _ in pairs]
+    numbers = [n for _, n in pairs]
     energies = [scan.energies[i] for i in indices] if scan.energies else []
-    measured = [scan.images.get(i, {}).get("Energy") for i in indices]
-    ring = [scan.images.get(i, {}).get("StorageRingCurrent", header.get("StorageRingCurrent")) for i in indices]
+    measured = [scan.images.get(n, {}).get("Energy") for n in numbers]
+    ring = [scan.images.get(n, {}).get("StorageRingCurrent", header.get("StorageRingCurrent")) for n in numbers]
     x_step, y_step = _step(scan.x_um), _step(scan.y_um)
     extra: dict[str, Any] = {
         "format": "STXM_Control .hdr/.xim",
@@ -306,6 +410,7 @@ def _meta(header: dict[str, Any], scan: _Scan, indices: list[int], file: Path, c
         "region": region,
         "n_regions": scan.n_regions,
         "image_indices": indices,
+        "image_files": numbers,
         "x_um": [float(scan.x_um[0]), float(scan.x_um[-1])],
         "y_um": [float(scan.y_um[0]), float(scan.y_um[-1])],
         "pixel_size_x_um": x_step,
@@ -359,11 +464,19 @@ def read_hdr(file: Path, *, region: int = 0, channel: int = 0) -> Raw:
     if scan.kind.endswith("Line Scan"):
         raise InputError(f"{file}: {scan.kind!r} scans are not read yet; operando reads image scans, image "
                          "stacks and point spectra")
-    indices = _frame_indices(scan, file)
+    pairs, rule = _image_plan(scan, file)
     shape = (scan.y_um.size, scan.x_um.size)
-    frames = [read_xim(_image_file(file, scan, channel, region, i), shape) for i in indices]
+    pairs, frames, missing, dropped = _read_images(file, scan, channel, region, pairs, shape)
     data = np.stack(frames).astype(np.result_type(*frames))
-    meta = _meta(header, scan, indices, file, channel, region)
+    meta = _meta(header, scan, pairs, file, channel, region)
+    meta["extra"]["image_mapping"] = rule
+    if missing:
+        lost = [scan.energies[i] for i in missing]
+        meta["extra"]["missing_energies_ev"] = lost
+        why = f" (the last image, {dropped.name}, is incomplete: {dropped.reason})" if dropped else ""
+        warnings.warn(f"{file}: the header lists {len(scan.energies)} energies, {len(frames)} images were found "
+                      f"(an aborted or cut-down stack){why}; read the {len(frames)}, missing "
+                      f"{', '.join(f'{e:g}' for e in lost)} eV", UserWarning, stacklevel=4)
     if scan.n_regions > 1:
         warnings.warn(f"{file}: the scan has {scan.n_regions} regions; read region {region} "
                       "(operando.io.read_stxm(path, region=k) reads another)", UserWarning, stacklevel=4)
