@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -67,6 +68,26 @@ FORMATS: tuple[FileFormat, ...] = (
     FileFormat("frames", (), "a folder or glob of numbered TIFF/PNG/JPEG frames", "._frames"),
 )
 
+#: A folder or glob whose files are all Xradia ``.xrm`` / ``.txrm``: an energy series, read by the Xradia module.
+#: Named ``frames`` like every folder or glob (no single file to check, not writable).
+XRM_SERIES = FileFormat("frames", (".xrm", ".txrm"), "a folder or glob of Xradia .xrm frames (an energy series)",
+                        "._xrm")
+_XRADIA_INNER = re.compile(r"^(?P<file>.+\.t?xrm):/?(?P<inner>reference)$", re.IGNORECASE)
+
+
+def _all_xradia(pattern: Path) -> bool:
+    """Return True when a folder or glob names files and every one of them is an Xradia ``.xrm`` / ``.txrm``."""
+    import glob
+
+    text = os.fspath(pattern)
+    try:
+        names = [p.name for p in Path(text).iterdir() if p.is_file()] if Path(text).is_dir() else [
+            Path(p).name for p in glob.glob(text)]
+    except OSError:
+        return False
+    names = [n for n in names if not n.startswith(".")]
+    return bool(names) and all(n.lower().endswith(XRM_SERIES.suffixes) for n in names)
+
 
 def supported() -> str:
     """Return a one-line list of the formats operando reads, for error messages.
@@ -90,22 +111,27 @@ def format_of(path: str | os.PathLike) -> tuple[FileFormat, Path, str | None]:
     Returns
     -------
     (FileFormat, Path, str or None)
-        The format (from the file's ending; folders and globs are frame sequences), the file, the inner path.
+        The format (from the file's ending; folders and globs are frame sequences, read as an Xradia energy
+        series when every file in them is ``.xrm`` / ``.txrm``), the file, the inner path (``scan.txrm:/reference``:
+        the reference a ``.txrm`` embeds).
 
     Raises
     ------
     InputError
         For an ending that no registered format reads.
     """
+    xradia = _XRADIA_INNER.match(os.fspath(path))
+    if xradia:  # scan.txrm:/reference, the reference a .txrm embeds
+        return next(f for f in FORMATS if f.name == "xrm"), Path(xradia.group("file")), xradia.group("inner")
     file, inner = split_internal_path(path)
     by_name = {f.name: f for f in FORMATS}
     if is_pattern(file):
-        return by_name["frames"], file, inner
+        return (XRM_SERIES if _all_xradia(file) else by_name["frames"]), file, inner
     name = file.name.lower()
     for fmt in FORMATS:
         if any(name.endswith(s) for s in fmt.suffixes):
             return fmt, file, inner
     if file.is_dir():
-        return by_name["frames"], file, inner
+        return (XRM_SERIES if _all_xradia(file) else by_name["frames"]), file, inner
     suffix = file.suffix or "(no extension)"
     raise InputError(f"{file}: unknown file type {suffix!r}; operando reads {supported()}")
