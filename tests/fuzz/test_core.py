@@ -40,6 +40,7 @@ def library(tmp_path_factory) -> Path:
     _tif(d / "nan.tif", nan)
     _tif(d / "allnan.tif", np.full((8, 32, 32), np.nan, np.float32))
     _tif(d / "neg.tif", noisy - 1)
+    _tif(d / "frozen.tif", np.repeat(noisy[:1], 6, axis=0))
     _tif(d / "one.tif", noisy[:1])
     _tif(d / "px.tif", noisy[:, :1, :1])
     _tif(d / "two.tif", (0.5 + 0.1 * rng.standard_normal((8, 2, 32, 32))).astype(np.float32), axes="TCYX")
@@ -180,6 +181,7 @@ REFUSED = [
     ("learn neg.tif -o r.json --frame-interval 1", "concentrations"),
     ("learn const.tif -o r.json --frame-interval 1", "constant"),
     ("learn one.tif -o r.json --frame-interval 1", "--window"),
+    ("learn frozen.tif -o r.json --frame-interval 1", "same image"),
     ("learn noisy.tif -o r.json --frame-interval 1 --window 100", "--window"),
     ("learn px.tif -o r.json --frame-interval 1", "too small"),
     ("corrupt nan.tif -o c.tif --noise gaussian:0.1", "nan"),

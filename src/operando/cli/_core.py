@@ -533,6 +533,7 @@ def learn(
         bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
         fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness, time_budget_s=time_budget)
     stack = read(input, axes=axes)
+    _check_evolves(stack, input)
     with lazy_progress("learning") as update:
         result = learn_physics(stack, config, rng=seed, progress=update)
     result.save_json(output)
@@ -600,6 +601,21 @@ def benchmark_physics_cmd(
                                  denoise_ensemble=ensemble, seed=seed, progress=update)
     print_rows(rows, "physics benchmark")
     console.print(f"report: {output / 'report.md'}")
+
+
+def _check_evolves(stack: Any, source: Path) -> None:
+    """Refuse a video in which nothing changes (the library's fit would only report that it did not move)."""
+    import numpy as np
+
+    data = np.asarray(stack.data)
+    if data.size and np.isfinite(data).all() and np.ptp(data) == 0:
+        raise InputError(f"{source}: the video is constant (every pixel {data.flat[0]:.4g}): there is no pattern or "
+                         "change to learn mu_h and D from; give a video in which the concentration evolves")
+    if "T" in stack.axes and stack.size("T") > 1:
+        frames = np.moveaxis(data, stack.axes.index("T"), 0)
+        if np.all(frames == frames[:1]):
+            raise InputError(f"{source}: every frame is the same image: nothing evolves, so mu_h and D cannot be "
+                             "learned; give a video in which the concentration changes between frames")
 
 
 def _check_noises(noises: list[str] | None) -> None:
