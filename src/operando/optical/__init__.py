@@ -5,13 +5,40 @@ calibration (:func:`video_rgb`, :func:`correct_colour`), colour restoration of d
 (:func:`restore_colour`), weight-free segmentation carried through time (:func:`segment_particles`,
 :func:`propagate_labels`), CIELAB stage classification (:func:`fit_stage_model`, :func:`classify_pixels`,
 :func:`apply_hysteresis`), per-particle tables (:func:`measure_particles`), population statistics, the graphite
-phantom (:func:`simulate_graphite_phantom`) and optional deep-learning adapters.
+phantom and its family (:func:`simulate_graphite_phantom`, :func:`draw_variant`), particles found against a
+fitted background (:func:`find_particles`) and optional deep-learning adapters.
 """
 
 from ._adapters import segment_cellpose, segment_stardist
-from ._colour import ColourCorrection, check_colour_video, correct_colour, fit_smooth_field, video_rgb
+from ._colour import (
+    ColourCorrection,
+    check_colour_video,
+    choose_background_model,
+    correct_colour,
+    fit_smooth_field,
+    video_rgb,
+)
+from ._foreground import (
+    BackgroundFit,
+    Foreground,
+    contrast_channel,
+    contrast_threshold,
+    find_particles,
+    fit_background,
+    flat_field,
+)
 from ._particles import ParticleTable, measure_particles, transition_frames
-from ._phantom import MIN_PHANTOM_SIZE, PHANTOM_COLOURS, GraphitePhantom, concrete_seed, simulate_graphite_phantom
+from ._phantom import (
+    BACKGROUND_CLASSES,
+    MIN_PHANTOM_SIZE,
+    PHANTOM_COLOURS,
+    VARIANT_RANGES,
+    GraphitePhantom,
+    background_class,
+    concrete_seed,
+    draw_variant,
+    simulate_graphite_phantom,
+)
 from ._population import TransitionTrend, population_density, stage_fractions_over_time, transition_trend
 from ._restore import estimate_noise_variance, restore_colour
 from ._segment import (
@@ -37,6 +64,9 @@ from ._stages import (
 )
 
 __all__ = [
+    "BACKGROUND_CLASSES", "VARIANT_RANGES", "BackgroundFit", "Foreground", "background_class",
+    "choose_background_model", "contrast_channel", "contrast_threshold", "draw_variant", "find_particles",
+    "fit_background", "flat_field",
     "DEFAULT_CBAR", "MIN_PHANTOM_SIZE", "PHANTOM_COLOURS", "STAGE_CODES", "STAGE_LEGEND", "ColourCorrection",
     "GraphitePhantom", "ParticleTable", "Segmentation", "StageModel", "TransitionTrend", "apply_hysteresis",
     "check_colour_video", "choose_channel",

@@ -161,8 +161,9 @@ class ColourCorrection:
         Per-frame lamp gain (1 = the median frame).
     veil : ndarray, shape (Y, X, 3)
         The haze veil subtracted (after flicker correction).
-    illumination : ndarray, shape (Y, X)
-        The illumination field divided out (mean 1 over the reference particles).
+    illumination : ndarray, shape (Y, X) or (Y, X, 3)
+        The illumination field divided out (mean 1 over the reference particles; with ``model="flat"`` one
+        field per channel, mean 1 over the background).
     white : ndarray, shape (3,)
         Per-channel white-balance gains applied.
     scale : float
@@ -190,7 +191,8 @@ class ColourCorrection:
             The corrected frames, float32.
         """
         out = rgb / self.flicker[:, None, None, None] - self.veil
-        out = out / np.maximum(self.illumination, 0.05)[None, ..., None] * self.white
+        field = self.illumination if self.illumination.ndim == 3 else self.illumination[..., None]
+        out = out / np.maximum(field, 0.05)[None] * self.white
         return (out * self.scale).astype(np.float32)
 
 
@@ -209,8 +211,17 @@ def correct_colour(
     haze: bool = True,
     flatten: bool = True,
     white_region: np.ndarray | None = None,
+    model: str = "dark",
 ) -> ColourCorrection:
     """Remove lamp flicker, haze and uneven illumination, and white balance, from RGB frames.
+
+    Two models of the background: ``dark`` (the image model of this module: what a dark background shows is
+    veil, subtracted; the illumination comes from the reference particles) and ``flat`` (a background of any
+    lightness: each channel is divided by the smooth fit of the background's time median and brought back to
+    the background's mean colour, which removes illumination and the illumination-borne part of the haze
+    together; the veil is left as a uniform offset). Use ``dark`` only where the background is much darker than
+    the particles (:func:`choose_background_model`): subtracting a background as light as the particles leaves
+    them near zero.
 
     Parameters
     ----------
@@ -229,6 +240,10 @@ def correct_colour(
     white_region : ndarray of bool, shape (Y, X), optional
         A region known to be neutral (white or grey) in the scene: each channel is scaled so that its mean
         there is the same. Without it no white balance is applied (gains 1).
+    model : {"dark", "flat"}
+        The background model (above). With ``flat`` the final gain puts the 99.5th percentile of the corrected
+        channel values at 0.95 (so little is clipped by the CIELAB conversion), not the reference particles at
+        luminance 0.5.
 
     Returns
     -------
@@ -246,6 +261,10 @@ def correct_colour(
             gains = (level / np.median(level)).astype(np.float32)
     out = rgb / gains[:, None, None, None]
     veil = np.zeros(rgb.shape[1:], np.float32)
+    if model == "flat":
+        return _flat_correction(out, gains, background, degree, flatten, white_region)
+    if model != "dark":
+        raise InputError(f"unknown background model {model!r}; choose dark or flat")
     if haze:
         median_bg = np.median(out[:: max(1, n_t // 16)], axis=0)
         veil = np.stack([fit_smooth_field(median_bg[..., c], background, degree=degree) for c in range(3)], -1)
@@ -263,3 +282,49 @@ def correct_colour(
     scale = 0.5 / max(float(_luminance(out[reference_frame])[particles].mean()), 1e-6)
     return ColourCorrection(rgb=(out * scale).astype(np.float32), flicker=gains, veil=veil, illumination=field,
                             white=white, scale=scale)
+
+
+def _flat_correction(out: np.ndarray, gains: np.ndarray, background: np.ndarray, degree: int, flatten: bool,
+                     white_region: np.ndarray | None) -> ColourCorrection:
+    """Divide each channel by the smooth fit of the background (the ``flat`` model of :func:`correct_colour`)."""
+    n_t = out.shape[0]
+    field = np.ones(out.shape[1:], np.float32)
+    if flatten:
+        median_bg = np.median(out[:: max(1, n_t // 16)], axis=0)
+        fitted = np.stack([fit_smooth_field(median_bg[..., c], background, degree=degree) for c in range(3)], -1)
+        mean = fitted[background].mean(0)
+        field = (np.maximum(fitted, 0.2 * np.maximum(mean, 1e-4)) / np.maximum(mean, 1e-4)).astype(np.float32)
+        out = out / field[None]
+    white = np.ones(3, np.float32)
+    if white_region is not None:
+        means = out[:, white_region].reshape(-1, 3).mean(0)
+        white = (means.mean() / np.maximum(means, 1e-6)).astype(np.float32)
+        out = out * white
+    top = float(np.percentile(out[:: max(1, n_t // 16)], 99.5))
+    scale = 0.95 / max(top, 1e-6)
+    return ColourCorrection(rgb=(out * scale).astype(np.float32), flicker=gains,
+                            veil=np.zeros(out.shape[1:], np.float32), illumination=field, white=white, scale=scale)
+
+
+def choose_background_model(rgb: np.ndarray, background: np.ndarray, particles: np.ndarray, *,
+                            dark_below: float = 0.5) -> tuple[str, float]:
+    """Choose the background model of :func:`correct_colour` from the time-median frame.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (T, Y, X, 3)
+        Float RGB frames.
+    background, particles : ndarray of bool, shape (Y, X)
+        Background and particle pixels.
+    dark_below : float
+        ``dark`` when the background's median luminance is below this share of the particles'.
+
+    Returns
+    -------
+    (str, float)
+        ``dark`` or ``flat``, and the ratio of the background's luminance to the particles'.
+    """
+    median = np.median(rgb[:: max(1, rgb.shape[0] // 16)], axis=0)
+    lum = _luminance(median)
+    ratio = float(np.median(lum[background]) / max(float(np.median(lum[particles])), 1e-6))
+    return ("dark" if ratio < dark_below else "flat"), ratio

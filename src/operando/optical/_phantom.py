@@ -158,7 +158,7 @@ def _paint_frame(flakes: list[dict], shape: tuple[int, int], progress: np.ndarra
 
 def _render(stages: np.ndarray, labels: np.ndarray, flakes: list[dict], fields: dict, t: int) -> np.ndarray:
     """Render one frame's stage map to RGB in [0, 1] (before camera noise)."""
-    palette = np.array([PHANTOM_COLOURS[k] for k in ("background", "III", "II", "I")], np.float64)
+    palette = fields["palette"]
     rgb = palette[np.minimum(stages, 3)]
     shade = fields["brightness"][labels] * (fields["texture"][..., None] if labels.any() else 1.0)
     edge = ndi.distance_transform_edt(labels > 0)
@@ -177,19 +177,32 @@ def _smooth_noise(shape: tuple[int, int], sigma: float, rng: np.random.Generator
 
 
 def _fields(shape: tuple[int, int], n: int, n_frames: int, illumination: float, haze: float, flicker: float,
-            rng: np.random.Generator) -> dict:
+            rng: np.random.Generator, gradient: float | None = None, palette: np.ndarray | None = None) -> dict:
     """Draw the illumination, haze, flicker and texture fields of the rendering."""
     yy, xx = np.mgrid[: shape[0], : shape[1]] / np.array(shape).reshape(2, 1, 1)
     centre = rng.uniform(0.3, 0.7, 2)
     vignette = 1.0 - illumination * ((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / 0.5
-    gradient = 1.0 + 0.3 * illumination * (xx - 0.5) * rng.choice([-1, 1])
+    depth = 0.3 * illumination if gradient is None else gradient
+    gradient = 1.0 + depth * (xx - 0.5) * rng.choice([-1, 1])
     airlight = np.array([0.55, 0.57, 0.62]) * (1 + 0.15 * _smooth_noise(shape, shape[0] / 4, rng))[..., None]
     return {"illumination": vignette * gradient, "haze": haze, "airlight": airlight,
             "flicker": 1.0 + flicker * rng.standard_normal(n_frames),
             "brightness": np.concatenate([[1.0], rng.normal(1.0, 0.07, n)])[:, None],
             "texture": 1.0 + 0.05 * _smooth_noise(shape, 1.5, rng),
             "bg_texture": 1.0 + 0.1 * _smooth_noise(shape, 3, rng),
-            "psf_px": 0.8}
+            "psf_px": 0.8, "palette": _palette(None) if palette is None else palette}
+
+
+def _palette(colours: dict | None) -> np.ndarray:
+    """Return the (4, 3) render palette (background, III, II, I) from :data:`PHANTOM_COLOURS` updated by ``colours``."""
+    merged = {**PHANTOM_COLOURS, **(colours or {})}
+    bad = sorted(set(merged) - set(PHANTOM_COLOURS))
+    if bad:
+        raise InputError(f"phantom colours name {bad}; use background, III, II and I")
+    out = np.array([merged[k] for k in ("background", "III", "II", "I")], np.float64)
+    if out.shape != (4, 3) or not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
+        raise InputError(f"phantom colours must be RGB triples in [0, 1], got {merged}; give values in that range")
+    return out
 
 
 #: The smallest phantom frame (pixels per side): a particle of the default radius (9 px) must fit inside.
@@ -200,7 +213,7 @@ _PHANTOM_RANGES: dict[str, tuple[float, float, bool]] = {
     "radius_px": (0.0, np.inf, False), "polydispersity": (0.0, 2.0, True), "touching": (0.0, 1.0, True),
     "size_exponent": (0.0, 10.0, True), "drift_px": (0.0, np.inf, True), "swelling": (0.0, 1.0, True),
     "illumination": (0.0, 1.0, True), "haze": (0.0, 1.0, True), "flicker": (0.0, 1.0, True),
-    "photons": (0.0, np.inf, False), "read_noise": (0.0, np.inf, True),
+    "photons": (0.0, np.inf, False), "read_noise": (0.0, np.inf, True), "gradient": (0.0, 1.0, True),
 }
 
 
@@ -237,6 +250,8 @@ def simulate_graphite_phantom(
     flicker: float = 0.03,
     photons: float = 40.0,
     read_noise: float = 0.02,
+    gradient: float | None = None,
+    colours: dict[str, tuple[float, float, float]] | None = None,
     rng: int | np.random.Generator | None = None,
 ) -> GraphitePhantom:
     """Simulate an operando optical video of graphite particles lithiating III -> II -> I, with ground truth.
@@ -271,6 +286,11 @@ def simulate_graphite_phantom(
         Photons per pixel at intensity 1 (Poisson); lower is noisier.
     read_noise : float
         Gaussian camera noise (intensity units, 1 = white).
+    gradient : float, optional
+        Depth of the linear illumination gradient across the frame (default ``0.3 * illumination``).
+    colours : dict, optional
+        RGB colours (0-1) replacing those of :data:`PHANTOM_COLOURS` (keys ``background``, ``III``, ``II``,
+        ``I``): e.g. a background as light as stage III, or brighter than the particles.
     rng : int or Generator, optional
         Seed.
 
@@ -282,7 +302,9 @@ def simulate_graphite_phantom(
     _check_phantom_settings(shape=shape, n_particles=n_particles, n_frames=n_frames, radius_px=radius_px,
                             polydispersity=polydispersity, touching=touching, size_exponent=size_exponent,
                             drift_px=drift_px, swelling=swelling, illumination=illumination, haze=haze,
-                            flicker=flicker, photons=photons, read_noise=read_noise)
+                            flicker=flicker, photons=photons, read_noise=read_noise,
+                            **({} if gradient is None else {"gradient": gradient}))
+    palette = _palette(colours)
     seed = concrete_seed(rng)
     place_rng, rate_rng, field_rng, noise_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
@@ -298,7 +320,7 @@ def simulate_graphite_phantom(
     path = np.cumsum(rate_rng.standard_normal((n_frames, 2)), axis=0)
     path = ndi.gaussian_filter1d(path - path[0], 3, axis=0)
     path = path * drift_px / max(np.abs(path).max(), 1e-9) if drift_px > 0 else np.zeros_like(path)
-    fields = _fields(shape, n, n_frames, illumination, haze, flicker, field_rng)
+    fields = _fields(shape, n, n_frames, illumination, haze, flicker, field_rng, gradient, palette)
     labels = np.zeros((n_frames, *shape), np.uint16)
     stages = np.zeros((n_frames, *shape), np.uint8)
     clean = np.zeros((n_frames, *shape, 3), np.float32)
@@ -314,10 +336,105 @@ def simulate_graphite_phantom(
               "radius_px": radius_px, "polydispersity": polydispersity, "touching": touching,
               "size_exponent": size_exponent, "drift_px": drift_px, "swelling": swelling,
               "illumination": illumination, "haze": haze, "flicker": flicker, "photons": photons,
-              "read_noise": read_noise, "seed": seed, "colours": PHANTOM_COLOURS}
+              "read_noise": read_noise, "gradient": 0.3 * illumination if gradient is None else gradient,
+              "seed": seed, "colours": dict(zip(("background", "III", "II", "I"), map(tuple, palette.tolist()),
+                                                strict=True))}
     meta = Metadata(frame_times=tuple(float(t) for t in range(n_frames)), extra={"phantom": config})
     particles = [{"id": i + 1, "radius_px": float(radii[i]), "rate_per_frame": float(rate[i]),
                   "onset_frame": float(onset[i])} for i in range(n)]
     return GraphitePhantom(video=Stack(video, axes="TYXC", metadata=meta),
                            clean=Stack(clean, axes="TYXC", metadata=meta),
                            labels=labels, stages=stages, particles=particles, config=config)
+
+
+#: The phantom family: what :func:`draw_variant` varies, and over which range (uniform unless noted).
+#: ``background``: the background's lightness against the particles, chosen by ``seed % 3``: 0 dark (grey
+#: 0.05-0.15, particles brighter; seed 0 is the default phantom), 1 equal (a grey as light as stage III, the
+#: blue), 2 bright (grey 0.55-0.8: stages III and II darker than the background, stage I about as light);
+#: ``tint``: each background channel times 1 +- this; ``stage_jitter``: each stage colour channel times
+#: 1 +- this; ``photons`` log-uniform.
+VARIANT_RANGES: dict[str, tuple[float, float]] = {
+    "illumination": (0.0, 0.6), "gradient": (0.0, 0.4), "haze": (0.0, 0.4), "flicker": (0.0, 0.06),
+    "touching": (0.0, 0.4), "radius_px": (6.0, 12.0), "polydispersity": (0.15, 0.45),
+    "photons": (15.0, 100.0), "read_noise": (0.01, 0.03), "tint": (0.0, 0.1), "stage_jitter": (0.0, 0.15),
+    "dark_grey": (0.05, 0.15), "bright_grey": (0.55, 0.8),
+}
+
+#: Background lightness classes of the family, by ``seed % 3``.
+BACKGROUND_CLASSES = ("dark", "equal", "bright")
+
+
+def _lum(rgb) -> float:
+    return float(np.dot(rgb, [0.2126, 0.7152, 0.0722]))
+
+
+def draw_variant(seed: int) -> dict:
+    """Draw one member of the phantom family: settings for :func:`simulate_graphite_phantom`.
+
+    Seed 0 gives the default phantom (an empty dict: every setting at its default), so figures made with it
+    reproduce. Any other seed draws every setting of :data:`VARIANT_RANGES` from its range, the background's
+    lightness class from ``seed % 3`` (:data:`BACKGROUND_CLASSES`). The frame size, particle count and frame
+    count are the caller's; pass the same seed as ``rng`` to draw the particles too.
+
+    Parameters
+    ----------
+    seed : int
+        Variant seed (>= 0).
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`simulate_graphite_phantom` (``illumination``, ``gradient``, ``haze``,
+        ``flicker``, ``touching``, ``radius_px``, ``polydispersity``, ``photons``, ``read_noise``,
+        ``colours``).
+
+    Raises
+    ------
+    InputError
+        For a negative seed.
+    """
+    seed = concrete_seed(int(seed))
+    if seed == 0:
+        return {}
+    rng = np.random.default_rng(np.random.SeedSequence([29, seed]))
+    r = VARIANT_RANGES
+
+    def uniform(name: str) -> float:
+        return float(rng.uniform(*r[name]))
+
+    out = {name: uniform(name) for name in ("illumination", "gradient", "haze", "flicker", "touching",
+                                            "radius_px", "polydispersity", "read_noise")}
+    out["photons"] = float(np.exp(rng.uniform(*np.log(r["photons"]))))
+    jitter = r["stage_jitter"][1]
+    colours = {k: tuple(float(v) for v in np.clip(np.asarray(PHANTOM_COLOURS[k]) * rng.uniform(1 - jitter, 1 + jitter,
+                                                                                             3), 0.02, 0.98))
+               for k in ("III", "II", "I")}
+    kind = BACKGROUND_CLASSES[seed % 3]
+    grey = {"dark": lambda: uniform("dark_grey"), "equal": lambda: _lum(colours["III"]),
+            "bright": lambda: uniform("bright_grey")}[kind]()
+    tint = rng.uniform(-r["tint"][1], r["tint"][1], 3)
+    background = np.clip(grey * (1 + tint), 0.0, 1.0)
+    if kind == "equal":  # keep its luminance that of stage III after the tint
+        background = np.clip(background * _lum(colours["III"]) / max(_lum(background), 1e-6), 0.0, 1.0)
+    colours["background"] = tuple(float(v) for v in background)
+    out["colours"] = colours
+    return out
+
+
+def background_class(settings: dict) -> str:
+    """Return the background lightness class (dark, equal, bright) of phantom settings (:func:`draw_variant`).
+
+    Parameters
+    ----------
+    settings : dict
+        Keyword arguments of :func:`simulate_graphite_phantom` (``colours`` optional).
+
+    Returns
+    -------
+    str
+        ``dark`` when the background's luminance is below 0.6 x that of stage III, ``bright`` above 1.5 x, else
+        ``equal``.
+    """
+    colours = {**PHANTOM_COLOURS, **settings.get("colours", {})}
+    ratio = _lum(colours["background"]) / max(_lum(colours["III"]), 1e-6)
+    return "dark" if ratio < 0.6 else ("bright" if ratio > 1.5 else "equal")

@@ -29,10 +29,13 @@ from ..optical import (
     ParticleTable,
     StageModel,
     apply_hysteresis,
-    choose_channel,
+    choose_background_model,
     classify_pixels,
     concrete_seed,
+    contrast_channel,
+    contrast_threshold,
     correct_colour,
+    find_particles,
     fit_stage_model,
     foreground_channel,
     measure_particles,
@@ -60,7 +63,16 @@ class OpticalConfig(BaseModel):
     restore_colour: bool = Field(True, description="after denoising, restore the measured local colours under "
                                  "the denoised edges (colour guided filter, operando.optical.restore_colour)")
     seed: int | None = Field(0, ge=0, description="seed of every random step (None: drawn and recorded)")
-    channel: Literal["auto", "chroma", "lightness", "saturation"] = "auto"
+    channel: Literal["auto", "contrast", "chroma", "lightness", "saturation"] = Field(
+        "auto", description="foreground channel: auto = contrast (Delta E to the fitted background, with the "
+        "evidence checked), or a colour channel of the corrected frames")
+    background_model: Literal["auto", "dark", "flat"] = Field(
+        "auto", description="colour correction: dark (veil subtraction) where the background is much darker than "
+        "the particles, flat (division by the background's fit) otherwise")
+    dark_below: float = Field(0.3, gt=0, le=1, description="auto background model: dark when the background's "
+                              "luminance is below this share of the particles'")
+    max_steps: int | None = Field(None, ge=1, description="neural denoisers: stop after this many training steps "
+                                  "(step-bounded: results do not depend on the machine's load)")
     threshold_method: Literal["otsu", "multiotsu", "gmm"] = "otsu"
     smooth_px: float = Field(1.0, ge=0, allow_inf_nan=False)
     min_area_px: int = Field(20, ge=1)
@@ -230,6 +242,9 @@ class OpticalResult:
         The configuration with the concrete seed.
     denoised : ndarray or None
         The denoised RGB video (float32) when denoising ran.
+    notes : dict or None
+        How the particles were found: the background model and its luminance ratio, the evidence that the
+        foreground is the particles (:class:`operando.optical.Foreground`) and any warnings.
     """
 
     labels: np.ndarray
@@ -244,6 +259,7 @@ class OpticalResult:
     seconds: dict
     config: dict
     denoised: np.ndarray | None = None
+    notes: dict | None = None
 
 
 def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress | None) -> np.ndarray:
@@ -257,30 +273,50 @@ def _denoise(rgb: np.ndarray, cfg: OpticalConfig, seed: int, progress: Progress 
 
     if cfg.denoise not in METHODS:
         raise InputError(f"unknown denoiser {cfg.denoise!r}; choose none or one of {', '.join(METHODS)}")
+    from ..denoise import NEURAL, TrainConfig
+
+    steps = {}
+    if cfg.max_steps is not None and cfg.denoise in NEURAL:
+        steps = {"config": TrainConfig(method=cfg.denoise, max_steps=cfg.max_steps, time_budget_s=cfg.time_budget_s)}
     out = denoise(Stack(rgb, axes="TYXC"), method=cfg.denoise, time_budget_s=cfg.time_budget_s, rng=seed,
-                  progress=progress)
+                  progress=progress, **steps)
     denoised = np.asarray(out.to_numpy(), np.float32)
     return restore_colour(denoised, rgb) if cfg.restore_colour else denoised
 
 
-def _segment(channel_image: np.ndarray, cfg: OpticalConfig, channel: str, split: bool = True):
-    return segment_particles(channel_image, method=cfg.threshold_method, smooth_px=cfg.smooth_px,
+def _segment(channel_image: np.ndarray, cfg: OpticalConfig, channel: str, split: bool = True,
+             threshold: float | None = None):
+    return segment_particles(channel_image, threshold=threshold, method=cfg.threshold_method, smooth_px=cfg.smooth_px,
                              min_area_px=cfg.min_area_px, max_area_px=cfg.max_area_px, split_touching=split,
                              min_distance_px=cfg.min_distance_px, h_px=cfg.h_px, channel=channel)
 
 
-def _first_pass(rgb: np.ndarray, cfg: OpticalConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Particles of the raw time-average: the background and reference-particle masks for colour correction."""
-    lab_mean = rgb_to_lab(rgb.mean(0))
-    channel = choose_channel(lab_mean) if cfg.channel == "auto" else cfg.channel
-    seg = _segment(foreground_channel(lab_mean, channel), cfg, channel, split=False)  # masks only
-    particles = seg.labels > 0
+def _first_pass(rgb: np.ndarray, cfg: OpticalConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Particles of the raw video: the background and reference-particle masks for colour correction, and notes.
+
+    With the ``auto`` or ``contrast`` channel the particles are found against a fitted background
+    (:func:`operando.optical.find_particles`: illumination removed, Delta E to the background, evidence checked);
+    with a named colour channel, by that channel of the raw time-average (the method before issue 29).
+    """
+    notes: dict[str, Any] = {}
+    if cfg.channel in ("auto", "contrast"):
+        found = find_particles(rgb, smooth_px=cfg.smooth_px, min_area_px=cfg.min_area_px)
+        particles, background = found.mask, found.background
+        notes = {"first_pass": "contrast to the fitted background", "threshold_delta_e": found.threshold,
+                 "evidence": found.evidence, "warnings": list(found.warnings)}
+        for text in found.warnings:
+            logger.warning("optical segmentation: %s", text)
+    else:
+        lab_mean = rgb_to_lab(rgb.mean(0))
+        seg = _segment(foreground_channel(lab_mean, cfg.channel), cfg, cfg.channel, split=False)  # masks only
+        particles = seg.labels > 0
+        background = ~ndi.binary_dilation(particles, iterations=3)
+        notes = {"first_pass": f"{cfg.channel} of the raw time-average", "warnings": []}
     if particles.sum() < 30:
         raise InputError(f"found {int(particles.sum())} particle pixels in the video; check it shows particles "
                          "(or lower --min-area / choose --channel)")
-    background = ~ndi.binary_dilation(particles, iterations=3)
     ref_particles = ndi.binary_erosion(particles, iterations=1) & particles
-    return background, ref_particles
+    return background, ref_particles, notes
 
 
 def _smooth_inside(lab: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -391,7 +427,11 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
     """Run the analysis steps after denoising (see :func:`analyze_video`)."""
     tick = time.perf_counter()
     report(0.6, "segmenting the time-averaged frame")
-    background, ref_particles = _first_pass(rgb, cfg)
+    background, ref_particles, notes = _first_pass(rgb, cfg)
+    model_name, ratio = choose_background_model(rgb, background, ref_particles, dark_below=cfg.dark_below)
+    if cfg.background_model != "auto":
+        model_name = cfg.background_model
+    notes.update({"background_model": model_name, "background_to_particle_luminance": round(ratio, 4)})
     white = None
     if cfg.white_region:
         y0, y1, x0, x1 = cfg.white_region
@@ -399,16 +439,24 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
         white[y0:y1, x0:x1] = True
     corr = correct_colour(rgb, background=background, particles=ref_particles,
                           reference_frame=cfg.reference_frame, flicker=cfg.flicker,
-                          haze=cfg.haze, flatten=cfg.flatten, white_region=white)
+                          haze=cfg.haze, flatten=cfg.flatten, white_region=white, model=model_name)
     clock["colour_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     lab = np.stack([rgb_to_lab(frame) for frame in corr.rgb])
-    channel = choose_channel(lab.mean(0)) if cfg.channel == "auto" else cfg.channel
-    fg = foreground_channel(lab, channel)
+    channel = "contrast" if cfg.channel == "auto" else cfg.channel
+    if channel == "contrast":
+        bg_lab = np.median(lab[:: max(1, lab.shape[0] // 16)][:, background], axis=(0, 1))
+        fg = np.stack([contrast_channel(frame, bg_lab) for frame in lab])
+    else:
+        fg = foreground_channel(lab, channel)
     ref = cfg.reference_frame
     shifts = register_shifts(fg[ref], fg)
     aligned = np.mean([shift_image(f, -s) for f, s in zip(fg, shifts, strict=True)], axis=0)
-    seg = _segment(aligned, cfg, channel)
+    given = None
+    if channel == "contrast":
+        smooth = ndi.gaussian_filter(aligned, cfg.smooth_px) if cfg.smooth_px > 0 else aligned
+        given = contrast_threshold(smooth, background)
+    seg = _segment(aligned, cfg, channel, threshold=given)
     report(0.7, f"carrying {int(seg.labels.max())} particles through {fg.shape[0]} frames")
     labels = propagate_labels(seg.labels, fg, threshold=seg.threshold, shifts=shifts, smooth_px=cfg.smooth_px)
     clock["segment_s"] = time.perf_counter() - tick
@@ -429,7 +477,7 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
     return OpticalResult(labels=labels.astype(dtype), stages=stages, confidence=conf, table=table, model=model,
                          correction=small, shifts=shifts, channel=channel, threshold=seg.threshold,
                          seconds={k: round(v, 3) for k, v in clock.items()},
-                         config={**cfg.model_dump(), "seed": seed})
+                         config={**cfg.model_dump(), "seed": seed}, notes=notes)
 
 
 def default_frames_of_interest(n_frames: int) -> list[int]:
