@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "neutron": "._neutron",
     "optical": "._optical",
     "stxm": "._stxm",
+    "txm": "._txm",
 }
 
 #: Modules that register commands on the main app or on ``benchmark`` themselves (``@benchmark_app.command``).

@@ -17,19 +17,23 @@ from ._composition import (
 )
 from ._od import I0Spectrum, OpticalDensity, find_background, flat_field_od, optical_density
 from ._stripes import StripeDiagnosis, diagnose_stripes, remove_row_offsets, stripe_share
+from ._txm import EdgeMaps, TXMOpticalDensity, edge_maps, txm_optical_density
 
 __all__ = [
     "Alignment",
     "Composition",
+    "EdgeMaps",
     "I0Spectrum",
     "OpticalDensity",
     "ReferenceSpectra",
     "StripeDiagnosis",
+    "TXMOpticalDensity",
     "align_stack",
     "check_energy_shift",
     "composition",
     "default_references",
     "diagnose_stripes",
+    "edge_maps",
     "estimate_shift",
     "find_background",
     "flat_field_od",
@@ -39,5 +43,6 @@ __all__ = [
     "shift_image",
     "significance_mask",
     "stripe_share",
+    "txm_optical_density",
     "unmix",
 ]
