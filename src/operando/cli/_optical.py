@@ -235,15 +235,37 @@ def benchmark_optical_cmd(
                                                           "gaussian).")] = None,
     time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 90.0,
     speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
+    variants: Annotated[int, typer.Option(min=1, max=1000, help="Phantoms drawn from the family "
+                                          "(operando.optical.draw_variant, seeds SEED..SEED+N-1; e.g. 8): report "
+                                          "the worst case, median and spread. 1: the single default phantom, "
+                                          "as before.")] = 1,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Neural denoisers stop after this many training "
+                                                     "steps (step-bounded: figures independent of the "
+                                                     "load).")] = None,
     seed: SeedOption = 0,
 ) -> None:
-    """Optical workflow on the phantom: F1, stage accuracy, transition error, hue bias, speed."""
-    from ..workflows.optical import OpticalConfig, benchmark_optical
+    """Optical workflow on the phantom (or a family of them): F1, stage accuracy, transition error, hue bias."""
+    from ..workflows.optical import OpticalConfig, benchmark_optical, benchmark_optical_variants
 
     _positive(time_budget, "--time-budget", "the denoiser's budget")
-    methods = tuple(denoiser or ["video", "gaussian"])
+    methods = tuple(denoiser or (["video"] if variants > 1 else ["video", "gaussian"]))
     for method in methods:  # unknown denoisers refused before the phantom is rendered
         _check_denoiser(OpticalConfig, method, "--denoiser")
+    if variants > 1:
+        with output_folder(output, inputs=[]), progress_bar("optical benchmark (family)") as update:
+            record = benchmark_optical_variants(output, n_variants=variants, shape=(size, size),
+                                                n_particles=particles, n_frames=frames, denoisers=methods,
+                                                time_budget_s=time_budget, max_steps=max_steps, seed=seed,
+                                                progress=update)
+        print_rows([{k: r[k] for k in ("variant", "background", "input", "instance_f1", "stage_accuracy",
+                                       "accuracy_drop_pts", "t_II_err_frames", "t_I_err_frames",
+                                       "moved_regions_pct")} for r in record["rows"]],
+                   f"optical benchmark: {variants} variants")
+        print_rows(record["summary"], "worst / median / spread over the variants (met: the worst case)")
+        console.print(f"report: {output / 'report.md'}, {output / 'benchmark.json'}")
+        return
+    if max_steps is not None:
+        _check_denoiser(OpticalConfig, methods[0], "--denoiser")
     with output_folder(output, inputs=[]), progress_bar("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
                                    denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
