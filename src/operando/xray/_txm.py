@@ -110,6 +110,48 @@ def _rates(frames: list[_Frame], dark: np.ndarray | float, override: float | Non
     return mean, sem, times
 
 
+def _match_references(s_groups: list[tuple[float, list[_Frame]]], r_frames: list[_Frame], tol: float,
+                      notes: list[str]) -> list[list[_Frame]]:
+    """Return the reference frames of every sample energy; refuse energies without any."""
+    r_groups = _group(r_frames, tol)
+    anywhere = [f for f in r_frames if f.energy is None]
+    if anywhere and r_groups:
+        raise InputError(f"{anywhere[0].source}: some reference frames have an energy and some do not; give "
+                         "references of one kind")
+    if anywhere:
+        notes.append(f"references carry no energy: the mean of all {len(anywhere)} serves every energy")
+    matched: list[list[_Frame]] = []
+    missing = []
+    for energy, _ in s_groups:
+        if anywhere:
+            matched.append(anywhere)
+            continue
+        near = [g for e, g in r_groups if abs(e - energy) <= tol]
+        if near:
+            matched.append(near[0])
+        else:
+            missing.append(energy)
+    if missing:
+        have = ", ".join(f"{e:g}" for e, _ in r_groups[:6]) + (" ..." if len(r_groups) > 6 else "")
+        raise InputError(f"no reference frames at {', '.join(f'{e:g}' for e in missing[:6])} eV (references at "
+                         f"{have} eV); give reference frames for every sample energy")
+    return matched
+
+
+def _align(od: np.ndarray, sd: np.ndarray, energies: list[float], align: str, ref_index: int,
+           max_shift_px: float | None, notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Register the OD images onto one energy; the same shifts move the sd."""
+    if align == "none" or len(energies) < 2:
+        return od, sd, np.zeros((len(energies), 2)), float("nan")
+    aligned = align_stack(Stack(od, "EYX"), reference_energy=ref_index, resample=align,  # type: ignore[arg-type]
+                          max_shift_px=max_shift_px)
+    shifts = aligned.shifts[0]
+    sd = align_stack(Stack(sd, "EYX"), shifts=aligned.shifts, resample=align).stack.to_numpy()  # type: ignore[arg-type]
+    notes.append(f"drift aligned onto {energies[ref_index]:g} eV: largest shift {float(np.abs(shifts).max()):.2f} px, "
+                 f"residual {aligned.residual_px:.2f} px")
+    return aligned.stack.to_numpy(), sd, shifts, aligned.residual_px
+
+
 @dataclass(frozen=True)
 class TXMOpticalDensity:
     """Result of :func:`txm_optical_density`.
@@ -231,28 +273,7 @@ def txm_optical_density(
     if d_frames:
         notes.append(f"dark: mean of {len(d_frames)} frame(s), subtracted unscaled from every frame")
     s_groups = _group(s_frames, energy_tolerance_ev)
-    r_groups = _group(r_frames, energy_tolerance_ev)
-    anywhere = [f for f in r_frames if f.energy is None]
-    if anywhere and r_groups:
-        raise InputError(f"{anywhere[0].source}: some reference frames have an energy and some do not; give "
-                         "references of one kind")
-    if anywhere:
-        notes.append(f"references carry no energy: the mean of all {len(anywhere)} serves every energy")
-    matched: list[list[_Frame]] = []
-    missing = []
-    for energy, _ in s_groups:
-        if anywhere:
-            matched.append(anywhere)
-            continue
-        near = [g for e, g in r_groups if abs(e - energy) <= energy_tolerance_ev]
-        if near:
-            matched.append(near[0])
-        else:
-            missing.append(energy)
-    if missing:
-        have = ", ".join(f"{e:g}" for e, _ in r_groups[:6]) + (" ..." if len(r_groups) > 6 else "")
-        raise InputError(f"no reference frames at {', '.join(f'{e:g}' for e in missing[:6])} eV (references at "
-                         f"{have} eV); give reference frames for every sample energy")
+    matched = _match_references(s_groups, r_frames, energy_tolerance_ev, notes)
     s_mean, s_sem, r_mean, r_sem = [], [], [], []
     s_times, r_times = [], []
     for (_, group), refs in zip(s_groups, matched, strict=True):
@@ -280,19 +301,9 @@ def txm_optical_density(
     if single:
         notes.append(f"sd unknown (NaN) at {', '.join(single[:6])}{' ...' if len(single) > 6 else ''} eV: a single "
                      "sample or reference frame has no measured spread (take repeats)")
-    shifts = np.zeros((len(energies), 2))
-    residual = float("nan")
     ref_index = len(energies) - 1 if reference_energy_ev is None else int(
         np.argmin(np.abs(np.asarray(energies) - reference_energy_ev)))
-    if align != "none" and len(energies) > 1:
-        aligned = align_stack(Stack(od, "EYX"), reference_energy=ref_index, resample=align,
-                              max_shift_px=max_shift_px)
-        shifts = aligned.shifts[0]
-        residual = aligned.residual_px
-        od = aligned.stack.to_numpy()
-        sd = align_stack(Stack(sd, "EYX"), shifts=aligned.shifts, resample=align).stack.to_numpy()
-        notes.append(f"drift aligned onto {energies[ref_index]:g} eV: largest shift "
-                     f"{float(np.abs(shifts).max()):.2f} px, residual {residual:.2f} px")
+    od, sd, shifts, residual = _align(od, sd, energies, align, ref_index, max_shift_px, notes)
     config = {"sample_exposure_s": sample_exposure_s, "reference_exposure_s": reference_exposure_s,
               "align": align, "reference_energy_ev": energies[ref_index], "max_shift_px": max_shift_px,
               "energy_tolerance_ev": energy_tolerance_ev, "dark_frames": len(d_frames)}
@@ -405,6 +416,37 @@ def _edge_and_white_line(od: np.ndarray, e: np.ndarray, pre: np.ndarray, post: n
     return edge, white, step
 
 
+def _jump(data: np.ndarray, sd: np.ndarray | None, e: np.ndarray, below_ev: float | None, above_ev: float | None
+          ) -> EdgeMaps:
+    """Edge jump OD(above) - OD(below) and its sd."""
+    notes: list[str] = []
+    lo_i = 0 if below_ev is None else int(np.argmin(np.abs(e - below_ev)))
+    hi_i = 1 if above_ev is None else int(np.argmin(np.abs(e - above_ev)))
+    if lo_i == hi_i:
+        raise InputError(f"--below {below_ev:g} and --above {above_ev:g} eV pick the same energy "
+                         f"{e[lo_i]:g}; give energies on either side of the edge")
+    jump = data[hi_i] - data[lo_i]
+    sdj = (np.sqrt(sd[hi_i] ** 2 + sd[lo_i] ** 2) if sd is not None
+           else np.full(jump.shape, np.nan))
+    if sd is None:
+        notes.append("no OD sd given: sd_jump is NaN")
+    return EdgeMaps(np.stack([jump, sdj]), ["jump", "sd_jump"], [float(e[lo_i]), float(e[hi_i])], notes,
+                    {"kind": "jump", "below_ev": float(e[lo_i]), "above_ev": float(e[hi_i])})
+
+
+def _bootstrap(od: np.ndarray, sd: np.ndarray, e: np.ndarray, windows: tuple[np.ndarray, ...], method: str,
+               draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Return the sd of edge, white line and step over ``draws`` draws OD + sd * N(0, 1) (NaN: sd unknown)."""
+    found = np.empty((draws, 3, od.shape[1]))
+    noise_sd = np.nan_to_num(sd)
+    for b in range(draws):
+        found[b] = _edge_and_white_line(od + noise_sd * rng.standard_normal(od.shape), e, *windows, method)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanstd on pixels without an edge
+        spread = np.nanstd(found, axis=0, ddof=1)
+    return np.where(np.isfinite(sd).all(axis=0)[None], spread, np.nan)
+
+
 def edge_maps(
     od: Stack,
     sd: np.ndarray | None = None,
@@ -466,18 +508,7 @@ def edge_maps(
     if (below_ev is None) != (above_ev is None):
         raise InputError("give both --below and --above (eV) for a jump map, or neither")
     if below_ev is not None or e.size == 2:
-        lo_i = 0 if below_ev is None else int(np.argmin(np.abs(e - below_ev)))
-        hi_i = 1 if above_ev is None else int(np.argmin(np.abs(e - above_ev)))
-        if lo_i == hi_i:
-            raise InputError(f"--below {below_ev:g} and --above {above_ev:g} eV pick the same energy "
-                             f"{e[lo_i]:g}; give energies on either side of the edge")
-        jump = data[hi_i] - data[lo_i]
-        sdj = (np.sqrt(sd_arr[hi_i] ** 2 + sd_arr[lo_i] ** 2) if sd_arr is not None
-               else np.full(jump.shape, np.nan))
-        if sd_arr is None:
-            notes.append("no OD sd given: sd_jump is NaN")
-        return EdgeMaps(np.stack([jump, sdj]), ["jump", "sd_jump"], [float(e[lo_i]), float(e[hi_i])], notes,
-                        {"kind": "jump", "below_ev": float(e[lo_i]), "above_ev": float(e[hi_i])})
+        return _jump(data, sd_arr, e, below_ev, above_ev)
     if e.size < 5:
         raise InputError(f"{e.size} energies: give 2 for an edge-jump map, or at least 5 (pre-edge, edge, post-edge) "
                          "for edge positions")
@@ -502,19 +533,8 @@ def edge_maps(
         edge, white, step = _edge_and_white_line(flat[:, sl], e, pre, post, search, method)
         out[0, sl], out[2, sl], out[4, sl] = edge, white, step
         if use_boot:
-            child = np.random.default_rng([seed, start])
-            draws = np.empty((bootstrap, 3, edge.size))
-            noise_sd = np.nan_to_num(flat_sd[:, sl])  # type: ignore[index]
-            for b in range(bootstrap):
-                noisy = flat[:, sl] + noise_sd * child.standard_normal(noise_sd.shape)
-                draws[b] = _edge_and_white_line(noisy, e, pre, post, search, method)
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # nanstd on pixels without an edge
-                out[1, sl] = np.nanstd(draws[:, 0], axis=0, ddof=1)
-                out[3, sl] = np.nanstd(draws[:, 1], axis=0, ddof=1)
-                out[5, sl] = np.nanstd(draws[:, 2], axis=0, ddof=1)
-            unknown = ~np.isfinite(flat_sd[:, sl]).all(axis=0)  # type: ignore[index]
-            out[[1, 3, 5], sl] = np.where(unknown[None], np.nan, out[[1, 3, 5], sl])
+            out[[1, 3, 5], sl] = _bootstrap(flat[:, sl], flat_sd[:, sl], e, (pre, post, search), method,  # type: ignore[index]
+                                            bootstrap, np.random.default_rng([seed, start]))
     if not use_boot:
         notes.append("no OD sd (or bootstrap < 2): the sd channels are NaN")
     no_edge = int(np.isnan(out[0]).sum())
