@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,14 @@ from .._errors import AxesAssumedWarning, InputError
 console = Console()
 err_console = Console(stderr=True)
 
+def above_zero(value: float | None) -> float | None:
+    """Typer callback: a number that must be finite and > 0 (typer's ``min=0`` lets 0 and nan through)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a number > 0, got {value:g}")
+    return value
+
+
+
 # Options that several commands take: one definition each, so that flags and help read the same everywhere.
 AxesOption = Annotated[Optional[str], typer.Option(
     "--axes", help="Axis letters when the file does not record them, e.g. TYX (video) or EYX (energy stack).")]
@@ -32,7 +41,8 @@ SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every ra
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 OutputFileOption = Annotated[Path, typer.Option("--output", "-o", help="Output file (.tif, .zarr, .h5, .npy).")]
 OutputDirOption = Annotated[Path, typer.Option("--output", "-o", help="Output folder.")]
-TimeBudgetOption = Annotated[float, typer.Option("--time-budget", min=0, help="Training budget in seconds (> 0).")]
+TimeBudgetOption = Annotated[float, typer.Option("--time-budget", help="Training budget in seconds (> 0).",
+                                                 callback=above_zero)]
 KeepFloatOption = Annotated[bool, typer.Option("--keep-float", help="Write float32 instead of the input's dtype.")]
 JsonOption = Annotated[Optional[Path], typer.Option("--json", help="Also write the result as JSON.")]
 

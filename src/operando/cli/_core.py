@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -23,6 +21,8 @@ from ._common import (
     OutputDirOption,
     OutputFileOption,
     SeedOption,
+    TimeBudgetOption,
+    above_zero,
     cli_errors,
     console,
     data_target,
@@ -32,7 +32,7 @@ from ._common import (
     print_rows,
     progress_bar,
 )
-from ._scale import MemoryLimitOption, SchedulerOption, run_streamed, stream_denoise, wants_stream
+from ._scale import AllowMissingOption, MemoryLimitOption, SchedulerOption, run_streamed, stream_denoise, wants_stream
 
 app = typer.Typer(
     name="operando",
@@ -46,13 +46,6 @@ benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports
 app.add_typer(benchmark_app, name="benchmark")
 
 
-def above_zero(value: float | None) -> float | None:
-    """Typer callback: a number that must be finite and > 0 (typer's ``min=0`` lets 0 and nan through)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"must be a number > 0, got {value:g}")
-    return value
-
-
 def odd_window(value: int | None) -> int | None:
     """Typer callback: the video denoiser's window, odd (the target frame in the middle) and >= 3."""
     if value is not None and (value < 3 or value % 2 == 0):
@@ -60,42 +53,62 @@ def odd_window(value: int | None) -> int | None:
     return value
 
 
-TimeBudgetOption = Annotated[float, typer.Option("--time-budget", help="Training budget in seconds (> 0).",
-                                                 callback=above_zero)]
 SizeOption = Annotated[int, typer.Option(help="Grid points per side (>= 32).", min=32)]
 
 
-@contextmanager
-def lazy_progress(description: str) -> Iterator[Any]:
-    """Draw a progress bar from the first update on: a run refused before any work prints only its error line."""
-    with ExitStack() as stack:
-        bar: list[Any] = []
+def _fill_missing(stack: Any) -> tuple[Any, Any]:
+    """Set the pixels of chunks read as NaN (``--allow-missing``) to the median for a denoiser; return their mask."""
+    import numpy as np
 
-        def update(fraction: float, message: str) -> None:
-            if not bar:
-                bar.append(stack.enter_context(progress_bar(description)))
-            bar[0](fraction, message)
+    data = stack.to_numpy()
+    if data.dtype.kind != "f" or not np.isnan(data).any():
+        return stack, None
+    mask = np.isnan(data)
+    if mask.all():
+        raise InputError(f"{stack.metadata.source}: every chunk is missing; there is nothing to denoise")
+    return stack.with_data(np.where(mask, np.nanmedian(data), data).astype(data.dtype)), mask
 
-        yield update
+
+def _write_restoring(result: Any, output: Path, mask: Any, keep_float: bool) -> str:
+    """Write a denoised stack; pixels of missing chunks are NaN again (then always float32). Return the dtype."""
+    from ..io import write
+
+    if mask is None:
+        write(result, output, dtype="float32" if keep_float else "input")
+        return "float32" if keep_float else str(result.metadata.original_dtype or result.dtype)
+    import warnings
+
+    import numpy as np
+
+    data = result.to_numpy().astype(np.float32)
+    data[mask] = np.nan
+    write(result.with_data(data), output, dtype="float32")
+    warnings.warn(f"{int(mask.sum())} pixel(s) of missing chunks were given the median for the denoiser (which also "
+                  "sees them beside and around the pixels it restores) and are written as NaN (float32, so that they "
+                  "stay masked)", UserWarning, stacklevel=2)
+    return "float32"
 
 
-@contextmanager
-def new_output_folder(folder: Path, inputs: list[Any]) -> Iterator[Path]:
-    """:func:`output_folder` that removes the folder again when it was new and the run failed before writing."""
-    from .._files import FOLDER_RECORD
+def _complete_frames(stack: Any) -> Any:
+    """Keep the frames with no pixel of a missing chunk (``--allow-missing``): the noise is measured on those."""
+    import warnings
 
-    existed = Path(folder).exists()
-    try:
-        with output_folder(folder, inputs=[i for i in inputs if i is not None]) as path:
-            yield path
-    except BaseException:
-        if not existed and Path(folder).is_dir():
-            entries = list(Path(folder).iterdir())
-            if all(p.name == FOLDER_RECORD for p in entries):
-                for p in entries:
-                    p.unlink(missing_ok=True)
-                Path(folder).rmdir()
-        raise
+    import numpy as np
+
+    data = stack.to_numpy()
+    if data.dtype.kind != "f" or not np.isnan(data).any():
+        return stack
+    if "T" not in stack.axes and "E" not in stack.axes:
+        raise InputError(f"{stack.metadata.source}: the image has missing chunks; the noise of a partial image is not "
+                         "measured: restore the store")
+    seq = stack.axes.index("T" if "T" in stack.axes else "E")
+    other = tuple(i for i in range(data.ndim) if i != seq)
+    whole = ~np.isnan(data).any(axis=other)
+    if not whole.any():
+        raise InputError(f"{stack.metadata.source}: every frame has a missing chunk; nothing complete to measure")
+    warnings.warn(f"the noise is measured on the {int(whole.sum())} of {whole.size} frames without missing chunks",
+                  UserWarning, stacklevel=2)
+    return stack.with_data(np.compress(whole, data, axis=seq))
 
 
 def model_target(path: Path | None, option: str) -> Any:
@@ -103,7 +116,7 @@ def model_target(path: Path | None, option: str) -> Any:
     if path is None:
         return None
     from .._files import Target
-    from ..denoise._model_io import check_model_path, model_files
+    from ..denoise import check_model_path, model_files
 
     check_model_path(path)
     weights, settings = model_files(path)
@@ -177,7 +190,7 @@ def corrupt(
     """Add seeded noise to a clean stack (written as float32)."""
     from ..io import read, write
     from ..noise import corrupt as corrupt_stack
-    from ..noise._spec import parse_noise
+    from ..noise import parse_noise
 
     guard(data_target(output), inputs=[input])
     parse_noise(noise)
@@ -204,9 +217,8 @@ def evaluate(
     import numpy as np
 
     from ..io import read
-    from ..metrics import default_data_range
+    from ..metrics import as_frames, default_data_range
     from ..metrics import evaluate as evaluate_stacks
-    from ..metrics._quality import as_frames
 
     guard(file_target(csv, "--csv", (".csv",)), file_target(json_path, "--json", (".json",)),
           inputs=[*candidates, clean])
@@ -239,13 +251,14 @@ def evaluate(
 def info(
     input: Annotated[Path, typer.Argument(help="A file to describe.")],
     axes: AxesOption = None,
+    allow_missing: AllowMissingOption = False,
 ) -> None:
     """Print a file's shape, axes, dtype, value range and metadata."""
     import numpy as np
 
     from ..io import read
 
-    stack = read(input, axes=axes, allow_nan=True)
+    stack = read(input, axes=axes, allow_nan=True, allow_missing=allow_missing)
     data = np.asarray(stack.data)
     if data.dtype.kind == "c":
         data = np.abs(data)
@@ -277,8 +290,8 @@ def demo(
     seed: SeedOption = 0,
 ) -> None:
     """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
-    from ..denoise._methods import method_entry
-    from ..noise._spec import parse_noise
+    from ..denoise import method_entry
+    from ..noise import parse_noise
     from ..workflows.demo import DemoConfig, run_demo
 
     parse_noise(noise)
@@ -288,7 +301,7 @@ def demo(
     if time_budget is not None:
         changes["time_budget_s"] = time_budget
     cfg = DemoConfig.quick(**changes) if quick else DemoConfig(**changes)
-    with new_output_folder(output, []), lazy_progress("demo") as update:
+    with output_folder(output), progress_bar("demo") as update:
         result = run_demo(output, config=cfg, progress=update)
     print_rows([{k: v for k, v in r.items()} for r in result.rows], "denoising (data range 1)")
     if result.physics:
@@ -320,6 +333,7 @@ def denoise_cmd(
                                                "(SeedSequence.spawn; each with the full budget), average them.",
                                           min=1)] = 1,
     memory_limit: MemoryLimitOption = None,
+    allow_missing: AllowMissingOption = False,
     scheduler: SchedulerOption = None,
 ) -> None:
     """Denoise a stack, trained on the stack itself (no clean data needed).
@@ -327,9 +341,8 @@ def denoise_cmd(
     A .zarr output (or --memory-limit / --scheduler) streams: the stack is read and written chunk by chunk,
     resumably, and training uses a bounded sample of its frames (docs/large-data.md).
     """
-    from ..denoise import NEURAL, denoise, diagnose
-    from ..denoise._methods import method_entry
-    from ..io import read, write
+    from ..denoise import NEURAL, denoise, diagnose, method_entry
+    from ..io import read
 
     guard(data_target(output), model_target(save_model, "--save-model"), inputs=[input, model])
     if ensemble != 1 and (model is not None or save_model is not None):
@@ -346,8 +359,9 @@ def denoise_cmd(
     if ensemble == 1 and wants_stream(output, memory_limit, scheduler):
         return stream_denoise(input, output, method=method, model=model, frames=frames, time_budget_s=time_budget,
                               rng=seed, axes=axes, memory_limit=memory_limit, scheduler=scheduler, tta=tta,
-                              device=device, dtype="float32" if keep_float else "input", save_model=save_model)
-    stack = read(input, axes=axes)
+                              device=device, dtype="float32" if keep_float else "input", save_model=save_model,
+                              allow_missing=allow_missing)
+    stack, missing = _fill_missing(read(input, axes=axes, allow_missing=allow_missing))
     auto = method == "auto" and model is None
     if auto:
         found = diagnose(stack)
@@ -365,17 +379,17 @@ def denoise_cmd(
         if model is not None:
             net = load_model(model)
         else:
-            with lazy_progress(method) as update:
+            with progress_bar(method) as update:
                 net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
                                      device=device, progress=update)
             save(net, save_model)
         result = predict(net, stack, device=device, tta=tta)
     else:
-        with lazy_progress(method) as update:
+        with progress_bar(method) as update:
             result = denoise(stack, method="auto" if auto else method, frames=frames, time_budget_s=time_budget,
                              rng=seed, device=device, tta=tta, ensemble=ensemble, progress=update)
-    write(result, output, dtype="float32" if keep_float else "input")
-    console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {'float32' if keep_float else stack.dtype}")
+    dtype = _write_restoring(result, output, missing, keep_float)
+    console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {dtype}")
 
 
 @app.command()
@@ -396,8 +410,7 @@ def train(
     axes: AxesOption = None,
 ) -> None:
     """Train a self-supervised denoiser on a noisy stack and save it."""
-    from ..denoise import load_model, save_model, train_denoiser
-    from ..denoise._config import make_config
+    from ..denoise import load_model, make_config, save_model, train_denoiser
     from ..io import read
 
     guard(model_target(output, "-o"), inputs=[input, resume])
@@ -408,7 +421,7 @@ def train(
     make_config(**{k: v for k, v in settings.items() if v is not None})  # a bad setting: one line, before work
     previous = load_model(resume) if resume is not None else None
     stack = read(input, axes=axes)
-    with lazy_progress(method or "training") as update:
+    with progress_bar(method or "training") as update:
         net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, max_steps=max_steps,
                              loss=loss, rng=seed, device=device, resume=previous, progress=update)
     path = save_model(net, output)
@@ -430,21 +443,22 @@ def predict_cmd(
     tta: Annotated[bool, typer.Option(help="Networks: average over the training flips/rotations (8x slower "
                                           "inference, usually better).")] = False,
     memory_limit: MemoryLimitOption = None,
+    allow_missing: AllowMissingOption = False,
     scheduler: SchedulerOption = None,
 ) -> None:
     """Apply a saved denoiser to a stack (a .zarr output streams, resumably: docs/large-data.md)."""
     from ..denoise import load_model, predict
-    from ..io import read, write
+    from ..io import read
 
     guard(data_target(output), inputs=[input, model])
     if wants_stream(output, memory_limit, scheduler):
         return run_streamed("predict", input=input, output=output, model=model, axes=axes, memory_limit=memory_limit,
                             scheduler=scheduler, tta=tta, device=device, tile=tile,
-                            dtype="float32" if keep_float else "input")
+                            dtype="float32" if keep_float else "input", allow_missing=allow_missing)
     net = load_model(model)
-    stack = read(input, axes=axes)
+    stack, missing = _fill_missing(read(input, axes=axes, allow_missing=allow_missing))
     result = predict(net, stack, device=device, tile=tile, tta=tta)
-    write(result, output, dtype="float32" if keep_float else "input")
+    _write_restoring(result, output, missing, keep_float)
     console.print(f"wrote {output}: shape {result.shape}")
 
 
@@ -456,6 +470,7 @@ def diagnose_cmd(
     json_path: JsonOption = None,
     denoised: Annotated[Optional[Path], typer.Option(help="A denoised version of the input: check its residual "
                                                           "(no clean data needed).")] = None,
+    allow_missing: AllowMissingOption = False,
 ) -> None:
     """Describe the noise (level, impulses, correlation lags/length/PSD, stripes) and recommend a method.
 
@@ -465,7 +480,7 @@ def diagnose_cmd(
     from ..io import read
 
     guard(file_target(json_path, "--json", (".json",)), inputs=[input, denoised])
-    stack = read(input, axes=axes)
+    stack = _complete_frames(read(input, axes=axes, allow_missing=allow_missing))
     d = diagnose(stack)
     record = d.as_dict()
     rows = [{"name": k, "value": v} for k, v in record.items() if k not in ("notes", "noise_correlation")]
@@ -534,7 +549,7 @@ def learn(
         fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness, time_budget_s=time_budget)
     stack = read(input, axes=axes)
     _check_evolves(stack, input)
-    with lazy_progress("learning") as update:
+    with progress_bar("learning") as update:
         result = learn_physics(stack, config, rng=seed, progress=update)
     result.save_json(output)
     if plot is not None:
@@ -563,7 +578,7 @@ def benchmark_denoise(
     from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, DEFAULT_SCANLINE, benchmark_denoisers
 
     _check_noises(noise)
-    with new_output_folder(output, []), lazy_progress("benchmark") as update:
+    with output_folder(output), progress_bar("benchmark") as update:
         rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
                                    methods=method or DEFAULT_METHODS, time_budget_s=time_budget,
                                    scanline=DEFAULT_SCANLINE if scanline else None, seed=seed, tta=tta,
@@ -594,7 +609,7 @@ def benchmark_physics_cmd(
     _check_noises(noise)
     if window >= frames:
         raise InputError(f"--window {window} needs more than {window} frames; pass --frames > {window}")
-    with new_output_folder(output, []), lazy_progress("physics benchmark") as update:
+    with output_folder(output), progress_bar("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
                                  fit_initial_states=fit_initial_states, denoise_budget_s=time_budget,
@@ -620,7 +635,7 @@ def _check_evolves(stack: Any, source: Path) -> None:
 
 def _check_noises(noises: list[str] | None) -> None:
     """Parse each noise case before any work (one line naming the bad case)."""
-    from ..noise._spec import parse_noise
+    from ..noise import parse_noise
 
     for case in noises or []:
         parse_noise(case)

@@ -8,8 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from .._errors import InputError
-from ._common import OutputDirOption, SeedOption, cli_errors, console, print_rows
-from ._core import TimeBudgetOption, _check_noises, benchmark_app, lazy_progress, new_output_folder
+from ._common import (
+    OutputDirOption,
+    SeedOption,
+    TimeBudgetOption,
+    cli_errors,
+    console,
+    output_folder,
+    print_rows,
+    progress_bar,
+)
+from ._core import _check_noises, benchmark_app
 
 MaxStepsOption = Annotated[Optional[int], typer.Option(
     "--max-steps", help="Stop every network after this many steps, >= 1 (equal steps, not equal time, on a shared "
@@ -46,7 +55,7 @@ def benchmark_correlated_cmd(
     )
 
     _check_noises(noise)
-    with new_output_folder(output, []), lazy_progress("correlated benchmark") as update:
+    with output_folder(output), progress_bar("correlated benchmark") as update:
         rows = benchmark_correlated(output, scenes=scene or SCENES, noises=noise or DEFAULT_NOISES,
                                     methods=method or DEFAULT_METHODS, size=size, video_size=video_size,
                                     n_frames=frames, time_budget_s=time_budget, max_steps=max_steps, seed=seed,
@@ -78,7 +87,7 @@ def benchmark_real_cmd(
                          "field) or >= 64")
     if not data.is_dir():
         raise InputError(f"{data}: --data must be the neutron step-wedge folder (5 s and 120 s exposures)")
-    with new_output_folder(output, [data]), lazy_progress("real benchmark") as update:
+    with output_folder(output, inputs=[data]), progress_bar("real benchmark") as update:
         summary = benchmark_real(output, data_dir=data, methods=method or DEFAULT_METHODS, crop=crop or None,
                                  time_budget_s=time_budget, max_steps=max_steps, seed=seed, progress=update)
     print_rows(summary["rows"], "5 s step wedge against the 120 s reference (transmission MSE)")

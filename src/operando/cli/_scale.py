@@ -6,8 +6,6 @@ A run streams (chunk by chunk into a resumable Zarr store, :mod:`operando.workfl
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -54,20 +52,6 @@ def _dashboard(address: str) -> None:
     err_console.print(f"Dask dashboard: {address}", soft_wrap=True, highlight=False)
 
 
-@contextlib.contextmanager
-def _bar_on_first_progress(description: str) -> Iterator[Callable[[float, str], None]]:
-    """Show a progress bar from the first progress report, so a refusal before any work prints only its line."""
-    with contextlib.ExitStack() as stack:
-        shown: list[Callable[[float, str], None]] = []
-
-        def update(fraction: float, message: str) -> None:
-            if not shown:
-                shown.append(stack.enter_context(progress_bar(description)))
-            shown[0](fraction, message)
-
-        yield update
-
-
 def run_streamed(kind: str, **kwargs: Any) -> None:
     """Run :func:`predict_large` (``kind="predict"``) or :func:`denoise_large` with a progress bar; summarise.
 
@@ -86,7 +70,7 @@ def run_streamed(kind: str, **kwargs: Any) -> None:
 
     fn = predict_large if kind == "predict" else denoise_large
     kwargs["scheduler"] = kwargs.get("scheduler") or "threads"
-    with _bar_on_first_progress(f"{kind} (streamed)") as update:
+    with progress_bar(f"{kind} (streamed)") as update:
         result = fn(**kwargs, progress=update, on_dashboard=_dashboard)
     resumed = f", {result.skipped} finished chunk(s) kept from an earlier run" if result.skipped else ""
     console.print(f"wrote {result.output}: shape {result.shape}, dtype {result.dtype}, {result.n_chunks} chunk(s)"

@@ -8,10 +8,10 @@ rows of one registry (``_methods.METHOD_TABLE``; its docstring says how to add o
 from ._api import denoise
 from ._auto import AutoChoice, choose_method
 from ._baselines import denoise_baseline
-from ._config import TrainConfig, TrainedDenoiser
+from ._config import TrainConfig, TrainedDenoiser, make_config
 from ._diagnose import Diagnosis, diagnose
 from ._measured import impulse_pixels, keep_measured_pixels
-from ._methods import BASELINES, METHODS, NEURAL
+from ._methods import BASELINES, METHODS, NEURAL, method_entry
 
 
 def __getattr__(name: str):
@@ -31,7 +31,7 @@ def __getattr__(name: str):
         from ._bm3d import denoise_bm3d
 
         return denoise_bm3d
-    if name in ("save_model", "load_model"):
+    if name in ("save_model", "load_model", "model_files", "check_model_path"):
         from . import _model_io
 
         return getattr(_model_io, name)
@@ -41,6 +41,7 @@ def __getattr__(name: str):
 __all__ = [
     "BASELINES", "METHODS", "NEURAL", "AutoChoice", "Diagnosis", "TrainConfig", "TrainedDenoiser", "choose_method",
     "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
-    "impulse_pixels", "keep_measured_pixels", "load_model", "predict", "save_model", "train_denoiser",
+    "impulse_pixels", "keep_measured_pixels", "load_model", "model_files", "check_model_path", "predict",
+    "save_model", "train_denoiser", "make_config", "method_entry",
     "apply_pixel_shuffle", "train_pixel_shuffle",
 ]

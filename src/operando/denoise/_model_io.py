@@ -43,6 +43,11 @@ def check_model_path(path: str | os.PathLike) -> None:
     path : str or path-like
         Where a model is to be saved: a stem without an ending, or a name ending in ``.safetensors``/``.json``.
 
+    Returns
+    -------
+    None
+        The path is fine.
+
     Raises
     ------
     InputError

@@ -7,9 +7,9 @@ The steps, in order: :func:`prepare_windows` (validate the video, choose the win
 
 from __future__ import annotations
 
-import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +19,6 @@ from .._errors import InputError
 from .._stack import Progress, Stack, as_stack, check_finite
 from ._config import InversionConfig
 from ._result import InversionResult
-
-logger = logging.getLogger(__name__)
 
 CONVERGED_REASONS = ("xtol", "ftol", "precision_floor", "no_decrease")
 
@@ -130,7 +128,8 @@ def learn_physics(
     samples = bootstrap_windows(main, problem, ics, penalty, cfg, seed, deadline, say)
     status = fit_status(main.theta, guess, main.reason)
     if status != "converged":
-        logger.warning("the fit ended as %s (%s); its coefficients may not describe the data", status, main.reason)
+        warnings.warn(f"the fit ended as {status} ({main.reason}); its coefficients may not describe the data",
+                      UserWarning, stacklevel=2)
     theta, spec = main.theta, problem.spec
     derived = {
         "n_mu": cfg.n_mu, "n_d": cfg.n_d, "kappa": cfg.kappa, "fit_kappa": cfg.fit_kappa, "dx": spec.dx,
@@ -266,15 +265,16 @@ def refine_initial_states(problem: WindowProblem, main, penalty: np.ndarray, cfg
     theta_round, moved, rounds = main.theta, False, 0
     for rounds in range(total):
         if deadline is not None and time.perf_counter() > deadline:
-            logger.warning("time budget reached after %d of %d initial-state rounds", rounds, total)
+            warnings.warn(f"time budget reached after {rounds} of {total} initial-state rounds", UserWarning,
+                          stacklevel=2)
             break
         say(0.0, f"initial states, round {rounds + 1}/{total}")
         new_ics = update_states(jnp.asarray(theta_round, jnp.float32), ics, problem.ics, targets)
         new_theta = _chord_steps(main.jacobian, lambda th, s=new_ics: residual_fn(
             jnp.asarray(th, jnp.float32), s, targets, ones), theta_round, penalty, CHORD_STEPS)
         if new_theta is None:
-            logger.warning("initial-state round %d gave states the solver cannot integrate; keeping the "
-                           "result of round %d", rounds + 1, rounds)
+            warnings.warn(f"initial-state round {rounds + 1} gave states the solver cannot integrate; keeping the "
+                          f"result of round {rounds}", UserWarning, stacklevel=2)
             break
         ics, theta_round, moved = new_ics, new_theta, True
     else:
@@ -305,7 +305,8 @@ def bootstrap_windows(main, problem: WindowProblem, ics, penalty: np.ndarray, cf
     samples = []
     for i, child in enumerate(np.random.SeedSequence(seed).spawn(cfg.bootstrap)):
         if deadline is not None and time.perf_counter() > deadline:
-            logger.warning("time budget reached after %d of %d bootstrap samples", i, cfg.bootstrap)
+            warnings.warn(f"time budget reached after {i} of {cfg.bootstrap} bootstrap samples", UserWarning,
+                          stacklevel=2)
             break
         draws = np.random.default_rng(child).integers(0, n_windows, n_windows)
         samples.append(refit(np.bincount(draws, minlength=n_windows).astype(float), cfg.bootstrap_iter))

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._errors import InputError
 from ._fidelity import conditional_bias, local_variability, mass_drift, mean_bias
 from ._quality import as_frames, psnr_frames, ssim_frames
 
@@ -78,6 +79,9 @@ def evaluate(
         One per candidate, in the order given.
     """
     ref = as_frames(clean, axes=axes)
+    if skip_edge_frames < 0 or 2 * skip_edge_frames >= ref.shape[0]:
+        raise InputError(f"skip_edge_frames {skip_edge_frames}: must be >= 0 and leave frames of the "
+                         f"{ref.shape[0]} to measure (at most {(ref.shape[0] - 1) // 2})")
     sl = slice(skip_edge_frames, ref.shape[0] - skip_edge_frames if skip_edge_frames else None)
     ref = ref[sl]
     video = ref.ndim == 3 and ref.shape[0] >= 3

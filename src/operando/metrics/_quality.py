@@ -9,7 +9,20 @@ from .._stack import Stack, as_stack
 
 
 def as_frames(data: Stack | np.ndarray, *, axes: str | None = None) -> np.ndarray:
-    """Return float64 frames of shape (n_frames, Y, X[, C]): every axis but Y, X and C becomes a frame."""
+    """Return float64 frames of shape (n_frames, Y, X[, C]): every axis but Y, X and C becomes a frame.
+
+    Parameters
+    ----------
+    data : Stack or ndarray
+        The stack (an array's axes are guessed from its shape unless ``axes`` is given).
+    axes : str, optional
+        Axis letters of a plain array.
+
+    Returns
+    -------
+    ndarray
+        Float64 frames, the leading axes flattened into one.
+    """
     stack = as_stack(data, axes=axes if axes is not None else (None if isinstance(data, Stack) else _guess(data)))
     lead = "".join(a for a in stack.axes if a not in "YXC")
     order = lead + "YX" + ("C" if "C" in stack.axes else "")
