@@ -15,7 +15,6 @@ from operando.workflows.stxm import (
     make_phantom,
     phantom_family,
     read_series,
-    write_phantom,
 )
 
 runner = CliRunner()
@@ -61,16 +60,19 @@ def test_a_range_of_one_value_fixes_it_and_a_reversed_range_is_refused():
         PhantomFamily(drift_px=(0, float("nan")))
 
 
-def test_a_drawn_variant_is_written_and_read_back_as_todays_hdr_layout(tmp_path):
-    base = PhantomConfig(size=32, frames=2, ch_dt=1e-4)
-    cfg = phantom_family(2, base=base, seed=11)[1]
-    phantom = make_phantom(cfg)
-    files = write_phantom(phantom, tmp_path)
-    assert (tmp_path / "stxm_t000.hdr").exists() and (tmp_path / "stxm_t000_a000.xim").exists()
-    counts = read_series(sorted(str(p) for k, p in files.items() if k.startswith("hdr_")))
-    assert counts.axes == "TEYX" and np.array_equal(counts.to_numpy(), phantom.counts.to_numpy())
+def test_a_drawn_variant_is_written_by_the_cli_as_todays_hdr_layout(tmp_path):
+    from operando.io import read
+
+    result = runner.invoke(app, ["stxm", "phantom", "-o", str(tmp_path), "--size", "32", "--frames", "2",
+                                 "--variant", "1", "--seed", "11"])
+    assert result.exit_code == 0, result.output
+    cfg = phantom_family(2, base=PhantomConfig(size=32, frames=2, seed=11), seed=11)[1]
+    assert json.loads((tmp_path / "phantom.json").read_text())["config"] == cfg.model_dump(mode="json")
+    assert (tmp_path / "stxm_t000.hdr").exists() and (tmp_path / "stxm_t001_a000.xim").exists()
+    counts = read_series([str(tmp_path / "stxm_t*.hdr")])
+    assert counts.axes == "TEYX" and counts.shape == (2, 2, 32, 32)
     assert np.allclose(counts.metadata.energies, cfg.energies_ev, atol=1e-3)
-    assert json.loads((tmp_path / "phantom.json").read_text())["config"]["seed"] == cfg.seed
+    assert np.array_equal(counts.to_numpy(), read(tmp_path / "stxm.nxstxm.h5").to_numpy())
 
 
 def test_support_od_and_row_drift_appear_where_drawn_and_nowhere_by_default():

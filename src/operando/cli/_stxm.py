@@ -179,13 +179,17 @@ def phantom_cmd(
     frames: Annotated[int, typer.Option(min=1, max=1000, help="Time points (>= 1).")] = 3,
     energies: Annotated[str, typer.Option(help="Energies, eV (distinct, 700-730).")] = "708.2,710.2",
     i0_counts: Annotated[float, typer.Option(min=0, help="Incident counts per pixel (> 0).")] = 150.0,
+    variant: Annotated[int, typer.Option(min=0, max=999, help="Phantom K of the family drawn from --seed (as "
+                                         "benchmark stxm --variants numbers them; 0: the phantom of the other "
+                                         "options).")] = 0,
     seed: SeedOption = 0,
 ) -> None:
     """Write the built-in STXM phantom (.hdr/.xim per frame, NXstxm, ground truth, ptychography reference)."""
-    from ..workflows.stxm import PhantomConfig, make_phantom, write_phantom
+    from ..workflows.stxm import PhantomConfig, make_phantom, phantom_family, write_phantom
 
     cfg = PhantomConfig(size=size, frames=frames, energies_ev=tuple(_floats(energies, "--energies") or []),
                         i0_counts=i0_counts, seed=seed)
+    cfg = phantom_family(variant + 1, base=cfg, seed=seed)[variant]
     with output_folder(output):
         files = write_phantom(make_phantom(cfg), output)
     console.print(f"wrote {len(files)} files to {output}: " + ", ".join(p.name for p in files.values()))
