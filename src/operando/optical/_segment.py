@@ -308,6 +308,7 @@ def propagate_labels(
     erode_px: int = 1,
     low: float = 0.8,
     edge_level: float | None = 0.5,
+    local_px: float = 0.0,
 ) -> np.ndarray:
     """Carry reference labels through a video so that every particle keeps its id (swelling-tolerant).
 
@@ -335,6 +336,11 @@ def propagate_labels(
         optical benchmark phantom (seed 1) the outlines grew to 1.25-1.29 x the true area by the last frame, and
         the halo read as stage I; at half maximum the outline does not depend on the contrast (1.09-1.10 x on
         seeds 0-2), and it still follows swelling. ``None``: the hysteresis mask only.
+    local_px : float
+        With ``local_px > 0`` the interior level ``m`` is taken near each pixel (a Gaussian of this width over the
+        seed's pixels) instead of over the whole particle: a particle of two stages whose outer ring has less
+        contrast than its core is cut against its ring's level (bright-background variants of the phantom family:
+        stage accuracy 0.851 -> 0.868 and 0.873 -> 0.891 with 2 px).
 
     Returns
     -------
@@ -356,12 +362,12 @@ def propagate_labels(
         distance = ndi.distance_transform_edt(mask)
         out[t] = watershed(-distance, markers, mask=mask)
         if edge_level is not None:
-            out[t] = _cut_at_edge_level(out[t], markers, frame, mask, edge_level)
+            out[t] = _cut_at_edge_level(out[t], markers, frame, mask, edge_level, local_px)
     return out
 
 
 def _cut_at_edge_level(labels: np.ndarray, markers: np.ndarray, frame: np.ndarray, mask: np.ndarray,
-                       level: float) -> np.ndarray:
+                       level: float, local_px: float = 0.0) -> np.ndarray:
     """Keep each particle's pixels above ``b + level (m - b)`` (interior mean m over its marker, background b)."""
     background = ~ndi.binary_dilation(mask, iterations=3)
     if not background.any():
@@ -370,6 +376,12 @@ def _cut_at_edge_level(labels: np.ndarray, markers: np.ndarray, frame: np.ndarra
     count = np.bincount(markers.ravel(), minlength=n)
     inner = np.bincount(markers.ravel(), weights=frame.ravel(), minlength=n) / np.maximum(count, 1)
     b = float(np.median(frame[background]))
-    cut = b + level * (inner - b)
-    keep = ((labels > 0) & (frame >= cut[labels])) | (markers > 0)
+    level_map = inner[labels]
+    if local_px > 0:  # the interior's level near each pixel: a particle of two stages (a ring of another colour)
+        seed = (markers > 0).astype(np.float32)  # is cut against its own ring's level, not the particle's mean
+        weight = ndi.gaussian_filter(seed, local_px)
+        near = ndi.gaussian_filter(frame * seed, local_px) / np.maximum(weight, 1e-6)
+        level_map = np.where(weight > 0.05, near, level_map)
+    cut = b + level * (level_map - b)
+    keep = ((labels > 0) & (frame >= cut)) | (markers > 0)
     return np.where(keep, labels, 0).astype(labels.dtype)

@@ -445,8 +445,8 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
     lab = np.stack([rgb_to_lab(frame) for frame in corr.rgb])
     channel = "contrast" if cfg.channel == "auto" else cfg.channel
     if channel == "contrast":
-        bg_lab = np.median(lab[:: max(1, lab.shape[0] // 16)][:, background], axis=(0, 1))
-        fg = np.stack([contrast_channel(frame, bg_lab) for frame in lab])
+        bg_rgb = np.median(corr.rgb[:: max(1, lab.shape[0] // 16)][:, background], axis=(0, 1))
+        fg = np.stack([contrast_channel(frame, bg_rgb) for frame in corr.rgb])
     else:
         fg = foreground_channel(lab, channel)
     ref = cfg.reference_frame
@@ -460,7 +460,8 @@ def _analyze_rgb(rgb: np.ndarray, cfg: OpticalConfig, seed: int, report: Callabl
     report(0.7, f"carrying {int(seg.labels.max())} particles through {fg.shape[0]} frames")
     if channel == "contrast" and fg.shape[0] >= 3:  # a 3-frame running median: single frames are noisier than
         fg = ndi.median_filter(fg, size=(3, 1, 1), mode="nearest")  # the time-average the threshold came from
-    labels = propagate_labels(seg.labels, fg, threshold=seg.threshold, shifts=shifts, smooth_px=cfg.smooth_px)
+    labels = propagate_labels(seg.labels, fg, threshold=seg.threshold, shifts=shifts, smooth_px=cfg.smooth_px,
+                              local_px=2.0 if channel == "contrast" else 0.0)
     clock["segment_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     report(0.85, "classifying stages")
