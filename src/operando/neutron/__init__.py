@@ -36,15 +36,16 @@ from ._metrics import (
     local_std_map,
 )
 from ._normalize import CombinedImage, Transmission, beam_factors, combine_images, normalize, parse_box, region_mask
-from ._phantom import Phantom, default_config, simulate_neutron_phantom
+from ._phantom import FAMILY, PLACEMENTS, Phantom, default_config, draw_phantom_config, simulate_neutron_phantom
 from ._regions import Region, Regions, find_layers, regions_from_dict
 from ._spots import SpotResult, remove_spots_spatial, remove_spots_temporal
 
 __all__ = [
-    "CombinedImage", "CyclerData", "DeltaA", "DepthProfile", "HalfCycle", "Phantom", "Region", "Regions",
-    "SpotResult", "Transmission", "Variability", "active_area_fraction", "attenuation", "beam_factors",
-    "charge_at", "combine_images", "coulombic_efficiency", "default_config", "depth_profile",
-    "differential_attenuation", "dynamic_variability", "estimate_drift", "estimate_variance", "find_layers",
+    "FAMILY", "PLACEMENTS", "CombinedImage", "CyclerData", "DeltaA", "DepthProfile", "HalfCycle", "Phantom",
+    "Region", "Regions", "SpotResult", "Transmission", "Variability", "active_area_fraction", "attenuation",
+    "beam_factors", "charge_at", "combine_images", "coulombic_efficiency", "default_config", "depth_profile",
+    "differential_attenuation", "draw_phantom_config", "dynamic_variability", "estimate_drift", "estimate_variance",
+    "find_layers",
     "frame_boundaries", "half_cycle_changes", "half_cycles", "inactive_edge_px", "li_cross_section_barn",
     "lithium_inventory", "local_std_map", "normalize", "parse_box", "parse_cycler_text", "read_cycler_csv",
     "reference_frames", "region_mask", "regions_from_dict", "remove_spots_spatial", "remove_spots_temporal",

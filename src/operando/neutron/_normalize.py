@@ -237,6 +237,7 @@ def normalize(
     k: float = 5.0,
     gain: float = 1.0,
     exposure_ratio: float | None = None,
+    static_regions: Sequence[Box] = (),
 ) -> Transmission:
     """Normalise radiographs: ``T = (I - D) / (r (OB - D)) / b_t`` with spot removal and propagated noise.
 
@@ -263,6 +264,11 @@ def normalize(
         ``S`` is ``gain * S`` plus the dark frame's read noise.
     exposure_ratio : float, optional
         ``t_sample / t_open_beam``, overriding the exposure times read from the files.
+    static_regions : sequence of (y0, y1, x0, x1)
+        Where no air is in view: regions whose transmission does not change during the run (current
+        collectors, a housing), pooled; each frame is divided by its median there over the median of those
+        medians over the run (``b_t`` relative, so T there keeps its level). Ignored when ``open_regions`` are
+        given.
 
     Returns
     -------
@@ -310,6 +316,10 @@ def normalize(
     if open_regions:
         factors = beam_factors(trans, region_mask(open_regions, shape), bad)
         trans = trans / factors[:, None, None]
+    elif static_regions and len(frames) > 1:
+        factors = beam_factors(trans, region_mask(static_regions, shape), bad)
+        factors = factors / float(np.median(factors))
+        trans = trans / factors[:, None, None]
     trans = np.where(bad, np.nan, trans)  # masked, never a negative or zero transmission
     read_var = dc.noise_sd**2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -326,6 +336,7 @@ def normalize(
         "exposure_ratio": ratio, "exposure_ratio_from": ratio_from,
         "open_beam_minus_dark_median": signal, "dark_median": float(np.median(dc.image)),
         "dark_noise_sd": dc.noise_sd, "open_regions": [list(b) for b in open_regions],
+        "static_regions": [] if open_regions else [list(b) for b in static_regions],
         "beam_factors": [float(f) for f in factors],
         "bad_pixels_per_frame": [int(b.sum()) for b in bad],
         "division_by_zero_pixels": int(division_bad.sum()),

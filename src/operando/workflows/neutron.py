@@ -60,6 +60,8 @@ class AnalysisConfig:
     denoise_target: DenoiseTarget = "transmission"
     polish: Literal["tv", "none"] = "tv"  # TV on the denoised A_ref and Delta A frames (see _polish)
     time_budget_s: float = 120.0
+    max_steps: int | None = None  # the denoiser's training steps (None: as many as the budget allows)
+    mean_correction: Literal["region", "none"] = "region"  # restore each region's mean from the raw data
     seed: int = 0
     k: float = 3.0
     n_avg: int = 3
@@ -92,6 +94,11 @@ class AnalysisConfig:
         if self.polish not in ("tv", "none"):
             raise InputError(f"polish={self.polish!r}: choose tv or none")
         positive("time_budget_s", self.time_budget_s)
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or int(self.max_steps) != self.max_steps
+                                           or self.max_steps < 1):
+            raise InputError(f"max_steps = {self.max_steps!r}: give a whole number of training steps >= 1")
+        if self.mean_correction not in ("region", "none"):
+            raise InputError(f"mean_correction={self.mean_correction!r}: choose region or none")
         positive("k", self.k)
         positive("gain", self.gain)
         positive("cross_section_barn", self.cross_section_barn)
@@ -141,7 +148,12 @@ def _denoise(data: np.ndarray, config: AnalysisConfig, progress: Progress | None
     bad = ~np.isfinite(data)
     fill = float(np.nanmedian(data)) if bad.any() else 0.0
     filled = np.where(bad, fill, data).astype(np.float32)
-    out = denoise(Stack(filled, axes="TYX"), method="video", time_budget_s=config.time_budget_s,
+    train = None
+    if config.max_steps is not None:
+        from ..denoise import TrainConfig
+
+        train = TrainConfig(method="video", max_steps=int(config.max_steps), time_budget_s=config.time_budget_s)
+    out = denoise(Stack(filled, axes="TYX"), method="video", time_budget_s=config.time_budget_s, config=train,
                   rng=config.seed, progress=progress)
     result = np.asarray(out.to_numpy(), np.float32)
     result[bad] = np.nan
@@ -203,6 +215,83 @@ def _polish(denoised: DeltaA, config: AnalysisConfig, info: dict[str, Any]) -> n
     info["polish"] = {"method": "tv, weight = residual noise sd (wavelet MAD)", "reference_weight": w_ref,
                       "frame_weight_median": float(np.median(weights)), "frame_weight_max": float(np.max(weights))}
     return np.stack(frames).astype(np.float32)
+
+
+#: Low-pass of the mean correction: Gaussian sigma in pixels (in-plane) and in frames.
+MEAN_CORRECTION_SIGMA = (2.0, 4.0)
+
+
+def restore_region_means(denoised: np.ndarray, raw: np.ndarray, regions: Regions, *,
+                         sigma: tuple[float, float] = MEAN_CORRECTION_SIGMA) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return denoised Delta A with the low-pass of ``raw - denoised`` added back within each region.
+
+    A denoiser trained on noisy data may move a region's mean (on the phantom family it pulls the electrodes'
+    Delta A toward the rest of the image); the raw data's mean is unbiased. The residual ``raw - denoised`` is
+    mostly noise plus that slow, smooth error: its low-pass (a Gaussian of ``sigma = (frames, pixels)``,
+    normalised within each layer region: electrodes, separator, collectors, so no region borrows another's) is
+    added back, and then each region's per-frame mean is set to the raw data's, smoothed over frames with the
+    same sigma. The detail (the high-pass) stays the denoiser's; what is added is smooth (an rms of about
+    ``sd / sqrt(volume of the kernel)``). A region's correction covers it and a 1 px rim around it; other pixels
+    get the low-pass over all pixels.
+
+    Parameters
+    ----------
+    denoised, raw : ndarray, shape (T, Y, X)
+        Denoised and raw Delta A (NaN where masked).
+    regions : Regions
+        The regions (kinds electrode, separator and collector are corrected on their own).
+    sigma : (float, float)
+        Gaussian sigma in frames and in pixels.
+
+    Returns
+    -------
+    corrected : ndarray, float32
+        The denoised Delta A with the raw data's low-pass restored.
+    info : dict
+        Per region: the largest and the rms correction of the region's mean.
+    """
+    from scipy import ndimage
+
+    st, ss = sigma
+    res = raw.astype(np.float64) - denoised
+    finite = np.isfinite(res)
+    res0 = np.where(finite, res, 0.0)
+
+    def lowpass(weight: np.ndarray) -> np.ndarray:
+        w = (weight & finite).astype(np.float64)
+        num = ndimage.gaussian_filter(res0 * w, (st, ss, ss), mode="nearest")
+        den = ndimage.gaussian_filter(w, (st, ss, ss), mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 1e-6, num / den, 0.0)
+
+    out = denoised.astype(np.float64) + lowpass(np.ones(res.shape, bool))
+    info: dict[str, Any] = {"sigma_frames": st, "sigma_px": ss}
+    layers = [*regions.of_kind("electrode"), *regions.of_kind("separator"), *regions.of_kind("collector")]
+    taken = np.zeros(res.shape[1:], bool)
+    for region in layers:
+        mask = np.broadcast_to(region.mask, res.shape)
+        if not (mask & finite).any():
+            continue
+        # the region's correction also covers a 1 px rim (not another region's), so no 3 x 3 window of its
+        # pixels straddles a step between two corrections
+        others = np.any([r.mask for r in layers if r is not region], axis=0) if len(layers) > 1 else taken
+        rim = ndimage.binary_dilation(region.mask) & ~others & ~taken
+        taken |= rim
+        part = denoised + lowpass(mask)
+        cnt = (mask & finite).sum(axis=(1, 2))
+        left = np.where(cnt > 0, np.where(mask & finite, raw - part, 0.0).sum(axis=(1, 2)) / np.maximum(cnt, 1), 0.0)
+        wt = (cnt > 0).astype(np.float64)
+        smooth = ndimage.gaussian_filter1d(left * wt, st, mode="nearest") / np.maximum(
+            ndimage.gaussian_filter1d(wt, st, mode="nearest"), 1e-6)
+        part = part + smooth[:, None, None]
+        grown = np.broadcast_to(rim, res.shape)
+        out[grown] = part[grown]
+        shift = np.array([np.nanmean(f[m]) if m.any() else 0.0
+                          for f, m in zip(part - denoised, mask & finite, strict=True)])
+        info[region.name] = {"mean_shift_max_abs": float(np.max(np.abs(shift))),
+                             "mean_shift_rms": float(np.sqrt(np.mean(shift**2)))}
+    out[~np.isfinite(denoised)] = np.nan
+    return out.astype(np.float32), info
 
 
 def _electrode_masks(regions: Regions) -> dict[str, np.ndarray]:
@@ -351,6 +440,8 @@ def analyze_series(
                              "not a transmission file; use denoise_target='transmission'")
         sample, ob, dc = raw if raw is not None else (None, None, None)
         denoised = _denoised_delta(sample, ob, dc, tr, delta, config, progress)  # type: ignore[arg-type]
+        if config.mean_correction == "region":
+            denoised, delta.info["mean_correction"] = restore_region_means(denoised, data, regions)
         metrics["denoised"] = _metrics(denoised, delta, regions, bounds, kinds, config, pixel_size)
     metrics["cycler"] = _cycler_summary(cycler, cycler_rows, meta.frame_times)
     metrics["half_cycles"] = {"boundaries": bounds, "kinds": kinds[: len(bounds) - 1]}

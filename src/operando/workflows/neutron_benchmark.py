@@ -15,9 +15,11 @@ from .._errors import InputError
 from .._files import write_json_file
 from .._stack import Progress, Stack
 from ..neutron import (
+    PLACEMENTS,
     Phantom,
     active_area_fraction,
     depth_profile,
+    draw_phantom_config,
     dynamic_variability,
     half_cycle_changes,
     inactive_edge_px,
@@ -121,7 +123,8 @@ def evaluate_phantom(analysis: Analysis, phantom: Phantom, config: AnalysisConfi
 
 
 def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tuple[str, ...] = (
-        "delta_a", "transmission", "raw"), progress: Progress | None = None, **changes: Any) -> dict[str, Any]:
+        "delta_a", "transmission", "raw"), max_steps: int | None = None, progress: Progress | None = None,
+        **changes: Any) -> dict[str, Any]:
     """Analyse the phantom once per denoising target (Delta A, T, raw counts) and score each against the truth.
 
     Parameters
@@ -132,6 +135,8 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
         Seed of the phantom and the denoiser.
     targets : tuple of str
         What to denoise in each run.
+    max_steps : int, optional
+        The denoiser's training steps.
     progress : callable, optional
         ``progress(fraction, message)``.
     **changes
@@ -152,7 +157,8 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
                                                                                 phantom.truth["beam_flicker"])[0, 1])}
     for i, target in enumerate(targets):
         config = AnalysisConfig(reference=phantom.reference, denoise_target=target, time_budget_s=time_budget_s,
-                                seed=seed, open_regions=opens, half_cycle_frames=tuple(phantom.boundaries))
+                                max_steps=max_steps, seed=seed, open_regions=opens,
+                                half_cycle_frames=tuple(phantom.boundaries))
         sub = None if progress is None else (lambda f, m, i=i, t=target: progress((i + f) / len(targets),
                                                                                     f"denoise {t}: {m}"))
         started = time.perf_counter()
@@ -268,8 +274,13 @@ def benchmark_bad_input() -> dict[str, Any]:
 def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0, seed: int = 0,
                   data_dir: str | os.PathLike | None = None, targets: tuple[str, ...] = ("delta_a", "transmission",
                                                                                          "raw"),
+                  variants: int = 1, max_steps: int | None = None, command: str = "",
                   progress: Progress | None = None, **changes: Any) -> dict[str, Any]:
     """Run the three parts of the neutron benchmark and write ``neutron_benchmark.json``.
+
+    With ``variants`` > 1 the phantom part runs on that many members of the phantom family instead
+    (:func:`benchmark_variants`, the default denoising settings) and ``neutron_variants.md`` (the worst / median /
+    spread table) is written too.
 
     Parameters
     ----------
@@ -282,7 +293,13 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
     data_dir : str or path, optional
         The step-wedge folder (skipped when missing).
     targets : tuple of str
-        Denoising targets compared on the phantom.
+        Denoising targets compared on the phantom (one phantom; ignored with ``variants`` > 1).
+    variants : int
+        Phantom-family variants (1: the built-in phantom, once per target).
+    max_steps : int, optional
+        The denoiser's training steps (a result that does not depend on the machine's load).
+    command : str
+        The command line, recorded in the report.
     progress : callable, optional
         ``progress(fraction, message)``.
     **changes
@@ -300,14 +317,204 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
         raise InputError(f"targets {list(targets)!r}: choose one or more of {', '.join(TARGETS)}")
     if seed < 0:
         raise InputError(f"seed = {seed}: give a seed >= 0")
+    if int(variants) != variants or variants < 1:
+        raise InputError(f"variants = {variants!r}: give a whole number of phantom variants >= 1")
+    if max_steps is not None and (int(max_steps) != max_steps or max_steps < 1):
+        raise InputError(f"max_steps = {max_steps!r}: give a whole number of training steps >= 1")
+    from .. import __version__
+
     results: dict[str, Any] = {"configuration": {"time_budget_s": time_budget_s, "seed": seed,
-                                                 "targets": list(targets), **changes}}
-    results["phantom"] = benchmark_phantom(time_budget_s=time_budget_s, seed=seed, targets=targets,
-                                           progress=progress, **changes)
+                                                 "targets": list(targets), "variants": variants,
+                                                 "max_steps": max_steps, "command": command, **changes},
+                               "versions": {"operando": __version__, "numpy": np.__version__}}
+    if variants > 1:
+        results["family"] = benchmark_variants(variants, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed,
+                                               progress=progress, **changes)
+    else:
+        results["phantom"] = benchmark_phantom(time_budget_s=time_budget_s, seed=seed, targets=targets,
+                                               max_steps=max_steps, progress=progress, **changes)
     if data_dir is not None and Path(data_dir).is_dir():
         results["step_wedge"] = benchmark_step_wedge(data_dir)
     results["bad_input"] = benchmark_bad_input()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json_file(out / "neutron_benchmark.json", results)
+    if "family" in results:
+        (out / "neutron_variants.md").write_text(variants_markdown(results["family"], command), encoding="utf-8")
     return results
+
+
+# ------------------------------------------------------------------------------------------ the phantom family
+
+#: Targets judged on the worst variant: (figure, "min" or "max" (what a pass needs), bound, text).
+VARIANT_TARGETS = (
+    ("variability_cut", "min", 0.80, ">= 80 %"),
+    ("mean_bias_anode", "max", 0.01, "< 1 % of the range"),
+    ("mean_bias_cathode", "max", 0.01, "< 1 % of the range"),
+    ("active_area_max_error", "max", 0.05, "<= 0.05"),
+    ("inactive_edge_error_px", "max", 2.0, "<= 2 px"),
+    ("coverage_raw_low", "min", 0.90, ">= 0.90"),
+    ("coverage_raw_high", "max", 0.98, "<= 0.98"),
+)
+
+
+def phantom_beam_regions(phantom: Phantom) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+    """Return the phantom's open (air) boxes and, where it has none, its current collectors as static regions."""
+    regs = phantom.regions["regions"]
+    opens = tuple(tuple(b) for b in regs.get("open", {}).get("boxes", []))
+    static = () if opens else tuple(tuple(r["box"]) for r in regs.values() if r["kind"] == "collector")
+    return opens, static
+
+
+def variant_figures(scores: dict[str, Any]) -> dict[str, float]:
+    """Return one variant's headline figures from :func:`evaluate_phantom` (bias as |systematic| of the range)."""
+    den = scores.get("denoised", scores["raw"])
+    out = {"variability_cut": scores.get("variability_cut", 0.0),
+           "variability_raw": scores["raw"]["dynamic_variability"], "variability_denoised": den["dynamic_variability"],
+           "variability_truth": scores["true_variability"],
+           "rmse_raw": scores["raw"]["rmse"], "rmse_denoised": den["rmse"],
+           "active_area_max_error": den["active_area_max_error"],
+           "active_area_max_error_raw": scores["raw"]["active_area_max_error"],
+           "inactive_edge_error_px": den["inactive_edge_error_px"],
+           "coverage_raw_low": scores["coverage_1.96sd_raw"], "coverage_raw_high": scores["coverage_1.96sd_raw"]}
+    for name in ("anode", "cathode"):
+        out[f"mean_bias_{name}"] = abs(den["mean_bias"][name]["systematic_rel"])
+        out[f"mean_bias_{name}_raw"] = abs(scores["raw"]["mean_bias"][name]["systematic_rel"])
+        out[f"mean_bias_{name}_vs_raw"] = abs(den["mean_bias"][name]["systematic_rel"]
+                                              - scores["raw"]["mean_bias"][name]["systematic_rel"])
+    return out
+
+
+def summarize_variants(figures: list[dict[str, float]]) -> dict[str, Any]:
+    """Return worst, median, min, max and sd of each figure over the variants, and each target on the worst.
+
+    Parameters
+    ----------
+    figures : list of dict
+        :func:`variant_figures` of each variant.
+
+    Returns
+    -------
+    dict
+        ``figures``: per figure ``worst`` (the smallest for a figure that should be large, else the largest),
+        ``median``, ``min``, ``max``, ``sd``; ``targets``: per target the worst value and whether it holds.
+    """
+    larger_is_better = {"variability_cut", "coverage_raw_low"}
+    table: dict[str, Any] = {}
+    for key in figures[0]:
+        values = np.array([f[key] for f in figures], float)
+        worst = float(np.nanmin(values) if key in larger_is_better else np.nanmax(values))
+        table[key] = {"worst": worst, "median": float(np.nanmedian(values)), "min": float(np.nanmin(values)),
+                      "max": float(np.nanmax(values)), "sd": float(np.nanstd(values)),
+                      "worst_variant": int(np.nanargmin(values) if key in larger_is_better else np.nanargmax(values))}
+    targets = {}
+    for key, kind, bound, text in VARIANT_TARGETS:
+        worst = table[key]["worst"]
+        targets[key] = {"target": text, "worst": worst,
+                        "holds": bool(worst >= bound if kind == "min" else worst < bound if "<" in text
+                                      else worst <= bound)}
+    return {"figures": table, "targets": targets}
+
+
+def variant_seeds(n_variants: int, seed: int) -> list[int]:
+    """Return the variants' seeds: children of ``seed`` (``numpy.random.SeedSequence(seed).spawn``)."""
+    return [int(c.generate_state(1)[0] % (2**31 - 1)) for c in np.random.SeedSequence(seed).spawn(n_variants)]
+
+
+def variant_config(index: int, variant_seed: int, **changes: Any) -> dict[str, Any]:
+    """Return variant ``index``'s phantom parameters (checked).
+
+    Where the open beam is and the depth axis cycle with the index (so 8 variants hold each placement along X
+    and along Y); everything else is drawn from ``variant_seed``; ``changes`` are kept.
+    """
+    fixed = {"open_beam_placement": PLACEMENTS[index % len(PLACEMENTS)],
+             "depth_axis": "XY"[(index // len(PLACEMENTS)) % 2], **changes}
+    return draw_phantom_config(variant_seed, **fixed)
+
+
+def benchmark_variants(n_variants: int, *, time_budget_s: float = 90.0, max_steps: int | None = None, seed: int = 0,
+                       polish: str = "tv", mean_correction: str = "region", denoise: str = "video",
+                       progress: Progress | None = None, **changes: Any) -> dict[str, Any]:
+    """Analyse ``n_variants`` members of the phantom family and score each against its truth.
+
+    Each variant is drawn with :func:`variant_config` (its seed a child of ``seed``), normalised with its open
+    beam (or its current collectors as static regions where no air is in view), and analysed as ``operando
+    neutron analyze`` does (the transmission denoised, TV polish, region means restored from the raw data).
+
+    Parameters
+    ----------
+    n_variants : int
+        Variants (>= 1).
+    time_budget_s : float
+        The denoiser's budget per variant.
+    max_steps : int, optional
+        The denoiser's training steps per variant (a run that does not depend on the machine's load).
+    seed : int
+        Seed of the draw and the denoiser.
+    polish, mean_correction, denoise : str
+        :class:`AnalysisConfig` settings.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+    **changes
+        Phantom parameters kept for every variant (``ny``, ``nx`` (with depth along X), ``n_cycles``,
+        ``frames_per_half_cycle``, or any family parameter).
+
+    Returns
+    -------
+    dict
+        ``variants`` (each: seed, configuration, scores, figures, seconds) and ``summary``
+        (:func:`summarize_variants`).
+    """
+    if int(n_variants) != n_variants or n_variants < 1:
+        raise InputError(f"variants = {n_variants!r}: give a whole number of variants >= 1")
+    seeds = variant_seeds(n_variants, seed)
+    configs = [variant_config(i, s, **changes) for i, s in enumerate(seeds)]  # all checked before any work
+    variants = []
+    for i, (vseed, params) in enumerate(zip(seeds, configs, strict=True)):
+        started = time.perf_counter()
+        phantom = simulate_neutron_phantom(rng=vseed, **params)
+        opens, static = phantom_beam_regions(phantom)
+        tr = normalize(phantom.sample, phantom.open_beam, phantom.dark, open_regions=opens, static_regions=static)
+        regions = regions_from_dict(phantom.regions, phantom.sample.shape[1:])
+        config = AnalysisConfig(reference=phantom.reference, denoise=denoise, time_budget_s=time_budget_s,
+                                max_steps=max_steps, seed=seed, open_regions=opens, polish=polish,
+                                mean_correction=mean_correction, half_cycle_frames=tuple(phantom.boundaries))
+        sub = None if progress is None else (lambda f, m, i=i: progress((i + f) / n_variants,
+                                                                          f"variant {i + 1}/{n_variants}: {m}"))
+        analysis = analyze_series(tr, config=config, regions=regions, progress=sub)
+        scores = evaluate_phantom(analysis, phantom, config)
+        drift_err = np.abs(np.array(analysis.delta_raw.info["drift_px"]) - np.array(phantom.truth["drift_px"]))
+        variants.append({"index": i, "seed": vseed, "phantom": phantom.config, "beam_regions":
+                         {"open": [list(b) for b in opens], "static": [list(b) for b in static]},
+                         "scores": scores, "figures": variant_figures(scores) | {"drift_max_error_px":
+                                                                               float(drift_err.max())},
+                         "mean_correction": analysis.delta_raw.info.get("mean_correction"),
+                         "seconds": time.perf_counter() - started})
+        logger.info("variant %d: %s", i, variants[-1]["figures"])
+    return {"variants": variants, "summary": summarize_variants([v["figures"] for v in variants])}
+
+
+def variants_markdown(result: dict[str, Any], command: str = "") -> str:
+    """Return the worst / median / spread table of :func:`benchmark_variants` as markdown."""
+    summary = result["summary"]
+    n = len(result["variants"])
+    lines = [f"Neutron phantom family: {n} variant(s)" + (f" (`{command}`)" if command else ""), "",
+             "| figure | target | worst | median | spread (min - max) | holds on the worst |",
+             "|---|---|---|---|---|---|"]
+    targets = summary["targets"]
+    for key, row in summary["figures"].items():
+        pct = key.startswith(("mean_bias", "variability_cut"))
+        fmt = (lambda v: f"{100 * v:.2f} %") if pct else (lambda v: f"{v:.4g}")
+        target = targets.get(key)
+        lines.append(f"| {key} | {target['target'] if target else ''} | {fmt(row['worst'])} | {fmt(row['median'])} | "
+                     f"{fmt(row['min'])} - {fmt(row['max'])} | "
+                     f"{'' if target is None else 'yes' if target['holds'] else '**no**'} |")
+    lines += ["", "| variant | seed | depth | anode side | open beam | flicker | counts | blur px | cut | bias anode | "
+              "bias cathode |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for v in result["variants"]:
+        c, f = v["phantom"], v["figures"]
+        lines.append(f"| {v['index']} | {v['seed']} | {c['depth_axis']} | {c['anode_side']} | "
+                     f"{c['open_beam_placement']} | {c['beam_flicker']:.3f} | {c['open_beam_counts']:.0f} | "
+                     f"{c['psf_sigma_px']:.2f} | {100 * f['variability_cut']:.1f} % | "
+                     f"{100 * f['mean_bias_anode']:.2f} % | {100 * f['mean_bias_cathode']:.2f} % |")
+    return "\n".join(lines) + "\n"
