@@ -602,13 +602,27 @@ def benchmark_physics_cmd(
     ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser (>= 1).",
                                           min=1)] = 1,
     seed: SeedOption = 0,
+    variants: Annotated[Optional[int], typer.Option(help="Run on this many variants of the physics family (noise "
+                                                    "model and level, ln D slope, initial state drawn from --seed, "
+                                                    "--seed + 1, ...): worst / median / spread.", min=1)] = None,
 ) -> None:
     """Learn mu_h and M back from clean, noisy and denoised videos; errors, band widths and coverage."""
-    from ..workflows.physics_benchmark import benchmark_physics
+    from ..workflows.physics_benchmark import benchmark_physics, benchmark_physics_family
 
     _check_noises(noise)
     if window >= frames:
         raise InputError(f"--window {window} needs more than {window} frames; pass --frames > {window}")
+    if variants is not None:
+        if noise:
+            raise InputError("--variants draws each variant's noise; leave --noise out")
+        with output_folder(output), progress_bar(f"physics benchmark, {variants} variants") as update:
+            result = benchmark_physics_family(
+                output, variants=variants, family_seed=seed, progress=update, size=size, n_frames=frames,
+                denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
+                fit_initial_states=fit_initial_states, denoise_budget_s=time_budget, denoise_ensemble=ensemble)
+        print_rows([{k: v for k, v in r.items()} for r in result["summary"]], "physics over the family (rel. L2)")
+        console.print(f"report: {output / 'family.md'}")
+        return
     with output_folder(output), progress_bar("physics benchmark") as update:
         rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
                                  denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,

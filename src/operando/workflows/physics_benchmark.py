@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .._files import write_csv_file, write_json_file
+from .._files import atomic_path, write_csv_file, write_json_file
 from ..inverse import InversionConfig, InversionResult, compare_to_truth, learn_physics, regular_solution_truth
 from ..report import plot_learned
 
@@ -147,3 +147,170 @@ def benchmark_physics(
     return rows
 
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The family: noise model and level, truth and initial state drawn from a seed
+# ---------------------------------------------------------------------------------------------------------------
+
+#: What the physics family varies, and over which range (docs/physics.md lists the same).
+PHYSICS_FAMILY: dict[str, str] = {
+    "noise model": "gaussian, poisson, mixed (poisson + gaussian), correlated (blurred white noise)",
+    "gaussian sigma": "0.03 - 0.10 (c in (0, 1))",
+    "poisson peak": "20 - 100 counts at c = 1",
+    "mixed": "peak 30 - 100 counts + gaussian sigma 0.01 - 0.04",
+    "correlated": "sigma 0.03 - 0.08, neighbour correlation 0.2 - 0.5",
+    "ln D slope": "-0.5 - 0.8 (ln D = slope (2c - 1))",
+    "initial state": "a new seed of the random initial composition per variant",
+}
+
+
+def draw_physics_variant(seed: int) -> dict[str, object]:
+    """Draw one member of the physics family: a noise case, the truth's ln D slope and the simulation seed.
+
+    Parameters
+    ----------
+    seed : int
+        The variant's seed; the same seed gives the same variant.
+
+    Returns
+    -------
+    dict
+        ``noise`` (a noise spec for :func:`operando.noise.corrupt`), ``d_slope`` and ``seed`` (of the video).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 4]))
+    model = ("gaussian", "poisson", "mixed", "correlated")[int(rng.integers(4))]
+    if model == "gaussian":
+        spec = f"gaussian:{rng.uniform(0.03, 0.10):.3f}"
+    elif model == "poisson":
+        spec = f"poisson:{rng.uniform(20, 100):.0f}"
+    elif model == "mixed":
+        spec = f"mixed:{rng.uniform(30, 100):.0f},{rng.uniform(0.01, 0.04):.3f}"
+    else:
+        spec = f"correlated:{rng.uniform(0.03, 0.08):.3f},{rng.uniform(0.2, 0.5):.2f}"
+    return {"noise": spec, "d_slope": round(float(rng.uniform(-0.5, 0.8)), 3), "seed": int(rng.integers(2**31 - 1))}
+
+
+#: The figures summarised over the family, and the physics issue's targets on them (None: reported only).
+FAMILY_FIGURES: tuple[tuple[str, str, float | None], ...] = (
+    ("clean", "mu_h_rel_l2", 0.02),
+    ("clean", "mobility_rel_l2", 0.05),
+    ("noisy", "mu_h_rel_l2", None),
+    ("noisy", "mobility_rel_l2", None),
+    ("denoised", "mu_h_rel_l2", None),
+    ("denoised", "mobility_rel_l2", None),
+    ("denoised", "mu_h_gain", None),
+    ("denoised", "mobility_gain", None),
+)
+
+
+def summarise_family(per_variant: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Worst, median and spread (min - max) of each family figure over the variants, with the target if any.
+
+    Parameters
+    ----------
+    per_variant : list of dict
+        One dict per variant: ``{"variant", "noise", "rows"}`` with the rows of :func:`benchmark_physics`.
+
+    Returns
+    -------
+    list of dict
+        One row per figure: ``data``, ``figure``, ``worst``, ``median``, ``min``, ``max``, ``target``, ``met``
+        (errors: the worst is the largest; gains, noisy over denoised error: the worst is the smallest).
+    """
+    import numpy as np
+
+    table = []
+    for data, figure, target in FAMILY_FIGURES:
+        values = []
+        for item in per_variant:
+            rows = item["rows"]  # type: ignore[index]
+            by = {r["data"]: r for r in rows}  # type: ignore[union-attr]
+            denoised = [r for r in rows if r["data"] not in ("clean", "noisy")]  # type: ignore[union-attr]
+            if figure.endswith("_gain"):
+                key = figure.replace("_gain", "_rel_l2")
+                values += [float(by["noisy"][key]) / max(float(r[key]), 1e-12) for r in denoised]
+            elif data == "denoised":
+                values += [float(r[figure]) for r in denoised]
+            elif data in by:
+                values.append(float(by[data][figure]))
+        if not values:
+            continue
+        arr = np.asarray(values)
+        worst = float(arr.min() if figure.endswith("_gain") else arr.max())
+        table.append({"data": data, "figure": figure, "worst": worst, "median": float(np.median(arr)),
+                      "min": float(arr.min()), "max": float(arr.max()), "target": target,
+                      "met": None if target is None else bool(worst < target)})
+    return table
+
+
+def benchmark_physics_family(
+    output: str | Path,
+    *,
+    variants: int = 8,
+    family_seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+    **settings: object,
+) -> dict[str, object]:
+    """Run :func:`benchmark_physics` on ``variants`` members of the physics family; summarise worst / median / spread.
+
+    Parameters
+    ----------
+    output : str or path
+        Output folder: one sub-folder per variant, ``family.json`` and ``family.md``.
+    variants : int
+        How many variants (drawn with seeds ``family_seed``, ``family_seed + 1``, ...).
+    family_seed : int
+        The first variant's seed.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+    **settings
+        Passed to :func:`benchmark_physics` (size, n_frames, denoisers, bootstrap, budgets, ...); ``noises``,
+        ``d_slope`` and ``seed`` come from each variant.
+
+    Returns
+    -------
+    dict
+        ``variants`` (each variant's draw and rows), ``summary`` (:func:`summarise_family`), ``family``.
+    """
+    from .._errors import InputError
+
+    if variants < 1:
+        raise InputError(f"variants {variants}: run at least one variant")
+    for key in ("noises", "d_slope", "seed"):
+        if key in settings:
+            raise InputError(f"{key} is drawn for each variant of the family; leave it out")
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda f, m: None)
+    per_variant = []
+    for k in range(variants):
+        draw = draw_physics_variant(family_seed + k)
+
+        def sub(fraction: float, message: str, k: int = k) -> None:
+            say((k + fraction) / variants, f"variant {k + 1}/{variants}: {message}")
+
+        rows = benchmark_physics(out / f"variant_{k:02d}", noises=[str(draw["noise"])], d_slope=float(draw["d_slope"]),
+                                 seed=int(draw["seed"]), progress=sub, **settings)  # type: ignore[arg-type]
+        per_variant.append({"variant": k, **draw, "rows": rows})
+        write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings,
+                                              "variants": per_variant, "summary": summarise_family(per_variant)},
+                        indent=1)
+    summary = summarise_family(per_variant)
+    lines = ["# Physics benchmark over the family", "",
+             f"{variants} variants (seeds {family_seed}-{family_seed + variants - 1}); settings {settings}.", "",
+             "| data | figure | worst | median | min | max | target | met on the worst |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['data']} | {r['figure']} | {r['worst']:.4g} | {r['median']:.4g} | {r['min']:.4g} | {r['max']:.4g} "
+              f"| {'-' if r['target'] is None else r['target']} | {'-' if r['met'] is None else r['met']} |"
+              for r in summary]
+    lines += ["", "| variant | noise | ln D slope | video seed |", "|---|---|---|---|"]
+    lines += [f"| {v['variant']} | {v['noise']} | {v['d_slope']} | {v['seed']} |" for v in per_variant]
+    with atomic_path(out / "family.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings, "variants": per_variant,
+                                          "summary": summary}, indent=1)
+    say(1.0, "done")
+    return {"variants": per_variant, "summary": summary, "family": PHYSICS_FAMILY}
