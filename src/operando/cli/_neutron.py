@@ -181,6 +181,12 @@ def analyze_cmd(
                                         "reference image (its noise is static in every frame) and on each Delta A "
                                         "frame, weight = the image's residual noise sd; none: the network alone.")
                       ] = "tv",
+    mean_correction: Annotated[str, typer.Option(help="region (default): add back the low-pass of raw - denoised "
+                                                 "Delta A within each layer region, so the denoiser keeps the "
+                                                 "detail and the raw data's unbiased region means; none: off.")
+                               ] = "region",
+    max_steps: Annotated[Optional[int], typer.Option(
+        min=1, help="The denoiser's training steps (default: as many as --time-budget allows).")] = None,
     regions: Annotated[Optional[Path], typer.Option(help="regions.json (default: layers found in the image).")] = None,
     cycler: Annotated[Optional[Path], typer.Option(help="Cycler CSV (time, current, voltage).")] = None,
     open_beam: Annotated[Optional[list[str]], typer.Option("--open-beam", help="Open beam, for raw input.")] = None,
@@ -206,8 +212,8 @@ def analyze_cmd(
     _positive(time_budget, "--time-budget", "the training budget")
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
-                            polish=polish,  # type: ignore[arg-type]
-                            k=k, register=not no_register, open_regions=_boxes(open_region),
+                            polish=polish, mean_correction=mean_correction,  # type: ignore[arg-type]
+                            max_steps=max_steps, k=k, register=not no_register, open_regions=_boxes(open_region),
                             drift_region=_boxes([drift_region])[0] if drift_region else None,
                             half_cycle_frames=_half_cycles(half_cycles), li6_fraction=li6_fraction)
     inputs = _inputs(source, _sidecar(source) if "*" not in source else None, open_beam, dark, regions, cycler)
