@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .._errors import InputError
 from .._files import atomic_path, write_csv_file, write_json_file
 from ..inverse import InversionConfig, InversionResult, compare_to_truth, learn_physics, regular_solution_truth
 from ..report import plot_learned
@@ -102,15 +103,24 @@ def benchmark_physics(
     n_steps = 1 + len(noises) * (1 + 2 * len(denoisers))
     step = 0
 
-    def fit(name: str, video) -> InversionResult:
+    refused: dict[str, str] = {}
+
+    def fit(name: str, video) -> InversionResult | None:
+        """Learn from one video; None (and the reason in ``refused``) when the fit refuses the data."""
         nonlocal step
         say(step / n_steps, f"learning from {name}")
-        res = learn_physics(video, config, rng=seed)
-        res.save_json(out / f"{_slug(name)}.json")
         step += 1
+        try:
+            res = learn_physics(video, config, rng=seed)
+        except InputError as exc:  # e.g. noisy values outside (0, 1): a user could not fit this video either
+            refused[name] = str(exc)
+            return None
+        res.save_json(out / f"{_slug(name)}.json")
         return res
 
     clean_result = fit("clean", clean)
+    if clean_result is None:
+        raise InputError(f"the clean video cannot be fitted: {refused['clean']}")
     rows = [{"noise": "none", "data": "clean", "psnr_db": None, **compare_to_truth(clean_result, truth),
              "seconds": clean_result.seconds, "status": clean_result.status}]
     rep = report.Report("operando physics benchmark: mu_h(c) and M(c) learned back")
@@ -133,10 +143,16 @@ def benchmark_physics(
             step += 1
             results[f"{method} ({case})"] = fit(f"{method}_{case}", den)
         for name, res in list(results.items())[1:]:
+            if res is None:
+                reason = refused[f"noisy_{case}" if name.startswith("noisy") else f"{name.split(' (')[0]}_{case}"]
+                rows.append({"noise": case, "data": name.split(" (")[0], "psnr_db": quality[name],
+                             "mu_h_rel_l2": float("nan"), "mobility_rel_l2": float("nan"), "seconds": None,
+                             "status": f"refused: {reason}"})
+                continue
             rows.append({"noise": case, "data": name.split(" (")[0], "psnr_db": quality[name],
                          **compare_to_truth(res, truth), "seconds": res.seconds, "status": res.status})
         fig = f"physics_{_slug(case)}.png"
-        plot_learned(results, out / fig, truth)
+        plot_learned({k: v for k, v in results.items() if v is not None}, out / fig, truth)
         rep.figure(fig, f"Learned curves, {case}")
     rep.heading("Errors")
     rep.table(rows)
@@ -218,7 +234,8 @@ def summarise_family(per_variant: list[dict[str, object]]) -> list[dict[str, obj
     -------
     list of dict
         One row per figure: ``data``, ``figure``, ``worst``, ``median``, ``min``, ``max``, ``target``, ``met``
-        (errors: the worst is the largest; gains, noisy over denoised error: the worst is the smallest).
+        (errors: the worst is the largest; gains, noisy over denoised error: the worst is the smallest), ``fitted``
+        (how many variants' fits ran: a fit refuses a video with values outside (0, 1), as raw noisy data often is).
     """
     import numpy as np
 
@@ -236,13 +253,17 @@ def summarise_family(per_variant: list[dict[str, object]]) -> list[dict[str, obj
                 values += [float(r[figure]) for r in denoised]
             elif data in by:
                 values.append(float(by[data][figure]))
-        if not values:
+        arr = np.asarray(values, float)
+        fitted = arr[np.isfinite(arr)]
+        if not fitted.size:
+            table.append({"data": data, "figure": figure, "worst": float("nan"), "median": float("nan"),
+                          "min": float("nan"), "max": float("nan"), "fitted": f"0/{arr.size}", "target": target,
+                          "met": None if target is None else False})
             continue
-        arr = np.asarray(values)
-        worst = float(arr.min() if figure.endswith("_gain") else arr.max())
-        table.append({"data": data, "figure": figure, "worst": worst, "median": float(np.median(arr)),
-                      "min": float(arr.min()), "max": float(arr.max()), "target": target,
-                      "met": None if target is None else bool(worst < target)})
+        worst = float(fitted.min() if figure.endswith("_gain") else fitted.max())
+        table.append({"data": data, "figure": figure, "worst": worst, "median": float(np.median(fitted)),
+                      "min": float(fitted.min()), "max": float(fitted.max()), "fitted": f"{fitted.size}/{arr.size}",
+                      "target": target, "met": None if target is None else bool(worst < target)})
     return table
 
 
@@ -301,10 +322,11 @@ def benchmark_physics_family(
     summary = summarise_family(per_variant)
     lines = ["# Physics benchmark over the family", "",
              f"{variants} variants (seeds {family_seed}-{family_seed + variants - 1}); settings {settings}.", "",
-             "| data | figure | worst | median | min | max | target | met on the worst |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| data | figure | worst | median | min | max | variants fitted | target | met on the worst |",
+             "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['data']} | {r['figure']} | {r['worst']:.4g} | {r['median']:.4g} | {r['min']:.4g} | {r['max']:.4g} "
-              f"| {'-' if r['target'] is None else r['target']} | {'-' if r['met'] is None else r['met']} |"
+              f"| {r['fitted']} | {'-' if r['target'] is None else r['target']} "
+              f"| {'-' if r['met'] is None else r['met']} |"
               for r in summary]
     lines += ["", "| variant | noise | ln D slope | video seed |", "|---|---|---|---|"]
     lines += [f"| {v['variant']} | {v['noise']} | {v['d_slope']} | {v['seed']} |" for v in per_variant]
