@@ -214,6 +214,18 @@ def beam_factors(transmission: np.ndarray, mask: np.ndarray, bad: np.ndarray) ->
     return out
 
 
+def _beam_correction(trans: np.ndarray, bad: np.ndarray, open_regions: Sequence[Box],
+                     static_regions: Sequence[Box]) -> np.ndarray:
+    """Return each frame's beam factor: from air (``open_regions``), else relative on ``static_regions``, else 1."""
+    shape = trans.shape[1:]
+    if open_regions:
+        return beam_factors(trans, region_mask(open_regions, shape), bad)
+    if static_regions and len(trans) > 1:
+        factors = beam_factors(trans, region_mask(static_regions, shape), bad)
+        return factors / float(np.median(factors))
+    return np.ones(len(trans))
+
+
 def _exposure_ratio(sample: Stack, open_beam: CombinedImage, given: float | None) -> tuple[float, str]:
     """Return the factor t_sample / t_open_beam that the open beam's signal is scaled by, and where it came from."""
     if given is not None:
@@ -312,14 +324,8 @@ def normalize(
     trans[sample_nonfinite] = np.nan
     bad = ~(trans > 0)
     _report_masked(bad, net, sample_nonfinite, division_bad, float(np.median(dc.image)))
-    factors = np.ones(len(frames))
-    if open_regions:
-        factors = beam_factors(trans, region_mask(open_regions, shape), bad)
-        trans = trans / factors[:, None, None]
-    elif static_regions and len(frames) > 1:
-        factors = beam_factors(trans, region_mask(static_regions, shape), bad)
-        factors = factors / float(np.median(factors))
-        trans = trans / factors[:, None, None]
+    factors = _beam_correction(trans, bad, open_regions, static_regions)
+    trans = trans / factors[:, None, None]
     trans = np.where(bad, np.nan, trans)  # masked, never a negative or zero transmission
     read_var = dc.noise_sd**2
     with np.errstate(divide="ignore", invalid="ignore"):
