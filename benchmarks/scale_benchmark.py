@@ -9,13 +9,22 @@ path, a LocalCluster run, a run killed with SIGKILL at ~50 % and rerun, another 
 made unwritable mid-run, and optionally a stack larger than a hard memory cap (a cgroup memory limit, or
 `prlimit --as`). --frames 0 runs only the capped case.
 Prints one Markdown table and writes WORKDIR/scale.json.
+
+    python benchmarks/scale_benchmark.py WORKDIR --scaling 30,60,120 [--size 512] [--workers 2] [--repeats 2]
+        [--memory-limit LIMIT] [--no-tcp]
+
+Frames per second against stack size instead: for each number of frames, one process (`--scheduler threads`),
+`local:N` and a `tcp://` cluster of N workers started by hand on 127.0.0.1 (`dask scheduler`, `dask worker
+--nworkers N --nthreads 1`), back to back with the order rotated at each repetition, the default video network
+(width 16) and the CLI's default memory limit. Prints the table and each run's time breakdown; writes
+WORKDIR/scaling.json.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from operando.workflows.scale.benchmark import run_scale_benchmark
+from operando.workflows.scale.benchmark import run_scale_benchmark, run_scaling_benchmark, scaling_table
 
 
 def main() -> None:
@@ -23,7 +32,8 @@ def main() -> None:
     parser.add_argument("workdir")
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--memory-limit", default="500MB")
+    parser.add_argument("--memory-limit", default=None,
+                        help="500MB (default), or with --scaling the CLI's default (half the available memory)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--capped-frames", type=int, default=0)
     parser.add_argument("--cap-gb", type=float, default=0.0)
@@ -33,10 +43,24 @@ def main() -> None:
                         help="denoise the capped stack with this method (e.g. gaussian) instead of the saved model")
     parser.add_argument("--base", type=int, default=16, help="width of the benchmark network (16: the default)")
     parser.add_argument("--no-in-memory", action="store_true")
+    parser.add_argument("--scaling", default=None, help="frames per second against stack size: comma-separated "
+                        "numbers of frames (e.g. 30,60,120)")
+    parser.add_argument("--repeats", type=int, default=2, help="--scaling: repetitions (order rotated)")
+    parser.add_argument("--no-tcp", action="store_true", help="--scaling: leave out the hand-started tcp:// cluster")
     args = parser.parse_args()
-    rows = run_scale_benchmark(args.workdir, frames=args.frames, size=args.size, memory_limit=args.memory_limit,
-                               workers=args.workers, in_memory=not args.no_in_memory,
-                               capped_frames=args.capped_frames, cap_bytes=int(args.cap_gb * 1e9), cap=args.cap,
+    if args.scaling:
+        limit = args.memory_limit
+        rows = run_scaling_benchmark(args.workdir, sizes=tuple(int(n) for n in args.scaling.split(",")),
+                                     size=args.size, workers=args.workers, repeats=args.repeats, memory_limit=limit,
+                                     base=args.base, tcp=not args.no_tcp)
+        print(scaling_table(rows))
+        for row in rows:
+            print(row)
+        return
+    rows = run_scale_benchmark(args.workdir, frames=args.frames, size=args.size,
+                               memory_limit=args.memory_limit or "500MB", workers=args.workers,
+                               in_memory=not args.no_in_memory, capped_frames=args.capped_frames,
+                               cap_bytes=int(args.cap_gb * 1e9), cap=args.cap,
                                capped_method=args.capped_method, base=args.base)
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "case", k))
     print("| " + " | ".join(keys) + " |")

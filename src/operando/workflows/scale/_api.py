@@ -19,7 +19,7 @@ from ..._stack import Progress, Stack
 from ._chunks import ChunkWork, tune_malloc
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
-from ._run import ScaleResult, create_store, execute
+from ._run import ScaleResult, create_store, execute, parallel_chunks
 from ._train import TRAIN_COPIES, calibrated_params, training_sample
 
 logger = logging.getLogger(__name__)
@@ -71,21 +71,25 @@ def _dtype(stack: Stack, dtype: str) -> str:
 
 
 def _start(stack: Stack, out: Path, identity: dict[str, Any], halo: int, limit: int, scheduler: str,
-           dtype: str, share: float = 1.0) -> tuple[dict[str, Any], ChunkPlan]:
+           dtype: str, share: float = 1.0, device: str = "cpu") -> tuple[dict[str, Any], ChunkPlan]:
     """Resume the run recorded in ``out`` or create the store; return its manifest and chunk plan.
 
     ``share``: the part of the limit the plan's per-frame estimate may fill (less for heavier inference).
+    ``device``: the run's device (a ``processes`` cluster has one worker per GPU, else one per core).
     """
     old = check_resumable(out, identity)
     if old is not None:
         plan = ChunkPlan.from_dict(old["plan"])
         create_store(out, old, stack, plan, dtype, resume=True)  # the array, if a first run stopped before it
         return old, plan
-    # the limit is per process (each Dask worker holds one chunk): the plan, hence every output bit, is the same
-    # whatever the scheduler, and a run may be resumed under another one
+    # the limit is per process (each Dask worker holds one chunk). A cluster's workers each get an equal share of
+    # the chunks (plan_chunks' spread); the output does not depend on the plan beyond float rounding (~1e-7), and
+    # a run resumed under another scheduler keeps the plan it was started with
+    spread = parallel_chunks(scheduler, device)
     plan = plan_chunks(stack.shape, stack.axes, halo=halo, memory_limit=int(limit * share),
-                       out_itemsize=np.dtype(dtype).itemsize)
+                       out_itemsize=np.dtype(dtype).itemsize, spread=spread)
     manifest = {"format": "operando-stream", "version": 1, **identity, "plan": plan.to_dict(), "complete": False,
+                "planned_for_workers": spread,
                 "array": "data", "memory_limit_bytes": limit, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     create_store(out, manifest, stack, plan, dtype)
     return manifest, plan
@@ -155,7 +159,7 @@ def predict_large(
     identity = {"input": input_fingerprint(stack, seq), "model": {"method": net.config.method, "sha256": digest},
                 "settings": {"method": net.config.method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}}
     limit = _limit(memory_limit)
-    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, _dtype(stack, dtype))
+    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, _dtype(stack, dtype), device=device)
     work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
                      method=net.config.method, model=str(weights.resolve()), model_digest=digest,
                      dtype=_dtype(stack, dtype), tta=tta, device=device, tile=tile, allow_missing=allow_missing)
@@ -306,7 +310,8 @@ def denoise_large(
         work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()),
                          plan=plan, method=method, params=params, dtype=settings["dtype"],
                          allow_missing=allow_missing)
-        return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress)
+        return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
+                       on_dashboard=on_dashboard)
     train = {"method": method, "frames": frames if method == "video" else None, "time_budget_s": time_budget_s,
              "max_steps": max_steps, "seed": int(rng)}
     if method == "pixel_shuffle":
@@ -315,7 +320,7 @@ def denoise_large(
     identity = {"input": input_fingerprint(stack, seq), "model": {"train": train}, "settings": settings}
     halo = frames // 2 if method == "video" else 0
     manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"],
-                            share=PLAN_SHARE.get(method, 1.0))
+                            share=PLAN_SHARE.get(method, 1.0), device=device)
     weights, digest, manifest = _trained_model(stack, out, manifest, train, limit, device, progress)
     if save_model is not None:
         for src, dst in zip(model_files(weights), model_files(save_model), strict=True):

@@ -172,22 +172,32 @@ def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame:
     return denoise_with_params(block, method=work.method, params=work.params).to_numpy()
 
 
-def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: Any = None) -> np.ndarray:
-    """Return the denoised frames ``[start, stop)`` (float32) of ``stack`` along the plan's sequence axis."""
+def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: Any = None,
+                  timing: dict[str, float] | None = None) -> np.ndarray:
+    """Return the denoised frames ``[start, stop)`` (float32) of ``stack`` along the plan's sequence axis.
+
+    ``timing``, if given, receives ``read_s`` (reading the block with its halo) and ``compute_s`` (denoising it).
+    """
     from ._train import fill_masked
 
     plan = work.plan
+    t0 = time.perf_counter()
     if plan.seq_axis is None:
         data, mask = fill_masked(np.asarray(stack.data[...]).astype(np.float32))
+        t1 = time.perf_counter()
         out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model)
-        if mask is not None:  # masked input pixels (missing chunks read as NaN) stay NaN
-            out[mask] = np.nan
-        return out
-    a, b = block_bounds(plan, start, stop)
-    data, mask = fill_masked(np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32, copy=False))
-    out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a)
-    if mask is not None:
+    else:
+        a, b = block_bounds(plan, start, stop)
+        data, mask = fill_masked(np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32,
+                                                                                              copy=False))
+        t1 = time.perf_counter()
+        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a)
+    if timing is not None:
+        timing.update(read_s=t1 - t0, compute_s=time.perf_counter() - t1)
+    if mask is not None:  # masked input pixels (missing chunks read as NaN) stay NaN
         out[mask] = np.nan
+    if plan.seq_axis is None:
+        return out
     return out[_take(plan, stack.ndim, start - a, stop - a)]
 
 
@@ -233,29 +243,41 @@ def release_memory() -> None:
 
 
 def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
-    """Denoise chunk ``index``, write it into the output store and record it; return what was done."""
+    """Denoise chunk ``index``, write it into the output store and record it; return what was done.
+
+    The record (returned, and in the chunk's record file) carries where the chunk's time went: ``timing`` with
+    ``model_s`` (loading the model: once per process), ``read_s`` (the block and its halo), ``compute_s``
+    (denoising), ``write_s`` (writing, hashing and recording), the wall-clock ``began``/``ended`` (``time.time``)
+    and the torch threads the chunk ran with.
+    """
     import zarr
 
+    began, t0 = time.time(), time.perf_counter()
     tune_malloc()
-    if work.threads:
+    threads = None
+    if work.threads or work.model is not None:
         import torch
 
-        if torch.get_num_threads() != work.threads:
+        if work.threads and torch.get_num_threads() != work.threads:
             torch.set_num_threads(work.threads)
-    t0 = time.perf_counter()
+        threads = int(torch.get_num_threads())
     model, loaded = (None, False) if work.model is None else cached_model(work.model, work.model_digest)
+    timing: dict[str, float] = {"model_s": time.perf_counter() - t0}
     start, stop = work.plan.bounds(index)
     stack = _stack(work)
-    out = convert_dtype(compute_chunk(stack, work, start, stop, model), np.dtype(work.dtype))
+    out = convert_dtype(compute_chunk(stack, work, start, stop, model, timing=timing), np.dtype(work.dtype))
+    t1 = time.perf_counter()
     with zarr.config.set({"array.write_empty_chunks": True}):  # every chunk stored: a missing one is damage
         arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")
     arr[_take(work.plan, stack.ndim, start, stop)] = out
     digest = array_digest(out)
-    record_chunk(Path(work.output), index, start, stop, digest)
     del out
     release_memory()
+    timing = {k: round(v, 4) for k, v in {**timing, "write_s": time.perf_counter() - t1}.items()}
+    timing = {**timing, "began": round(began, 3), "ended": round(time.time(), 3), "threads": threads}
+    record_chunk(Path(work.output), index, start, stop, digest, timing=timing)
     return {"index": index, "start": start, "stop": stop, "sha256": digest, "pid": os.getpid(),
-            "loaded_model": loaded, "seconds": time.perf_counter() - t0}
+            "loaded_model": loaded, "seconds": time.perf_counter() - t0, "timing": timing}
 
 
 def chunk_damage(work: ChunkWork, record: dict[str, Any], ndim: int) -> str | None:

@@ -100,10 +100,13 @@ def check_resumable(output: Path, identity: dict[str, Any]) -> dict[str, Any] | 
     return old
 
 
-def record_chunk(output: Path, index: int, start: int, stop: int, digest: str) -> None:
-    """Record chunk ``index`` as finished (after its data is written)."""
-    write_json_file(output / CHUNK_RECORDS / f"{index:06d}.json",
-                    {"index": index, "start": start, "stop": stop, "sha256": digest})
+def record_chunk(output: Path, index: int, start: int, stop: int, digest: str,
+                 timing: dict[str, Any] | None = None) -> None:
+    """Record chunk ``index`` as finished (after its data is written), with where its time went if given."""
+    record = {"index": index, "start": start, "stop": stop, "sha256": digest}
+    if timing is not None:
+        record["timing"] = timing
+    write_json_file(output / CHUNK_RECORDS / f"{index:06d}.json", record)
 
 
 def chunk_record(output: Path, index: int) -> dict[str, Any] | None:

@@ -113,8 +113,22 @@ def sequence_axis(axes: str) -> int | None:
     return None
 
 
+def _balanced(length: int, chunk: int, store: int, spread: int) -> tuple[int, int]:
+    """Return (chunk, store) frames cutting ``length`` into a multiple of ``spread`` chunks of equal work.
+
+    The number of chunks is the fewest the memory allows (``length / chunk``, rounded up) raised to a multiple of
+    ``spread``; the stored Zarr chunk is shrunk (never grown) so that it divides the task chunk, so every task
+    still writes whole Zarr chunks of its own and no two workers ever write the same one.
+    """
+    n = -(-length // chunk)
+    n = -(-n // spread) * spread
+    chunk = max(1, -(-length // n))
+    store = -(-chunk // -(-chunk // store))  # the largest piece <= store that cuts chunk into equal parts
+    return -(-chunk // store) * store, store
+
+
 def plan_chunks(shape: tuple[int, ...], axes: str, *, halo: int, memory_limit: int, workers: int = 1,
-                out_itemsize: int = 4) -> ChunkPlan:
+                out_itemsize: int = 4, spread: int = 1) -> ChunkPlan:
     """Choose task and store chunks so that ``workers`` chunks in flight fit ``memory_limit``.
 
     Parameters
@@ -129,6 +143,11 @@ def plan_chunks(shape: tuple[int, ...], axes: str, *, halo: int, memory_limit: i
         Chunks processed at the same time.
     out_itemsize : int
         Bytes per output value.
+    spread : int
+        Chunks run at the same time by a Dask cluster (its workers). Above 1, the stack is cut into a multiple of
+        ``spread`` chunks of equal length (as few as the memory allows), so that every worker gets the same share:
+        otherwise a stack that fits one chunk (120 x 512 x 512 under the default limit: chunks of 112 and 8
+        frames) runs almost entirely on one worker. 1: the fewest chunks the memory allows.
 
     Returns
     -------
@@ -147,6 +166,8 @@ def plan_chunks(shape: tuple[int, ...], axes: str, *, halo: int, memory_limit: i
     chunk = max(1, min(fit, length))
     store = max(1, min(chunk, STORE_CHUNK_BYTES // max(frame_values * out_itemsize, 1)))
     chunk = max(store, chunk // store * store)
+    if seq is not None and spread > 1 and length > 1:
+        chunk, store = _balanced(length, chunk, store, min(int(spread), length))
     store_chunks = tuple(store if i == seq else min(n, 4096) for i, n in enumerate(shape))
     return ChunkPlan(seq_axis=seq, length=length, chunk_frames=chunk, halo=halo if seq is not None else 0,
                      store_chunks=store_chunks)

@@ -47,6 +47,11 @@ class ScaleResult:
     dashboard: str | None = None
     model_loads: dict[int, int] = field(default_factory=dict)  # process id -> models loaded
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: Where the time went: ``setup_s`` (starting or reaching the Dask cluster; 0 in-process), ``submitted``
+    #: (wall clock, ``time.time``, when the chunks were handed out), ``workers`` (the processes that ran chunks)
+    #: and ``chunks``: per chunk its process, frames and ``timing`` (model_s, read_s, compute_s, write_s, began,
+    #: ended, threads; see ``run_chunk``). :func:`time_breakdown` sums it up.
+    timings: dict[str, Any] = field(default_factory=dict)
 
 
 _FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -104,6 +109,31 @@ def scheduler_workers(scheduler: str) -> int:
     """Return how many chunks run at once under ``scheduler`` (1 for a remote cluster's per-worker budget)."""
     kind, workers, _ = _parse_scheduler(scheduler)
     return workers or 1
+
+
+def parallel_chunks(scheduler: str, device: str) -> int:
+    """Return how many chunks ``scheduler`` runs at the same time: the chunk plan gives each an equal share.
+
+    Parameters
+    ----------
+    scheduler : str
+        ``threads`` (1), ``processes`` or ``local:N`` (the LocalCluster's workers, :func:`local_workers`), or a
+        Dask scheduler address (its worker processes now; a worker runs one network call at a time).
+    device : {"auto", "cpu", "cuda"}
+        The device of the run.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    kind, _, address = _parse_scheduler(scheduler)
+    if kind == "threads":
+        return 1
+    if kind == "local":
+        return local_workers(scheduler, device)
+    with _client(kind, None, address) as client:
+        return max(1, len(client.nthreads()))
 
 
 def local_workers(scheduler: str, device: str) -> int:
@@ -174,10 +204,15 @@ def _frames_of(work: ChunkWork, todo: list[int]) -> int:
 
 
 def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callable[[dict[str, Any]], None],
-               on_dashboard: Callable[[str], None] | None) -> str | None:
-    """Run the chunk tasks ``todo``; return the dashboard address of a Dask cluster (None in-process)."""
+               on_dashboard: Callable[[str], None] | None, timings: dict[str, Any]) -> str | None:
+    """Run the chunk tasks ``todo``; return the dashboard address of a Dask cluster (None in-process).
+
+    ``timings`` receives ``setup_s`` (starting or reaching the cluster) and ``submitted`` (wall clock).
+    """
     kind, workers, address = _parse_scheduler(scheduler)
+    t0 = time.perf_counter()
     if kind == "threads":
+        timings.update(setup_s=0.0, submitted=time.time())
         for i in todo:
             report(run_chunk(work, i))
         return None
@@ -186,8 +221,11 @@ def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callabl
     if kind == "local":
         workers = local_workers(scheduler, work.device if work.model else "cpu")  # baselines: CPU only
         if work.threads is None:
+            # the cores shared among the workers this library starts (never set in the caller's process); a
+            # cluster reached by its address keeps its workers' own setting (a Dask nanny sets OMP_NUM_THREADS=1)
             work = replace(work, threads=max(1, (os.cpu_count() or 1) // workers))
     with _client(kind, workers, address) as client:
+        timings.update(setup_s=time.perf_counter() - t0, submitted=time.time())
         dashboard = client.dashboard_link
         logger.info("Dask dashboard: %s", dashboard)
         if on_dashboard is not None:
@@ -198,6 +236,45 @@ def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callabl
     return dashboard
 
 
+def time_breakdown(timings: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Sum up where a streamed run's time went, from :attr:`ScaleResult.timings`.
+
+    Parameters
+    ----------
+    timings : dict
+        ``ScaleResult.timings``.
+    seconds : float
+        The run's wall time (``ScaleResult.seconds``).
+
+    Returns
+    -------
+    dict
+        ``setup_s`` (cluster start), ``first_chunk_wait_s`` (from handing out the chunks to the first one starting
+        on any worker: worker imports, scheduling), ``model_s``, ``read_s``, ``compute_s``, ``write_s`` (summed
+        over chunks, so over workers), ``busy_share`` (chunk time summed over workers / (workers x wall time)),
+        ``tail_s`` (from the first worker going idle for good to the last chunk's end: unequal shares), and the
+        per-worker ``frames``.
+    """
+    chunks = timings.get("chunks", [])
+    if not chunks:
+        return {"setup_s": round(timings.get("setup_s", 0.0), 2)}
+    sums = {k: round(sum(c["timing"].get(k, 0.0) for c in chunks), 2)
+            for k in ("model_s", "read_s", "compute_s", "write_s")}
+    per: dict[int, dict[str, float]] = {}
+    for c in chunks:
+        w = per.setdefault(c["pid"], {"frames": 0, "busy": 0.0, "ended": 0.0})
+        w["frames"] += c["frames"]
+        w["busy"] += c["timing"]["ended"] - c["timing"]["began"]
+        w["ended"] = max(w["ended"], c["timing"]["ended"])
+    began = min(c["timing"]["began"] for c in chunks)
+    ends = sorted(w["ended"] for w in per.values())
+    return {"setup_s": round(timings.get("setup_s", 0.0), 2),
+            "first_chunk_wait_s": round(began - timings.get("submitted", began), 2), **sums,
+            "busy_share": round(sum(w["busy"] for w in per.values()) / max(len(per) * seconds, 1e-9), 3),
+            "tail_s": round(ends[-1] - ends[0], 2), "frames_per_worker": [int(w["frames"]) for w in per.values()],
+            "threads": sorted({c["timing"].get("threads") for c in chunks}, key=str)}
+
+
 def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[int, ...], *, scheduler: str,
             progress: Progress | None = None, on_dashboard: Callable[[str], None] | None = None) -> ScaleResult:
     """Run every chunk not yet finished and verified, then mark the manifest complete (last)."""
@@ -205,16 +282,19 @@ def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[i
     todo = _pending(work, ndim)
     total = _frames_of(work, todo)
     done, loads, t0 = [0], {}, time.perf_counter()
+    timings: dict[str, Any] = {"chunks": []}
 
     def report(record: dict[str, Any]) -> None:
         done[0] += record["stop"] - record["start"]
+        timings["chunks"].append({"index": record["index"], "pid": record["pid"],
+                                  "frames": record["stop"] - record["start"], "timing": record.get("timing", {})})
         loads[record["pid"]] = loads.get(record["pid"], 0) + int(record["loaded_model"])
         rate = done[0] / max(time.perf_counter() - t0, 1e-9)
         if progress is not None:
             progress(done[0] / max(total, 1), f"{done[0]}/{total} frames, {rate:.1f} frames/s")
 
     try:
-        dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard) if todo else None
+        dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard, timings) if todo else None
     except OSError as exc:
         kept = work.plan.n_chunks - len(todo) + sum(1 for i in todo if chunk_record(output, i) is not None)
         raise InputError(f"{output}: cannot write a chunk ({_why(exc)}); the {kept} finished chunk(s) are kept: "
@@ -229,4 +309,5 @@ def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[i
     return ScaleResult(output=output, shape=shape, dtype=work.dtype, n_chunks=work.plan.n_chunks,
                        skipped=work.plan.n_chunks - len(todo), frames_computed=total, seconds=seconds,
                        frames_per_s=total / seconds if seconds > 0 else float(np.inf), scheduler=scheduler,
-                       dashboard=dashboard, model_loads=loads, manifest=manifest)
+                       dashboard=dashboard, model_loads=loads, manifest=manifest,
+                       timings={**timings, "workers": len(loads)})

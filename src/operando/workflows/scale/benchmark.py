@@ -1,5 +1,9 @@
 """The scale benchmark: memory, throughput, cluster, kill-and-resume and bad-input checks of streamed runs.
 
+:func:`run_scaling_benchmark` measures frames per second against stack size for one process, a LocalCluster
+(``local:N``) and a ``tcp://`` cluster of N workers started by hand on this machine, back to back in
+alternating order, with where the time went.
+
 Every streamed or in-memory run happens in a child process, so that the peak resident memory of its whole
 process tree (the child and any Dask workers it starts) is measured from outside (psutil, every 50 ms).
 """
@@ -40,8 +44,10 @@ else:
         else:
             r = predict_large(args["input"], args["output"], model=args["model"], memory_limit=args["limit"],
                               scheduler=args["scheduler"], dtype="float32", device="cpu")
+        from operando.workflows.scale import time_breakdown
         print(json.dumps({"seconds": time.perf_counter() - t0, "skipped": r.skipped, "chunks": r.n_chunks,
-                          "loads": list(r.model_loads.values())}))
+                          "loads": list(r.model_loads.values()), "run_s": r.seconds,
+                          "breakdown": time_breakdown(r.timings, r.seconds)}))
     except InputError as exc:
         print(json.dumps({"error": str(exc)}))
 """
@@ -289,3 +295,147 @@ def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int,
     name = (f"stack {frames * size * size * 4 / 1e9:.2f} GB, memory capped at {cap_bytes / 1e9:.2f} GB ({cap}), "
             f"{method or 'saved video model'}")
     return _row(name, frames, res, memory_limit=limit, finished=done, stderr=res["stderr_tail"])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class HandStartedCluster:
+    """A ``dask scheduler`` and ``dask worker --nworkers N --nthreads 1`` started on 127.0.0.1, as a user would.
+
+    Used as a context manager: the address is ready (all N workers connected, at most ``timeout`` s) on entry,
+    and both process groups are killed on exit. Its start is not part of a run's time (it is started ahead).
+    """
+
+    def __init__(self, workers: int, *, timeout: float = 180.0) -> None:
+        self.workers, self.timeout, self.procs = workers, timeout, []
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+
+    def __enter__(self) -> HandStartedCluster:
+        from distributed import Client
+
+        port = self.address.rsplit(":", 1)[1]
+        dask = [sys.executable, "-m", "dask"]
+        common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+        self.procs.append(subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", port,
+                                            "--dashboard-address", ":0"], **common))
+        self.procs.append(subprocess.Popen([*dask, "worker", self.address, "--nworkers", str(self.workers),
+                                            "--nthreads", "1", "--memory-limit", "0", "--death-timeout", "60"],
+                                           **common))
+        try:
+            with Client(self.address, timeout=f"{int(self.timeout)}s") as client:
+                client.wait_for_workers(self.workers, timeout=self.timeout)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+        self.procs = []
+
+
+def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str | None) -> dict[str, Any]:
+    out = folder / f"out_{tag}.zarr"
+    load = os.getloadavg()[0]
+    res = run_child({"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit,
+                     "mode": "stream", "output": str(out), "scheduler": scheduler})
+    seconds = res.get("seconds", float("nan"))
+    return {"frames": frames, "scheduler": scheduler.split("://")[0] + ("://" if "://" in scheduler else ""),
+            "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 3), "chunks": res.get("chunks"),
+            "model_loads": res.get("loads"), "breakdown": res.get("breakdown"), "load_avg_1min": round(load, 2),
+            "peak_rss_mb": round(res["peak_rss_bytes"] / 1e6), "error": res.get("error") or res["stderr_tail"],
+            "output": str(out)}
+
+
+def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] = (30, 60, 120), size: int = 512,
+                          workers: int = 2, repeats: int = 2, memory_limit: str | None = None, base: int = 16,
+                          tcp: bool = True) -> list[dict[str, Any]]:
+    """Frames per second against stack size: one process, ``local:N`` and a hand-started ``tcp://`` cluster.
+
+    For each stack of ``frames x size x size`` float32 (a saved video network of width ``base``; 16 is the
+    default network), the schedulers run back to back, their order rotated at every repetition (the machine may
+    be shared: each row records the 1-minute load average when it started). Every run is a child process timed
+    from its start to its end (imports, cluster start, model loads and all), as a user's command is; a
+    ``tcp://`` cluster's scheduler and workers are started fresh before each of its runs and that start is not
+    counted (they would be running already). Each row says where the time went (``breakdown``, from the chunk
+    records) and the max abs difference of its output from the one-process run of the same repetition.
+
+    Parameters
+    ----------
+    folder : str or path
+        Working folder (a sub-folder per stack size).
+    sizes : tuple of int
+        Frames of the stacks.
+    size : int
+        Frame side in pixels.
+    workers : int
+        Workers of ``local:N`` and of the ``tcp://`` cluster.
+    repeats : int
+        Repetitions (the order of the schedulers rotates).
+    memory_limit : str, optional
+        ``--memory-limit`` (default: half the available memory, as the CLI).
+    base : int
+        Width of the video network.
+    tcp : bool
+        Also run the hand-started ``tcp://`` cluster.
+
+    Returns
+    -------
+    list of dict
+        One row per run (also written to ``folder/scaling.json``).
+    """
+    folder = Path(folder)
+    rows: list[dict[str, Any]] = []
+    for frames in sizes:
+        sub = folder / f"f{frames}"
+        sub.mkdir(parents=True, exist_ok=True)
+        make_stack(sub / "big.zarr", frames=frames, size=size)
+        train_benchmark_model(sub / "big.zarr", sub / "model", base=base)
+        kinds = ["threads", f"local:{workers}"] + (["tcp"] if tcp else [])
+        for rep in range(repeats):
+            order = kinds[rep % len(kinds):] + kinds[:rep % len(kinds)]
+            got: dict[str, dict[str, Any]] = {}
+            for kind in order:
+                tag = f"{kind.replace(':', '')}_{rep}"
+                if kind == "tcp":
+                    with HandStartedCluster(workers) as cluster:
+                        row = _scaling_run(sub, frames, cluster.address, tag, memory_limit)
+                else:
+                    row = _scaling_run(sub, frames, kind, tag, memory_limit)
+                got[kind] = {**row, "repeat": rep}
+            ref = read_output(Path(got["threads"]["output"]))
+            for kind in order:
+                out = read_output(Path(got[kind].pop("output")))
+                diff = float(np.abs(out - ref).max()) if out.shape == ref.shape and ref.size else None
+                rows.append({**got[kind], "max_abs_diff_vs_one_process": diff})
+            (folder / "scaling.json").write_text(json.dumps(rows, indent=2))
+    return rows
+
+
+def scaling_table(rows: list[dict[str, Any]]) -> str:
+    """Return a Markdown table of frames/s by stack size and scheduler: median, and every run, with load."""
+    by: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        by.setdefault((row["frames"], row["scheduler"]), []).append(row)
+    kinds = list(dict.fromkeys(row["scheduler"] for row in rows))
+    lines = ["| frames | " + " | ".join(f"{k} frames/s: median (runs)" for k in kinds) + " | load avg |",
+             "|---|" + "---|" * len(kinds) + "---|"]
+    for frames in sorted({row["frames"] for row in rows}):
+        cells = []
+        for kind in kinds:
+            fps = [r["frames_per_s"] for r in by.get((frames, kind), [])]
+            cells.append(f"{np.median(fps):.2f} ({', '.join(f'{v:.2f}' for v in fps)})" if fps else "-")
+        loads = [r["load_avg_1min"] for r in rows if r["frames"] == frames]
+        lines.append(f"| {frames} | " + " | ".join(cells) + f" | {min(loads):.1f}-{max(loads):.1f} |")
+    return "\n".join(lines)
