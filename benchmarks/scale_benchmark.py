@@ -11,7 +11,7 @@ made unwritable mid-run, and optionally a stack larger than a hard memory cap (a
 Prints one Markdown table and writes WORKDIR/scale.json.
 
     python benchmarks/scale_benchmark.py WORKDIR --scaling 30,60,120 [--size 512] [--workers 2] [--repeats 2]
-        [--memory-limit LIMIT] [--no-tcp]
+        [--memory-limit LIMIT] [--no-tcp] [--force-cluster]
 
 Frames per second against stack size instead: for each number of frames, one process (`--scheduler threads`),
 `local:N` and a `tcp://` cluster of N workers started by hand on 127.0.0.1 (`dask scheduler`, `dask worker
@@ -47,12 +47,14 @@ def main() -> None:
                         "numbers of frames (e.g. 30,60,120)")
     parser.add_argument("--repeats", type=int, default=2, help="--scaling: repetitions (order rotated)")
     parser.add_argument("--no-tcp", action="store_true", help="--scaling: leave out the hand-started tcp:// cluster")
+    parser.add_argument("--force-cluster", action="store_true", help="--scaling: start the LocalCluster even on "
+                        "stacks too small for it to pay (otherwise they run in one process, with a note)")
     args = parser.parse_args()
     if args.scaling:
         limit = args.memory_limit
         rows = run_scaling_benchmark(args.workdir, sizes=tuple(int(n) for n in args.scaling.split(",")),
                                      size=args.size, workers=args.workers, repeats=args.repeats, memory_limit=limit,
-                                     base=args.base, tcp=not args.no_tcp)
+                                     base=args.base, tcp=not args.no_tcp, force_cluster=args.force_cluster)
         print(scaling_table(rows))
         for row in rows:
             print(row)

@@ -60,3 +60,23 @@ def test_chunk_records_say_where_the_time_went(stream_setup, tmp_path):
     assert summary["setup_s"] == 0.0 and summary["frames_per_worker"] == [23]
     busy = summary["model_s"] + summary["read_s"] + summary["compute_s"] + summary["write_s"]
     assert busy <= result.seconds * 1.05 and 0 < summary["busy_share"] <= 1.05
+
+
+def test_local_cluster_on_a_small_stack_runs_in_this_process_with_a_note(stream_setup, tmp_path, monkeypatch):
+    import torch
+
+    from operando.workflows.scale._run import CLUSTER_MIN_VALUES, choose_scheduler
+
+    folder, _, expected = stream_setup
+    with pytest.warns(UserWarning, match="too small for a local Dask cluster to pay"):
+        result = predict_large(folder / "in.zarr", tmp_path / "o.zarr", model=folder / "model",
+                               memory_limit="300KB", dtype="float32", device="cpu", scheduler="local:2")
+    assert result.scheduler == "threads" and result.dashboard is None and result.timings["setup_s"] == 0.0
+    assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6
+    big = (64, 512, 512)
+    assert choose_scheduler("local:2", big, "cpu") == "local:2"  # the threshold is 64 frames of 512 x 512
+    assert choose_scheduler("tcp://127.0.0.1:8786", (3, 8, 8), "cpu") == "tcp://127.0.0.1:8786"  # a user's cluster
+    assert int(np.prod(big)) == CLUSTER_MIN_VALUES
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert choose_scheduler("processes", (3, 8, 8), "auto") == "processes"  # one worker per GPU is kept

@@ -19,7 +19,7 @@ from ..._stack import Progress, Stack
 from ._chunks import ChunkWork, tune_malloc
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
-from ._run import ScaleResult, create_store, execute, parallel_chunks
+from ._run import ScaleResult, choose_scheduler, create_store, execute, parallel_chunks
 from ._train import TRAIN_COPIES, calibrated_params, training_sample
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ def predict_large(
     from ...denoise import load_model
 
     stack, out = _open_input(input, output, axes, allow_missing)
+    scheduler = choose_scheduler(scheduler, stack.shape, device)
     weights, settings = model_files(model)
     net = load_model(weights)
     _warn_chunk_statistics(net)
@@ -298,6 +299,7 @@ def denoise_large(
         raise InputError(f"method {method!r} does not stream chunk by chunk; use one of "
                          f"{', '.join(STREAMED_NETWORKS + BASELINES)}, or write a non-Zarr output to run it in memory")
     stack, out = _open_input(input, output, axes, allow_missing)
+    scheduler = choose_scheduler(scheduler, stack.shape, "cpu" if method in BASELINES else device)
     limit = _limit(memory_limit)
     seq = sequence_axis(stack.axes)
     settings: dict[str, Any] = {"method": method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}

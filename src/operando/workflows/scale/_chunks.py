@@ -255,7 +255,7 @@ def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
     began, t0 = time.time(), time.perf_counter()
     tune_malloc()
     threads = None
-    if work.threads or work.model is not None:
+    if work.model is not None:  # a baseline needs no torch (a worker would import it for nothing)
         import torch
 
         if work.threads and torch.get_num_threads() != work.threads:

@@ -111,6 +111,42 @@ def scheduler_workers(scheduler: str) -> int:
     return workers or 1
 
 
+#: Values (frames x values per frame) below which ``local:N`` runs in this process instead: a LocalCluster's fixed
+#: cost (starting N worker processes that each import torch and operando's denoisers: 4-5 s, then 7-11 s more per
+#: worker on the shared 2-core machine, measured by benchmarks/scale_benchmark.py --scaling) is then more than its
+#: workers save. 64 frames of 512 x 512 (docs/large-data.md, "Does a cluster pay on one machine?").
+CLUSTER_MIN_VALUES = 64 * 512 * 512
+
+
+def choose_scheduler(scheduler: str, shape: tuple[int, ...], device: str) -> str:
+    """Return the scheduler a run uses: ``threads`` instead of a LocalCluster too costly for the stack (with a note).
+
+    Parameters
+    ----------
+    scheduler : str
+        The scheduler asked for.
+    shape : tuple of int
+        The stack's shape.
+    device : {"auto", "cpu", "cuda"}
+        The device of the run: a run that may use GPUs keeps its cluster (one worker per GPU).
+
+    Returns
+    -------
+    str
+        ``scheduler``, or ``threads`` when it asks for a LocalCluster (``local:N``, ``processes``) on the CPU and the
+        stack has fewer than :data:`CLUSTER_MIN_VALUES` values. A cluster reached by its address is always used.
+    """
+    kind, _, _ = _parse_scheduler(scheduler)
+    values = int(np.prod(shape))
+    if kind != "local" or values >= CLUSTER_MIN_VALUES or gpu_count(device) > 0:
+        return scheduler
+    warnings.warn(f"--scheduler {scheduler}: this stack ({' x '.join(map(str, shape))}) is too small for a local Dask "
+                  f"cluster to pay (its worker processes take 5-15 s to start and import torch; under "
+                  f"{CLUSTER_MIN_VALUES // 2**18} frames of 512 x 512 that is more than they save), so it runs in "
+                  "this process, as --scheduler threads; the output is the same", UserWarning, stacklevel=3)
+    return "threads"
+
+
 def parallel_chunks(scheduler: str, device: str) -> int:
     """Return how many chunks ``scheduler`` runs at the same time: the chunk plan gives each an equal share.
 

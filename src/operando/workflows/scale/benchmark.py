@@ -37,6 +37,9 @@ if args["mode"] == "memory":
 else:
     from operando import InputError
     from operando.workflows.scale import denoise_large, predict_large
+    if args.get("force_cluster"):  # measure the cluster itself, even on stacks too small for it to pay
+        import operando.workflows.scale._run as run
+        run.CLUSTER_MIN_VALUES = 0
     try:
         if args.get("method"):
             r = denoise_large(args["input"], args["output"], method=args["method"], memory_limit=args["limit"],
@@ -345,11 +348,12 @@ class HandStartedCluster:
         self.procs = []
 
 
-def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str | None) -> dict[str, Any]:
+def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str | None,
+                 force_cluster: bool) -> dict[str, Any]:
     out = folder / f"out_{tag}.zarr"
     load = os.getloadavg()[0]
     res = run_child({"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit,
-                     "mode": "stream", "output": str(out), "scheduler": scheduler})
+                     "mode": "stream", "output": str(out), "scheduler": scheduler, "force_cluster": force_cluster})
     seconds = res.get("seconds", float("nan"))
     return {"frames": frames, "scheduler": scheduler.split("://")[0] + ("://" if "://" in scheduler else ""),
             "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 3), "chunks": res.get("chunks"),
@@ -360,7 +364,7 @@ def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str
 
 def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] = (30, 60, 120), size: int = 512,
                           workers: int = 2, repeats: int = 2, memory_limit: str | None = None, base: int = 16,
-                          tcp: bool = True) -> list[dict[str, Any]]:
+                          tcp: bool = True, force_cluster: bool = False) -> list[dict[str, Any]]:
     """Frames per second against stack size: one process, ``local:N`` and a hand-started ``tcp://`` cluster.
 
     For each stack of ``frames x size x size`` float32 (a saved video network of width ``base``; 16 is the
@@ -389,6 +393,9 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
         Width of the video network.
     tcp : bool
         Also run the hand-started ``tcp://`` cluster.
+    force_cluster : bool
+        Start the LocalCluster even for stacks under ``CLUSTER_MIN_VALUES`` (which otherwise run in one process,
+        with a note): measures what the cluster would cost there.
 
     Returns
     -------
@@ -410,9 +417,9 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
                 tag = f"{kind.replace(':', '')}_{rep}"
                 if kind == "tcp":
                     with HandStartedCluster(workers) as cluster:
-                        row = _scaling_run(sub, frames, cluster.address, tag, memory_limit)
+                        row = _scaling_run(sub, frames, cluster.address, tag, memory_limit, force_cluster)
                 else:
-                    row = _scaling_run(sub, frames, kind, tag, memory_limit)
+                    row = _scaling_run(sub, frames, kind, tag, memory_limit, force_cluster)
                 got[kind] = {**row, "repeat": rep}
             ref = read_output(Path(got["threads"]["output"]))
             for kind in order:
