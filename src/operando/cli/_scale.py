@@ -19,7 +19,9 @@ MemoryLimitOption = Annotated[Optional[str], typer.Option(
     "the chunk size of a streamed run (.zarr output).")]
 SchedulerOption = Annotated[Optional[str], typer.Option(
     "--scheduler", help="Streamed runs: threads (default, this process), processes or local:N (a Dask "
-    "LocalCluster of N workers), or a Dask scheduler address such as tcp://host:8786.")]
+    "LocalCluster of N workers, each with an equal share of the frames and cores / N torch threads; a stack under "
+    "64 frames of 512 x 512 runs in this process instead, with a note), or a Dask scheduler address such as "
+    "tcp://host:8786 (start its workers with --nthreads 1).")]
 
 AllowMissingOption = Annotated[bool, typer.Option(
     "--allow-missing", help="A Zarr input with stored chunks missing or undecodable is refused; read them as NaN "
