@@ -34,9 +34,15 @@ def test_spread_plans_keep_the_memory_bound_and_whole_store_chunks(shape, limit,
     assert plan.chunk_frames <= base.chunk_frames  # never more memory than the limit allows
     assert plan.chunk_frames % plan.store_chunks[0] == 0  # each task writes whole Zarr chunks of its own
     assert sum(_lengths(plan)) == shape[0] and plan.store_chunks[1:] == base.store_chunks[1:]
-    assert plan.n_chunks >= min(spread, shape[0]) or plan.n_chunks >= base.n_chunks
-    if base.n_chunks < spread <= shape[0]:  # a stack of fewer chunks than workers: one at least per worker
-        assert plan.n_chunks >= spread - 1
+    worth = max(base.n_chunks, shape[0] // 8)  # no chunk under 4 halo frames
+    assert plan.n_chunks >= min(spread, worth) - 1 and plan.n_chunks >= base.n_chunks
+
+
+def test_many_workers_on_a_short_stack_do_not_recompute_more_halo_than_they_save():
+    plan = plan_chunks((120, 512, 512), "TYX", halo=2, memory_limit=11 * 10**9, spread=64)
+    assert plan.chunk_frames >= 8 and plan.n_chunks <= 15  # 64 chunks of 2 frames would each read 6
+    image = plan_chunks((120, 512, 512), "TYX", halo=0, memory_limit=11 * 10**9, spread=64)
+    assert image.n_chunks >= 60  # no halo: about one share per worker (60 chunks of 2 frames)
 
 
 def test_parallel_chunks_of_each_scheduler():

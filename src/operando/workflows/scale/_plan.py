@@ -113,15 +113,17 @@ def sequence_axis(axes: str) -> int | None:
     return None
 
 
-def _balanced(length: int, chunk: int, store: int, spread: int) -> tuple[int, int]:
+def _balanced(length: int, chunk: int, store: int, spread: int, halo: int) -> tuple[int, int]:
     """Return (chunk, store) frames cutting ``length`` into a multiple of ``spread`` chunks of equal work.
 
     The number of chunks is the fewest the memory allows (``length / chunk``, rounded up) raised to a multiple of
-    ``spread``; the stored Zarr chunk is shrunk (never grown) so that it divides the task chunk, so every task
-    still writes whole Zarr chunks of its own and no two workers ever write the same one.
+    ``spread``, but no chunk shorter than ``4 halo`` frames (each chunk reads ``2 halo`` frames more than it writes:
+    many workers on a short stack would otherwise recompute more halo than they save); the stored Zarr chunk is
+    shrunk (never grown) so that it divides the task chunk, so every task still writes whole Zarr chunks of its
+    own and no two workers ever write the same one.
     """
-    n = -(-length // chunk)
-    n = -(-n // spread) * spread
+    fewest = -(-length // chunk)
+    n = min(-(-fewest // spread) * spread, max(fewest, length // max(4 * halo, 1)))
     chunk = max(1, -(-length // n))
     store = -(-chunk // -(-chunk // store))  # the largest piece <= store that cuts chunk into equal parts
     return -(-chunk // store) * store, store
@@ -167,7 +169,7 @@ def plan_chunks(shape: tuple[int, ...], axes: str, *, halo: int, memory_limit: i
     store = max(1, min(chunk, STORE_CHUNK_BYTES // max(frame_values * out_itemsize, 1)))
     chunk = max(store, chunk // store * store)
     if seq is not None and spread > 1 and length > 1:
-        chunk, store = _balanced(length, chunk, store, min(int(spread), length))
+        chunk, store = _balanced(length, chunk, store, min(int(spread), length), halo)
     store_chunks = tuple(store if i == seq else min(n, 4096) for i, n in enumerate(shape))
     return ChunkPlan(seq_axis=seq, length=length, chunk_frames=chunk, halo=halo if seq is not None else 0,
                      store_chunks=store_chunks)
