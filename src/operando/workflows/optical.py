@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,8 +305,8 @@ def _first_pass(rgb: np.ndarray, cfg: OpticalConfig) -> tuple[np.ndarray, np.nda
         particles, background = found.mask, found.background
         notes = {"first_pass": "contrast to the fitted background", "threshold_delta_e": found.threshold,
                  "evidence": found.evidence, "warnings": list(found.warnings)}
-        for text in found.warnings:
-            logger.warning("optical segmentation: %s", text)
+        for text in found.warnings:  # a UserWarning: the command line shows it as a note
+            warnings.warn(f"optical segmentation: {text}", UserWarning, stacklevel=2)
     else:
         lab_mean = rgb_to_lab(rgb.mean(0))
         seg = _segment(foreground_channel(lab_mean, cfg.channel), cfg, cfg.channel, split=False)  # masks only
