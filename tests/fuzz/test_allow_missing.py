@@ -10,7 +10,7 @@ import pytest
 
 from operando import Stack
 from operando.io import read, write
-from tests.fuzz._harness import assert_refused, assert_ran, run_cli, snapshot
+from tests.fuzz._harness import assert_ran, assert_refused, run_cli, snapshot
 
 
 @pytest.fixture
