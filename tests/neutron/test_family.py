@@ -108,6 +108,7 @@ def test_restoring_region_means_removes_a_shrinkage_bias_and_keeps_the_detail():
     assert rmse["fixed"] < 0.25 * rmse["raw"]  # the detail stays the denoiser's: no raw noise comes back
 
 
+@pytest.mark.slow  # about a minute on the shared machine (a network trained per run)
 def test_the_mean_correction_keeps_an_electrodes_mean_within_1_percent_on_a_small_variant():
     params = variant_config(0, 11, ny=32, nx=64, n_cycles=1, frames_per_half_cycle=5, beam_flicker=0.02)
     ph = simulate_neutron_phantom(rng=11, **params)

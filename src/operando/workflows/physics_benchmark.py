@@ -59,6 +59,40 @@ def simulate_truth_video(*, size: int = 128, n_frames: int = 50, t_end: float = 
     return clean, regular_solution_truth(3.0, d_slope)
 
 
+def _noise_case(case: str, clean, truth, clean_result: InversionResult, fit, refused: dict[str, str], rep, out: Path,
+                *, denoisers: Sequence[str], denoise_budget_s: float, denoise_ensemble: int, seed: int,
+                say: Callable[[str], None]) -> list[dict[str, object]]:
+    """One noise case of :func:`benchmark_physics`: corrupt, fit the noisy video, denoise and fit each; the rows."""
+    from .. import io, noise
+    from ..denoise import NEURAL, denoise
+    from ..metrics import psnr
+
+    noisy = noise.corrupt(clean, case, rng=seed + 1)
+    results = {"clean": clean_result, f"noisy ({case})": fit(f"noisy_{case}", noisy)}
+    quality = {f"noisy ({case})": psnr(clean, noisy, data_range=1.0)}
+    for method in denoisers:
+        say(f"denoising {case} with {method}")
+        den = denoise(noisy, method=method, time_budget_s=denoise_budget_s, rng=seed,
+                      ensemble=denoise_ensemble if method in NEURAL else 1)
+        io.write(den, out / f"denoised_{method}_{_slug(case)}.npy", dtype="float32")
+        quality[f"{method} ({case})"] = psnr(clean, den, data_range=1.0)
+        results[f"{method} ({case})"] = fit(f"{method}_{case}", den)
+    rows: list[dict[str, object]] = []
+    for name, res in list(results.items())[1:]:
+        data = name.split(" (")[0]
+        if res is None:
+            reason = refused[f"noisy_{case}" if data == "noisy" else f"{data}_{case}"]
+            rows.append({"noise": case, "data": data, "psnr_db": quality[name], "mu_h_rel_l2": float("nan"),
+                         "mobility_rel_l2": float("nan"), "seconds": None, "status": f"refused: {reason}"})
+            continue
+        rows.append({"noise": case, "data": data, "psnr_db": quality[name], **compare_to_truth(res, truth),
+                     "seconds": res.seconds, "status": res.status})
+    fig = f"physics_{_slug(case)}.png"
+    plot_learned({k: v for k, v in results.items() if v is not None}, out / fig, truth)
+    rep.figure(fig, f"Learned curves, {case}")
+    return rows
+
+
 def benchmark_physics(
     output: str | Path,
     *,
@@ -89,9 +123,7 @@ def benchmark_physics(
     ``denoised_<method>_<noise>.npy`` (time-budgeted training differs from run to run, and the fit with it).
     ``denoise_ensemble`` > 1 averages that many networks per neural denoiser (see :func:`operando.denoise.denoise`).
     """
-    from .. import io, noise, report
-    from ..denoise import NEURAL, denoise
-    from ..metrics import psnr
+    from .. import report
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +132,7 @@ def benchmark_physics(
     clean, truth = simulate_truth_video(size=size, n_frames=n_frames, d_slope=d_slope, truth_dt=truth_dt, seed=seed)
     config = InversionConfig(n_mu=n_mu, n_d=n_d, window=window, dt=inversion_dt, bootstrap=bootstrap,
                              fit_initial_states=fit_initial_states, time_budget_s=fit_budget_s)
-    n_steps = 1 + len(noises) * (1 + 2 * len(denoisers))
+    n_steps = 1 + len(noises) * (1 + len(denoisers))  # fits
     step = 0
 
     refused: dict[str, str] = {}
@@ -131,29 +163,9 @@ def benchmark_physics(
              "coverage is the share of that range where the 95 % band holds the truth; status says how each fit "
              "ended (converged, did_not_move, not_converged).")
     for case in noises:
-        noisy = noise.corrupt(clean, case, rng=seed + 1)
-        results = {"clean": clean_result, f"noisy ({case})": fit(f"noisy_{case}", noisy)}
-        quality = {f"noisy ({case})": psnr(clean, noisy, data_range=1.0)}
-        for method in denoisers:
-            say(step / n_steps, f"denoising {case} with {method}")
-            den = denoise(noisy, method=method, time_budget_s=denoise_budget_s, rng=seed,
-                          ensemble=denoise_ensemble if method in NEURAL else 1)
-            io.write(den, out / f"denoised_{method}_{_slug(case)}.npy", dtype="float32")
-            quality[f"{method} ({case})"] = psnr(clean, den, data_range=1.0)
-            step += 1
-            results[f"{method} ({case})"] = fit(f"{method}_{case}", den)
-        for name, res in list(results.items())[1:]:
-            if res is None:
-                reason = refused[f"noisy_{case}" if name.startswith("noisy") else f"{name.split(' (')[0]}_{case}"]
-                rows.append({"noise": case, "data": name.split(" (")[0], "psnr_db": quality[name],
-                             "mu_h_rel_l2": float("nan"), "mobility_rel_l2": float("nan"), "seconds": None,
-                             "status": f"refused: {reason}"})
-                continue
-            rows.append({"noise": case, "data": name.split(" (")[0], "psnr_db": quality[name],
-                         **compare_to_truth(res, truth), "seconds": res.seconds, "status": res.status})
-        fig = f"physics_{_slug(case)}.png"
-        plot_learned({k: v for k, v in results.items() if v is not None}, out / fig, truth)
-        rep.figure(fig, f"Learned curves, {case}")
+        rows += _noise_case(case, clean, truth, clean_result, fit, refused, rep, out, denoisers=denoisers,
+                            denoise_budget_s=denoise_budget_s, denoise_ensemble=denoise_ensemble, seed=seed,
+                            say=lambda message: say(step / n_steps, message))
     rep.heading("Errors")
     rep.table(rows)
     rep.write(out)
