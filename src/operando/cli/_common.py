@@ -21,7 +21,7 @@ try:  # typer >= 0.22 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
-from .._errors import AxesAssumedWarning, InputError
+from .._errors import AxesAssumedWarning, InputError, validation_reason
 
 console = Console()
 err_console = Console(stderr=True)
@@ -92,17 +92,6 @@ def note_line(message: str) -> None:
     err_console.print(f"[yellow]note:[/yellow] {escape(text)}", soft_wrap=True, highlight=False, markup=True)
 
 
-def _validation_line(exc: Any) -> str:
-    """One line from a pydantic ValidationError: each field and its reason, no documentation link."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        field = ".".join(str(x) for x in err.get("loc", ())) or "value"
-        reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{field.replace('_', '-')}: {reason} (got {err.get('input')!r})"
-                     if not isinstance(err.get("input"), dict) else f"{field.replace('_', '-')}: {reason}")
-    return "; ".join(parts) or str(exc).splitlines()[0]
-
-
 def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
     """Turn recorded warnings into notes: each distinct message once; numerical ones summed into one line."""
     numeric: dict[str, int] = {}
@@ -153,7 +142,7 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                     error_line(str(exc))
                     raise typer.Exit(2) from None
                 except ValidationError as exc:
-                    error_line(_validation_line(exc))
+                    error_line(validation_reason(exc, option_names=True))
                     raise typer.Exit(2) from None
                 except OSError as exc:
                     from .._files import describe_os_error

@@ -58,15 +58,12 @@ SizeOption = Annotated[int, typer.Option(help="Grid points per side (>= 32).", m
 
 def _fill_missing(stack: Any) -> tuple[Any, Any]:
     """Set the pixels of chunks read as NaN (``--allow-missing``) to the median for a denoiser; return their mask."""
-    import numpy as np
+    from ..workflows.scale import fill_masked
 
-    data = stack.to_numpy()
-    if data.dtype.kind != "f" or not np.isnan(data).any():
-        return stack, None
-    mask = np.isnan(data)
-    if mask.all():
+    filled, mask = fill_masked(stack.to_numpy())
+    if mask is not None and mask.all():
         raise InputError(f"{stack.metadata.source}: every chunk is missing; there is nothing to denoise")
-    return stack.with_data(np.where(mask, np.nanmedian(data), data).astype(data.dtype)), mask
+    return (stack, None) if mask is None else (stack.with_data(filled), mask)
 
 
 def _write_restoring(result: Any, output: Path, mask: Any, keep_float: bool) -> str:

@@ -209,7 +209,6 @@ def analyze_cmd(
     from ..workflows.neutron import AnalysisConfig, _sidecar, analyze_files
 
     _positive(frame_interval, "--frame-interval", "the time between frames")
-    _positive(time_budget, "--time-budget", "the training budget")
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
                             polish=polish, mean_correction=mean_correction,  # type: ignore[arg-type]
@@ -273,7 +272,6 @@ def demo_cmd(
     """Make the phantom and analyse it from raw counts with its cycler record."""
     from ..workflows.neutron import run_demo
 
-    _positive(time_budget, "--time-budget", "the training budget")
     with output_folder(output), progress_bar("neutron demo") as update:
         result = run_demo(output, time_budget_s=time_budget, seed=seed, progress=update)
     var = result.metrics["dynamic_variability"]
@@ -306,7 +304,6 @@ def benchmark_neutron_cmd(
     from .._errors import InputError
     from ..workflows.neutron_benchmark import TARGETS, run_benchmark
 
-    _positive(time_budget, "--time-budget", "the training budget")
     targets = tuple(target or ("delta_a", "transmission", "raw"))
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .._errors import InputError
+from .._errors import InputError, validation_reason
 
 if TYPE_CHECKING:
     import torch
@@ -93,29 +93,6 @@ def make_config(**settings: Any) -> TrainConfig:
         return TrainConfig(**settings)
     except ValidationError as exc:
         raise InputError(f"bad training settings: {validation_reason(exc)}") from None
-
-
-def validation_reason(exc: ValidationError) -> str:
-    """Return one line from a pydantic ValidationError: each field, its reason and the value given.
-
-    Parameters
-    ----------
-    exc : ValidationError
-        The error.
-
-    Returns
-    -------
-    str
-        E.g. ``max_steps: Input should be greater than or equal to 1 (got 0)``; no documentation link.
-    """
-    parts = []
-    for err in exc.errors(include_url=False):
-        field_name = ".".join(str(x) for x in err.get("loc", ()))
-        reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        value = err.get("input")
-        got = "" if isinstance(value, dict) or not field_name else f" (got {value!r})"
-        parts.append(f"{field_name}: {reason}{got}" if field_name else reason)
-    return "; ".join(parts) or str(exc).splitlines()[0]
 
 
 def config_from(config: TrainConfig | None, **keywords: Any) -> TrainConfig:

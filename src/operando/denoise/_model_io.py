@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import InputError
+from .._errors import InputError, validation_reason
 from .._files import atomic_path, write_json_file
-from ._config import TrainConfig, TrainedDenoiser, validation_reason
+from ._config import TrainConfig, TrainedDenoiser
 from ._unet import build_model
 
 

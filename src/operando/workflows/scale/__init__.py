@@ -18,10 +18,10 @@ from ._api import STREAMED_NETWORKS, baseline_halo, denoise_large, model_files, 
 from ._dask import denoised_dask_array
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks
 from ._run import ScaleResult, time_breakdown
-from ._train import training_sample
+from ._train import fill_masked, training_sample
 
 __all__ = [
     "STREAMED_NETWORKS", "ChunkPlan", "ScaleResult", "baseline_halo", "default_memory_limit", "denoise_large",
-    "denoised_dask_array", "model_files", "parse_memory", "plan_chunks", "predict_large", "time_breakdown",
-    "training_sample",
+    "denoised_dask_array", "fill_masked", "model_files", "parse_memory", "plan_chunks", "predict_large",
+    "time_breakdown", "training_sample",
 ]
