@@ -194,7 +194,8 @@ def data_target(path: Path | None, option: str = "-o") -> Any:
 
         stem = file.name[: -len(".hdr")]
         pattern = glob.escape(str(file.parent)) + "/" + glob.escape(stem) + "_a*.xim"
-        companions = tuple(Path(p) for p in glob.glob(pattern)) + (file.with_name(stem + "_a.xim"),)
+        single = file.with_name(stem + "_a.xim")  # a one-energy scan's image, which the glob may find too
+        companions = tuple(dict.fromkeys([*(Path(p) for p in glob.glob(pattern)), single]))
         return Target(file, option, companions=companions, replace=False)
     return Target(file, option)
 
