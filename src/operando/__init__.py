@@ -6,8 +6,10 @@
 """
 
 from ._errors import AxesAssumedWarning, InputError
-from ._stack import Metadata, Progress, Stack, as_stack
+from ._progress import Cancelled, Progress, ProgressEvent
+from ._stack import Metadata, Stack, as_stack
 
 __version__ = "0.1.0"
 
-__all__ = ["AxesAssumedWarning", "InputError", "Metadata", "Progress", "Stack", "__version__", "as_stack"]
+__all__ = ["AxesAssumedWarning", "Cancelled", "InputError", "Metadata", "Progress", "ProgressEvent", "Stack",
+           "__version__", "as_stack"]

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._errors import InputError
-
-#: A progress callback, ``progress(fraction_done, message)``: the library calls it, the command line draws a bar.
-Progress = Callable[[float, str], None]
+from ._progress import Progress  # noqa: F401  (re-exported: the type of every job's ``progress`` argument)
 
 #: Axis letters operando understands: time, photon energy, channel, depth, rows, columns.
 AXIS_LETTERS = "TECZYX"

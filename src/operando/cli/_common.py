@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
 from .._errors import AxesAssumedWarning, InputError, validation_reason
+from .._progress import Cancelled, Progress, ProgressEvent
 
 console = Console()
 err_console = Console(stderr=True)
@@ -154,6 +155,9 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 except KeyboardInterrupt:
                     err_console.print("interrupted", highlight=False)
                     raise typer.Exit(130) from None
+                except Cancelled as exc:
+                    err_console.print(f"stopped: {exc}" if str(exc) else "stopped", highlight=False)
+                    raise typer.Exit(130) from None
                 except MemoryError:
                     error_line("out of memory; try a smaller input, --memory-limit or a .zarr output (streamed)")
                     raise typer.Exit(2) from None
@@ -247,8 +251,8 @@ def output_folder(folder: Path, *, inputs: tuple[Any, ...] | list[Any] = (), opt
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
-    """Show a rich progress bar with ETA, fed by the library's ``progress(fraction, message)`` callbacks.
+def progress_bar(description: str) -> Iterator[Progress]:
+    """Show a rich progress bar with ETA, fed by the library's progress events.
 
     The bar is drawn from the first update on, so a run refused while it reads its input prints one line; a
     run that fails half-way draws it no further (without a terminal rich prints the bar once when it stops,
@@ -263,14 +267,21 @@ def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
         stack.callback(setattr, err_console, "quiet", quiet)
         drawn: list[tuple[Any, Any]] = []
 
-        def update(fraction: float, message: str) -> None:
+        def update(event: ProgressEvent, message: str | None = None) -> None:
+            if message is not None:  # TRANSITION: an old-style call update(fraction, message); removed in issue 30
+                event = ProgressEvent(float(event), message)  # type: ignore[arg-type]
+            if event.fraction != event.fraction:  # a cancel check without news
+                return
             if not drawn:
                 bar = stack.enter_context(Progress(
                     TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False))
                 drawn.append((bar, bar.add_task(description, total=1.0)))
             bar, task = drawn[0]
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
+            text = event.message
+            if event.val_loss is not None:
+                text += f" (val loss {event.val_loss:.3g})"
+            bar.update(task, completed=min(max(event.fraction, 0.0), 1.0), description=text)
 
         try:
             yield update
