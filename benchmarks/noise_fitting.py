@@ -1,6 +1,6 @@
 """Does the self-supervised denoiser learn the noise of its own targets? Prints a Markdown table.
 
-A thin caller of ``operando.workflows.denoise_benchmark.measure_noise_fitting``: trains a denoiser on the
+A thin caller of ``operando.bench.denoise.measure_noise_fitting``: trains a denoiser on the
 built-in Cahn-Hilliard video, then compares the frames that served as loss targets with the frames held out of
 the loss (every 10th, from frame 5): PSNR, and the slope of the error (denoised - clean) on the noise.
 
@@ -15,7 +15,7 @@ import argparse
 from train_settings_sweep import add_video_arguments, video_keywords  # the sibling script (on the path when run)
 
 from operando.report import markdown_table
-from operando.workflows.denoise_benchmark import measure_noise_fitting
+from operando.bench.denoise import measure_noise_fitting
 
 
 def main() -> None:

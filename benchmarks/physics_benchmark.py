@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from operando.report import markdown_table
-from operando.workflows.physics_benchmark import benchmark_physics
+from operando.bench.physics import benchmark_physics
 
 
 def main() -> None:

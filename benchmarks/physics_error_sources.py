@@ -31,7 +31,7 @@ from operando.inverse import InversionConfig, compare_to_truth, learn_physics
 from operando.metrics import psnr
 from operando.noise import corrupt
 from operando.report import markdown_table
-from operando.workflows.physics_benchmark import simulate_truth_video
+from operando.bench.physics import simulate_truth_video
 
 
 def lowpass(video: np.ndarray, cutoff: float) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 from operando.inverse import compare_to_truth, learn_physics
 from operando.report import markdown_table
-from operando.workflows.physics_benchmark import simulate_truth_video
+from operando.bench.physics import simulate_truth_video
 
 STATS: dict[str, list] = {"optimistix_steps": [], "stages": []}
 

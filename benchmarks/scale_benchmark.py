@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 
-from operando.workflows.scale.benchmark import run_scale_benchmark, run_scaling_benchmark, scaling_table
+from operando.bench.scale import run_scale_benchmark, run_scaling_benchmark, scaling_table
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Speed and memory of the denoisers: training steps/s, inference Mpix/s and peak memory, CPU (and CUDA).
 
-A thin caller of ``operando.workflows.denoise_benchmark.measure_speed_memory``; prints a Markdown table. Peak
+A thin caller of ``operando.bench.denoise.measure_speed_memory``; prints a Markdown table. Peak
 memory is the resident-set growth above the level before the call, sampled every 2 ms (numpy and torch
 allocations alike); "input_mib" is the size of the float32 input video.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from operando.report import markdown_table
-from operando.workflows.denoise_benchmark import measure_speed_memory
+from operando.bench.denoise import measure_speed_memory
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Sweep training settings of one denoiser on the built-in Cahn-Hilliard video; prints a Markdown table.
 
-A thin caller of ``operando.workflows.denoise_benchmark.sweep_train_settings``: each setting is a
+A thin caller of ``operando.bench.denoise.sweep_train_settings``: each setting is a
 comma-separated list of TrainConfig fields; every run gets the same noisy video, seed and time budget, and is
 scored without test-time augmentation against the clean video.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from operando.report import markdown_table
-from operando.workflows.denoise_benchmark import sweep_train_settings
+from operando.bench.denoise import sweep_train_settings
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "operando"
-GROUND = {"_stack", "_errors", "_files"}
+GROUND = {"_stack", "_errors", "_files", "_progress", "_regions"}
 
 
 def _lint_imports(cwd: Path, src: Path) -> subprocess.CompletedProcess:
@@ -28,10 +28,20 @@ def test_a_wrong_way_import_breaks_the_floors(tmp_path):
     shutil.copytree(SRC, tmp_path / "src" / "operando", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     planted = tmp_path / "src" / "operando" / "metrics" / "__init__.py"
-    planted.write_text(planted.read_text() + "\nfrom ..workflows import demo  # a job importing a workflow\n")
+    planted.write_text(planted.read_text() + "\nfrom ..workflows import scale  # a job importing a workflow\n")
     out = _lint_imports(tmp_path, tmp_path / "src")
     assert out.returncode != 0
     assert "operando.metrics" in out.stdout and "operando.workflows" in out.stdout
+
+
+def test_a_pipeline_importing_the_benchmark_floor_breaks_the_floors(tmp_path):
+    shutil.copytree(SRC, tmp_path / "src" / "operando", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    planted = tmp_path / "src" / "operando" / "workflows" / "compare.py"
+    planted.write_text(planted.read_text() + "\nfrom ..bench import demo  # a pipeline importing a benchmark\n")
+    out = _lint_imports(tmp_path, tmp_path / "src")
+    assert out.returncode != 0
+    assert "operando.workflows" in out.stdout and "operando.bench" in out.stdout
 
 
 def _modules():

@@ -34,7 +34,7 @@ def test_denoise_benchmark_refuses_unknown_methods_before_running(tmp_path):
 
 
 def test_physics_benchmark_tiny(tmp_path):
-    from operando.workflows.physics_benchmark import benchmark_physics
+    from operando.bench.physics import benchmark_physics
 
     rows = benchmark_physics(tmp_path / "bp", size=32, n_frames=12, noises=["gaussian:0.05"], denoisers=["gaussian"],
                              n_mu=1, n_d=2, window=2, bootstrap=0, inversion_dt=8e-5, denoise_ensemble=2)

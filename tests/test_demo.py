@@ -3,9 +3,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from operando.bench.demo import DemoConfig, run_demo
 from operando.cli import app
 from operando.inverse import FIT_STATUSES
-from operando.workflows.demo import DemoConfig, run_demo
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from operando import InputError
+from operando.bench.physics import benchmark_physics_family, draw_physics_variant, summarise_family
 from operando.noise import corrupt
-from operando.workflows.physics_benchmark import benchmark_physics_family, draw_physics_variant, summarise_family
 from tests.fuzz._harness import assert_refused, run_cli
 
 

@@ -36,7 +36,7 @@ def test_psf_noise_on_texture_goes_to_a_correlated_scheme(scene):
 def test_real_radiograph_goes_to_a_correlated_scheme():
     if not DATA.is_dir():
         pytest.skip("shared data folder not present")
-    from operando.workflows.real_benchmark import stepwedge_transmission
+    from operando.bench.real import stepwedge_transmission
 
     transmission = stepwedge_transmission(DATA, exposure="5s")  # gamma spots removed
     cy, cx = transmission.shape[0] // 2, transmission.shape[1] // 2

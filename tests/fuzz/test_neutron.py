@@ -542,7 +542,7 @@ def test_benchmark_neutron_refuses_bad_options(tmp_path, case, extra, says):
 
 def test_benchmark_library_refuses_bad_settings(tmp_path):
     from operando import InputError
-    from operando.workflows.neutron_benchmark import run_benchmark
+    from operando.bench.neutron import run_benchmark
 
     for changes, word in (({"time_budget_s": 0}, "time_budget_s"), ({"targets": ("x",)}, "targets"),
                           ({"seed": -1}, "seed")):

@@ -115,7 +115,7 @@ def test_cli_learn(tmp_path, truth_video):
 
 
 def test_refits_on_fresh_noise_give_noise_bands(truth_video):
-    from operando.workflows.physics_replicates import refit_on_fresh_noise
+    from operando.bench.physics_replicates import refit_on_fresh_noise
 
     res = refit_on_fresh_noise(truth_video, "gaussian:0.005", replicates=2, n_mu=2, n_d=2, window=2, dt=8e-5,
                                max_iter=4, rng=0)

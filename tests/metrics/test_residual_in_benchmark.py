@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from operando import InputError
-from operando.workflows.correlated_benchmark import add_row_jitter, benchmark_correlated, split_jitter
+from operando.bench.correlated import add_row_jitter, benchmark_correlated, split_jitter
 
 
 def test_jitter_spec_is_split_off_and_checked():

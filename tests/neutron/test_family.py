@@ -6,6 +6,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from operando.bench.neutron import (
+    evaluate_phantom,
+    phantom_beam_regions,
+    summarize_variants,
+    variant_config,
+    variant_seeds,
+)
 from operando.cli import app
 from operando.neutron import (
     FAMILY,
@@ -16,13 +23,6 @@ from operando.neutron import (
     simulate_neutron_phantom,
 )
 from operando.workflows.neutron import AnalysisConfig, analyze_series, restore_region_means
-from operando.workflows.neutron_benchmark import (
-    evaluate_phantom,
-    phantom_beam_regions,
-    summarize_variants,
-    variant_config,
-    variant_seeds,
-)
 
 runner = CliRunner()
 

@@ -7,10 +7,10 @@ import pytest
 import tifffile
 from typer.testing import CliRunner
 
+from operando.bench.neutron import benchmark_step_wedge, evaluate_phantom
 from operando.cli import app
 from operando.neutron import normalize, regions_from_dict
 from operando.workflows.neutron import AnalysisConfig, analyze_series, write_phantom
-from operando.workflows.neutron_benchmark import benchmark_step_wedge, evaluate_phantom
 
 runner = CliRunner()
 

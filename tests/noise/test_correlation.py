@@ -83,7 +83,7 @@ def test_too_small_image_is_refused():
 def stepwedge():
     if not DATA.is_dir():
         pytest.skip("shared data folder not present")
-    from operando.workflows.real_benchmark import stepwedge_transmission
+    from operando.bench.real import stepwedge_transmission
 
     return tuple(stepwedge_transmission(DATA, exposure=e)[100:800, 100:1400] for e in ("5s", "120s"))
 

@@ -13,18 +13,14 @@ from ._core import app
 
 #: Sub-command groups: name -> module holding a typer app named ``app``.
 SUBCOMMANDS: dict[str, str] = {
+    "benchmark": "._benchmark",
     "neutron": "._neutron",
     "optical": "._optical",
     "stxm": "._stxm",
     "txm": "._txm",
 }
 
-#: Modules that register commands on the main app or on ``benchmark`` themselves (``@benchmark_app.command``).
-COMMAND_MODULES: tuple[str, ...] = ("._noise",)
-
 for _name, _module in SUBCOMMANDS.items():
     app.add_typer(importlib.import_module(_module, __name__).app, name=_name)
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module, __name__)
 
 __all__ = ["app"]

@@ -42,8 +42,6 @@ app = typer.Typer(
     add_completion=False,
     cls=OneLineGroup,
 )
-benchmark_app = typer.Typer(help="Benchmarks that print tables and write reports.", no_args_is_help=True)
-app.add_typer(benchmark_app, name="benchmark")
 
 
 def odd_window(value: int | None) -> int | None:
@@ -287,9 +285,9 @@ def demo(
     seed: SeedOption = 0,
 ) -> None:
     """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
+    from ..bench.demo import DemoConfig, run_demo
     from ..denoise import method_entry
     from ..noise import parse_noise
-    from ..workflows.demo import DemoConfig, run_demo
 
     parse_noise(noise)
     if method != "auto":
@@ -558,77 +556,6 @@ def learn(
                   f"{result.seconds:.0f} s")
 
 
-@benchmark_app.command("denoise")
-@cli_errors
-def benchmark_denoise(
-    output: OutputDirOption = Path("benchmark-denoise"),
-    size: SizeOption = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the simulated video (>= 5).", min=5)] = 100,
-    noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat; default: 8 cases).")] = None,
-    method: Annotated[Optional[list[str]], typer.Option(help="Methods (repeat; default: all + oracle).")] = None,
-    time_budget: TimeBudgetOption = 300.0,
-    seed: SeedOption = 0,
-    tta: Annotated[bool, typer.Option(help="Average networks over the training flips/rotations.")] = False,
-    scanline: Annotated[bool, typer.Option(help="Add the scan-line case scanline:0.1,0,0.03.")] = True,
-) -> None:
-    """Every denoiser on every noise type of the simulated video: PSNR, SSIM, bias, seconds."""
-    from ..workflows.denoise_benchmark import DEFAULT_METHODS, DEFAULT_NOISES, DEFAULT_SCANLINE, benchmark_denoisers
-
-    _check_noises(noise)
-    with output_folder(output), progress_bar("benchmark") as update:
-        rows = benchmark_denoisers(output, size=size, n_frames=frames, noises=noise or DEFAULT_NOISES,
-                                   methods=method or DEFAULT_METHODS, time_budget_s=time_budget,
-                                   scanline=DEFAULT_SCANLINE if scanline else None, seed=seed, tta=tta,
-                                   progress=update)
-    print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
-    console.print(f"report: {output / 'report.md'}")
-
-
-@benchmark_app.command("physics")
-@cli_errors
-def benchmark_physics_cmd(
-    output: OutputDirOption = Path("benchmark-physics"),
-    size: SizeOption = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the simulated video (>= 5).", min=5)] = 50,
-    noise: Annotated[Optional[list[str]], typer.Option(help="Noise cases (repeat).")] = None,
-    denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video, n2v).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per fit (>= 0).", min=0)] = 20,
-    window: Annotated[int, typer.Option(help="Shooting window in frames (>= 1).", min=1)] = 3,
-    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds per fit (>= 0).", min=0)] = 0,
-    time_budget: TimeBudgetOption = 300.0,
-    ensemble: Annotated[int, typer.Option(help="Average this many seeds' networks per denoiser (>= 1).",
-                                          min=1)] = 1,
-    seed: SeedOption = 0,
-    variants: Annotated[Optional[int], typer.Option(help="Run on this many variants of the physics family (noise "
-                                                    "model and level, ln D slope, initial state drawn from --seed, "
-                                                    "--seed + 1, ...): worst / median / spread.", min=1)] = None,
-) -> None:
-    """Learn mu_h and M back from clean, noisy and denoised videos; errors, band widths and coverage."""
-    from ..workflows.physics_benchmark import benchmark_physics, benchmark_physics_family
-
-    _check_noises(noise)
-    if window >= frames:
-        raise InputError(f"--window {window} needs more than {window} frames; pass --frames > {window}")
-    if variants is not None:
-        if noise:
-            raise InputError("--variants draws each variant's noise; leave --noise out")
-        with output_folder(output), progress_bar(f"physics benchmark, {variants} variants") as update:
-            result = benchmark_physics_family(
-                output, variants=variants, family_seed=seed, progress=update, size=size, n_frames=frames,
-                denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
-                fit_initial_states=fit_initial_states, denoise_budget_s=time_budget, denoise_ensemble=ensemble)
-        print_rows([{k: v for k, v in r.items()} for r in result["summary"]], "physics over the family (rel. L2)")
-        console.print(f"report: {output / 'family.md'}")
-        return
-    with output_folder(output), progress_bar("physics benchmark") as update:
-        rows = benchmark_physics(output, size=size, n_frames=frames, noises=noise or ["gaussian:0.05"],
-                                 denoisers=denoiser or ["video", "n2v"], bootstrap=bootstrap, window=window,
-                                 fit_initial_states=fit_initial_states, denoise_budget_s=time_budget,
-                                 denoise_ensemble=ensemble, seed=seed, progress=update)
-    print_rows(rows, "physics benchmark")
-    console.print(f"report: {output / 'report.md'}")
-
-
 def _check_evolves(stack: Any, source: Path) -> None:
     """Refuse a video in which nothing changes (the library's fit would only report that it did not move)."""
     import numpy as np
@@ -642,14 +569,6 @@ def _check_evolves(stack: Any, source: Path) -> None:
         if np.all(frames == frames[:1]):
             raise InputError(f"{source}: every frame is the same image: nothing evolves, so mu_h and D cannot be "
                              "learned; give a video in which the concentration changes between frames")
-
-
-def _check_noises(noises: list[str] | None) -> None:
-    """Parse each noise case before any work (one line naming the bad case)."""
-    from ..noise import parse_noise
-
-    for case in noises or []:
-        parse_noise(case)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,12 +18,10 @@ from ._common import (
     data_target,
     file_target,
     guard,
-    note_line,
     output_folder,
     print_rows,
     progress_bar,
 )
-from ._core import benchmark_app
 
 app = typer.Typer(help="Operando neutron radiography: normalisation, Delta A, variability, active area, profiles.",
                   no_args_is_help=True)
@@ -278,74 +276,3 @@ def demo_cmd(
     console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {var['denoised']:.4g}; "
                   f"outputs in {result.folder / 'analysis'}")
 
-
-@benchmark_app.command("neutron")
-@cli_errors
-def benchmark_neutron_cmd(
-    output: OutputDirOption = Path("benchmark-neutron"),
-    time_budget: TimeBudgetOption = 90.0,
-    target: Annotated[Optional[list[str]], typer.Option(help="Denoise delta_a, transmission, raw (repeat).")] = None,
-    data: Annotated[Optional[Path], typer.Option(
-        help="Step-wedge folder (default ../shared/data/neutron/stepwedge, skipped with a note when missing).")
-                    ] = None,
-    seed: SeedOption = 0,
-    variants: Annotated[int, typer.Option(
-        min=1, max=1000, help="Phantom-family variants: worst / median / spread of each figure (1: the built-in "
-                              "phantom, once per --target).")] = 1,
-    max_steps: Annotated[Optional[int], typer.Option(
-        min=1, help="The denoiser's training steps (results that do not depend on the machine's load).")] = None,
-    frames_per_half_cycle: Annotated[Optional[int], typer.Option(
-        min=1, max=1000, help="Frames per charge or discharge of the phantom (default 32).")] = None,
-    cycles: Annotated[Optional[int], typer.Option(min=1, max=10, help="Cycles of the phantom (default 3).")] = None,
-) -> None:
-    """Phantom vs truth (per denoising target, or over --variants of the phantom family), step wedge, bad input."""
-    import sys
-
-    from .._errors import InputError
-    from ..workflows.neutron_benchmark import TARGETS, run_benchmark
-
-    targets = tuple(target or ("delta_a", "transmission", "raw"))
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise InputError(f"--target {unknown[0]!r}: choose {', '.join(TARGETS)}")
-    if data is not None and not data.is_dir():
-        raise InputError(f"{data}: --data is not a folder; give the step-wedge folder (exp5s_ob.tif, ...)")
-    if data is None:
-        data = Path("../shared/data/neutron/stepwedge")
-        if not data.is_dir():
-            note_line(f"the step-wedge folder {data} is not there: the real-data part is skipped (give --data)")
-    changes: dict[str, Any] = {k: v for k, v in (("frames_per_half_cycle", frames_per_half_cycle),
-                                                  ("n_cycles", cycles)) if v is not None}
-    if changes:
-        from ..neutron import default_config
-
-        default_config(**changes)  # every range checked before the folder is made
-    command = "operando " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("operando") else ""
-    with output_folder(output, inputs=[data]), progress_bar("neutron benchmark") as update:
-        res = run_benchmark(output, time_budget_s=time_budget, seed=seed, data_dir=data, targets=targets,
-                            variants=variants, max_steps=max_steps, command=command, progress=update, **changes)
-    if "family" in res:
-        _print_family(res["family"])
-        console.print(f"report: {Path(output) / 'neutron_benchmark.json'}, {Path(output) / 'neutron_variants.md'}")
-        return
-    ph = res["phantom"]
-    rows = [{"name": t, "variability raw": ph[t]["raw"]["dynamic_variability"],
-             "denoised": ph[t]["denoised"]["dynamic_variability"], "cut": ph[t]["variability_cut"],
-             "AAF err raw": ph[t]["raw"]["active_area_max_error"],
-             "AAF err den": ph[t]["denoised"]["active_area_max_error"],
-             "edge err px": ph[t]["denoised"]["inactive_edge_error_px"], "coverage": ph[t]["coverage_1.96sd_raw"],
-             "rmse den": ph[t]["denoised"]["rmse"]} for t in ph if isinstance(ph[t], dict) and "raw" in ph[t]]
-    print_rows(rows, "neutron phantom (denoised target per row)")
-    console.print(f"report: {Path(output) / 'neutron_benchmark.json'}")
-
-
-def _print_family(family: dict[str, Any]) -> None:
-    """Print the worst / median / spread of each figure over the variants and whether each target holds."""
-    targets = family["summary"]["targets"]
-    rows = []
-    for key, row in family["summary"]["figures"].items():
-        target = targets.get(key)
-        rows.append({"name": key, "target": target["target"] if target else "", "worst": row["worst"],
-                     "median": row["median"], "min": row["min"], "max": row["max"],
-                     "holds": "" if target is None else "yes" if target["holds"] else "NO"})
-    print_rows(rows, f"neutron phantom family: {len(family['variants'])} variants (worst / median / spread)")

@@ -21,7 +21,6 @@ from ._common import (
     print_rows,
     progress_bar,
 )
-from ._core import benchmark_app
 
 app = typer.Typer(help="Optical microscopy of graphite: segment particles, classify stages by colour, count.",
                   no_args_is_help=True)
@@ -222,55 +221,3 @@ def demo(
                "analysis against the phantom's truth")
     console.print(f"report: {result['report']}")
 
-
-@benchmark_app.command("optical")
-@cli_errors
-def benchmark_optical_cmd(
-    output: OutputDirOption = Path("benchmark-optical"),
-    size: Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Phantom frame size, pixels "
-                                      f"({MIN_PHANTOM_SIZE} to 8192).")] = 384,
-    particles: Annotated[int, typer.Option(min=1, max=10_000, help="Phantom particles (1 to 10000).")] = 200,
-    frames: Annotated[int, typer.Option(min=2, max=100_000, help="Phantom frames (2 to 100000).")] = 40,
-    denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video and "
-                                                          "gaussian).")] = None,
-    time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 90.0,
-    speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
-    variants: Annotated[int, typer.Option(min=1, max=1000, help="Phantoms drawn from the family "
-                                          "(operando.optical.draw_variant, seeds SEED..SEED+N-1; e.g. 8): report "
-                                          "the worst case, median and spread. 1: the single default phantom, "
-                                          "as before.")] = 1,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Neural denoisers stop after this many training "
-                                                     "steps (step-bounded: figures independent of the "
-                                                     "load).")] = None,
-    seed: SeedOption = 0,
-) -> None:
-    """Optical workflow on the phantom (or a family of them): F1, stage accuracy, transition error, hue bias."""
-    from ..workflows.optical import OpticalConfig, benchmark_optical, benchmark_optical_variants
-
-    _positive(time_budget, "--time-budget", "the denoiser's budget")
-    methods = tuple(denoiser or (["video"] if variants > 1 else ["video", "gaussian"]))
-    for method in methods:  # unknown denoisers refused before the phantom is rendered
-        _check_denoiser(OpticalConfig, method, "--denoiser")
-    if variants > 1:
-        with output_folder(output, inputs=[]), progress_bar("optical benchmark (family)") as update:
-            record = benchmark_optical_variants(output, n_variants=variants, shape=(size, size),
-                                                n_particles=particles, n_frames=frames, denoisers=methods,
-                                                time_budget_s=time_budget, max_steps=max_steps, seed=seed,
-                                                progress=update)
-        print_rows([{k: r[k] for k in ("variant", "background", "input", "instance_f1", "stage_accuracy",
-                                       "accuracy_drop_pts", "t_II_err_frames", "t_I_err_frames",
-                                       "moved_regions_pct")} for r in record["rows"]],
-                   f"optical benchmark: {variants} variants")
-        print_rows(record["summary"], "worst / median / spread over the variants (met: the worst case)")
-        console.print(f"report: {output / 'report.md'}, {output / 'benchmark.json'}")
-        return
-    if max_steps is not None:
-        _check_denoiser(OpticalConfig, methods[0], "--denoiser")
-    with output_folder(output, inputs=[]), progress_bar("optical benchmark") as update:
-        record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
-                                   denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
-                                   progress=update)
-    print_rows(record["rows"], "optical benchmark (phantom)")
-    if record["speed"]:
-        print_rows([record["speed"]], "analysis speed (no denoising)")
-    console.print(f"report: {output / 'report.md'}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,10 +23,6 @@ from ._common import (
     progress_bar,
 )
 from ._core import app as main_app
-from ._core import benchmark_app
-
-if TYPE_CHECKING:
-    from ..workflows.stxm import BenchmarkConfig
 
 app = typer.Typer(help="X-ray spectromicroscopy (STXM/TXM): composition maps with uncertainty, phantom, demo.",
                   no_args_is_help=True)
@@ -339,66 +335,3 @@ def compare_cmd(
     if json_path is not None:
         write_json_file(json_path, table.as_dict())
 
-
-@benchmark_app.command("stxm")
-@cli_errors
-def benchmark_stxm_cmd(
-    output: OutputDirOption = Path("benchmark-stxm"),
-    size: Annotated[int, typer.Option(min=24, max=4096, help="Phantom pixels per side (>= 24).")] = 96,
-    frames: Annotated[int, typer.Option(min=1, max=1000, help="Phantom time points (>= 1).")] = 3,
-    i0_counts: Annotated[float, typer.Option(min=0, help="Incident counts per pixel (> 0; photon-limited: "
-                                             "~100-300).")] = 150.0,
-    method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "tv",
-    extra: Annotated[Optional[list[str]], typer.Option(help="More denoisers (before the ratio); repeat.")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", min=0, help="Budget per neural run, s "
-                                               "(> 0).")] = 90.0,
-    bias_draws: Annotated[int, typer.Option(min=0, max=10000, help="More noise draws over which the per-particle "
-                                            "bias of the raw and denoised rows is averaged (0: one draw).")] = 10,
-    variants: Annotated[int, typer.Option(min=1, max=1000, help="Phantoms of the family (docs/xray.md): variant 0 "
-                                          "is the one of --size/--frames/--i0-counts/--seed, the others are drawn "
-                                          "from --seed; reports the worst case, median and spread. With > 1 the "
-                                          "--extra rows are off unless given.")] = 1,
-    seed: SeedOption = 0,
-) -> None:
-    """Composition on the phantom: RMSE, bias, sd calibration, stripes, PSNR against the reference."""
-    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm, check_denoisers
-
-    for name, option in ((method, "--method"), *((m, "--extra") for m in extra or [])):
-        check_denoisers(name, option)
-    default_extra = ["nlm", "n2v2"] if variants == 1 else []
-    cfg = BenchmarkConfig(phantom=PhantomConfig(size=size, frames=frames, i0_counts=i0_counts, seed=seed),
-                          method=method, time_budget_s=time_budget, seed=seed, bias_draws=bias_draws,
-                          extra_methods=extra if extra is not None else default_extra)
-    if variants > 1:
-        _benchmark_family(output, cfg, variants)
-        return
-    with output_folder(output), progress_bar("stxm benchmark") as update:
-        result = benchmark_stxm(output, config=cfg, progress=update)
-    print_rows([{k: v for k, v in r.items() if k not in ("od_error_energy",)} for r in result["rows"]],
-               "STXM composition on the phantom")
-    print_rows([{"target": k, "value": v["value"], "wanted": v["target"], "met": str(v["met"])}
-                for k, v in result["targets"].items()], "targets")
-    console.print(f"report: {output / 'report.md'}")
-
-
-def _benchmark_family(output: Path, cfg: BenchmarkConfig, variants: int) -> None:
-    """``benchmark stxm --variants N``: the family run, its two tables and where the report is."""
-    from ..workflows.stxm import benchmark_stxm_family, family_rows, phantom_family
-
-    phantom_family(variants, base=cfg.phantom, seed=cfg.seed)  # a family that cannot be drawn: refused before work
-    with output_folder(output), progress_bar(f"stxm benchmark, {variants} phantoms") as update:
-        result = benchmark_stxm_family(output, variants=variants, config=cfg, progress=update)
-    targets, rows = family_rows(result)
-    shown = ("variant", "I0", "t um", "particles", "drift px", "x RMSE ratio", "coverage den.", "max bias den.",
-             "PSNR gain dB")
-    print_rows([{k: r[k] for k in shown} for r in rows],
-               f"STXM composition on {variants} phantoms of the family (variant 0: the single benchmark's)")
-    print_rows([{k: v for k, v in t.items() if k != "sd"} for t in targets],
-               "targets over the variants: the worst case, median and spread (min-max)")
-    missed = [f"{t['target']} ({t['worst']:.4g}, variant {t['worst variant']})" for t in targets
-              if not t["met on worst"]]
-    if result["failed_variants"]:
-        missed.append(f"variants not run: {result['failed_variants']}")
-    console.print("every target met on the worst variant" if not missed else
-                  "not met on the worst variant: " + "; ".join(missed))
-    console.print(f"report: {output / 'report.md'}")

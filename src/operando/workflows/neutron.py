@@ -3,7 +3,7 @@
 ``analyze_series`` works on in-memory stacks (used by the benchmark), ``analyze_files`` reads the inputs and
 writes ``delta_a_raw.tif``, ``delta_a_denoised.tif``, ``metrics.json`` and the figures; ``normalize_files``
 is ``operando neutron normalize``; ``write_phantom`` and ``run_demo`` make and analyse the built-in phantom.
-The benchmark lives in :mod:`operando.workflows.neutron_benchmark`.
+The benchmark lives in :mod:`operando.bench.neutron`.
 """
 
 from __future__ import annotations

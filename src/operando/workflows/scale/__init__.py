@@ -16,12 +16,13 @@ chunk, and a ``complete`` flag written last (docs/large-data.md).
 
 from ._api import STREAMED_NETWORKS, baseline_halo, denoise_large, model_files, predict_large
 from ._dask import denoised_dask_array
+from ._manifest import CHUNK_RECORDS
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks
 from ._run import ScaleResult, time_breakdown
 from ._train import fill_masked, training_sample
 
 __all__ = [
-    "STREAMED_NETWORKS", "ChunkPlan", "ScaleResult", "baseline_halo", "default_memory_limit", "denoise_large",
-    "denoised_dask_array", "fill_masked", "model_files", "parse_memory", "plan_chunks", "predict_large",
-    "time_breakdown", "training_sample",
+    "CHUNK_RECORDS", "STREAMED_NETWORKS", "ChunkPlan", "ScaleResult", "baseline_halo", "default_memory_limit",
+    "denoise_large", "denoised_dask_array", "fill_masked", "model_files", "parse_memory", "plan_chunks",
+    "predict_large", "time_breakdown", "training_sample",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._manifest import CHUNK_RECORDS
+from ..workflows.scale import CHUNK_RECORDS
 
 _CHILD = """
 import json, sys, time
@@ -113,12 +113,12 @@ def run_child(args: dict[str, Any], *, prefix: tuple[str, ...] = (), kill_when: 
 
 def train_benchmark_model(stack_path: Path, model_path: Path, *, base: int = 16, seed: int = 0) -> None:
     """Train a small video model on a 16-frame crop of the stack (speed and memory do not depend on its quality)."""
-    from ...denoise import TrainConfig, save_model, train_denoiser
-    from ...io import read
+    from ..denoise import TrainConfig, save_model, train_denoiser
+    from ..io import read
 
     stack = read(stack_path, lazy=True)
     crop = np.asarray(stack.data[0:16, 0:128, 0:128])
-    from ..._stack import Stack
+    from .._stack import Stack
 
     config = TrainConfig(method="video", base=base, max_steps=20, patch=32, blind_spot=True, impulse_filter=False,
                          skip_impulses=False, loss="mse")
@@ -127,8 +127,8 @@ def train_benchmark_model(stack_path: Path, model_path: Path, *, base: int = 16,
 
 def read_output(path: Path) -> np.ndarray:
     """Read a streamed or in-memory output array (an empty array when there is none or it is unfinished)."""
-    from ..._errors import InputError
-    from ...io import read
+    from .._errors import InputError
+    from ..io import read
 
     try:
         return read(path).to_numpy()

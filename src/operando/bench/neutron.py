@@ -27,7 +27,7 @@ from ..neutron import (
     regions_from_dict,
     simulate_neutron_phantom,
 )
-from .neutron import Analysis, AnalysisConfig, analyze_series
+from ..workflows.neutron import Analysis, AnalysisConfig, analyze_series
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def benchmark_bad_input() -> dict[str, Any]:
     dict
         Per case: the message, whether it is one line, whether an output appeared.
     """
-    from .neutron import normalize_files
+    from ..workflows.neutron import normalize_files
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import write_json_file
 from .._stack import Progress
-from .physics_benchmark import simulate_truth_video
+from .physics import simulate_truth_video
 
 logger = logging.getLogger(__name__)
 

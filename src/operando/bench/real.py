@@ -117,7 +117,7 @@ def benchmark_real(
     data_dir : path
         The step-wedge folder.
     methods : sequence of str
-        Denoisers (as in :func:`operando.workflows.correlated_benchmark.run_method`).
+        Denoisers (as in :func:`operando.bench.correlated.run_method`).
     crop : int, optional
         Side of a central square of the field of view (None: the whole lit field, slower).
     time_budget_s : float
@@ -136,7 +136,7 @@ def benchmark_real(
         measured correlation of the 5 s transmission), ``gaussian_width_px``.
     """
     from .. import noise
-    from .correlated_benchmark import run_method
+    from .correlated import run_method
 
     short = stepwedge_transmission(data_dir, exposure="5s")
     long = stepwedge_transmission(data_dir, exposure="120s")
