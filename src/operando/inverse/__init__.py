@@ -3,7 +3,7 @@
 ``learn_physics(video, InversionConfig(...))`` (or ``learn_physics(video, window=4, ...)``) returns an
 :class:`InversionResult`; :func:`compare_to_truth` measures it against known laws. Figures of learned curves
 are drawn by :func:`operando.report.plot_learned`; refits on fresh noise realisations live in
-:mod:`operando.workflows.physics_replicates` (they need the noise and denoise packages).
+:mod:`operando.bench.physics_replicates` (they need the noise and denoise packages).
 """
 
 from ._basis import (
