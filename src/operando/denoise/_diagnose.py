@@ -9,9 +9,9 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
+from ..noise import robust_sd
 from ._layout import to_working
 from ._measured import exact_impulse_pixels
-from ._robust import robust_sd
 
 
 @dataclass(frozen=True)

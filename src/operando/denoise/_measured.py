@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._robust import robust_sd, subsample
+from ..noise import robust_sd, subsample
 
 
 def exact_impulse_pixels(noisy: np.ndarray) -> np.ndarray | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._robust import robust_sd, subsample
+from ..noise import robust_sd, subsample
 
 
 def neighbour_indices(t: int, n: int, half: int) -> list[int]:

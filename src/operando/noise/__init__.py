@@ -1,6 +1,7 @@
 """Noise models and the measurement of how real noise is correlated.
 
 Models (all seeded): Gaussian, Poisson, impulse, mixed, scan-line, fixed-pattern, PSF-correlated, scintillator.
+Robust statistics: ``robust_sd`` (1.4826 x MAD) and ``subsample``.
 """
 
 from ._correlation import NoiseCorrelation, measure_noise_correlation, psd_from_autocovariance
@@ -15,6 +16,7 @@ from ._models import (
     add_scintillator_noise,
     correlated_noise_kernel,
 )
+from ._robust import robust_sd, subsample
 from ._spec import NOISE_HELP, NoiseModel, corrupt, parse_noise
 
 __all__ = [
@@ -34,4 +36,6 @@ __all__ = [
     "measure_noise_correlation",
     "parse_noise",
     "psd_from_autocovariance",
+    "robust_sd",
+    "subsample",
 ]

@@ -1,4 +1,8 @@
-"""Robust noise statistics shared by the diagnosis, the impulse filters and the measurement blend."""
+"""The ONE robust noise SD (1.4826 x MAD) and a cheap strided subsample, shared by every package.
+
+Used by the denoise diagnosis, the impulse filters and the measurement blend, and by any pipeline that needs a
+spread unmoved by outliers.
+"""
 
 from __future__ import annotations
 
