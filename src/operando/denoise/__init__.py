@@ -10,8 +10,9 @@ from ._auto import AutoChoice, choose_method
 from ._baselines import denoise_baseline
 from ._config import TrainConfig, TrainedDenoiser, make_config
 from ._diagnose import Diagnosis, diagnose
+from ._masked_data import denoise_masked, fill_invalid
 from ._measured import impulse_pixels, keep_measured_pixels
-from ._methods import BASELINES, METHODS, NEURAL, method_entry
+from ._methods import BASELINES, METHODS, NEURAL, check_method, method_entry, method_names
 
 
 def __getattr__(name: str):
@@ -43,5 +44,5 @@ __all__ = [
     "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
     "impulse_pixels", "keep_measured_pixels", "load_model", "model_files", "check_model_path", "predict",
     "save_model", "train_denoiser", "make_config", "method_entry",
-    "apply_pixel_shuffle", "train_pixel_shuffle",
+    "apply_pixel_shuffle", "train_pixel_shuffle", "check_method", "method_names", "denoise_masked", "fill_invalid",
 ]

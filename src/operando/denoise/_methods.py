@@ -29,11 +29,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .._errors import InputError
 from .._stack import Progress, Stack
-from ._config import TrainConfig
+
+if TYPE_CHECKING:  # the table imports nothing heavy (the CLI's --help reads it): no pydantic, no torch
+    from ._config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -67,47 +69,148 @@ def _lazy_trained(module: str, name: str) -> Runner:
     return run
 
 
+def _gaussian_halo(params: dict[str, float]) -> int:
+    """Frames scipy's Gaussian reads on each side (truncated at 4 sigma, its default)."""
+    return int(4.0 * float(params["sigma_t"]) + 0.5)
+
+
+def _median_halo(params: dict[str, float]) -> int:
+    """Frames a median box of ``size_t`` frames reads on each side."""
+    return int(params["size_t"]) // 2
+
+
 @dataclass(frozen=True)
 class DenoiseMethod:
-    """One row of the registry: a method's name, kind, one-line summary and runner."""
+    """One row of the registry: a method's name, kind, one-line summary, runner and what it needs."""
 
     name: str
     kind: Literal["neural", "deterministic"]
     summary: str
     run: Runner = _lazy("._api", "run_network")
     calibrated: bool = False  # a J-invariant calibrated baseline of denoise_baseline()
+    streams: bool = False  # denoise_large streams it chunk by chunk (a network trained on a sample, or a filter)
+    network: Literal["video", "unet", "n2v2", ""] = ""  # the network build_model makes ("": its own, or none)
+    halo: Callable[[dict[str, float]], int] | None = None  # a streamed filter's frames read each side, per channel
+    extra: str = ""  # the optional extra it needs: pip install 'operando[EXTRA]'
+    requires: tuple[str, ...] = ()  # the modules of that extra (looked for without importing them)
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """Its kind, plus ``calibrated`` and ``streamed`` where they apply (what ``kinds=`` selects on)."""
+        return frozenset({self.kind} | ({"calibrated"} if self.calibrated else set())
+                         | ({"streamed"} if self.streams else set()))
+
+    def missing_extra(self) -> str:
+        """Return the install line of the optional extra it needs when that is not installed, else ``""``."""
+        import importlib.util
+
+        if all(importlib.util.find_spec(module) is not None for module in self.requires):
+            return ""
+        return f"pip install 'operando[{self.extra}]' (non-commercial licence)"
+
+
+_FILTER = {"run": _lazy("._baselines", "run_baseline"), "calibrated": True, "streams": True}
 
 METHOD_TABLE: dict[str, DenoiseMethod] = {m.name: m for m in (
-    DenoiseMethod("video", "neural", "temporal masking: frame t predicted from its neighbours (+ donut blind spot)"),
-    DenoiseMethod("n2v", "neural", "Noise2Void: random pixels hidden behind a random neighbour"),
-    DenoiseMethod("n2v2", "neural", "N2V2: median replacement, blur-pool, no top skip (no checkerboard artefacts)"),
-    DenoiseMethod("structn2v", "neural", "structN2V: whole rows hidden (row-correlated, scan-line noise)"),
+    DenoiseMethod("video", "neural", "temporal masking: frame t predicted from its neighbours (+ donut blind spot)",
+                  streams=True, network="video"),
+    DenoiseMethod("n2v", "neural", "Noise2Void: random pixels hidden behind a random neighbour", streams=True,
+                  network="unet"),
+    DenoiseMethod("n2v2", "neural", "N2V2: median replacement, blur-pool, no top skip (no checkerboard artefacts)",
+                  streams=True, network="n2v2"),
+    DenoiseMethod("structn2v", "neural", "structN2V: whole rows hidden (row-correlated, scan-line noise)",
+                  streams=True, network="unet"),
     DenoiseMethod("gaussian", "deterministic", "space-time Gaussian filter, calibrated J-invariantly",
-                  run=_lazy("._baselines", "run_baseline"), calibrated=True),
+                  halo=_gaussian_halo, **_FILTER),
     DenoiseMethod("median", "deterministic", "space-time median filter, calibrated J-invariantly",
-                  run=_lazy("._baselines", "run_baseline"), calibrated=True),
-    DenoiseMethod("nlm", "deterministic", "per-frame non-local means (scikit-image), calibrated",
-                  run=_lazy("._baselines", "run_baseline"), calibrated=True),
-    DenoiseMethod("tv", "deterministic", "per-frame total variation (scikit-image), calibrated",
-                  run=_lazy("._baselines", "run_baseline"), calibrated=True),
+                  halo=_median_halo, **_FILTER),
+    DenoiseMethod("nlm", "deterministic", "per-frame non-local means (scikit-image), calibrated", **_FILTER),
+    DenoiseMethod("tv", "deterministic", "per-frame total variation (scikit-image), calibrated", **_FILTER),
     DenoiseMethod("bm4d", "deterministic", "BM4D on the whole stack (optional extra operando[bm3d])",
-                  run=_lazy("._bm4d", "run_bm4d")),
+                  run=_lazy("._bm4d", "run_bm4d"), extra="bm3d", requires=("bm4d",)),
     DenoiseMethod("shaped", "neural", "N2V2 with the blind spot widened to the measured noise correlation "
-                  "(a square of radius blind_spot_radius_px hidden around each scored pixel)"),
+                  "(a square of radius blind_spot_radius_px hidden around each scored pixel)", streams=True,
+                  network="n2v2"),
     DenoiseMethod("pixel_shuffle", "neural", "N2V2 on pixel-shuffled sub-images (AP-BSN: large training "
                   "stride, small inference stride, random-replacement refinement): spatially correlated noise",
-                  run=_lazy_trained("._pixel_shuffle", "denoise_pixel_shuffle")),
+                  run=_lazy_trained("._pixel_shuffle", "denoise_pixel_shuffle"), streams=True, network="n2v2"),
     DenoiseMethod("bm3d", "deterministic", "BM3D per image with the measured noise power spectrum "
-                  "(optional extra operando[bm3d])", run=_lazy("._bm3d", "run_bm3d")),
+                  "(optional extra operando[bm3d])", run=_lazy("._bm3d", "run_bm3d"), extra="bm3d",
+                  requires=("bm3d", "bm4d")),
     DenoiseMethod("bm3d_refine", "neural", "BM3D with the measured noise spectrum, then a network trained on "
                   "re-noised BM3D output corrects it (optional extra operando[bm3d]): correlated noise, one image",
-                  run=_lazy_trained("._bm3d_refine", "denoise_bm3d_refined")),
+                  run=_lazy_trained("._bm3d_refine", "denoise_bm3d_refined"), extra="bm3d",
+                  requires=("bm3d", "bm4d")),
 )}
 
 NEURAL = tuple(name for name, m in METHOD_TABLE.items() if m.kind == "neural")
 BASELINES = tuple(name for name, m in METHOD_TABLE.items() if m.calibrated)
 METHODS = tuple(METHOD_TABLE)
+#: What ``kinds=`` of :func:`method_names` and :func:`check_method` selects on.
+KINDS = ("neural", "deterministic", "calibrated", "streamed")
+
+
+def method_names(kinds: str | tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """List the methods of the table, in its order: all of them, or those of ``kinds``.
+
+    Parameters
+    ----------
+    kinds : str or tuple of str, optional
+        ``neural`` (trained on the data), ``deterministic`` (filters), ``calibrated`` (the J-invariant
+        baselines of :func:`denoise_baseline`), ``streamed`` (:func:`operando.workflows.scale.denoise_large`
+        streams them chunk by chunk). A method is listed when it has any of them. None: every method.
+
+    Returns
+    -------
+    tuple of str
+        The method names.
+    """
+    if kinds is None:
+        return METHODS
+    wanted = {kinds} if isinstance(kinds, str) else set(kinds)
+    unknown = sorted(wanted - set(KINDS))
+    if unknown:
+        raise InputError(f"unknown method kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
+    return tuple(name for name, m in METHOD_TABLE.items() if m.tags & wanted)
+
+
+def check_method(name: str, option: str = "--method", *, kinds: str | tuple[str, ...] | None = None,
+                 allow: tuple[str, ...] = ()) -> str:
+    """Refuse a method name that is unknown, not of ``kinds``, or whose optional extra is not installed.
+
+    The refusal is one :class:`InputError` line naming ``option``, the value and the choices (for a missing
+    extra: its install line). Nothing heavy is imported.
+
+    Parameters
+    ----------
+    name : str
+        The method asked for.
+    option : str
+        How the caller names the setting (``--method``, ``denoise``, ...).
+    kinds : str or tuple of str, optional
+        The kinds the caller accepts (as :func:`method_names`); None: every method.
+    allow : tuple of str
+        Further names the caller accepts besides the table's (e.g. ``("auto",)``, ``("none",)``), listed first.
+
+    Returns
+    -------
+    str
+        ``name``, checked.
+    """
+    if name in allow:
+        return name
+    names = method_names(kinds)
+    choices = ", ".join((*allow, *names))
+    if name not in names:
+        wanted = (kinds,) if isinstance(kinds, str) else tuple(kinds or ())
+        what = (f"is not a {' or '.join(wanted)} method" if name in METHOD_TABLE else "is not a denoising method")
+        raise InputError(f"{option} {name!r} {what}; choose one of {choices}")
+    missing = METHOD_TABLE[name].missing_extra()
+    if missing:
+        ready = ", ".join(n for n in (*allow, *names) if n in allow or not METHOD_TABLE[n].missing_extra())
+        raise InputError(f"{option} {name!r} needs the optional extra operando[{METHOD_TABLE[name].extra}]: "
+                         f"{missing}; or choose one of {ready}")
+    return name
 
 
 def method_entry(name: str) -> DenoiseMethod:

@@ -38,6 +38,9 @@ def _read_frames(stack: Stack, seq: int, start: int, stop: int) -> np.ndarray:
 def fill_masked(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Return ``data`` with NaN pixels (chunks of a Zarr input read with ``allow_missing``) set to the median.
 
+    The fill of :func:`operando.denoise.denoise_masked` (its ``fill_invalid``), with NaN as the mark of a pixel
+    without a measurement.
+
     Parameters
     ----------
     data : ndarray
@@ -48,13 +51,11 @@ def fill_masked(data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     ndarray, ndarray or None
         The filled block and the mask of the pixels filled (None when there were none).
     """
+    from ...denoise import fill_invalid
+
     if data.dtype.kind not in "fc":
         return data, None
-    mask = np.isnan(data)
-    if not mask.any():
-        return data, None
-    finite = data[~mask]
-    filled = np.where(mask, np.median(finite) if finite.size else 0.0, data).astype(data.dtype, copy=False)
+    filled, mask, _ = fill_invalid(data, ~np.isnan(data))
     return filled, mask
 
 
