@@ -119,3 +119,23 @@ def test_shape_mismatch_is_refused(correlated):
     _, noisy, _ = correlated
     with pytest.raises(InputError, match="differ in shape"):
         check_residual(noisy, noisy[:64])
+
+
+def test_the_residual_autocorrelation_is_operando_noise_s_pooled_one_to_the_last_digit():
+    """The residual's lags come from operando.noise.noise_autocorrelation: the pooled sample ACF, unchanged."""
+    from operando.noise import noise_autocorrelation
+
+    rng = np.random.default_rng(8)
+    noisy = add_correlated_noise(np.zeros((3, 64, 64)), sigma=0.1, rho=0.4, rng=9) + rng.normal(0, 1, (3, 1, 1))
+    denoised = ndimage.gaussian_filter(noisy, (0, 1, 1))
+    check = check_residual(noisy, denoised, axes="TYX")
+    r = noisy - denoised
+    r = r - r.mean(axis=(-2, -1), keepdims=True)
+    var = float((r * r).mean())
+    assert check.residual_acf_x == tuple([1.0] + [float((r[..., :-k] * r[..., k:]).mean() / var) for k in (1, 2, 3)])
+    assert check.residual_acf_y == tuple(
+        [1.0] + [float((r[..., :-k, :] * r[..., k:, :]).mean() / var) for k in (1, 2, 3)])
+    measured = noise_autocorrelation(noisy - denoised, max_lag=3)
+    assert check.residual_acf_x == measured.acf_x and check.residual_acf_y == measured.acf_y
+    flat = check_residual(np.ones((32, 32)), np.ones((32, 32)), noise=measure_noise_correlation(noisy[0]))
+    assert flat.residual_acf_x == (1.0, 0.0, 0.0, 0.0)

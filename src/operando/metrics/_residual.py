@@ -44,6 +44,7 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
+from ..noise import noise_autocorrelation
 
 #: Largest noise power (fraction of the noise's) an output may keep beyond the Wiener filter's.
 MAX_KEPT_NOISE = 0.25
@@ -125,14 +126,11 @@ def _images(data: Stack | np.ndarray, axes: str | None) -> np.ndarray:
 
 
 def _acf(images: np.ndarray, lags: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Autocorrelation along X and Y at lags 0..lags of zero-mean images (pooled over images)."""
-    r = images - images.mean(axis=(-2, -1), keepdims=True)
-    var = float((r * r).mean())
-    if var <= 0:
+    """Autocorrelation along X and Y at lags 0..lags (:func:`operando.noise.noise_autocorrelation`, pooled)."""
+    measured = noise_autocorrelation(images, max_lag=lags, axes_only=True)
+    if not measured.variance > 0:  # a constant residual: nothing correlates
         return (1.0,) + (0.0,) * lags, (1.0,) + (0.0,) * lags
-    acf_x = tuple([1.0] + [float((r[..., :-k] * r[..., k:]).mean() / var) for k in range(1, lags + 1)])
-    acf_y = tuple([1.0] + [float((r[..., :-k, :] * r[..., k:, :]).mean() / var) for k in range(1, lags + 1)])
-    return acf_x, acf_y
+    return measured.acf_x, measured.acf_y
 
 
 def _structure_corr(resid: np.ndarray, denoised: np.ndarray) -> float:

@@ -1,9 +1,11 @@
 """Noise models and the measurement of how real noise is correlated.
 
 Models (all seeded): Gaussian, Poisson, impulse, mixed, scan-line, fixed-pattern, PSF-correlated, scintillator.
+The ONE autocorrelation of a residual or noise image: ``noise_autocorrelation`` (correlation length and area).
 Robust statistics: ``robust_sd`` (1.4826 x MAD) and ``subsample``.
 """
 
+from ._autocorrelation import Autocorrelation, noise_autocorrelation
 from ._correlation import NoiseCorrelation, measure_noise_correlation, psd_from_autocovariance
 from ._models import (
     add_correlated_noise,
@@ -20,6 +22,7 @@ from ._robust import robust_sd, subsample
 from ._spec import NOISE_HELP, NoiseModel, corrupt, parse_noise
 
 __all__ = [
+    "Autocorrelation",
     "NOISE_HELP",
     "NoiseCorrelation",
     "NoiseModel",
@@ -34,6 +37,7 @@ __all__ = [
     "correlated_noise_kernel",
     "corrupt",
     "measure_noise_correlation",
+    "noise_autocorrelation",
     "parse_noise",
     "psd_from_autocovariance",
     "robust_sd",

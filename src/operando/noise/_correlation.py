@@ -24,9 +24,10 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._stack import Stack, as_stack
+from ._autocorrelation import CORRELATED_FROM, correlation_length
 
 #: Neighbour correlation below which a pixel-wise blind spot is safe (noise counts as white).
-WHITE_THRESHOLD = 0.1
+WHITE_THRESHOLD = CORRELATED_FROM
 #: Standard errors the measured neighbour correlation must clear WHITE_THRESHOLD by to count as correlated.
 EVIDENCE_Z = 2.0
 
@@ -209,8 +210,7 @@ def _verdict(acf: np.ndarray, se: np.ndarray, sigma: float, temporal: float | No
     acf_y = tuple(float(v) for v in acf[lag:, lag])
     acf_x = tuple(float(v) for v in acf[lag, lag:])
     dist = np.maximum(*np.abs(np.mgrid[-lag:lag + 1, -lag:lag + 1]))
-    strong = dist[acf >= WHITE_THRESHOLD]
-    length = int(strong.max()) if strong.size else 0
+    length = correlation_length(acf, WHITE_THRESHOLD)
     ring = dist == 1
     lower = acf[ring] - EVIDENCE_Z * np.nan_to_num(se[ring], nan=np.inf)
     return NoiseCorrelation(

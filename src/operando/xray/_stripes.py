@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
+from ..noise import noise_autocorrelation
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class StripeDiagnosis:
     stripe_fraction : float
         Share of the residual's variance carried by the row means (0: none, 1: pure stripes).
     ridge : float
-        Autocorrelation along rows (lags 1-5, mean) minus along columns: > 0 for horizontal stripes.
+        Autocorrelation along rows (lags 1-5, mean) minus along columns: > 0 for horizontal stripes
+        (:func:`operando.noise.noise_autocorrelation`).
     ky_power_fraction : float
         Share of the non-DC power on the k_x = 0 axis of the 2-D spectrum (white noise: ~1 / X).
     """
@@ -49,15 +51,9 @@ class StripeDiagnosis:
                 "row_excess": self.row_sd / self.white_row_sd if self.white_row_sd > 0 else float("nan")}
 
 
-def _autocorr(a: np.ndarray, axis: int, lags: int) -> float:
-    values = []
-    for lag in range(1, lags + 1):
-        x = np.take(a, range(0, a.shape[axis] - lag), axis=axis)
-        y = np.take(a, range(lag, a.shape[axis]), axis=axis)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() > 2:
-            constant = np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0  # no correlation to measure: NaN, no warning
-            values.append(float("nan") if constant else float(np.corrcoef(x[ok], y[ok])[0, 1]))
+def _mean_over_lags(acf: tuple[float, ...]) -> float:
+    """Mean autocorrelation over lags 1.. (lags without enough pixel pairs left out; NaN when none has)."""
+    values = [v for v in acf[1:] if np.isfinite(v)]
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -97,7 +93,8 @@ def diagnose_stripes(residual: np.ndarray, *, mask: np.ndarray | None = None, la
     power = np.abs(np.fft.fft2(filled)) ** 2
     power[0, 0] = 0.0
     ky = float(power[1:, 0].sum() / power.sum()) if power.sum() > 0 else float("nan")
-    ridge = _autocorr(r, 1, lags) - _autocorr(r, 0, lags)
+    acf = noise_autocorrelation(r, max_lag=lags, axes_only=True)
+    ridge = _mean_over_lags(acf.acf_x) - _mean_over_lags(acf.acf_y)
     return StripeDiagnosis(profile, row_sd, white, stripe_var / pixel_var if pixel_var > 0 else float("nan"), ridge,
                            ky)
 
