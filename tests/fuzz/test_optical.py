@@ -90,9 +90,11 @@ def data(tmp_path_factory) -> Path:
     (root / "binary.json").write_bytes(tifffile.imread(root / "video.tif").tobytes()[:400])
     (root / "not.json").write_text("III: blue", encoding="utf-8")
     stages = {"list.json": [1, 2, 3], "word.json": {"III": "blue"}, "nan.json": {"III": [float("nan"), 1, 2]},
-              "range.json": {"III": [300, 0, 0]}, "region_out.json": {"III": {"frame": 0, "region": [0, 500, 0, 5]}},
-              "frame_out.json": {"III": {"frame": 99, "region": [0, 5, 0, 5]}},
-              "region_bad.json": {"III": {"frame": 0, "region": [5, 2, 0, 5]}},
+              "range.json": {"III": [300, 0, 0]}, "region_out.json": {"III": {"frame": 0, "region": "0:500,0:5"}},
+              "frame_out.json": {"III": {"frame": 99, "region": "0:5,0:5"}},
+              "region_bad.json": {"III": {"frame": 0, "region": "5:2,0:5"}},
+              "region_list.json": {"III": {"frame": 0, "region": [0, 5, 0, 5]}},
+              "frame_bad.json": {"III": {"frame": -1, "region": "0:5,0:5"}},
               "lab_short.json": {"III": {"lab": [50, 1]}}, "empty.json": {}}
     for name, value in stages.items():
         (root / name).write_text(json.dumps(value), encoding="utf-8")
@@ -183,7 +185,9 @@ REFUSED: list[tuple[str, str]] = [
     (ANALYZE + " --stages {D}/nan.json", "not a colour"),
     (ANALYZE + " --stages {D}/range.json", "0-255"),
     (ANALYZE + " --stages {D}/lab_short.json", "not a colour"),
-    (ANALYZE + " --stages {D}/region_bad.json", "not a box"),
+    (ANALYZE + " --stages {D}/region_bad.json", "non-empty"),
+    (ANALYZE + " --stages {D}/region_list.json", "no longer read; give rows and columns as 'y0:y1,x0:x1'"),
+    (ANALYZE + " --stages {D}/frame_bad.json", "not a frame number"),
     (ANALYZE + " --stages {D}/region_out.json", "reaches outside"),
     (ANALYZE + " --stages {D}/frame_out.json", "outside the video's 6 frames"),
     # outputs that would write into an input, or are of the wrong kind
@@ -320,11 +324,13 @@ def test_reference_frame_outside_the_video_is_refused_in_the_library(data):
     with pytest.raises(InputError, match="outside the video's 6 frames"):
         analyze_video(stack, config=OpticalConfig(frames_of_interest=[0, 6]))
     with pytest.raises(InputError, match="reaches outside"):
-        analyze_video(stack, config=OpticalConfig(white_region=[0, 10, 0, 100]))
+        analyze_video(stack, config=OpticalConfig(white_region="0:10,0:100"))
     with pytest.raises(ValidationError):
         OpticalConfig(reference_frame=-1)
     with pytest.raises(ValidationError):
-        OpticalConfig(white_region=[10, 0, 0, 5])
+        OpticalConfig(white_region="10:0,0:5")
+    with pytest.raises(ValidationError, match="no longer read.*y0:y1,x0:x1"):
+        OpticalConfig(white_region=[0, 10, 0, 5])  # the old list spelling, refused with the new one named
     with pytest.raises(ValidationError):
         OpticalConfig(seed=-1)
     with pytest.raises(ValidationError):

@@ -5,10 +5,11 @@ import pytest
 from typer.testing import CliRunner
 
 from operando import InputError, Stack
+from operando.bench.optical import score_analysis
 from operando.cli import app
 from operando.io import read, write
 from operando.metrics import instance_f1, stage_confusion
-from operando.workflows.optical import OpticalConfig, analyze_video, score_analysis, write_analysis, write_phantom
+from operando.workflows.optical import OpticalConfig, analyze_video, write_analysis, write_phantom
 
 runner = CliRunner()
 
@@ -127,8 +128,8 @@ def test_video_denoiser_runs_on_a_tyxc_colour_video(tiny_phantom):
 
 
 def test_hue_bias_is_zero_for_the_clean_render_and_small_per_region_for_raw_frames(tiny_phantom, analysed):
+    from operando.bench.optical import hue_bias
     from operando.optical import video_rgb
-    from operando.workflows.optical import hue_bias
 
     p, result = tiny_phantom, analysed[0]
     clean = p.clean.to_numpy()

@@ -23,7 +23,7 @@ from ._common import (
     print_rows,
     progress_bar,
 )
-from ._optical import MIN_PHANTOM_SIZE, _budget, _check_denoiser, _positive
+from ._optical import MIN_PHANTOM_SIZE
 
 if TYPE_CHECKING:
     from ..bench.stxm import BenchmarkConfig
@@ -207,9 +207,7 @@ def benchmark_stxm_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Composition on the phantom: RMSE, bias, sd calibration, stripes, PSNR against the reference."""
-    from ..bench.stxm import BenchmarkConfig, benchmark_stxm
-    from ..workflows.stxm import check_denoisers
-    from ..xray import PhantomConfig
+    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm, check_denoisers
 
     for name, option in ((method, "--method"), *((m, "--extra") for m in extra or [])):
         check_denoisers(name, option)
@@ -231,10 +229,9 @@ def benchmark_stxm_cmd(
 
 def _stxm_family(output: Path, cfg: BenchmarkConfig, variants: int) -> None:
     """``benchmark stxm --variants N``: the family run, its two tables and where the report is."""
-    from ..bench.stxm_family import benchmark_stxm_family, family_rows
-    from ..xray import phantom_family
+    from ..workflows.stxm import benchmark_stxm_family, family_rows, phantom_family
 
-    phantom_family(variants, base=cfg.phantom, rng=cfg.seed)  # a family that cannot be drawn: refused before work
+    phantom_family(variants, base=cfg.phantom, seed=cfg.seed)  # a family that cannot be drawn: refused before work
     with output_folder(output), progress_bar(f"stxm benchmark, {variants} phantoms") as update:
         result = benchmark_stxm_family(output, variants=variants, config=cfg, progress=update)
     targets, rows = family_rows(result)
@@ -335,7 +332,7 @@ def benchmark_optical_cmd(
     frames: Annotated[int, typer.Option(min=2, max=100_000, help="Phantom frames (2 to 100000).")] = 40,
     denoiser: Annotated[Optional[list[str]], typer.Option(help="Denoisers (repeat; default video and "
                                                           "gaussian).")] = None,
-    time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 90.0,
+    time_budget: TimeBudgetOption = 90.0,
     speed: Annotated[bool, typer.Option(help="Also time a 1000 x 1000 phantom with 300 particles.")] = True,
     variants: Annotated[int, typer.Option(min=1, max=1000, help="Phantoms drawn from the family "
                                           "(operando.optical.draw_variant, seeds SEED..SEED+N-1; e.g. 8): report "
@@ -347,12 +344,12 @@ def benchmark_optical_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Optical workflow on the phantom (or a family of them): F1, stage accuracy, transition error, hue bias."""
-    from ..workflows.optical import OpticalConfig, benchmark_optical, benchmark_optical_variants
+    from ..bench.optical import benchmark_optical, benchmark_optical_variants
+    from ..workflows.optical import check_denoiser
 
-    _positive(time_budget, "--time-budget", "the denoiser's budget")
     methods = tuple(denoiser or (["video"] if variants > 1 else ["video", "gaussian"]))
     for method in methods:  # unknown denoisers refused before the phantom is rendered
-        _check_denoiser(OpticalConfig, method, "--denoiser")
+        check_denoiser(method, "--denoiser")
     if variants > 1:
         with output_folder(output, inputs=[]), progress_bar("optical benchmark (family)") as update:
             record = benchmark_optical_variants(output, n_variants=variants, shape=(size, size),
@@ -366,12 +363,10 @@ def benchmark_optical_cmd(
         print_rows(record["summary"], "worst / median / spread over the variants (met: the worst case)")
         console.print(f"report: {output / 'report.md'}, {output / 'benchmark.json'}")
         return
-    if max_steps is not None:
-        _check_denoiser(OpticalConfig, methods[0], "--denoiser")
     with output_folder(output, inputs=[]), progress_bar("optical benchmark") as update:
         record = benchmark_optical(output, shape=(size, size), n_particles=particles, n_frames=frames,
-                                   denoisers=methods, time_budget_s=time_budget, speed=speed, seed=seed,
-                                   progress=update)
+                                   denoisers=methods, time_budget_s=time_budget, max_steps=max_steps, speed=speed,
+                                   seed=seed, progress=update)
     print_rows(record["rows"], "optical benchmark (phantom)")
     if record["speed"]:
         print_rows([record["speed"]], "analysis speed (no denoising)")

@@ -1,11 +1,10 @@
-"""``operando optical ...`` (analyze, score, phantom, demo) and ``operando benchmark optical``."""
+"""``operando optical ...``: analyze, score, phantom, demo (``operando benchmark optical`` is in ``_benchmark``)."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -13,6 +12,8 @@ from .._errors import InputError
 from ._common import (
     AxesOption,
     OutputDirOption,
+    SeedOption,
+    TimeBudgetOption,
     cli_errors,
     console,
     file_target,
@@ -29,33 +30,13 @@ app = typer.Typer(help="Optical microscopy of graphite: segment particles, class
 MIN_PHANTOM_SIZE = 32
 
 # Options with their ranges (typer refuses a value outside them in one line; the library checks them again).
-SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random step (>= 0, recorded in the "
-                                         "output).")]
 SizeOption = Annotated[int, typer.Option(min=MIN_PHANTOM_SIZE, max=8192, help=f"Frame size, pixels "
                                          f"({MIN_PHANTOM_SIZE} to 8192).")]
 ParticlesOption = Annotated[int, typer.Option(min=1, max=10_000, help="Particles (1 to 10000).")]
 FramesOption = Annotated[int, typer.Option(min=2, max=100_000, help="Frames (2 to 100000).")]
-
-
-def _budget(help_text: str) -> Any:
-    return typer.Option("--time-budget", min=0, help=f"{help_text} (> 0).")
-
-
-def _positive(value: float, option: str, what: str) -> None:
-    """Refuse zero or a non-finite value of an option that must be > 0 (typer's ``min=0`` lets 0 through)."""
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{option} {value:g}: {what} must be a finite number greater than 0")
-
-
-def _check_denoiser(config: Any, method: str, option: str) -> None:
-    """Refuse an unknown denoising method before any work, naming the option."""
-    from pydantic import ValidationError
-
-    try:
-        config(denoise=method)
-    except ValidationError as exc:
-        reason = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
-        raise InputError(f"{option} {method!r}: {reason}") from None
+DENOISE_HELP = ("none, auto (chosen from the measured noise; the choice and its reason go to analysis.json), video "
+                "(the video denoiser over R, G, B jointly), or another method of 'operando denoise' (gaussian, "
+                "median, ...).")
 
 
 def _frames_list(text: Optional[str]) -> Optional[list[int]]:
@@ -88,9 +69,8 @@ def _stages_json(path: Optional[Path]) -> Optional[dict]:
 def analyze(
     video: Annotated[Path, typer.Argument(help="Colour video: TIFF (TYXC), MP4/AVI/MOV, or a folder of frames.")],
     output: OutputDirOption,
-    denoise: Annotated[str, typer.Option(help="none, video (the video denoiser over R, G, B jointly), or another "
-                                         "method of 'operando denoise' (gaussian, median, ...).")] = "none",
-    time_budget: Annotated[float, _budget("Denoiser training budget, seconds")] = 90.0,
+    denoise: Annotated[str, typer.Option(help=DENOISE_HELP)] = "none",
+    time_budget: TimeBudgetOption = 90.0,
     stages: Annotated[Optional[Path], typer.Option(help="stages.json of stage colours (default: learned from the "
                                                    "video).")] = None,
     frames_of_interest: Annotated[Optional[str], typer.Option(help="Frames of the c-bar histograms and density "
@@ -113,11 +93,11 @@ def analyze(
     from .._files import Target
     from ..io import read
     from ..optical import check_colour_video
-    from ..workflows.optical import OpticalConfig, analyze_video, check_video_settings, write_analysis
+    from ..workflows.optical import OpticalConfig, analyze_video, check_denoiser, check_video_settings, write_analysis
 
     if video_format not in ("tif", "mp4"):
         raise InputError(f"--format {video_format!r}: choose tif or mp4")
-    _positive(time_budget, "--time-budget", "the denoiser's training budget")
+    check_denoiser(denoise, "--denoise")
     guard(Target(output, "-o", kind="folder"), inputs=[video, stages])  # before any input is read
     stage_colours, frames = _stages_json(stages), _frames_list(frames_of_interest)
     try:
@@ -165,7 +145,7 @@ def score(
 ) -> None:
     """Score an analysis against annotation: instance F1 at IoU > 0.5, stage accuracy and confusion."""
     from .._files import write_json_file
-    from ..workflows.optical import score_analysis
+    from ..bench.optical import score_analysis
 
     path = json_path or folder / "score.json"
     guard(file_target(path, "--json", (".json",)), inputs=_score_inputs(folder, truth))
@@ -204,16 +184,16 @@ def phantom(
 @cli_errors
 def demo(
     output: OutputDirOption = Path("operando-optical-demo"),
-    denoise: Annotated[str, typer.Option(help="none or a denoising method (video: ~1 min more).")] = "none",
-    time_budget: Annotated[float, _budget("Denoiser budget, seconds")] = 60.0,
+    denoise: Annotated[str, typer.Option(help="none, auto or a denoising method (video: ~1 min more).")] = "none",
+    time_budget: TimeBudgetOption = 60.0,
     quick: Annotated[bool, typer.Option(help="A tiny phantom (seconds).")] = False,
     seed: SeedOption = 0,
 ) -> None:
     """Phantom -> analysis -> score, with a report: the whole optical workflow on built-in data."""
-    from ..workflows.optical import OpticalConfig, run_optical_demo
+    from ..bench.optical import run_optical_demo
+    from ..workflows.optical import check_denoiser
 
-    _positive(time_budget, "--time-budget", "the denoiser's budget")
-    _check_denoiser(OpticalConfig, denoise, "--denoise")
+    check_denoiser(denoise, "--denoise")
     with output_folder(output, inputs=[]), progress_bar("optical demo") as update:
         result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
                                   progress=update)

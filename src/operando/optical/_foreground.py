@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._errors import InputError
+from .._progress import Progress, check_cancel
 from ._colour import fit_smooth_field
 from ._stages import rgb_to_lab
 
@@ -42,7 +43,7 @@ class BackgroundFit:
 
 
 def fit_background(image: np.ndarray, *, degree: int = 3, clip: float = 3.0, n_iter: int = 10,
-                   rim_px: int = 2) -> BackgroundFit:
+                   rim_px: int = 2, progress: Progress | None = None) -> BackgroundFit:
     """Fit a smooth background to a colour frame, leaving out what is not background by iterative clipping.
 
     Each round fits a polynomial of total degree ``degree`` per channel (:func:`fit_smooth_field`) to the pixels
@@ -63,6 +64,9 @@ def fit_background(image: np.ndarray, *, degree: int = 3, clip: float = 3.0, n_i
         Most clipping rounds.
     rim_px : int
         Pixels around a dropped pixel are dropped too (blurred particle edges).
+    progress : callable, optional
+        Called with a :class:`operando.ProgressEvent` before each round; raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -81,6 +85,7 @@ def fit_background(image: np.ndarray, *, degree: int = 3, clip: float = 3.0, n_i
     fitted = np.zeros_like(img)
     rounds = 0
     for rounds in range(1, n_iter + 1):  # noqa: B007 - the count is returned
+        check_cancel(progress)
         fitted = np.stack([fit_smooth_field(img[..., c], mask, degree=degree) for c in range(3)], -1)
         resid = img - fitted
         spread = 1.4826 * np.median(np.abs(resid[mask]), axis=0) + 1e-6
@@ -218,7 +223,7 @@ def _thirds_change(frames: np.ndarray, fit: BackgroundFit) -> np.ndarray:
 
 
 def find_particles(rgb: np.ndarray, *, smooth_px: float = 1.0, min_area_px: int = 20, degree: int = 3,
-                   max_frames: int = 32) -> Foreground:
+                   max_frames: int = 32, progress: Progress | None = None) -> Foreground:
     """Find the particle pixels of a colour video whatever its illumination and the particles' lightness.
 
     The time-median frame (of at most ``max_frames`` frames spread over the video) is fitted with a smooth
@@ -241,6 +246,9 @@ def find_particles(rgb: np.ndarray, *, smooth_px: float = 1.0, min_area_px: int 
         Degree of the background polynomial.
     max_frames : int
         Frames used for the median.
+    progress : callable, optional
+        Called with :class:`operando.ProgressEvent` objects between the steps (and each background-fit round);
+        raise :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -252,7 +260,8 @@ def find_particles(rgb: np.ndarray, *, smooth_px: float = 1.0, min_area_px: int 
     rgb = np.asarray(rgb, np.float32)
     step = max(1, rgb.shape[0] // max_frames)
     median = np.median(rgb[::step], axis=0)
-    fit = fit_background(median, degree=degree)
+    fit = fit_background(median, degree=degree, progress=progress)
+    check_cancel(progress)
     flat = flat_field(median, fit)
     contrast = contrast_channel(flat, np.median(flat[fit.mask], axis=0))
     smooth = ndi.gaussian_filter(contrast, smooth_px) if smooth_px > 0 else contrast
@@ -263,6 +272,7 @@ def find_particles(rgb: np.ndarray, *, smooth_px: float = 1.0, min_area_px: int 
     background = ~ndi.binary_dilation(mask, iterations=3) & fit.mask
     if background.sum() < 0.05 * background.size:
         background = ~ndi.binary_dilation(mask, iterations=3)
+    check_cancel(progress)
     change = _thirds_change(rgb, fit)
     evidence = _evidence(mask, background, change)
     return Foreground(mask=mask, background=background, contrast=smooth, threshold=threshold, fit=fit,

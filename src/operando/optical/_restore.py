@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._errors import InputError
+from .._progress import Progress, emit
 
 
 def _box(image: np.ndarray, size: int) -> np.ndarray:
@@ -66,6 +67,7 @@ def restore_colour(
     *,
     radius_px: int = 1,
     eps: float | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Restore the measured local colours under a denoised colour video's edges (colour guided filter).
 
@@ -86,6 +88,9 @@ def restore_colour(
     eps : float, optional
         Ridge term of the fit. Default: half the variance of a window mean of the noise, ``sigma**2 / (2 (2 r +
         1)**2)``, with ``sigma**2`` from :func:`estimate_noise_variance`.
+    progress : callable, optional
+        Called with a :class:`operando.ProgressEvent` before each frame; raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -104,6 +109,9 @@ def restore_colour(
     if not eps > 0:
         raise InputError(f"eps must be > 0, got {eps}; leave it out to derive it from the noise")
     frames = (guide[None], data[None]) if guide.ndim == 3 else (guide, data)
-    out = np.stack([_guided_frame(g.astype(np.float64), m.astype(np.float64), size, float(eps))
-                    for g, m in zip(*frames, strict=True)]).astype(np.float32)
+    restored = []
+    for t, (g, m) in enumerate(zip(*frames, strict=True)):
+        emit(progress, t / len(frames[0]), f"frame {t + 1}/{len(frames[0])}")
+        restored.append(_guided_frame(g.astype(np.float64), m.astype(np.float64), size, float(eps)))
+    out = np.stack(restored).astype(np.float32)
     return out[0] if guide.ndim == 3 else out

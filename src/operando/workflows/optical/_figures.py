@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..optical import ParticleTable, TransitionTrend, population_density
-from ..report import pyplot
+from ...optical import ParticleTable, TransitionTrend, population_density
+from ...report import pyplot
 
 _COLOURS = {"III": "#2845a0", "II": "#b02020", "I": "#d9a520", "plating": "#888888", "unknown": "#000000"}
 
