@@ -7,15 +7,10 @@ import argparse
 
 import numpy as np
 
+from operando.bench.stxm import score_run
 from operando.report import markdown_table
-from operando.workflows.stxm import (
-    CompositionConfig,
-    PhantomConfig,
-    make_phantom,
-    noise_draw,
-    run_composition,
-    score_run,
-)
+from operando.workflows.stxm import CompositionConfig, run_composition
+from operando.xray import PhantomConfig, make_phantom, noise_draw
 
 
 def main() -> None:

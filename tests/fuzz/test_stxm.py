@@ -190,12 +190,15 @@ REFUSED: list[tuple[str, str, tuple[str, ...]]] = [
      ("significance",)),
     ("composition-smooth", "stxm composition {D}/scan.hdr -o {O}/x.tif --od-smooth-px -1", ("smooth",)),
     ("composition-budget", "stxm composition {D}/scan.hdr -o {O}/x.tif --time-budget 0", ("budget",)),
-    ("composition-denoise", "stxm composition {D}/scan.hdr -o {O}/x.tif --denoise bogus", ("unknown denoiser",)),
+    ("composition-denoise", "stxm composition {D}/scan.hdr -o {O}/x.tif --denoise bogus", ("not a denoising method",)),
     ("composition-denoise-plus", "stxm composition {D}/scan.hdr -o {O}/x.tif --denoise tv+bogus",
-     ("unknown denoiser",)),
-    ("composition-i0-short", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 1:2", ("y0:y1:x0:x1",)),
-    ("composition-i0-reversed", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 5:2:0:3", ("y0 < y1",)),
-    ("composition-i0-outside", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 0:4:0:400", ("outside",)),
+     ("not a denoising method",)),
+    ("composition-i0-short", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 1:2", ("i0", "y0:y1,x0:x1")),
+    ("composition-i0-reversed", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 5:2,0:3", ("0 <= start < end",)),
+    ("composition-i0-outside", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 0:4,0:400", ("outside",)),
+    ("composition-i0-old-spelling", "stxm composition {D}/scan.hdr -o {O}/x.tif --i0 0:4:0:3",
+     ("no longer read", "'y0:y1,x0:x1'", "0:4:0:3")),
+    ("od-i0-old-spelling", "stxm od {D}/scan.hdr -o {O}/x.tif --i0 0:4:0:3", ("no longer read", "'y0:y1,x0:x1'")),
     # reference spectra that cannot work
     ("references-identical", "stxm composition {D}/scan.hdr -o {O}/x.tif --references {D}/refs_same.csv",
      ("identical",)),
@@ -237,7 +240,7 @@ REFUSED: list[tuple[str, str, tuple[str, ...]]] = [
     ("phantom-out-foreign", "stxm phantom -o {D}/foreign", ("did not write",)),
     ("phantom-out-under-file", "stxm phantom -o {D}/plainfile/p", ("is a file",)),
     ("phantom-out-input-folder", "stxm phantom -o {D}", ("did not write",)),
-    ("demo-method", "stxm demo -o {O}/d --quick --method bogus", ("unknown denoiser",)),
+    ("demo-method", "stxm demo -o {O}/d --quick --method bogus", ("not a denoising method",)),
     ("demo-budget", "stxm demo -o {O}/d --quick --time-budget 0", ("budget",)),
     ("demo-out-file", "stxm demo -o {D}/stack.tif --quick", ("existing file",)),
     ("benchmark-size", "benchmark stxm -o {O}/b --size 8", ("--size",)),
@@ -245,7 +248,7 @@ REFUSED: list[tuple[str, str, tuple[str, ...]]] = [
     ("benchmark-draws", "benchmark stxm -o {O}/b --bias-draws -1", ("--bias-draws",)),
     ("benchmark-i0", "benchmark stxm -o {O}/b --i0-counts 0", ("i0-counts",)),
     ("benchmark-budget", "benchmark stxm -o {O}/b --time-budget 0", ("budget",)),
-    ("benchmark-method", "benchmark stxm -o {O}/b --method bogus", ("unknown denoiser",)),
+    ("benchmark-method", "benchmark stxm -o {O}/b --method bogus", ("not a denoising method",)),
     ("benchmark-extra", "benchmark stxm -o {O}/b --extra bogus", ("--extra",)),
     ("benchmark-out-file", "benchmark stxm -o {D}/stack.tif", ("existing file",)),
     # convert
@@ -420,14 +423,15 @@ def test_phantom_folder_holds_only_the_last_run(tmp_path):
 def test_library_configs_hold_the_ranges():
     from pydantic import ValidationError
 
-    from operando.workflows.stxm import CompositionConfig, PhantomConfig
+    from operando.workflows.stxm import CompositionConfig
+    from operando.xray import PhantomConfig
 
     for bad in ({"size": 16}, {"frames": 0}, {"i0_counts": 0}, {"energies_ev": ()}, {"energies_ev": (708.2, 708.2)},
                 {"energies_ev": (650.0,)}, {"thickness_um": (0.2, 0.1)}):
         with pytest.raises(ValidationError):
             PhantomConfig(**bad)
-    for bad in ({"energies_ev": []}, {"energies_ev": [708.2, 708.2]}, {"i0": "1:2"}, {"split_parts": 1},
-                {"sd": "bogus"}, {"significance": 0}):
+    for bad in ({"energies_ev": []}, {"energies_ev": [708.2, 708.2]}, {"i0": "1:2"}, {"i0": "0:4:0:3"},
+                {"split_parts": 1}, {"sd": "bogus"}, {"significance": 0}):
         with pytest.raises(ValidationError):
             CompositionConfig(**bad)
 

@@ -8,14 +8,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from operando.cli import app
-from operando.workflows.stxm import (
-    PhantomConfig,
-    PhantomFamily,
-    draw_phantom_config,
-    make_phantom,
-    phantom_family,
-    read_series,
-)
+from operando.workflows.stxm import read_series
+from operando.xray import PhantomConfig, PhantomFamily, draw_phantom_config, make_phantom, phantom_family
 
 runner = CliRunner()
 
@@ -27,11 +21,11 @@ def _inside(value: float, bounds: tuple[float, float]) -> bool:
 def test_variants_are_reproducible_from_the_seed_and_inside_the_documented_ranges():
     fam = PhantomFamily()
     base = PhantomConfig()
-    first = phantom_family(12, seed=5)
-    assert [c.model_dump() for c in first] == [c.model_dump() for c in phantom_family(12, seed=5)]
+    first = phantom_family(12, rng=5)
+    assert [c.model_dump() for c in first] == [c.model_dump() for c in phantom_family(12, rng=5)]
     assert first[0] == base  # variant 0 is the single benchmark's phantom
-    assert [c.model_dump() for c in phantom_family(4, seed=5)] == [c.model_dump() for c in first[:4]]
-    assert phantom_family(3, seed=6)[1] != first[1]
+    assert [c.model_dump() for c in phantom_family(4, rng=5)] == [c.model_dump() for c in first[:4]]
+    assert phantom_family(3, rng=6)[1] != first[1]
     for cfg in first[1:]:
         low, high = cfg.thickness_um
         assert _inside(cfg.i0_counts, fam.i0_counts) and _inside(low, fam.thickness_low_um)
@@ -66,7 +60,7 @@ def test_a_drawn_variant_is_written_by_the_cli_as_todays_hdr_layout(tmp_path):
     result = runner.invoke(app, ["stxm", "phantom", "-o", str(tmp_path), "--size", "32", "--frames", "2",
                                  "--variant", "1", "--seed", "11"])
     assert result.exit_code == 0, result.output
-    cfg = phantom_family(2, base=PhantomConfig(size=32, frames=2, seed=11), seed=11)[1]
+    cfg = phantom_family(2, base=PhantomConfig(size=32, frames=2, seed=11), rng=11)[1]
     assert json.loads((tmp_path / "phantom.json").read_text())["config"] == cfg.model_dump(mode="json")
     assert (tmp_path / "stxm_t000.hdr").exists() and (tmp_path / "stxm_t001_a000.xim").exists()
     counts = read_series([str(tmp_path / "stxm_t*.hdr")])
@@ -134,7 +128,7 @@ def test_cli_benchmark_over_two_variants_reports_the_worst_case(tmp_path):
 
 
 def test_family_summary_takes_the_worst_by_its_distance_to_the_target():
-    from operando.workflows.stxm import _family_summary
+    from operando.bench.stxm_family import _family_summary
 
     def rec(k, coverage, ratio):
         return {"variant": k, "targets": {

@@ -207,7 +207,9 @@ def benchmark_stxm_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Composition on the phantom: RMSE, bias, sd calibration, stripes, PSNR against the reference."""
-    from ..workflows.stxm import BenchmarkConfig, PhantomConfig, benchmark_stxm, check_denoisers
+    from ..bench.stxm import BenchmarkConfig, benchmark_stxm
+    from ..workflows.stxm import check_denoisers
+    from ..xray import PhantomConfig
 
     for name, option in ((method, "--method"), *((m, "--extra") for m in extra or [])):
         check_denoisers(name, option)
@@ -229,9 +231,10 @@ def benchmark_stxm_cmd(
 
 def _stxm_family(output: Path, cfg: BenchmarkConfig, variants: int) -> None:
     """``benchmark stxm --variants N``: the family run, its two tables and where the report is."""
-    from ..workflows.stxm import benchmark_stxm_family, family_rows, phantom_family
+    from ..bench.stxm_family import benchmark_stxm_family, family_rows
+    from ..xray import phantom_family
 
-    phantom_family(variants, base=cfg.phantom, seed=cfg.seed)  # a family that cannot be drawn: refused before work
+    phantom_family(variants, base=cfg.phantom, rng=cfg.seed)  # a family that cannot be drawn: refused before work
     with output_folder(output), progress_bar(f"stxm benchmark, {variants} phantoms") as update:
         result = benchmark_stxm_family(output, variants=variants, config=cfg, progress=update)
     targets, rows = family_rows(result)

@@ -75,10 +75,12 @@ def composition_cmd(
     references: Annotated[Optional[Path], typer.Option(help="CSV energy_ev,<phase>,<phase> (x = first phase); "
                                                        "default built-in APPROXIMATE LFP/FP.")] = None,
     denoise: Annotated[str, typer.Option(help="none, a denoiser (tv, n2v2, structn2v, video, nlm, "
-                                                   "bm3d...) or several joined by '+' (tv+bm3d: the mean of their "
+                                                   "bm3d...), auto (chosen from the measured noise; recorded in "
+                                                   "OUT.json) or several joined by '+' (tv+bm3d: the mean of their "
                                                    "outputs; bm3d needs operando[bm3d]).")] = "none",
     denoise_stage: Annotated[str, typer.Option(help="before (OD images, the paper's way) or after (x).")] = "before",
-    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a free region y0:y1:x0:x1.")] = "auto",
+    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a particle-free region y0:y1,x0:x1 "
+                                    "(rows, columns; pixels, end exclusive).")] = "auto",
     per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,
     row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
     ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
@@ -144,7 +146,8 @@ def od_cmd(
     inputs: Annotated[list[str], typer.Argument(help="One stack file, or several files / a glob (time series).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="OUT.tif: float32 OD (NaN where counts <= 0); "
                                          "OUT.json beside it.")],
-    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a free region y0:y1:x0:x1.")] = "auto",
+    i0: Annotated[str, typer.Option(help="auto (bright-pixel histogram) or a particle-free region y0:y1,x0:x1 "
+                                    "(rows, columns; pixels, end exclusive).")] = "auto",
     per_line_i0: Annotated[bool, typer.Option(help="I0 per scan line (removes line flux changes).")] = True,
     row_offsets: Annotated[bool, typer.Option(help="Also subtract each line's median background OD.")] = False,
     ring_current: Annotated[bool, typer.Option(help="Divide each image by R / median(R).")] = False,
@@ -181,11 +184,11 @@ def phantom_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Write the built-in STXM phantom (.hdr/.xim per frame, NXstxm, ground truth, ptychography reference)."""
-    from ..workflows.stxm import PhantomConfig, make_phantom, phantom_family, write_phantom
+    from ..xray import PhantomConfig, make_phantom, phantom_family, write_phantom
 
     cfg = PhantomConfig(size=size, frames=frames, energies_ev=tuple(_floats(energies, "--energies") or []),
                         i0_counts=i0_counts, seed=seed)
-    cfg = phantom_family(variant + 1, base=cfg, seed=seed)[variant]
+    cfg = phantom_family(variant + 1, base=cfg, rng=seed)[variant]
     with output_folder(output):
         files = write_phantom(make_phantom(cfg), output)
     console.print(f"wrote {len(files)} files to {output}: " + ", ".join(p.name for p in files.values()))
@@ -202,11 +205,11 @@ def demo_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Phantom -> files -> composition raw vs denoised -> comparison with the reference -> report."""
-    from ..workflows.stxm import check_demo_settings, run_demo
+    from ..bench.stxm import check_demo_settings, run_demo
 
     check_demo_settings(method, time_budget)
     with output_folder(output), progress_bar("stxm demo") as update:
-        result = run_demo(output, quick=quick, method=method, time_budget_s=time_budget, seed=seed, progress=update)
+        result = run_demo(output, quick=quick, method=method, time_budget_s=time_budget, rng=seed, progress=update)
     keep = ("rmse_x", "max_abs_particle_error", "coverage_1.96sd")
     print_rows([{"run": k, **{m: v for m, v in s.items() if m in keep}} for k, s in result["scores"].items()],
                "composition against the phantom's truth")

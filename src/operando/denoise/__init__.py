@@ -10,6 +10,7 @@ from ._auto import AutoChoice, choose_method
 from ._baselines import denoise_baseline
 from ._config import TrainConfig, TrainedDenoiser, make_config
 from ._diagnose import Diagnosis, diagnose
+from ._joint import joint_bm3d, joint_tv
 from ._masked_data import denoise_masked, fill_invalid
 from ._measured import impulse_pixels, keep_measured_pixels
 from ._methods import BASELINES, METHODS, NEURAL, check_method, method_entry, method_names
@@ -40,6 +41,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "joint_bm3d", "joint_tv",
     "BASELINES", "METHODS", "NEURAL", "AutoChoice", "Diagnosis", "TrainConfig", "TrainedDenoiser", "choose_method",
     "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
     "impulse_pixels", "keep_measured_pixels", "load_model", "model_files", "check_model_path", "predict",

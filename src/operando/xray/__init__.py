@@ -2,6 +2,7 @@
 
 Pure NumPy / SciPy / scikit-image functions on Stacks (no torch, no JAX); the pipeline that combines them with
 readers and denoisers is :mod:`operando.workflows.stxm`.
+Also here: the STXM phantom and its family, and the split (binomial thinning) error of denoised OD.
 """
 
 from ._align import Alignment, align_stack, estimate_shift, shift_image
@@ -16,10 +17,35 @@ from ._composition import (
     unmix,
 )
 from ._od import I0Spectrum, OpticalDensity, find_background, flat_field_od, optical_density
+from ._split import SplitDenoised, residual_error_variance, split_covariance, split_denoise
 from ._stripes import StripeDiagnosis, diagnose_stripes, remove_row_offsets, stripe_share
+from ._stxm_phantom import (
+    Phantom,
+    PhantomConfig,
+    PhantomFamily,
+    check_energy_list,
+    draw_phantom_config,
+    make_phantom,
+    noise_draw,
+    phantom_family,
+    write_phantom,
+)
 from ._txm import EdgeMaps, TXMOpticalDensity, edge_maps, txm_optical_density
 
 __all__ = [
+    "Phantom",
+    "PhantomConfig",
+    "PhantomFamily",
+    "SplitDenoised",
+    "check_energy_list",
+    "draw_phantom_config",
+    "make_phantom",
+    "noise_draw",
+    "phantom_family",
+    "residual_error_variance",
+    "split_covariance",
+    "split_denoise",
+    "write_phantom",
     "Alignment",
     "Composition",
     "EdgeMaps",
