@@ -23,3 +23,15 @@ def test_white_residual_has_no_ridge_and_a_constant_one_reads_nan():
     assert abs(white.ridge) < 0.03
     flat = diagnose_stripes(np.full((16, 16), 2.0))
     assert np.isnan(flat.ridge)
+
+
+def test_the_stripe_fraction_is_stripe_share_of_the_mean_removed_residual():
+    from operando.xray import stripe_share
+
+    rng = np.random.default_rng(2)
+    residual = rng.normal(0.3, 1, (30, 40)) + rng.normal(0, 1, (30, 1))
+    mask = rng.random(residual.shape) > 0.3
+    d = diagnose_stripes(residual, mask=mask)
+    r = residual - residual[mask].mean()
+    assert d.stripe_fraction == pytest.approx(stripe_share(r, mask), rel=1e-12)
+    assert 0.3 < d.stripe_fraction < 0.8

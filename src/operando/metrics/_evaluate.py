@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, emit
 from ._fidelity import conditional_bias, local_variability, mass_drift, mean_bias
 from ._quality import as_frames, psnr_frames, ssim_frames
 
@@ -59,6 +60,7 @@ def evaluate(
     data_range: float,
     axes: str | None = None,
     skip_edge_frames: int = 0,
+    progress: Progress | None = None,
 ) -> list[Evaluation]:
     """Measure each candidate against ``clean``: PSNR (mean over frames), SSIM, bias, mass drift, variability.
 
@@ -72,6 +74,8 @@ def evaluate(
         The R in PSNR = 10 log10(R^2 / MSE) (1 for concentrations in [0, 1]).
     skip_edge_frames : int
         Leave this many frames out at each end of the time axis (e.g. half a denoiser's window).
+    progress : callable, optional
+        Receives one :class:`operando.ProgressEvent` per candidate; raise :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -87,7 +91,8 @@ def evaluate(
     video = ref.ndim == 3 and ref.shape[0] >= 3
     frame_axes = "TYX" if ref.ndim == 3 else "TYXC"
     results = []
-    for name, cand in candidates.items():
+    for i, (name, cand) in enumerate(candidates.items()):
+        emit(progress, i / max(len(candidates), 1), f"evaluating {name} ({i + 1} of {len(candidates)})")
         test = as_frames(cand, axes=axes)[sl]
         per_frame = psnr_frames(ref, test, data_range=data_range, axes=frame_axes)
         ss = ssim_frames(ref, test, data_range=data_range, axes=frame_axes)
@@ -101,4 +106,5 @@ def evaluate(
             variability=local_variability(test, axes="TYX") if video else float("nan"),
             psnr_frames_db=tuple(float(v) for v in per_frame),
         ))
+    emit(progress, 1.0, f"evaluated {len(results)} candidates")
     return results

@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._progress import Progress, emit, sub_progress
 from .._stack import Stack, as_stack
 from ..noise import noise_autocorrelation
 
@@ -228,6 +229,7 @@ def check_residual(
     axes: str | None = None,
     noise=None,
     lags: int = 3,
+    progress: Progress | None = None,
 ) -> ResidualCheck:
     """Check, without clean data, that ``noisy - denoised`` looks like the noise and holds no image structure.
 
@@ -242,6 +244,9 @@ def check_residual(
         when not given.
     lags : int
         Autocorrelation lags reported (1..lags).
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (the noise measurement, then the spectra); raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -255,7 +260,8 @@ def check_residual(
     if noise is None:
         from ..noise import measure_noise_correlation
 
-        noise = measure_noise_correlation(noisy, axes=axes)
+        noise = measure_noise_correlation(noisy, axes=axes, progress=sub_progress(progress, 0.0, 0.7, "residual "))
+    emit(progress, 0.7, "residual check: spectra")
     resid = y - d
     r_sigma = float(resid.std())
     ratio = r_sigma**2 / max(noise.sigma**2, 1e-30)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, emit
 
 #: Autocorrelation from which two pixels' noise counts as correlated (the correlation length's threshold).
 CORRELATED_FROM = 0.1
@@ -199,6 +200,7 @@ def noise_autocorrelation(
     mask: np.ndarray | None = None,
     axes_only: bool = False,
     temporal: bool = False,
+    progress: Progress | None = None,
 ) -> Autocorrelation:
     """Measure the autocorrelation of a residual or noise image (or of a stack of them, pooled) over lags.
 
@@ -217,6 +219,9 @@ def noise_autocorrelation(
     temporal : bool
         Also measure the correlation between images k apart along the first (flattened) axis, k = 0..max_lag:
         for a (T, Y, X) stack, the temporal autocorrelation.
+    progress : callable, optional
+        Receives an :class:`operando.ProgressEvent` per row of lags (a big stack takes seconds); raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -240,6 +245,7 @@ def noise_autocorrelation(
     c = max_lag
     if variance > 0:
         for dy in range(max_lag + 1):
+            emit(progress, dy / (max_lag + 1), f"autocorrelation: lags dy = {dy} of {max_lag}")
             for dx in range(-max_lag, max_lag + 1):
                 if (dy == 0 and dx < 0) or (axes_only and dy and dx):
                     continue  # the other half-plane is the same by symmetry

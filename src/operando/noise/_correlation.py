@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._progress import Progress, emit, sub_progress
 from .._stack import Stack, as_stack
 from ._autocorrelation import CORRELATED_FROM, correlation_length
 
@@ -220,15 +221,46 @@ def _verdict(acf: np.ndarray, se: np.ndarray, sigma: float, temporal: float | No
     )
 
 
-def _measured(fn, items) -> list[tuple[np.ndarray, np.ndarray]]:
+def _measured(fn, items, progress: Progress | None = None, what: str = "") -> list[tuple[np.ndarray, np.ndarray]]:
     """``fn(*item)`` for each item, leaving out images with nothing to measure (constant where flat)."""
     out = []
-    for item in items:
+    items = list(items)
+    for i, item in enumerate(items):
+        emit(progress, i / max(len(items), 1), f"noise correlation: {what} {i + 1} of {len(items)}")
         try:
             out.append(fn(*item))
         except InputError:
             continue
     return out
+
+
+def _video_correlation(arr: np.ndarray, max_lag: int, max_frames: int, register: bool,
+                       progress: Progress | None) -> NoiseCorrelation:
+    """Measure a (T, Y, X) video's noise on differences of neighbouring frames (:func:`measure_noise_correlation`)."""
+    picks = np.unique(np.linspace(0, arr.shape[0] - 2, min(max_frames, arr.shape[0] - 1)).round().astype(int))
+    measured = _measured(lambda d, m: image_autocovariance(d, max_lag=max_lag, level=m),
+                         _frame_differences(arr, picks, register), sub_progress(progress, 0.0, 0.8),
+                         "frame pair")
+    frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(arr[i],) for i in picks[:4]],
+                       sub_progress(progress, 0.8, 1.0), "frame")
+    if not frames:
+        frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(f,) for f in arr],
+                           sub_progress(progress, 0.8, 1.0), "frame")
+    if not frames:
+        raise InputError("the noise cannot be measured on any frame: each is constant or constant where it is "
+                         "flattest (a padded, clipped or saturated region); crop such regions away first")
+    if not measured:  # neighbouring frames are identical where flat: the noise does not change in time
+        acov_f = np.mean([a for a, _ in frames], axis=0)
+        var_f = max(acov_f[max_lag, max_lag], 1e-30)
+        return _verdict(acov_f / var_f, np.sqrt(np.mean([e**2 for _, e in frames], axis=0) / len(frames)),
+                        np.sqrt(var_f), 1.0, "single frames (neighbouring frames identical)")
+    acov_d = np.mean([a for a, _ in measured], axis=0)
+    se_d = np.sqrt(np.mean([e**2 for _, e in measured], axis=0) / len(measured))  # independent pairs' mean
+    acov_f = np.mean([a for a, _ in frames], axis=0)
+    var_f = max(acov_f[max_lag, max_lag], 1e-30)
+    var_d = max(acov_d[max_lag, max_lag], 1e-30)  # (1 - rho_t) sigma^2, as d was divided by sqrt 2
+    temporal = float(np.clip(1.0 - var_d / var_f, -1.0, 1.0))
+    return _verdict(acov_d / var_d, se_d, np.sqrt(var_f), temporal, "frame differences")
 
 
 def measure_noise_correlation(
@@ -238,6 +270,7 @@ def measure_noise_correlation(
     max_lag: int = 5,
     max_frames: int = 16,
     register: bool = True,
+    progress: Progress | None = None,
 ) -> NoiseCorrelation:
     """Measure the noise's spatial (and, for videos, temporal) correlation from the noisy data alone.
 
@@ -254,6 +287,9 @@ def measure_noise_correlation(
         Videos: at most this many neighbouring-frame pairs are used (evenly spread).
     register : bool
         Videos: align each pair of frames by phase correlation before differencing (motion compensation).
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per frame pair measured); raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -283,27 +319,8 @@ def measure_noise_correlation(
         if rest:
             n_t = stack.shape[stack.axes.index(order[0])]
             arr = arr[:n_t]
-        picks = np.unique(np.linspace(0, arr.shape[0] - 2, min(max_frames, arr.shape[0] - 1)).round().astype(int))
-        measured = _measured(lambda d, m: image_autocovariance(d, max_lag=max_lag, level=m),
-                             _frame_differences(arr, picks, register))
-        frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(arr[i],) for i in picks[:4]])
-        if not frames:
-            frames = _measured(lambda f: image_autocovariance(f, max_lag=max_lag), [(f,) for f in arr])
-        if not frames:
-            raise InputError("the noise cannot be measured on any frame: each is constant or constant where it is "
-                             "flattest (a padded, clipped or saturated region); crop such regions away first")
-        if not measured:  # neighbouring frames are identical where flat: the noise does not change in time
-            acov_f = np.mean([a for a, _ in frames], axis=0)
-            var_f = max(acov_f[max_lag, max_lag], 1e-30)
-            return _verdict(acov_f / var_f, np.sqrt(np.mean([e**2 for _, e in frames], axis=0) / len(frames)),
-                            np.sqrt(var_f), 1.0, "single frames (neighbouring frames identical)")
-        acov_d = np.mean([a for a, _ in measured], axis=0)
-        se_d = np.sqrt(np.mean([e**2 for _, e in measured], axis=0) / len(measured))  # independent pairs' mean
-        acov_f = np.mean([a for a, _ in frames], axis=0)
-        var_f = max(acov_f[max_lag, max_lag], 1e-30)
-        var_d = max(acov_d[max_lag, max_lag], 1e-30)  # (1 - rho_t) sigma^2, as d was divided by sqrt 2
-        temporal = float(np.clip(1.0 - var_d / var_f, -1.0, 1.0))
-        return _verdict(acov_d / var_d, se_d, np.sqrt(var_f), temporal, "frame differences")
+        return _video_correlation(arr, max_lag, max_frames, register, progress)
+    emit(progress, 0.0, "noise correlation: single image")
     acov, se = image_autocovariance(arr[0], max_lag=max_lag)
     var = max(acov[max_lag, max_lag], 1e-30)
     return _verdict(acov / var, se, np.sqrt(var), None, "single image")

@@ -88,15 +88,14 @@ def diagnose_stripes(residual: np.ndarray, *, mask: np.ndarray | None = None, la
     row_sd = float(np.nanstd(profile[rows]))
     pixel_var = float(np.nanvar(r))
     white = float(np.sqrt(pixel_var / np.mean(counts[rows]))) if rows.any() else float("nan")
-    stripe_var = float(np.nansum(counts * np.nan_to_num(profile) ** 2) / use.sum())
     filled = np.nan_to_num(r)
     power = np.abs(np.fft.fft2(filled)) ** 2
     power[0, 0] = 0.0
     ky = float(power[1:, 0].sum() / power.sum()) if power.sum() > 0 else float("nan")
     acf = noise_autocorrelation(r, max_lag=lags, axes_only=True)
     ridge = _mean_over_lags(acf.acf_x) - _mean_over_lags(acf.acf_y)
-    return StripeDiagnosis(profile, row_sd, white, stripe_var / pixel_var if pixel_var > 0 else float("nan"), ridge,
-                           ky)
+    share = stripe_share(r, use) if pixel_var > 0 else float("nan")
+    return StripeDiagnosis(profile, row_sd, white, share, ridge, ky)
 
 
 def remove_row_offsets(image: np.ndarray, background: np.ndarray, *, min_pixels: int = 8
