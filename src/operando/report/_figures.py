@@ -1,56 +1,58 @@
-"""Figures for reports: frames side by side, PSNR per frame, bars. Written atomically as PNG."""
+"""Figures for reports: frames side by side, PSNR per frame, bars; drawn in the house style (:mod:`._style`).
+
+``pyplot()`` is what figure modules not yet on :func:`operando.report.new_figure` call instead of
+``matplotlib.pyplot``: the few pyplot names they use (``subplots``, ``close``, ``get_cmap``, ``cm``), made off
+pyplot, so that no module chooses a backend or keeps a global figure list. It goes once they have moved.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .._files import atomic_path
+from ._style import colour_map, new_figure, save_figure, show_image
 
 
-def pyplot():
-    """Return ``matplotlib.pyplot``, on the non-interactive Agg backend unless one was chosen already.
+class _OffPyplot:
+    """The pyplot names the older figure modules use, on the object-oriented API (no backend, no figure list)."""
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+                 squeeze: bool = True, sharex: bool = False, sharey: bool = False,
+                 constrained_layout: bool = False) -> tuple[Any, Any]:
+        """Return :func:`new_figure` (figure, axes), with pyplot's argument names."""
+        return new_figure(nrows, ncols, size=figsize, sharex=sharex, sharey=sharey, squeeze=squeeze,
+                          layout="constrained" if constrained_layout else None)
+
+    def close(self, fig: Any) -> None:
+        """Nothing to do: a figure off pyplot is freed with its last reference."""
+
+    def get_cmap(self, name: str) -> Any:
+        """Return a copy of the named colour map."""
+        import matplotlib
+
+        return matplotlib.colormaps[name]
+
+    @property
+    def cm(self) -> Any:
+        """``matplotlib.cm`` (``cm.viridis(values)`` and the like)."""
+        import matplotlib.cm
+
+        return matplotlib.cm
+
+
+def pyplot() -> _OffPyplot:
+    """Return the pyplot stand-in for figure modules not yet on :func:`new_figure` (module docstring).
 
     Returns
     -------
-    module
-        ``matplotlib.pyplot``.
+    object
+        ``subplots`` (:func:`new_figure`), ``close`` (no-op), ``get_cmap``, ``cm``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically and close it.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-        The figure.
-    path : path
-        Output file; its suffix sets the format (default PNG).
-    dpi : int
-        Resolution.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    target = Path(path)
-    try:
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
-    finally:  # a full disk (OSError) leaves no partial file and no open figure
-        pyplot().close(fig)
-    return target
+    return _OffPyplot()
 
 
 def plot_frames_side_by_side(
@@ -82,13 +84,12 @@ def plot_frames_side_by_side(
     Path
         ``path``.
     """
-    plt = pyplot()
     names = list(videos)
-    fig, axes = plt.subplots(len(names), len(frames), figsize=(2.2 * len(frames), 2.2 * len(names)), squeeze=False)
+    fig, axes = new_figure(len(names), len(frames), size=(2.2 * len(frames), 2.2 * len(names)), squeeze=False)
     for r, name in enumerate(names):
         for c, t in enumerate(frames):
             ax = axes[r][c]
-            ax.imshow(videos[name][t], cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
+            show_image(ax, videos[name][t], vmin=vmin, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -114,8 +115,7 @@ def plot_psnr_per_frame(curves: dict[str, Sequence[float]], path: str | os.PathL
     Path
         ``path``.
     """
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = new_figure(size=(6, 3.2))
     for name, values in curves.items():
         ax.plot(np.arange(len(values)), values, label=name, lw=1.5)
     ax.set_xlabel("frame")
@@ -145,9 +145,8 @@ def plot_bars(values: dict[str, float], path: str | os.PathLike, *, ylabel: str,
     Path
         ``path``.
     """
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(values)), 3.2))
-    ax.bar(list(values), list(values.values()), color="tab:blue")
+    fig, ax = new_figure(size=(max(4, 0.8 * len(values)), 3.2))
+    ax.bar(list(values), list(values.values()), color=colour_map("categorical")(0))
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)

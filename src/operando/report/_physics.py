@@ -9,10 +9,7 @@ import numpy as np
 
 from .._errors import InputError
 from ..inverse import InversionResult, Truth, gauge_fix, regular_solution_truth
-from ._figures import pyplot, save_figure
-
-#: Endings of the figures plot_learned writes (matplotlib picks the format from them).
-FIGURE_ENDINGS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+from ._style import figure_format, new_figure, save_figure
 
 
 def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, truth: Truth | None = None) -> Path:
@@ -32,14 +29,12 @@ def plot_learned(results: dict[str, InversionResult], path: str | os.PathLike, t
     Path
         ``path``.
     """
-    if not Path(path).name.lower().endswith(FIGURE_ENDINGS):
-        raise InputError(f"{path}: a figure must end in one of {' '.join(FIGURE_ENDINGS)}")
+    figure_format(path)  # refuses any other ending before the work
     if not results:
         raise InputError("no learned results to plot; pass at least one InversionResult")
-    plt = pyplot()
     truth = truth or regular_solution_truth()
     c = np.linspace(0.05, 0.95, 91)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = new_figure(1, 2, size=(9, 3.6))
     axes[0].plot(c, gauge_fix(c, truth.mu_h(c)), "k--", lw=2, label=truth.label)
     axes[1].plot(c, truth.diffusivity(c), "k--", lw=2, label=truth.label)
     for name, res in results.items():
