@@ -404,7 +404,7 @@ def test_compare_library_refuses_a_mask_of_another_shape():
     with pytest.raises(InputError, match="mask"):
         compare_versions({"a": stack}, stack, mask=np.ones((12, 32, 32), bool))
     with pytest.raises(InputError, match="figure"):
-        from operando.workflows.compare import figure_format
+        from operando.report import figure_format
 
         figure_format("fig.xyz")
 

@@ -196,8 +196,7 @@ def benchmark_stxm_cmd(
                                              "~100-300).")] = 150.0,
     method: Annotated[str, typer.Option(help="Denoiser of the denoised rows.")] = "tv",
     extra: Annotated[Optional[list[str]], typer.Option(help="More denoisers (before the ratio); repeat.")] = None,
-    time_budget: Annotated[float, typer.Option("--time-budget", min=0, help="Budget per neural run, s "
-                                               "(> 0).")] = 90.0,
+    time_budget: TimeBudgetOption = 90.0,
     bias_draws: Annotated[int, typer.Option(min=0, max=10000, help="More noise draws over which the per-particle "
                                             "bias of the raw and denoised rows is averaged (0: one draw).")] = 10,
     variants: Annotated[int, typer.Option(min=1, max=1000, help="Phantoms of the family (docs/xray.md): variant 0 "

@@ -13,6 +13,7 @@ from ._common import (
     AxesOption,
     OutputDirOption,
     SeedOption,
+    TimeBudgetOption,
     cli_errors,
     console,
     data_target,
@@ -99,8 +100,7 @@ def composition_cmd(
     energy_covariance: Annotated[bool, typer.Option(
         "--energy-covariance/--independent-energies",
         help="--sd split: carry the denoised errors' correlation between energies into sd(x).")] = True,
-    time_budget: Annotated[float, typer.Option("--time-budget", min=0,
-                                               help="Training budget per network, s (> 0).")] = 120.0,
+    time_budget: TimeBudgetOption = 120.0,
     seed: SeedOption = 0,
     axes: AxesOption = None,
 ) -> None:
@@ -200,8 +200,7 @@ def demo_cmd(
     output: OutputDirOption = Path("operando-stxm-demo"),
     quick: Annotated[bool, typer.Option(help="A tiny run (seconds).")] = False,
     method: Annotated[str, typer.Option(help="Denoiser of the denoised run.")] = "tv",
-    time_budget: Annotated[float, typer.Option("--time-budget", min=0, help="Neural training budget, s "
-                                               "(> 0).")] = 60.0,
+    time_budget: TimeBudgetOption = 60.0,
     seed: SeedOption = 0,
 ) -> None:
     """Phantom -> files -> composition raw vs denoised -> comparison with the reference -> report."""

@@ -27,34 +27,6 @@ class ComparisonTable:
         return {"rows": self.rows, "paired_statistics": self.statistics, "data_range": self.data_range}
 
 
-#: Figure endings :func:`plot_comparison` writes, with matplotlib's format names.
-FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".jpg": "jpg", ".jpeg": "jpg"}
-
-
-def figure_format(path: str | os.PathLike) -> str:
-    """Return matplotlib's format for a figure path from its ending; refuse an ending it cannot write.
-
-    Parameters
-    ----------
-    path : str or path
-        The figure file.
-
-    Returns
-    -------
-    str
-        ``png``, ``pdf``, ``svg`` or ``jpg``.
-
-    Raises
-    ------
-    InputError
-        For any other ending (a PNG is never written under a name such as ``fig.xyz``).
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in FIGURE_FORMATS:
-        raise InputError(f"{path}: a figure must end in one of {' '.join(FIGURE_FORMATS)}; choose another name")
-    return FIGURE_FORMATS[suffix]
-
-
 def version_labels(paths: list[str | os.PathLike]) -> list[str]:
     """Labels of the compared files: their names, or their full paths where two names are the same.
 
@@ -230,26 +202,19 @@ def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: s
     Path
         The figure.
     """
-    from ..report import pyplot
+    from ..report import figure_format, figure_style, new_figure, save_figure
 
-    fmt = figure_format(path)
-    plt = pyplot()
-
-    from .._files import atomic_path
-
+    figure_format(path)  # another ending is refused before anything is drawn
     labels = list(dict.fromkeys(r["version"] for r in table.rows))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
-    for ax, metric, name in zip(axes, ("psnr_db", "ssim"), ("PSNR (dB)", "SSIM"), strict=True):
-        values = [[r[metric] for r in table.rows if r["version"] == lab] for lab in labels]
-        ax.boxplot(values, tick_labels=labels)
-        for pair in zip(*values, strict=True):
-            ax.plot(range(1, len(labels) + 1), pair, color="0.6", lw=0.6, alpha=0.7)
-        ax.set_ylabel(name)
-    fig.suptitle(title or f"against the reference ({len(values[0])} pairs; data range: {table.data_range})",
-                 fontsize=9)
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format=fmt)
-    plt.close(fig)
-    return out
+    with figure_style():
+        fig, axes = new_figure(1, 2, size=(8, 3.5))
+        for ax, metric, name in zip(axes, ("psnr_db", "ssim"), ("PSNR (dB)", "SSIM"), strict=True):
+            values = [[r[metric] for r in table.rows if r["version"] == lab] for lab in labels]
+            ax.boxplot(values, tick_labels=labels)
+            for pair in zip(*values, strict=True):
+                ax.plot(range(1, len(labels) + 1), pair, color="0.6", lw=0.6, alpha=0.7)
+            ax.set_ylabel(name)
+        fig.suptitle(title or f"against the reference ({len(values[0])} pairs; data range: {table.data_range})",
+                     fontsize=9)
+        fig.tight_layout()
+    return save_figure(fig, path, dpi=120, tight=False)

@@ -1,4 +1,4 @@
-"""Figures of the STXM pipeline: Li-fraction maps side by side."""
+"""Figures of the STXM pipeline: Li-fraction maps side by side, in the house style (:mod:`operando.report`)."""
 
 from __future__ import annotations
 
@@ -24,20 +24,15 @@ def plot_maps(maps: dict[str, np.ndarray], path: Path, *, title: str = "") -> Pa
     Path
         The figure.
     """
-    from ..._files import atomic_path
-    from ...report import pyplot
+    from ...report import colour_map, figure_style, new_figure, save_figure
 
-    plt = pyplot()
-
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.0 * len(maps), 3.2))
-    for ax, (label, image) in zip(np.atleast_1d(axes), maps.items(), strict=True):
-        shown = ax.imshow(image, vmin=0, vmax=1, cmap=plt.get_cmap("viridis").with_extremes(bad="0.8"))
-        ax.set_title(label, fontsize=8)
-        ax.axis("off")
-    fig.colorbar(shown, ax=np.atleast_1d(axes).tolist(), shrink=0.8, label="x (LiFePO4 fraction)")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    with figure_style():
+        fig, axes = new_figure(1, len(maps), size=(3.0 * len(maps), 3.2), squeeze=False)
+        for ax, (label, image) in zip(axes[0], maps.items(), strict=True):
+            shown = ax.imshow(image, vmin=0, vmax=1, cmap=colour_map("sequential"))
+            ax.set_title(label, fontsize=8)
+            ax.axis("off")
+        fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="x (LiFePO4 fraction)")
+        if title:
+            fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path, dpi=110, tight=False)
