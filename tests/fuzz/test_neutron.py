@@ -31,7 +31,7 @@ STEPWEDGE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ne
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """A folder of good and bad neutron inputs."""
-    from operando.workflows.neutron import write_phantom
+    from operando.bench.neutron_demo import write_phantom
 
     root = tmp_path_factory.mktemp("neutron-data")
     rng = np.random.default_rng(0)
@@ -125,10 +125,10 @@ NORMALIZE_REFUSED = [
     ("truncated open beam", "s.tif", "trunc.tif", "dc.tif", (), ("trunc.tif",)),
     ("missing sample", "nothere.tif", "ob.tif", "dc.tif", (), ("nothere",)),
     ("--k -1", "s.tif", "ob.tif", "dc.tif", ("--k", "-1"), ("--k",)),
-    ("--k 0", "s.tif", "ob.tif", "dc.tif", ("--k", "0"), ("--k", "greater than 0")),
-    ("--gain 0", "s.tif", "ob.tif", "dc.tif", ("--gain", "0"), ("--gain", "greater than 0")),
+    ("--k 0", "s.tif", "ob.tif", "dc.tif", ("--k", "0"), ("--k", "> 0")),
+    ("--gain 0", "s.tif", "ob.tif", "dc.tif", ("--gain", "0"), ("--gain", "> 0")),
     ("--gain -2", "s.tif", "ob.tif", "dc.tif", ("--gain", "-2"), ("--gain",)),
-    ("--exposure-ratio 0", "s.tif", "ob.tif", "dc.tif", ("--exposure-ratio", "0"), ("--exposure-ratio", "than 0")),
+    ("--exposure-ratio 0", "s.tif", "ob.tif", "dc.tif", ("--exposure-ratio", "0"), ("--exposure-ratio", "> 0")),
     ("--exposure-ratio -1", "s.tif", "ob.tif", "dc.tif", ("--exposure-ratio", "-1"), ("--exposure-ratio",)),
     ("--spots bogus", "s.tif", "ob.tif", "dc.tif", ("--spots", "bogus"), ("spot rule",)),
     ("--open-region garbage", "s.tif", "ob.tif", "dc.tif", ("--open-region", "a:b"), ("y0:y1,x0:x1",)),
@@ -332,7 +332,9 @@ ANALYZE_REFUSED = [
     ("--reference-frame 99", ("--reference-frame", "99"), ("reference",)),
     ("--denoise bogus", ("--denoise", "bogus"), ("denoise",)),
     ("--polish bogus", ("--polish", "bogus"), ("polish",)),
-    ("--denoise-target bogus", ("--denoise-target", "bogus"), ("denoise_target",)),
+    ("--denoise-target bogus", ("--denoise-target", "bogus"), ("denoise-target",)),
+    ("--open-region a list", ("--open-region", "[1, 3, 2, 46]"), ("--open-region", "y0:y1,x0:x1")),
+    ("--open-region old spelling", ("--open-region", "1:3:2:46"), ("--open-region", "y0:y1,x0:x1")),
     ("--drift-region garbage", ("--drift-region", "1,2"), ("y0:y1,x0:x1",)),
 ]
 
@@ -447,16 +449,41 @@ def test_analyze_masks_partly_non_positive_transmission_with_a_note(data, tmp_pa
 
 
 def test_analysis_config_refuses_out_of_range_settings():
-    from operando import InputError
+    from pydantic import ValidationError
+
+    from operando._errors import validation_reason
     from operando.workflows.neutron import AnalysisConfig
 
-    for changes, word in (({"k": 0}, "k = 0"), ({"time_budget_s": -1}, "time_budget_s"), ({"seed": -1}, "seed"),
+    for changes, word in (({"k": 0}, "k"), ({"time_budget_s": -1}, "time_budget_s"), ({"seed": -1}, "seed"),
                           ({"n_avg": 0}, "n_avg"), ({"li6_fraction": 1.5}, "li6_fraction"),
                           ({"half_cycle_frames": (5, 2)}, "half_cycle_frames"), ({"reference": (4, 2)}, "reference"),
                           ({"gain": 0}, "gain"), ({"cross_section_barn": -1}, "cross_section_barn"),
-                          ({"denoise": "bm3d"}, "denoise"), ({"open_regions": ((1, 2),)}, "region")):
-        with pytest.raises(InputError, match=word):
+                          ({"denoise": "bm3d"}, "denoise"), ({"open_regions": ((1, 2),)}, "open_regions"),
+                          ({"time_budget_s": float("nan")}, "time_budget_s"), ({"max_steps": 0}, "max_steps"),
+                          ({"open_regions": [[1, 3, 2, 46]]}, "open_regions"), ({"drift_region": "1:3:2:46"},
+                                                                                "drift_region"),
+                          ({"regsiter_drift": False}, "regsiter_drift")):
+        with pytest.raises(ValidationError) as info:
             AnalysisConfig(**changes)
+        reason = validation_reason(info.value)
+        assert reason.startswith(f"{word}:") and "\n" not in reason, reason
+        if "region" in word:
+            assert "'y0:y1,x0:x1'" in reason, reason  # the old spellings are refused with the one spelling named
+
+
+def test_analysis_config_is_frozen_and_round_trips_through_its_json():
+    from pydantic import ValidationError
+
+    from operando._regions import Region
+    from operando.workflows.neutron import AnalysisConfig
+
+    config = AnalysisConfig(reference=(0, 4), open_regions=["1:3,2:46"], drift_region="0:8,0:8", max_steps=5)
+    assert config.open_regions == (Region(1, 3, 2, 46),) and config.drift_region == Region(0, 8, 0, 8)
+    with pytest.raises(ValidationError, match="frozen"):
+        config.k = 0  # a setting changed after the checks would skip them
+    saved = json.loads(json.dumps(config.model_dump(mode="json")))
+    assert saved["open_regions"] == ["1:3,2:46"] and saved["drift_region"] == "0:8,0:8"
+    assert AnalysisConfig(**saved) == config
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -503,8 +530,8 @@ def test_phantom_twice_into_one_folder_replaces_the_earlier_run(tmp_path):
 
 def test_phantom_library_refuses_out_of_range_parameters(tmp_path):
     from operando import InputError
+    from operando.bench.neutron_demo import write_phantom
     from operando.neutron import default_config
-    from operando.workflows.neutron import write_phantom
 
     for changes, word in (({"n_cycles": 0}, "n_cycles"), ({"ny": 4}, "ny"), ({"nx": 20}, "nx"),
                           ({"open_beam_counts": 0}, "open_beam_counts"), ({"spot_rate": 2}, "spot_rate"),

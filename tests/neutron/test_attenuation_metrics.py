@@ -102,9 +102,9 @@ def test_lithium_cross_section_and_inventory_in_moles():
 
 
 def test_regions_from_boxes_and_labels():
-    spec = {"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": [0, 4, 0, 5]},
-                                           "separator": {"kind": "separator", "box": [0, 4, 5, 7]},
-                                           "open": {"kind": "open", "boxes": [[4, 6, 0, 10], [6, 8, 0, 10]]},
+    spec = {"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": "0:4,0:5"},
+                                           "separator": {"kind": "separator", "box": "0:4,5:7"},
+                                           "open": {"kind": "open", "boxes": ["4:6,0:10", "6:8,0:10"]},
                                            "cathode": {"kind": "electrode", "label": 2}}}
     labels = np.zeros((8, 10), int)
     labels[:4, 7:] = 2
@@ -112,4 +112,15 @@ def test_regions_from_boxes_and_labels():
     assert regions.regions["cathode"].mask.sum() == 12 and len(regions.open_boxes) == 2
     assert not regions.separator_first("anode") and regions.separator_first("cathode")
     with pytest.raises(InputError, match="unknown kind"):
-        regions_from_dict({"regions": {"x": {"kind": "anode", "box": [0, 1, 0, 1]}}}, (8, 10))
+        regions_from_dict({"regions": {"x": {"kind": "anode", "box": "0:1,0:1"}}}, (8, 10))
+    assert regions.to_dict()["regions"]["open"]["boxes"] == ["4:6,0:10", "6:8,0:10"]  # written as read
+
+
+@pytest.mark.parametrize("box", [[0, 4, 0, 5], "0:4:0:5", "[0, 4, 0, 5]"])
+def test_regions_json_refuses_the_old_box_spellings_naming_the_new_one(box):
+    spec = {"regions": {"anode": {"kind": "electrode", "box": box}}}
+    with pytest.raises(InputError, match="y0:y1,x0:x1") as info:
+        regions_from_dict(spec, (8, 10))
+    assert "anode" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(InputError, match="y0:y1,x0:x1"):
+        regions_from_dict({"regions": {"open": {"kind": "open", "boxes": [box]}}}, (8, 10))

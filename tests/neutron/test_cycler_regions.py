@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from operando import InputError
+from operando._regions import parse_region
 from operando.neutron import (
     charge_at,
     coulombic_efficiency,
@@ -66,6 +67,6 @@ def test_layers_are_found_where_the_phantom_has_them(small_phantom):
     truth = small_phantom.regions["regions"]
     for name in ("anode", "separator", "cathode"):
         x0, x1 = regions.regions[name].boxes[0][2:]
-        tx0, tx1 = truth[name]["box"][2:]
+        tx0, tx1 = parse_region(truth[name]["box"])[2:]
         assert abs(x0 - tx0) <= 1 and abs(x1 - tx1) <= 1, name
     assert len(found["boundaries_px"]) == 4 and regions.regions["anode"].kind == "electrode"

@@ -83,14 +83,14 @@ def test_static_regions_correct_the_flicker_where_no_air_is_in_view():
     corrected = normalize(ph.sample, ph.open_beam, ph.dark, static_regions=static)
     factors = corrected.beam_factors
     assert np.corrcoef(factors, flicker)[0, 1] > 0.95
-    assert corrected.info["static_regions"] == [list(b) for b in static]
+    assert corrected.info["static_regions"] == [f"{b.y0}:{b.y1},{b.x0}:{b.x1}" for b in static]
 
 
 def test_restoring_region_means_removes_a_shrinkage_bias_and_keeps_the_detail():
     """A denoiser that pulls an electrode toward the global mean: the raw data's low-pass puts its mean back."""
     rng = np.random.default_rng(0)
-    spec = {"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": [4, 28, 4, 28]},
-                                           "cathode": {"kind": "electrode", "box": [4, 28, 36, 60]}}}
+    spec = {"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": "4:28,4:28"},
+                                           "cathode": {"kind": "electrode", "box": "4:28,36:60"}}}
     regions = regions_from_dict(spec, (32, 64))
     t = np.linspace(0, 1, 30)[:, None, None]
     truth = np.zeros((30, 32, 64))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from operando import InputError, Stack
+from operando._regions import Region
 from operando._stack import Metadata
 from operando.neutron import (
     combine_images,
@@ -107,6 +108,7 @@ def test_bad_inputs_are_one_line_errors(rng):
         normalize(sample, Stack(dc.to_numpy(), axes="TYX"), dc)
     with pytest.raises(InputError, match="y0:y1,x0:x1"):
         parse_box("0-4,0:3")
+    assert parse_box("0:4,0:3") == Region(0, 4, 0, 3)  # the one region type (operando._regions)
     with pytest.raises(InputError, match="outside"):
         normalize(sample, ob, dc, open_regions=[(0, 4, 0, 99)])
 

@@ -7,16 +7,18 @@ import pytest
 import tifffile
 from typer.testing import CliRunner
 
+from operando._regions import parse_region
 from operando.bench.neutron import benchmark_step_wedge, evaluate_phantom
+from operando.bench.neutron_demo import write_phantom
 from operando.cli import app
 from operando.neutron import normalize, regions_from_dict
-from operando.workflows.neutron import AnalysisConfig, analyze_series, write_phantom
+from operando.workflows.neutron import AnalysisConfig, analyze_series
 
 runner = CliRunner()
 
 
 def _analysis(phantom, **changes):
-    opens = tuple(tuple(b) for b in phantom.regions["regions"]["open"]["boxes"])
+    opens = tuple(parse_region(b) for b in phantom.regions["regions"]["open"]["boxes"])
     tr = normalize(phantom.sample, phantom.open_beam, phantom.dark, open_regions=opens)
     config = AnalysisConfig(reference=phantom.reference, denoise="none", open_regions=opens,
                             half_cycle_frames=tuple(phantom.boundaries), **changes)
@@ -125,7 +127,7 @@ def test_real_step_wedge_steps_in_order_flat_open_beam_and_spots(stepwedge):
 
 @pytest.mark.slow
 def test_demo_with_the_video_denoiser_cuts_variability(tmp_path):
-    from operando.workflows.neutron import run_demo
+    from operando.bench.neutron_demo import run_demo
 
     result = run_demo(tmp_path, time_budget_s=20, quick=True)
     var = result.metrics["dynamic_variability"]
@@ -136,7 +138,7 @@ def test_demo_with_the_video_denoiser_cuts_variability(tmp_path):
 def test_a_transmission_file_is_denoised_as_transmission_and_raw_target_is_refused(small_phantom):
     from operando import InputError
 
-    opens = tuple(tuple(b) for b in small_phantom.regions["regions"]["open"]["boxes"])
+    opens = tuple(parse_region(b) for b in small_phantom.regions["regions"]["open"]["boxes"])
     t_stack = normalize(small_phantom.sample, small_phantom.open_beam, small_phantom.dark, open_regions=opens).stack
     regions = regions_from_dict(small_phantom.regions, small_phantom.sample.shape[1:])
     config = AnalysisConfig(reference=small_phantom.reference, time_budget_s=5, open_regions=opens,
@@ -154,7 +156,7 @@ def test_polishing_removes_the_reference_images_static_noise_and_the_frames_roug
     """Noise kept in the reference frames is a pattern in every Delta A frame; TV on A_ref and frames removes it."""
     from operando import Stack
     from operando.neutron import differential_attenuation
-    from operando.workflows.neutron import _polish
+    from operando.workflows.neutron._denoise import polish
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:48, 0:64] / 64.0
@@ -165,8 +167,8 @@ def test_polishing_removes_the_reference_images_static_noise_and_the_frames_roug
     delta = differential_attenuation(Stack(np.exp(-a).astype(np.float32), "TYX"), reference=(0, 4))
     truth = change - change[:4].mean(axis=0)
     info: dict = {}
-    kept = _polish(delta, AnalysisConfig(reference=(0, 4), polish="none"), info)
-    smoothed = _polish(delta, AnalysisConfig(reference=(0, 4)), info)
+    kept = polish(delta, AnalysisConfig(reference=(0, 4), polish="none"), info)
+    smoothed = polish(delta, AnalysisConfig(reference=(0, 4)), info)
     rmse = {k: float(np.sqrt(np.mean((v - truth) ** 2))) for k, v in (("kept", kept), ("smoothed", smoothed))}
     assert rmse["smoothed"] < 0.65 * rmse["kept"]
     assert 0.001 < info["polish"]["reference_weight"] < 0.03 and info["polish"]["frame_weight_max"] < 0.01

@@ -83,9 +83,10 @@ def test_too_small_image_is_refused():
 def stepwedge():
     if not DATA.is_dir():
         pytest.skip("shared data folder not present")
-    from operando.bench.real import stepwedge_transmission
+    from operando.neutron import read_normalized
 
-    return tuple(stepwedge_transmission(DATA, exposure=e)[100:800, 100:1400] for e in ("5s", "120s"))
+    return tuple(read_normalized(*(DATA / f"exp{e}_{k}.tif" for k in ("h2o", "ob", "dc"))).stack.to_numpy()
+                 [100:800, 100:1400] for e in ("5s", "120s"))
 
 
 def test_real_radiograph_noise_is_positively_correlated(stepwedge):

@@ -13,7 +13,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import write_json_file
-from .._stack import Progress, Stack
+from .._progress import Progress, emit, sub_progress
+from .._regions import Region, format_region, parse_region
 from ..neutron import (
     PLACEMENTS,
     Phantom,
@@ -24,6 +25,7 @@ from ..neutron import (
     half_cycle_changes,
     inactive_edge_px,
     normalize,
+    read_normalized,
     regions_from_dict,
     simulate_neutron_phantom,
 )
@@ -32,9 +34,9 @@ from ..workflows.neutron import Analysis, AnalysisConfig, analyze_series
 logger = logging.getLogger(__name__)
 
 #: Water steps of the shared step wedge (rows, columns; thickest water first) and its open-beam strip.
-STEP_WEDGE_STEPS = ((110, 200, 1000, 1200), (230, 300, 1000, 1200), (330, 420, 1000, 1200),
-                    (450, 540, 1000, 1200), (570, 640, 1000, 1200))
-STEP_WEDGE_OPEN = (10, 60, 20, 1480)
+STEP_WEDGE_STEPS = tuple(parse_region(r) for r in ("110:200,1000:1200", "230:300,1000:1200", "330:420,1000:1200",
+                                                    "450:540,1000:1200", "570:640,1000:1200"))
+STEP_WEDGE_OPEN = parse_region("10:60,20:1480")
 #: What the phantom benchmark can denoise.
 TARGETS = ("delta_a", "transmission", "raw")
 
@@ -138,7 +140,7 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
     max_steps : int, optional
         The denoiser's training steps.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`operando.ProgressEvent` reports; raise :class:`operando.Cancelled` in it to stop.
     **changes
         Phantom parameters.
 
@@ -148,7 +150,7 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
         ``phantom`` (its configuration) and one evaluation per target, with seconds.
     """
     phantom = simulate_neutron_phantom(rng=seed, **changes)
-    opens = tuple(tuple(b) for b in phantom.regions["regions"]["open"]["boxes"])
+    opens = tuple(parse_region(b) for b in phantom.regions["regions"]["open"]["boxes"])
     tr = normalize(phantom.sample, phantom.open_beam, phantom.dark, open_regions=opens)
     regions = regions_from_dict(phantom.regions, phantom.sample.shape[1:])
     results: dict[str, Any] = {"phantom": phantom.config, "spots_true": int(sum(phantom.truth["spots_per_frame"])),
@@ -159,8 +161,7 @@ def benchmark_phantom(*, time_budget_s: float = 90.0, seed: int = 0, targets: tu
         config = AnalysisConfig(reference=phantom.reference, denoise_target=target, time_budget_s=time_budget_s,
                                 max_steps=max_steps, seed=seed, open_regions=opens,
                                 half_cycle_frames=tuple(phantom.boundaries))
-        sub = None if progress is None else (lambda f, m, i=i, t=target: progress((i + f) / len(targets),
-                                                                                    f"denoise {t}: {m}"))
+        sub = sub_progress(progress, i / len(targets), (i + 1) / len(targets), f"denoise {target}: ")
         started = time.perf_counter()
         analysis = analyze_series(tr, config=config, regions=regions, raw=(phantom.sample, phantom.open_beam,
                                                                             phantom.dark), progress=sub)
@@ -175,7 +176,7 @@ def _step_medians(t: np.ndarray) -> list[float]:
     return [float(np.nanmedian(t[y0:y1, x0:x1])) for y0, y1, x0, x1 in STEP_WEDGE_STEPS]
 
 
-def _flatness(t: np.ndarray, box: tuple[int, int, int, int], blocks: int = 10) -> dict[str, float]:
+def _flatness(t: np.ndarray, box: Region, blocks: int = 10) -> dict[str, float]:
     """Return the spread of block medians along an open region (residual non-flatness)."""
     y0, y1, x0, x1 = box
     edges = np.linspace(x0, x1, blocks + 1).astype(int)
@@ -184,13 +185,15 @@ def _flatness(t: np.ndarray, box: tuple[int, int, int, int], blocks: int = 10) -
             "block_median_sd": float(med.std()), "median": float(np.nanmedian(t[y0:y1, x0:x1]))}
 
 
-def benchmark_step_wedge(data_dir: str | os.PathLike) -> dict[str, Any]:
+def benchmark_step_wedge(data_dir: str | os.PathLike, *, progress: Progress | None = None) -> dict[str, Any]:
     """Normalise the shared water step wedge (5 s, 120 s, and 5 s sample against the 120 s open beam).
 
     Parameters
     ----------
     data_dir : str or path
         Folder holding ``exp5s_*.tif`` and ``exp120s_*.tif``.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports; raise :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -198,19 +201,16 @@ def benchmark_step_wedge(data_dir: str | os.PathLike) -> dict[str, Any]:
         Per case: step transmissions (thickest water first) and whether they increase, open-region flatness,
         spot pixels removed in sample / open beam / dark, dark and open-beam levels.
     """
-    from ..io import read_sequence
-
     folder = Path(data_dir)
     if not folder.is_dir():
         raise InputError(f"{folder}: no step-wedge folder; the shared data are in ../shared/data/neutron/stepwedge")
     out: dict[str, Any] = {}
     cases = {"5s": ("exp5s_h2o", "exp5s_ob", "exp5s_dc"), "120s": ("exp120s_h2o", "exp120s_ob", "exp120s_dc"),
              "5s_sample_120s_open_beam": ("exp5s_h2o", "exp120s_ob", "exp5s_dc")}
-    for name, (s, o, d) in cases.items():
-        sample = read_sequence(folder / f"{s}.tif")
-        sample = Stack(sample.to_numpy()[0], axes="YX", metadata=sample.metadata)
-        tr = normalize(sample, read_sequence(folder / f"{o}.tif"), read_sequence(folder / f"{d}.tif"),
-                       open_regions=[STEP_WEDGE_OPEN])
+    for i, (name, (s, o, d)) in enumerate(cases.items()):
+        tr = read_normalized(folder / f"{s}.tif", folder / f"{o}.tif", folder / f"{d}.tif",
+                             open_regions=[STEP_WEDGE_OPEN],
+                             progress=sub_progress(progress, i / len(cases), (i + 1) / len(cases), f"{name}: "))
         t = tr.stack.to_numpy()
         steps = _step_medians(t)
         out[name] = {"steps": steps, "increasing": bool(np.all(np.diff(steps) > 0)),
@@ -301,7 +301,7 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
     command : str
         The command line, recorded in the report.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`operando.ProgressEvent` reports; raise :class:`operando.Cancelled` in it to stop.
     **changes
         Phantom parameters.
 
@@ -327,14 +327,18 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
                                                  "targets": list(targets), "variants": variants,
                                                  "max_steps": max_steps, "command": command, **changes},
                                "versions": {"operando": __version__, "numpy": np.__version__}}
+    phantom = sub_progress(progress, 0.0, 0.9)
     if variants > 1:
         results["family"] = benchmark_variants(variants, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed,
-                                               progress=progress, **changes)
+                                               progress=phantom, **changes)
     else:
         results["phantom"] = benchmark_phantom(time_budget_s=time_budget_s, seed=seed, targets=targets,
-                                               max_steps=max_steps, progress=progress, **changes)
+                                               max_steps=max_steps, progress=phantom, **changes)
     if data_dir is not None and Path(data_dir).is_dir():
-        results["step_wedge"] = benchmark_step_wedge(data_dir)
+        emit(progress, 0.9, "step wedge")
+        results["step_wedge"] = benchmark_step_wedge(data_dir, progress=sub_progress(progress, 0.9, 0.98,
+                                                                                     "step wedge: "))
+    emit(progress, 0.98, "bad input")
     results["bad_input"] = benchmark_bad_input()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -358,11 +362,11 @@ VARIANT_TARGETS = (
 )
 
 
-def phantom_beam_regions(phantom: Phantom) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+def phantom_beam_regions(phantom: Phantom) -> tuple[tuple[Region, ...], tuple[Region, ...]]:
     """Return the phantom's open (air) boxes and, where it has none, its current collectors as static regions."""
     regs = phantom.regions["regions"]
-    opens = tuple(tuple(b) for b in regs.get("open", {}).get("boxes", []))
-    static = () if opens else tuple(tuple(r["box"]) for r in regs.values() if r["kind"] == "collector")
+    opens = tuple(parse_region(b) for b in regs.get("open", {}).get("boxes", []))
+    static = () if opens else tuple(parse_region(r["box"]) for r in regs.values() if r["kind"] == "collector")
     return opens, static
 
 
@@ -458,7 +462,7 @@ def benchmark_variants(n_variants: int, *, time_budget_s: float = 90.0, max_step
     polish, mean_correction, denoise : str
         :class:`AnalysisConfig` settings.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`operando.ProgressEvent` reports; raise :class:`operando.Cancelled` in it to stop.
     **changes
         Phantom parameters kept for every variant (``ny``, ``nx`` (with depth along X), ``n_cycles``,
         ``frames_per_half_cycle``, or any family parameter).
@@ -483,13 +487,12 @@ def benchmark_variants(n_variants: int, *, time_budget_s: float = 90.0, max_step
         config = AnalysisConfig(reference=phantom.reference, denoise=denoise, time_budget_s=time_budget_s,
                                 max_steps=max_steps, seed=seed, open_regions=opens, polish=polish,
                                 mean_correction=mean_correction, half_cycle_frames=tuple(phantom.boundaries))
-        sub = None if progress is None else (lambda f, m, i=i: progress((i + f) / n_variants,
-                                                                          f"variant {i + 1}/{n_variants}: {m}"))
+        sub = sub_progress(progress, i / n_variants, (i + 1) / n_variants, f"variant {i + 1}/{n_variants}: ")
         analysis = analyze_series(tr, config=config, regions=regions, progress=sub)
         scores = evaluate_phantom(analysis, phantom, config)
         drift_err = np.abs(np.array(analysis.delta_raw.info["drift_px"]) - np.array(phantom.truth["drift_px"]))
         variants.append({"index": i, "seed": vseed, "phantom": phantom.config, "beam_regions":
-                         {"open": [list(b) for b in opens], "static": [list(b) for b in static]},
+                         {"open": [format_region(b) for b in opens], "static": [format_region(b) for b in static]},
                          "scores": scores, "figures": variant_figures(scores) | {"drift_max_error_px":
                                                                                float(drift_err.max())},
                          "mean_correction": analysis.delta_raw.info.get("mean_correction"),

@@ -1,10 +1,10 @@
 """Real-data benchmark: a short neutron exposure denoised, scored against a 24x longer one of the same scene.
 
 ``../shared/data/neutron/stepwedge/`` holds a water-filled aluminium step wedge at 5 s and 120 s, each with
-an open beam and a dark current. Transmission is ``(I - D) / (OB - D)`` after gamma spots (bright isolated
-outliers) are replaced by their 3 x 3 median in every image; it is computed here with NumPy/SciPy so the
-benchmark does not depend on the neutron package. The 120 s transmission is the reference: its noise variance
-is about 1/24 of the 5 s one's, so the MSE of a perfect denoiser would be that small residue, not zero.
+an open beam and a dark current. Transmission is ``(I - D) / (OB - D)`` as the neutron package normalises it
+(:func:`operando.neutron.read_normalized`: gamma spots replaced by their neighbour median, no beam correction;
+pixels where the sample is not above the dark are NaN). The 120 s transmission is the reference: its noise
+variance is about 1/24 of the 5 s one's, so the MSE of a perfect denoiser would be that small residue, not zero.
 
 Methods: every denoiser at the same budget, a Gaussian filter whose width is tuned against the reference
 itself (the best any Gaussian can do; it cheats by looking at the answer), and BM3D with the measured noise
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,33 +23,13 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._files import write_csv_file, write_json_file
+from .._progress import Progress, emit
 from .._stack import Stack
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATA = Path("../shared/data/neutron/stepwedge")
 DEFAULT_METHODS = ("auto", "n2v2", "pixel_shuffle", "gaussian", "bm3d")
-
-
-def remove_gamma_spots(image: np.ndarray, threshold: float = 5.0) -> np.ndarray:
-    """Replace bright isolated outliers (gamma spots) by the 3 x 3 median.
-
-    Parameters
-    ----------
-    image : ndarray, shape (Y, X)
-        Raw counts.
-    threshold : float
-        Robust SDs above the local median that mark a spot.
-
-    Returns
-    -------
-    ndarray, float64
-    """
-    img = np.asarray(image, np.float64)
-    med = ndimage.median_filter(img, 3, mode="reflect")
-    resid = img - med
-    spread = 1.4826 * np.median(np.abs(resid - np.median(resid)))
-    return np.where(resid > threshold * max(spread, 1e-12), med, img)
 
 
 def stepwedge_transmission(data_dir: str | Path = DEFAULT_DATA, *, exposure: str = "5s") -> np.ndarray:
@@ -65,16 +45,16 @@ def stepwedge_transmission(data_dir: str | Path = DEFAULT_DATA, *, exposure: str
     Returns
     -------
     ndarray, shape (900, 1500), float64
+        :func:`operando.neutron.read_normalized` of the three files (NaN where the sample is not above the dark).
     """
-    import tifffile
+    from ..neutron import read_normalized
 
     folder = Path(data_dir)
     names = [folder / f"exp{exposure}_{kind}.tif" for kind in ("h2o", "ob", "dc")]
     missing = [str(n) for n in names if not n.is_file()]
     if missing:
         raise InputError(f"step-wedge files not found: {', '.join(missing)}; pass --data with the stepwedge folder")
-    sample, open_beam, dark = (remove_gamma_spots(tifffile.imread(n)) for n in names)
-    return (sample - dark) / np.maximum(open_beam - dark, 1.0)
+    return read_normalized(*names).stack.to_numpy().astype(np.float64)
 
 
 def field_of_view(reference: np.ndarray, margin: int = 16) -> tuple[slice, slice]:
@@ -106,7 +86,7 @@ def benchmark_real(
     time_budget_s: float = 300.0,
     max_steps: int | None = None,
     seed: int = 0,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, object]:
     """Denoise the 5 s step-wedge transmission with every method; MSE against the 120 s one.
 
@@ -127,7 +107,7 @@ def benchmark_real(
     seed : int
         Training seed.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`operando.ProgressEvent` reports; raise :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -145,15 +125,20 @@ def benchmark_real(
     if crop is not None:
         y0, x0 = (short.shape[0] - crop) // 2, (short.shape[1] - crop) // 2
         short, long = short[y0:y0 + crop, x0:x0 + crop], long[y0:y0 + crop, x0:x0 + crop]
+    masked = ~np.isfinite(short)  # the sample not above the dark: filled for the denoisers, left out of the MSE
+    short = np.where(masked, np.nanmedian(short), short) if masked.any() else short
+
+    def mse(image: np.ndarray) -> float:
+        return float(np.mean(((image - long) ** 2)[~masked]))
+
     noisy = Stack(short.astype(np.float32), axes="YX")
     measured = noise.measure_noise_correlation(noisy)
-    rows = [{"method": "noisy", "mse": float(np.mean((short - long) ** 2)), "seconds": 0.0, "chosen": ""}]
+    rows = [{"method": "noisy", "mse": mse(short), "seconds": 0.0, "chosen": ""}]
     smoothed, width = tuned_gaussian(short, long)
-    rows.append({"method": "gaussian_tuned_on_reference", "mse": float(np.mean((smoothed - long) ** 2)),
-                 "seconds": 0.0, "chosen": f"width {width:.2f} px"})
+    rows.append({"method": "gaussian_tuned_on_reference", "mse": mse(smoothed), "seconds": 0.0,
+                 "chosen": f"width {width:.2f} px"})
     for i, method in enumerate(methods):
-        if progress is not None:
-            progress(i / len(methods), f"step wedge: {method}")
+        emit(progress, i / len(methods), f"step wedge: {method}")
         t0 = time.perf_counter()
         try:
             result, chosen = run_method(method, noisy, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed,
@@ -162,7 +147,7 @@ def benchmark_real(
             logger.warning("skipping %s: %s", method, exc)
             continue
         out = result.to_numpy().astype(np.float64)
-        rows.append({"method": method, "mse": float(np.mean((out - long) ** 2)),
+        rows.append({"method": method, "mse": mse(out),
                      "seconds": time.perf_counter() - t0, "chosen": chosen})
     for r in rows:
         r["vs_tuned_gaussian"] = r["mse"] / rows[1]["mse"]

@@ -265,8 +265,7 @@ def benchmark_neutron_cmd(
     variants: Annotated[int, typer.Option(
         min=1, max=1000, help="Phantom-family variants: worst / median / spread of each figure (1: the built-in "
                               "phantom, once per --target).")] = 1,
-    max_steps: Annotated[Optional[int], typer.Option(
-        min=1, help="The denoiser's training steps (results that do not depend on the machine's load).")] = None,
+    max_steps: MaxStepsOption = None,
     frames_per_half_cycle: Annotated[Optional[int], typer.Option(
         min=1, max=1000, help="Frames per charge or discharge of the phantom (default 32).")] = None,
     cycles: Annotated[Optional[int], typer.Option(min=1, max=10, help="Cycles of the phantom (default 3).")] = None,
@@ -274,7 +273,6 @@ def benchmark_neutron_cmd(
     """Phantom vs truth (per denoising target, or over --variants of the phantom family), step wedge, bad input."""
     import sys
 
-    from .._errors import InputError
     from ..bench.neutron import TARGETS, run_benchmark
 
     targets = tuple(target or ("delta_a", "transmission", "raw"))

@@ -1,4 +1,4 @@
-"""``operando neutron ...``: normalise radiographs, measure variability, analyse a run, phantom, demo, benchmark."""
+"""``operando neutron ...``: normalise radiographs, measure variability, analyse a run, phantom, demo."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ._common import (
     OutputFileOption,
     SeedOption,
     TimeBudgetOption,
+    above_zero,
     cli_errors,
     console,
     data_target,
@@ -31,16 +32,6 @@ OpenRegionOption = Annotated[Optional[list[str]], typer.Option(
 AllowGapsOption = Annotated[bool, typer.Option("--allow-gaps", help="Accept holes in numbered file series.")]
 
 
-def _positive(value: float | None, option: str, what: str) -> None:
-    """Refuse a zero (typer's ``min=0`` lets it through) or non-finite value of an option that must be > 0."""
-    import math
-
-    from .._errors import InputError
-
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise InputError(f"{option} {value:g}: {what} must be greater than 0")
-
-
 def _inputs(*items: Any) -> list[Any]:
     """Flatten the inputs a command reads (single paths, lists of paths, None) for the output guard."""
     out: list[Any] = []
@@ -52,10 +43,11 @@ def _inputs(*items: Any) -> list[Any]:
     return out
 
 
-def _boxes(texts: Optional[list[str]]) -> tuple[tuple[int, int, int, int], ...]:
-    from ..neutron import parse_box
+def _boxes(texts: Optional[list[str]], option: str = "--open-region") -> tuple[Any, ...]:
+    """Parse each ``y0:y1,x0:x1`` of a repeated region option (one line naming the option when one is wrong)."""
+    from .._regions import parse_region
 
-    return tuple(parse_box(t) for t in texts or [])
+    return tuple(parse_region(t, option) for t in texts or [])
 
 
 @app.command("normalize")
@@ -67,21 +59,18 @@ def normalize_cmd(
     output: OutputFileOption,
     open_region: OpenRegionOption = None,
     spots: Annotated[str, typer.Option(help="Gamma-spot rule for the sample: auto, temporal, spatial, none.")] = "auto",
-    k: Annotated[float, typer.Option("--k", min=0, help="Spot threshold in robust sd (> 0).")] = 5.0,
-    gain: Annotated[float, typer.Option(min=0, help="Detector counts per detected neutron (noise model, > 0).")
-                    ] = 1.0,
+    k: Annotated[float, typer.Option("--k", callback=above_zero, help="Spot threshold in robust sd (> 0).")] = 5.0,
+    gain: Annotated[float, typer.Option(callback=above_zero, help="Detector counts per detected neutron (noise "
+                                        "model, > 0).")] = 1.0,
     exposure_ratio: Annotated[Optional[float], typer.Option(
-        min=0, help="t_sample / t_open_beam (> 0), overriding the exposure times in the files.")] = None,
+        callback=above_zero, help="t_sample / t_open_beam (> 0), overriding the exposure times in the files.")
+                              ] = None,
     allow_gaps: AllowGapsOption = False,
 ) -> None:
     """Normalise radiographs to float32 transmission T = (I - D) / (OB - D), spots removed, beam corrected."""
     from ..workflows.neutron import normalize_files, transmission_targets
 
     guard(data_target(output, "-o"), transmission_targets(output, "-o")[1], inputs=_inputs(samples, open_beam, dark))
-    _positive(k, "--k", "the gamma-spot threshold (robust sd)")
-    _positive(gain, "--gain", "the detector gain (counts per detected neutron)")
-    _positive(exposure_ratio, "--exposure-ratio", "t_sample / t_open_beam")
-
     path, tr = normalize_files(samples if len(samples) > 1 else samples[0], open_beam if len(open_beam) > 1 else
                                open_beam[0], dark if len(dark) > 1 else dark[0], output,
                                open_regions=_boxes(open_region), spots=spots, k=k, gain=gain,  # type: ignore[arg-type]
@@ -172,7 +161,8 @@ def analyze_cmd(
                                                "--open-beam and --dark).")],
     output: OutputDirOption,
     reference_frame: Annotated[str, typer.Option(help="Reference frame N, or a range start:stop averaged.")] = "0",
-    denoise: Annotated[str, typer.Option(help="video (the paper's way) or none.")] = "video",
+    denoise: Annotated[str, typer.Option(help="video (the paper's way), auto (chosen from the measured noise; the "
+                                         "choice and its reason go into metrics.json) or none.")] = "video",
     denoise_target: Annotated[str, typer.Option(help="What is denoised: transmission (default, measured best on "
                                                 "the phantom: docs/neutron.md), delta_a or raw.")] = "transmission",
     polish: Annotated[str, typer.Option(help="tv (default): after the video denoiser, total variation on the "
@@ -193,8 +183,9 @@ def analyze_cmd(
     half_cycles: Annotated[Optional[str], typer.Option(help="Half-cycle boundary frames a,b,c (without --cycler).")
                            ] = None,
     frame_interval: Annotated[Optional[float], typer.Option(
-        min=0, help="Seconds between frames (> 0), if not in the files.")] = None,
-    k: Annotated[float, typer.Option("--k", min=0, help="Active-area threshold in propagated sd (> 0).")] = 3.0,
+        callback=above_zero, help="Seconds between frames (> 0), if not in the files.")] = None,
+    k: Annotated[float, typer.Option("--k", callback=above_zero, help="Active-area threshold in propagated sd (> 0).")
+                 ] = 3.0,
     no_register: Annotated[bool, typer.Option("--no-register", help="Skip drift registration.")] = False,
     drift_region: Annotated[Optional[str], typer.Option(help="Stable region y0:y1,x0:x1 for the drift registration "
                                                             "(default: the whole frame).")] = None,
@@ -204,16 +195,17 @@ def analyze_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Delta A raw and denoised, metrics.json (variability, active area, profiles) and the paper's figures."""
-    from ..workflows.neutron import AnalysisConfig, _sidecar, analyze_files
+    from ..workflows.neutron import AnalysisConfig, analyze_files, transmission_targets
 
-    _positive(frame_interval, "--frame-interval", "the time between frames")
     config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
                             polish=polish, mean_correction=mean_correction,  # type: ignore[arg-type]
-                            max_steps=max_steps, k=k, register=not no_register, open_regions=_boxes(open_region),
-                            drift_region=_boxes([drift_region])[0] if drift_region else None,
+                            max_steps=max_steps, k=k, register_drift=not no_register,
+                            open_regions=_boxes(open_region),
+                            drift_region=_boxes([drift_region], "--drift-region")[0] if drift_region else None,
                             half_cycle_frames=_half_cycles(half_cycles), li6_fraction=li6_fraction)
-    inputs = _inputs(source, _sidecar(source) if "*" not in source else None, open_beam, dark, regions, cycler)
+    var_a = transmission_targets(source)[1].path if "*" not in source else None  # read with a transmission
+    inputs = _inputs(source, var_a, open_beam, dark, regions, cycler)
     with output_folder(output, inputs=inputs), progress_bar("analysing") as update:
         _, doc = analyze_files(source, output, config=config, open_beam=_one_or_list(open_beam),
                                dark=_one_or_list(dark), regions=regions, cycler=cycler,
@@ -246,8 +238,8 @@ def phantom_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Write the built-in cell phantom (raw counts, open beam, dark, regions.json, cycler.csv, truth)."""
+    from ..bench.neutron_demo import write_phantom
     from ..neutron import default_config
-    from ..workflows.neutron import write_phantom
 
     changes = {"frames_per_half_cycle": frames_per_half_cycle, "n_cycles": cycles,
                "open_beam_counts": open_beam_counts}
@@ -268,10 +260,10 @@ def demo_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Make the phantom and analyse it from raw counts with its cycler record."""
-    from ..workflows.neutron import run_demo
+    from ..bench.neutron_demo import run_demo
 
     with output_folder(output), progress_bar("neutron demo") as update:
-        result = run_demo(output, time_budget_s=time_budget, seed=seed, progress=update)
+        result = run_demo(output, time_budget_s=time_budget, rng=seed, progress=update)
     var = result.metrics["dynamic_variability"]
     console.print(f"dynamic variability raw {var['raw']:.4g} -> denoised {var['denoised']:.4g}; "
                   f"outputs in {result.folder / 'analysis'}")

@@ -1,7 +1,8 @@
 """Neutron radiography: normalisation, outliers, differential attenuation and transport metrics.
 
-Pure NumPy/SciPy/scikit-image functions on Stacks (no torch, no JAX); the pipeline that reads files, denoises
-and draws figures is :mod:`operando.workflows.neutron`.
+Pure NumPy/SciPy/scikit-image functions on Stacks (no torch, no JAX), and ``read_normalized`` for a sample /
+open-beam / dark triple on disk; the pipeline that denoises, measures and draws figures is
+:mod:`operando.workflows.neutron`. Rectangles of pixels are ``'y0:y1,x0:x1'`` (:mod:`operando._regions`).
 """
 
 from ._attenuation import (
@@ -37,6 +38,7 @@ from ._metrics import (
 )
 from ._normalize import CombinedImage, Transmission, beam_factors, combine_images, normalize, parse_box, region_mask
 from ._phantom import FAMILY, PLACEMENTS, Phantom, default_config, draw_phantom_config, simulate_neutron_phantom
+from ._read import read_normalized, read_radiographs
 from ._regions import Region, Regions, find_layers, regions_from_dict
 from ._spots import SpotResult, remove_spots_spatial, remove_spots_temporal
 
@@ -48,6 +50,7 @@ __all__ = [
     "find_layers",
     "frame_boundaries", "half_cycle_changes", "half_cycles", "inactive_edge_px", "li_cross_section_barn",
     "lithium_inventory", "local_std_map", "normalize", "parse_box", "parse_cycler_text", "read_cycler_csv",
+    "read_normalized", "read_radiographs",
     "reference_frames", "region_mask", "regions_from_dict", "remove_spots_spatial", "remove_spots_temporal",
     "shift_frames", "simulate_neutron_phantom",
 ]

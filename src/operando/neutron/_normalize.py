@@ -11,12 +11,16 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, emit, sub_progress
+from .._regions import Region, format_region, parse_region
 from .._stack import Stack, as_stack
+from ..noise import robust_sd
 from ._spots import SpotResult, remove_spots_spatial, remove_spots_temporal
 
 logger = logging.getLogger(__name__)
 
-Box = tuple[int, int, int, int]
+#: A rectangle of pixels ``(y0, y1, x0, x1)``, end exclusive: an :class:`operando._regions.Region` or any four ints.
+Box = Region | tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ def _saturation(stack: Stack) -> float | None:
     return float(np.iinfo(dtype).max - 5) if dtype.kind in "ui" else None
 
 
-def combine_images(stack: Stack | np.ndarray, *, k: float = 5.0, what: str = "image set") -> CombinedImage:
+def combine_images(stack: Stack | np.ndarray, *, k: float = 5.0, what: str = "image set",
+                   progress: Progress | None = None) -> CombinedImage:
     """Remove gamma spots from each frame (spatial rule) and median-combine an open-beam or dark set.
 
     Parameters
@@ -116,6 +121,9 @@ def combine_images(stack: Stack | np.ndarray, *, k: float = 5.0, what: str = "im
         Spot threshold in robust sd (see :func:`remove_spots_spatial`).
     what : str
         Name used in error messages.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per frame); raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -124,41 +132,35 @@ def combine_images(stack: Stack | np.ndarray, *, k: float = 5.0, what: str = "im
     """
     stack = as_stack(stack, axes=None if isinstance(stack, Stack) or np.ndim(stack) == 2 else "TYX")
     frames = _frames(stack, what)
-    cleaned = remove_spots_spatial(frames, k=k, saturation=_saturation(stack))
+    cleaned = remove_spots_spatial(frames, k=k, saturation=_saturation(stack), progress=progress)
     image = np.median(cleaned.data, axis=0)
     if len(frames) >= 2:  # frame-to-frame differences: sd sqrt(2) sigma, free of fixed patterns
         diff = np.diff(cleaned.data, axis=0).ravel()
-        noise = float(1.4826 * np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2)
+        noise = robust_sd(diff) / np.sqrt(2)
     else:
         from scipy import ndimage
 
-        resid = (image - ndimage.median_filter(image, size=3)).ravel()
-        noise = float(1.4826 * np.median(np.abs(resid)))
+        noise = robust_sd(image - ndimage.median_filter(image, size=3))
     exposure = stack.metadata.extra.get("exposure_time_s")
     return CombinedImage(image, len(frames), float(exposure) if exposure else None, cleaned.counts, noise)
 
 
-def parse_box(text: str) -> Box:
-    """Parse ``"y0:y1,x0:x1"`` into ``(y0, y1, x0, x1)``.
+def parse_box(text: str, option: str = "region") -> Region:
+    """Parse ``"y0:y1,x0:x1"`` into a :class:`operando._regions.Region` (:func:`operando._regions.parse_region`).
 
     Parameters
     ----------
     text : str
         Row and column ranges, end exclusive.
+    option : str
+        The option or field the text came from, named in the error.
 
     Returns
     -------
-    tuple of int
+    Region
         ``(y0, y1, x0, x1)``.
     """
-    try:
-        rows, cols = text.split(",")
-        y0, y1 = (int(v) for v in rows.split(":"))
-        x0, x1 = (int(v) for v in cols.split(":"))
-    except ValueError:
-        raise InputError(f"region {text!r} is not 'y0:y1,x0:x1' (e.g. '0:40,0:1500'); give row and column "
-                         "ranges, end exclusive") from None
-    return y0, y1, x0, x1
+    return parse_region(text, option)
 
 
 def region_mask(boxes: Sequence[Box], shape: tuple[int, int]) -> np.ndarray:
@@ -250,6 +252,7 @@ def normalize(
     gain: float = 1.0,
     exposure_ratio: float | None = None,
     static_regions: Sequence[Box] = (),
+    progress: Progress | None = None,
 ) -> Transmission:
     """Normalise radiographs: ``T = (I - D) / (r (OB - D)) / b_t`` with spot removal and propagated noise.
 
@@ -281,6 +284,9 @@ def normalize(
         collectors, a housing), pooled; each frame is divided by its median there over the median of those
         medians over the run (``b_t`` relative, so T there keeps its level). Ignored when ``open_regions`` are
         given.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per frame of each set); raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -304,8 +310,8 @@ def normalize(
     frames, sample_nonfinite = _finite_frames(frames, "sample")
     open_beam, ob_nonfinite = _finite_set(open_beam, "open beam")
     dark, dc_nonfinite = _finite_set(dark, "dark current")
-    ob = combine_images(open_beam, k=k, what="open beam")
-    dc = combine_images(dark, k=k, what="dark current")
+    ob = combine_images(open_beam, k=k, what="open beam", progress=sub_progress(progress, 0.0, 0.15, "open beam: "))
+    dc = combine_images(dark, k=k, what="dark current", progress=sub_progress(progress, 0.15, 0.3, "dark: "))
     ratio, ratio_from = _exposure_ratio(sample, ob, exposure_ratio)
     net_open = ratio * (ob.image - dc.image)
     unusable = ob_nonfinite | dc_nonfinite
@@ -316,7 +322,9 @@ def normalize(
         raise InputError(f"the open beam is no brighter than the dark current (median OB - dark = {signal:.3g} "
                          f"counts, dark noise {dc.noise_sd:.3g}); check the open-beam files were taken with the "
                          "beam on and are not dark frames")
-    cleaned = _remove_sample_spots(frames, spots, k, _saturation(sample))
+    cleaned = _remove_sample_spots(frames, spots, k, _saturation(sample),
+                                   sub_progress(progress, 0.3, 0.9, "sample spots: "))
+    emit(progress, 0.9, "transmission")
     net = cleaned.data - dc.image
     division_bad = (net_open <= max(dc.noise_sd, 1e-12)) | unusable
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -341,8 +349,8 @@ def normalize(
         "sample_spots": list(cleaned.counts), "spot_rule": cleaned.rule, "k": k, "gain": gain,
         "exposure_ratio": ratio, "exposure_ratio_from": ratio_from,
         "open_beam_minus_dark_median": signal, "dark_median": float(np.median(dc.image)),
-        "dark_noise_sd": dc.noise_sd, "open_regions": [list(b) for b in open_regions],
-        "static_regions": [] if open_regions else [list(b) for b in static_regions],
+        "dark_noise_sd": dc.noise_sd, "open_regions": [format_region(b) for b in open_regions],
+        "static_regions": [] if open_regions else [format_region(b) for b in static_regions],
         "beam_factors": [float(f) for f in factors],
         "bad_pixels_per_frame": [int(b.sum()) for b in bad],
         "division_by_zero_pixels": int(division_bad.sum()),
@@ -434,17 +442,18 @@ def _report_masked(bad: np.ndarray, net: np.ndarray, sample_nonfinite: np.ndarra
                   "left out of every later step", UserWarning, stacklevel=3)
 
 
-def _remove_sample_spots(frames: np.ndarray, spots: str, k: float, saturation: float | None) -> SpotResult:
+def _remove_sample_spots(frames: np.ndarray, spots: str, k: float, saturation: float | None,
+                         progress: Progress | None) -> SpotResult:
     """Apply the chosen gamma-spot rule to the sample frames."""
     if spots == "none":
         return SpotResult(frames, np.zeros(frames.shape, bool), (0,) * len(frames), "none")
     if spots == "temporal" or (spots == "auto" and len(frames) >= 5):
-        result = remove_spots_temporal(frames, k=k)
+        result = remove_spots_temporal(frames, k=k, progress=progress)
         if saturation is not None and (frames >= saturation).any():
             sat = remove_spots_spatial(result.data, k=np.inf, saturation=saturation, max_passes=1)
             mask = result.mask | sat.mask
             return SpotResult(sat.data, mask, tuple(int(m.sum()) for m in mask), result.rule)
         return result
     if spots in ("spatial", "auto"):
-        return remove_spots_spatial(frames, k=k, saturation=saturation)
+        return remove_spots_spatial(frames, k=k, saturation=saturation, progress=progress)
     raise InputError(f"unknown spot rule {spots!r}; choose auto, temporal, spatial or none")

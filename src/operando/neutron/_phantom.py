@@ -10,6 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._regions import format_region
 from .._stack import Metadata, Stack
 from ._metrics import AVOGADRO, li_cross_section_barn
 
@@ -31,7 +32,7 @@ class Phantom:
     delta_a_true : ndarray, shape (T, Y, X), float32
         Noise-free Delta A relative to the reference frames, as a perfect detector (same blur) would see it.
     regions : dict
-        regions.json content: electrodes, separator, collectors and the open (air) boxes.
+        regions.json content: electrodes, separator, collectors and the open (air) boxes ('y0:y1,x0:x1').
     boundaries : list of int
         Frames that bound the half-cycles.
     reference : (int, int)
@@ -486,7 +487,7 @@ def _regions_spec(layout: list, geo: dict[str, Any], config: dict[str, Any]) -> 
     for name, spec in boxes.items():
         regions[name] = dict(spec)
         if "box" in spec:
-            regions[name]["box"] = _orient_box(spec["box"], config, n_depth)
+            regions[name]["box"] = format_region(_orient_box(spec["box"], config, n_depth))
         if "boxes" in spec:
-            regions[name]["boxes"] = [_orient_box(b, config, n_depth) for b in spec["boxes"]]
+            regions[name]["boxes"] = [format_region(_orient_box(b, config, n_depth)) for b in spec["boxes"]]
     return {"depth_axis": config["depth_axis"], "regions": regions}

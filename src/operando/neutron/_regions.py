@@ -10,7 +10,9 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
-from ._normalize import Box, region_mask
+from .._regions import Region as Box
+from .._regions import as_region, format_region
+from ._normalize import region_mask
 
 KINDS = ("electrode", "separator", "collector", "open", "other")
 #: Layers found by default: current collectors (10-20 um) are thinner than most radiography pixels and merge into
@@ -20,7 +22,10 @@ DEFAULT_LAYERS = ("anode", "separator", "cathode")
 
 @dataclass(frozen=True)
 class Region:
-    """One named region: a kind, a boolean (Y, X) mask and the boxes it was made of (empty for labels)."""
+    """One named region: a kind, a boolean (Y, X) mask and the boxes it was made of (empty for labels).
+
+    The boxes are :class:`operando._regions.Region` rectangles (``y0, y1, x0, x1``; text ``'y0:y1,x0:x1'``).
+    """
 
     name: str
     kind: str
@@ -69,7 +74,7 @@ class Regions:
         for r in self.regions.values():
             entry: dict[str, Any] = {"kind": r.kind, "pixels": int(r.mask.sum())}
             if r.boxes:
-                entry["boxes"] = [list(b) for b in r.boxes]
+                entry["boxes"] = [format_region(b) for b in r.boxes]
             out[r.name] = entry
         return {"depth_axis": self.depth_axis, "regions": out}
 
@@ -77,9 +82,11 @@ class Regions:
 def regions_from_dict(spec: dict[str, Any], shape: tuple[int, int], *, labels: np.ndarray | None = None) -> Regions:
     """Build regions from a regions.json dict.
 
-    The format: ``{"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": [y0, y1, x0, x1]},
-    "open": {"kind": "open", "boxes": [[...], [...]]}, "cathode": {"kind": "electrode", "label": 3}}}``; a region
-    is one ``box``, several ``boxes`` (pooled), or a ``label`` value of the label image.
+    The format: ``{"depth_axis": "X", "regions": {"anode": {"kind": "electrode", "box": "y0:y1,x0:x1"},
+    "open": {"kind": "open", "boxes": ["1:6,2:126", "58:63,2:126"]}, "cathode": {"kind": "electrode", "label":
+    3}}}``; a region is one ``box``, several ``boxes`` (pooled), or a ``label`` value of the label image. A box is
+    rows then columns, end exclusive (:func:`operando._regions.parse_region`); the older list spelling
+    ``[y0, y1, x0, x1]`` is refused with this one named.
 
     Parameters
     ----------
@@ -97,7 +104,7 @@ def regions_from_dict(spec: dict[str, Any], shape: tuple[int, int], *, labels: n
     """
     if not isinstance(spec.get("regions"), dict) or not spec["regions"]:
         raise InputError("regions.json needs a 'regions' object such as {\"anode\": {\"kind\": \"electrode\", "
-                         "\"box\": [y0, y1, x0, x1]}}")
+                         "\"box\": \"y0:y1,x0:x1\"}}")
     depth_axis = str(spec.get("depth_axis", "X")).upper()
     if depth_axis not in ("X", "Y"):
         raise InputError(f"depth_axis must be 'X' or 'Y', got {depth_axis!r}")
@@ -114,7 +121,7 @@ def regions_from_dict(spec: dict[str, Any], shape: tuple[int, int], *, labels: n
             mask = labels == int(entry["label"])
             boxes: tuple[Box, ...] = ()
         else:
-            boxes = tuple(tuple(int(v) for v in b) for b in (entry.get("boxes") or [entry.get("box")]) if b)
+            boxes = _boxes(name, entry)
             if not boxes:
                 raise InputError(f"region {name!r} has no 'box', 'boxes' or 'label'")
             mask = region_mask(boxes, shape)
@@ -122,6 +129,12 @@ def regions_from_dict(spec: dict[str, Any], shape: tuple[int, int], *, labels: n
             raise InputError(f"region {name!r} selects no pixels")
         out[name] = Region(name, kind, mask, boxes)
     return Regions(out, depth_axis)  # type: ignore[arg-type]
+
+
+def _boxes(name: str, entry: dict[str, Any]) -> tuple[Box, ...]:
+    """Return a region's ``box`` or ``boxes`` (text ``'y0:y1,x0:x1'``) as rectangles; lists are refused."""
+    given = entry.get("boxes") or [entry.get("box")]
+    return tuple(as_region(b, f"region {name!r}") for b in ([given] if isinstance(given, str) else given) if b)
 
 
 def _edges(profile: np.ndarray, n_edges: int) -> np.ndarray:
@@ -191,7 +204,7 @@ def find_layers(
         if d1 <= d0:
             raise InputError(f"layer {name!r} found between {edges[i]:.1f} and {edges[i + 1]:.1f} px is empty; "
                              "give the regions as boxes (regions.json)")
-        box = (r0, r1, d0, d1) if depth_axis == "X" else (d0, d1, r0, r1)
+        box = Box(r0, r1, d0, d1) if depth_axis == "X" else Box(d0, d1, r0, r1)
         out[name] = Region(name, kind, region_mask([box], np.shape(attenuation_image)), (box,))
     found = {"profile": profile.tolist(), "boundaries_px": edges.tolist(), "in_plane": [r0, r1]}
     return Regions(out, depth_axis), found

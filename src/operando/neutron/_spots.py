@@ -9,8 +9,8 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
-
-_MAD_TO_SD = 1.4826
+from .._progress import Progress, emit
+from ..noise import robust_sd
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,10 @@ class SpotResult:
     rule: str
 
 
-def _robust_sd(values: np.ndarray) -> float:
-    """Median absolute deviation scaled to a Gaussian sd."""
+def _finite_sd(values: np.ndarray) -> float:
+    """Return the robust sd (:func:`operando.noise.robust_sd`) of the finite values (0 when there are none)."""
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0
-    return float(_MAD_TO_SD * np.median(np.abs(values - np.median(values))))
+    return robust_sd(values) if values.size else 0.0
 
 
 def _as_frames(images: np.ndarray) -> np.ndarray:
@@ -57,24 +55,61 @@ def _poisson_z(values: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, float]:
     """Residuals scaled by sqrt(ref / median(ref)) and their robust sd."""
     scale = np.sqrt(np.clip(ref, 0, None) / max(float(np.median(ref)), 1e-12)) + 1e-12
     z = (values - ref) / scale
-    return z, _robust_sd(z)
+    return z, _finite_sd(z)
 
 
-def _spatial_pass(img: np.ndarray, footprint: np.ndarray, k: float, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """One pass of the spatial rule: (the neighbour median, the flagged pixels)."""
-    median = ndimage.median_filter(img, footprint=footprint, mode="nearest")
+def _flagged(img: np.ndarray, median: np.ndarray, footprint: np.ndarray, k: float, rule: str) -> np.ndarray:
+    """One pass of the spatial rule: the pixels flagged against their neighbour median."""
     if rule == "neunorm":
         kernel = footprint / footprint.sum()
         mean = ndimage.convolve(img, kernel, mode="nearest")
         sd = np.sqrt(np.clip(ndimage.convolve(img * img, kernel, mode="nearest") - mean * mean, 0, None))
-        return median, img > median + k * sd
+        return img > median + k * sd
     z, s = _poisson_z(img, median)
-    return median, (z > k * s) if s > 0 else np.zeros(img.shape, bool)
+    return (z > k * s) if s > 0 else np.zeros(img.shape, bool)
+
+
+def _update_median(img: np.ndarray, median: np.ndarray, changed: np.ndarray, footprint: np.ndarray) -> None:
+    """Recompute, in place, the neighbour median where a changed pixel is in the window (as ``median_filter``).
+
+    Only pixels within the window's reach of a changed one can move, so a later pass costs what its spots cost,
+    not a whole-image median filter. Same value as ``ndimage.median_filter(img, footprint=footprint,
+    mode="nearest")``: the element of rank ``n // 2`` of the ``n`` neighbours, edges repeated.
+    """
+    size = footprint.shape[0]
+    ys, xs = np.nonzero(ndimage.binary_dilation(changed, structure=np.ones((size, size), bool)))
+    offsets = np.argwhere(footprint) - size // 2
+    values = np.empty((len(offsets), ys.size))
+    for i, (dy, dx) in enumerate(offsets):
+        values[i] = img[np.clip(ys + dy, 0, img.shape[0] - 1), np.clip(xs + dx, 0, img.shape[1] - 1)]
+    rank = len(offsets) // 2
+    median[ys, xs] = np.partition(values, rank, axis=0)[rank]
+
+
+def _clean_image(img: np.ndarray, footprint: np.ndarray, k: float, rule: str, saturation: float | None,
+                 max_passes: int) -> np.ndarray:
+    """Replace, in place, the saturated and flagged pixels of one image by their neighbour median; the mask."""
+    median = ndimage.median_filter(img, footprint=footprint, mode="nearest")
+    mask = np.zeros(img.shape, bool)
+    if saturation is not None:
+        sat = img >= saturation
+        if sat.any():
+            img[sat] = median[sat]
+            mask |= sat
+            _update_median(img, median, sat, footprint)
+    for _ in range(1 if rule == "neunorm" else max_passes):
+        bad = _flagged(img, median, footprint, k, rule)
+        if not bad.any():
+            break
+        img[bad] = median[bad]
+        mask |= bad
+        _update_median(img, median, bad, footprint)
+    return mask
 
 
 def remove_spots_spatial(
     images: np.ndarray, *, k: float = 5.0, size: int = 3, saturation: float | None = None,
-    rule: Literal["robust", "neunorm"] = "robust", max_passes: int = 4,
+    rule: Literal["robust", "neunorm"] = "robust", max_passes: int = 4, progress: Progress | None = None,
 ) -> SpotResult:
     """Replace bright outliers in each image by the median of their neighbours.
 
@@ -100,6 +135,9 @@ def remove_spots_spatial(
         Which sd sets the threshold (see above).
     max_passes : int
         Passes of the robust rule.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per image); raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -115,22 +153,14 @@ def remove_spots_spatial(
     footprint[size // 2, size // 2] = False
     out, mask = frames.copy(), np.zeros(frames.shape, bool)
     for i in range(len(frames)):
-        img = out[i]
-        if saturation is not None:
-            sat = img >= saturation
-            img[sat] = ndimage.median_filter(img, footprint=footprint, mode="nearest")[sat]
-            mask[i] |= sat
-        for _ in range(1 if rule == "neunorm" else max_passes):
-            median, bad = _spatial_pass(img, footprint, k, rule)
-            if not bad.any():
-                break
-            img[bad] = median[bad]
-            mask[i] |= bad
+        emit(progress, i / len(frames), f"gamma spots, image {i + 1}/{len(frames)}")
+        mask[i] = _clean_image(out[i], footprint, k, rule, saturation, max_passes)
     counts = tuple(int(m.sum()) for m in mask)
     return SpotResult(out, mask, counts, f"spatial ({rule}): {size}x{size} neighbour median + {k:g} sd")
 
 
-def remove_spots_temporal(images: np.ndarray, *, k: float = 5.0, half_window: int = 2) -> SpotResult:
+def remove_spots_temporal(images: np.ndarray, *, k: float = 5.0, half_window: int = 2,
+                          progress: Progress | None = None) -> SpotResult:
     """Replace bright outliers in a series by the median of the same pixel in neighbouring frames.
 
     The reference of frame ``t`` is the per-pixel median of the ``2 * half_window`` nearest other frames
@@ -148,6 +178,9 @@ def remove_spots_temporal(images: np.ndarray, *, k: float = 5.0, half_window: in
         Threshold in robust standard deviations.
     half_window : int
         Neighbour frames on each side.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per frame); raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -161,6 +194,7 @@ def remove_spots_temporal(images: np.ndarray, *, k: float = 5.0, half_window: in
                          "use remove_spots_spatial for short series and single images")
     out, mask = frames.copy(), np.zeros(frames.shape, bool)
     for t in range(n):
+        emit(progress, t / n, f"gamma spots, frame {t + 1}/{n}")
         lo = min(max(t - half_window, 0), n - 2 * half_window - 1)
         others = [i for i in range(lo, lo + 2 * half_window + 1) if i != t]
         ref = np.median(frames[others], axis=0)

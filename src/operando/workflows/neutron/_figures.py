@@ -1,4 +1,8 @@
-"""Figures of ``operando neutron analyze``: variability histogram, active area, depth profiles, kymographs, CE."""
+"""Figures of ``operando neutron analyze``: variability histogram, active area, depth profiles, kymographs, CE.
+
+Made in the one house style of :mod:`operando.report` (``new_figure``, ``show_image``, ``colours``, ``save_figure``;
+Delta A on the diverging map, symmetric about 0).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..neutron import depth_profile, local_std_map
-from ..report import pyplot, save_figure
+from ...neutron import depth_profile, local_std_map
+from ...report import colours, figure_style, new_figure, save_figure, show_image
 
 
 def _series(analysis: Any) -> dict[str, np.ndarray]:
@@ -21,10 +25,9 @@ def _series(analysis: Any) -> dict[str, np.ndarray]:
 
 def plot_variability_histogram(analysis: Any, path: Path) -> Path:
     """Draw the distribution of the local 3x3x3 sd inside the electrodes, raw vs denoised, with their means."""
-    plt = pyplot()
     masks = [r.mask for r in analysis.regions.of_kind("electrode")]
     pooled = np.any(np.stack(masks), axis=0)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(size=(6, 3.5))
     for name, data in _series(analysis).items():
         values = local_std_map(data)[:, pooled]
         values = values[np.isfinite(values)]
@@ -38,11 +41,10 @@ def plot_variability_histogram(analysis: Any, path: Path) -> Path:
 
 def plot_active_area(analysis: Any, path: Path) -> Path:
     """Draw the active area fraction of each electrode per half-cycle, raw and denoised."""
-    plt = pyplot()
     metrics = analysis.metrics
     names = list(metrics["raw"]["active_area_fraction"])
     kinds = metrics["half_cycles"]["kinds"]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    fig, axes = new_figure(1, len(names), size=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         h = np.arange(len(metrics["raw"]["active_area_fraction"][name]))
         for offset, key in ((-0.2, "raw"), (0.2, "denoised")):
@@ -59,16 +61,14 @@ def plot_active_area(analysis: Any, path: Path) -> Path:
 
 def plot_depth_profiles(analysis: Any, path: Path) -> Path:
     """Draw each electrode's depth profiles (separator -> current collector) at the half-cycle ends, sd bands."""
-    plt = pyplot()
     series = _series(analysis)
     data = series.get("denoised", series["raw"])
     electrodes = analysis.regions.of_kind("electrode")
-    fig, axes = plt.subplots(1, len(electrodes), figsize=(5 * len(electrodes), 3.6), squeeze=False)
+    fig, axes = new_figure(1, len(electrodes), size=(5 * len(electrodes), 3.6), squeeze=False)
     for ax, region in zip(axes[0], electrodes, strict=True):
         prof = depth_profile(data, region.mask, depth_axis=analysis.regions.depth_axis,
                              separator_first=analysis.regions.separator_first(region.name))
-        colors = plt.cm.viridis(np.linspace(0, 1, len(analysis.boundaries)))
-        for b, c in zip(analysis.boundaries, colors, strict=True):
+        for b, c in zip(analysis.boundaries, colours(len(analysis.boundaries)), strict=True):
             ax.plot(prof.depth_px, prof.mean[b], color=c, label=f"frame {b}")
             ax.fill_between(prof.depth_px, prof.mean[b] - prof.sd[b], prof.mean[b] + prof.sd[b], color=c, alpha=0.2)
         ax.set_title(f"{region.name} ({'denoised' if 'denoised' in series else 'raw'}; band: in-plane sd)")
@@ -80,18 +80,17 @@ def plot_depth_profiles(analysis: Any, path: Path) -> Path:
 
 def plot_kymographs(analysis: Any, path: Path) -> Path:
     """Draw depth x time kymographs of each electrode, raw and denoised, on one colour scale."""
-    plt = pyplot()
     series = _series(analysis)
     electrodes = analysis.regions.of_kind("electrode")
-    fig, axes = plt.subplots(len(series), len(electrodes), figsize=(5 * len(electrodes), 3.2 * len(series)),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = new_figure(len(series), len(electrodes), size=(5 * len(electrodes), 3.2 * len(series)),
+                           squeeze=False, layout="constrained")
     for j, region in enumerate(electrodes):
         kymos = {name: depth_profile(d, region.mask, depth_axis=analysis.regions.depth_axis,
                                      separator_first=analysis.regions.separator_first(region.name)).kymograph
                  for name, d in series.items()}
         lim = float(np.nanmax(np.abs(kymos.get("denoised", kymos["raw"])))) or 1.0
         for i, (name, k) in enumerate(kymos.items()):
-            im = axes[i][j].imshow(k, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, origin="upper")
+            im = show_image(axes[i][j], k, signed=True, vmin=-lim, vmax=lim, aspect="auto")
             axes[i][j].set_title(f"{region.name} {name}")
             axes[i][j].set_xlabel("frame")
             axes[i][j].set_ylabel("depth from separator (px)")
@@ -101,8 +100,7 @@ def plot_kymographs(analysis: Any, path: Path) -> Path:
 
 def plot_coulombic_efficiency(analysis: Any, path: Path) -> Path:
     """Draw coulombic efficiency vs cycle: the cycler's and the image-based one (raw, denoised)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = new_figure(size=(5, 3.5))
     cyc = analysis.metrics.get("cycler")
     if cyc and cyc["cycles"]:
         ax.plot([r["cycle"] for r in cyc["cycles"]], [r["coulombic_efficiency"] for r in cyc["cycles"]], "ko-",
@@ -132,14 +130,13 @@ def _reference_attenuation(analysis: Any) -> np.ndarray | None:
 
 def plot_regions(analysis: Any, path: Path) -> Path:
     """Draw the reference attenuation with every region outlined (and the layer profile found), for checking."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2 if analysis.found_layers else 1, figsize=(12, 4.5), squeeze=False)
+    fig, axes = new_figure(1, 2 if analysis.found_layers else 1, size=(12, 4.5), squeeze=False)
     ax = axes[0][0]
     background = _reference_attenuation(analysis)
     regions = sorted(analysis.regions.regions.values(), key=lambda r: r.kind != "other")
     if background is not None:
-        ax.imshow(background, cmap="gray")
-    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+        show_image(ax, background, kind="grey")
+    colors = colours(10, "categorical")
     for i, region in enumerate(regions):
         ax.contour(region.mask.astype(float), levels=[0.5], colors=[colors[i % 10]], linewidths=1.2)
         ys, xs = np.nonzero(region.mask)
@@ -171,10 +168,10 @@ def draw_all(analysis: Any, folder: Path) -> list[Path]:
     list of Path
         The PNG files.
     """
-    out = [plot_variability_histogram(analysis, folder / "variability_histogram.png"),
-           plot_active_area(analysis, folder / "active_area.png"),
-           plot_depth_profiles(analysis, folder / "depth_profiles.png"),
-           plot_kymographs(analysis, folder / "kymographs.png"),
-           plot_regions(analysis, folder / "regions.png")]
-    out.append(plot_coulombic_efficiency(analysis, folder / "coulombic_efficiency.png"))
-    return out
+    with figure_style():
+        return [plot_variability_histogram(analysis, folder / "variability_histogram.png"),
+                plot_active_area(analysis, folder / "active_area.png"),
+                plot_depth_profiles(analysis, folder / "depth_profiles.png"),
+                plot_kymographs(analysis, folder / "kymographs.png"),
+                plot_regions(analysis, folder / "regions.png"),
+                plot_coulombic_efficiency(analysis, folder / "coulombic_efficiency.png")]
