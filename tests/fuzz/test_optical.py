@@ -169,7 +169,7 @@ REFUSED: list[tuple[str, str]] = [
     (ANALYZE + " --time-budget nan", "--time-budget"),
     (ANALYZE + " --time-budget inf", "--time-budget"),
     (ANALYZE + " --seed -1", "--seed"),
-    (ANALYZE + " --denoise bogus", "unknown denoiser"),
+    (ANALYZE + " --denoise bogus", "--denoise 'bogus' is not a denoising method; choose one of none, auto"),
     (ANALYZE + " --format avi", "tif or mp4"),
     (ANALYZE + " --channel x", "--channel"),
     (ANALYZE + " --threshold x", "--threshold"),
@@ -337,7 +337,7 @@ def test_reference_frame_outside_the_video_is_refused_in_the_library(data):
         OpticalConfig(max_area_px=5, min_area_px=20)
     with pytest.raises(ValidationError):
         OpticalConfig(cbar_mapping={"III": 2.0})
-    with pytest.raises(ValidationError, match="unknown denoiser"):
+    with pytest.raises(ValidationError, match="is not a denoising method"):
         OpticalConfig(denoise="bogus")
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from operando import Cancelled, InputError
 from operando._regions import Region
 from operando.cli import app
-from operando.workflows.optical import OpticalConfig, analyze_video, check_denoiser, write_analysis, write_phantom
+from operando.workflows.optical import OpticalConfig, analyze_video, write_analysis, write_phantom
 
 runner = CliRunner()
 
@@ -58,11 +58,18 @@ def test_the_white_region_is_the_rows_and_columns_it_names(tiny_phantom):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def test_auto_is_a_denoiser_of_the_analysis_and_unknown_names_are_refused_naming_the_option():
-    check_denoiser("auto", "--denoise")
-    check_denoiser("none", "--denoise")
-    with pytest.raises(InputError, match="--denoiser 'bogus': unknown denoiser; choose none, auto or one of video"):
-        check_denoiser("bogus", "--denoiser")
+def test_the_denoiser_is_checked_by_the_method_table_and_auto_and_none_are_taken(tmp_path):
+    assert OpticalConfig(denoise="auto").denoise == "auto" and OpticalConfig(denoise="none").denoise == "none"
+    with pytest.raises(ValidationError, match="denoise 'bogus' is not a denoising method; choose one of none, auto, "
+                                              "video"):
+        OpticalConfig(denoise="bogus")
+    for command in (["optical", "analyze", str(tmp_path / "v.tif"), "-o", str(tmp_path / "a"), "--denoise", "bogus"],
+                    ["optical", "demo", "-o", str(tmp_path / "d"), "--denoise", "bogus"],
+                    ["benchmark", "optical", "-o", str(tmp_path / "b"), "--denoiser", "bogus"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "'bogus' is not a denoising method; choose one of none, auto" in " ".join(
+            result.output.split()), result.output
+        assert not any(tmp_path.iterdir())  # refused before anything is read or written
 
 
 def test_auto_records_the_choice_and_its_reason_in_analysis_json(tiny_phantom, tmp_path, monkeypatch):

@@ -345,11 +345,12 @@ def benchmark_optical_cmd(
 ) -> None:
     """Optical workflow on the phantom (or a family of them): F1, stage accuracy, transition error, hue bias."""
     from ..bench.optical import benchmark_optical, benchmark_optical_variants
-    from ..workflows.optical import check_denoiser
+    from ..denoise import check_method
+    from ..workflows.optical import DENOISE_CHOICES
 
     methods = tuple(denoiser or (["video"] if variants > 1 else ["video", "gaussian"]))
     for method in methods:  # unknown denoisers refused before the phantom is rendered
-        check_denoiser(method, "--denoiser")
+        check_method(method, "--denoiser", allow=DENOISE_CHOICES)
     if variants > 1:
         with output_folder(output, inputs=[]), progress_bar("optical benchmark (family)") as update:
             record = benchmark_optical_variants(output, n_variants=variants, shape=(size, size),

@@ -91,13 +91,20 @@ def analyze(
 ) -> None:
     """Segment, track and stage graphite particles; write labels.tif, stages.tif, particles.csv, figures, report."""
     from .._files import Target
+    from ..denoise import check_method
     from ..io import read
     from ..optical import check_colour_video
-    from ..workflows.optical import OpticalConfig, analyze_video, check_denoiser, check_video_settings, write_analysis
+    from ..workflows.optical import (
+        DENOISE_CHOICES,
+        OpticalConfig,
+        analyze_video,
+        check_video_settings,
+        write_analysis,
+    )
 
     if video_format not in ("tif", "mp4"):
         raise InputError(f"--format {video_format!r}: choose tif or mp4")
-    check_denoiser(denoise, "--denoise")
+    check_method(denoise, "--denoise", allow=DENOISE_CHOICES)
     guard(Target(output, "-o", kind="folder"), inputs=[video, stages])  # before any input is read
     stage_colours, frames = _stages_json(stages), _frames_list(frames_of_interest)
     try:
@@ -191,9 +198,10 @@ def demo(
 ) -> None:
     """Phantom -> analysis -> score, with a report: the whole optical workflow on built-in data."""
     from ..bench.optical import run_optical_demo
-    from ..workflows.optical import check_denoiser
+    from ..denoise import check_method
+    from ..workflows.optical import DENOISE_CHOICES
 
-    check_denoiser(denoise, "--denoise")
+    check_method(denoise, "--denoise", allow=DENOISE_CHOICES)
     with output_folder(output, inputs=[]), progress_bar("optical demo") as update:
         result = run_optical_demo(output, denoise=denoise, time_budget_s=time_budget, seed=seed, quick=quick,
                                   progress=update)

@@ -17,11 +17,11 @@ Modules: ``_config`` (:class:`OpticalConfig` and its checks), ``_run`` (:func:`a
 truth, the benchmarks and the demo live one floor up, in :mod:`operando.bench.optical`.
 """
 
-from ._config import OpticalConfig, check_denoiser, check_video_settings
+from ._config import DENOISE_CHOICES, OpticalConfig, check_video_settings
 from ._files import default_frames_of_interest, summary_rows, write_analysis, write_phantom
 from ._run import OpticalResult, analyze_video
 
 __all__ = [
-    "OpticalConfig", "OpticalResult", "analyze_video", "check_denoiser", "check_video_settings",
+    "DENOISE_CHOICES", "OpticalConfig", "OpticalResult", "analyze_video", "check_video_settings",
     "default_frames_of_interest", "summary_rows", "write_analysis", "write_phantom",
 ]

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..._errors import InputError
 from ..._regions import Region, as_region, format_region, parse_region
 
+#: What the analysis takes besides the methods of operando.denoise (operando.denoise.check_method's ``allow``).
+DENOISE_CHOICES = ("none", "auto")
 #: The spelling of a region in the configuration and in stages.json (operando._regions).
 REGION_EXAMPLE = "'40:52,100:112'"
 
@@ -62,10 +64,9 @@ class OpticalConfig(BaseModel):
     @field_validator("denoise")
     @classmethod
     def _known_denoiser(cls, value: str) -> str:
-        problem = _denoiser_problem(value)
-        if problem:
-            raise ValueError(f"{problem} {value!r}; {_denoiser_choices()}")
-        return value
+        from ...denoise import check_method
+
+        return check_method(value, "denoise", allow=DENOISE_CHOICES)
 
     @field_validator("frames_of_interest")
     @classmethod
@@ -101,46 +102,6 @@ class OpticalConfig(BaseModel):
             raise ValueError(f"max_area_px {self.max_area_px} is below min_area_px {self.min_area_px}; give a "
                              "larger maximum")
         return self
-
-
-def check_denoiser(method: str, option: str = "--denoise") -> None:
-    """Refuse an unknown denoising method of the optical analysis in one line naming ``option``.
-
-    Parameters
-    ----------
-    method : str
-        ``none``, ``auto`` or a method of :mod:`operando.denoise`.
-    option : str
-        The option or field the name came from.
-
-    Returns
-    -------
-    None
-
-    Raises
-    ------
-    InputError
-        For a name that is neither ``none``, ``auto`` nor a known method.
-    """
-    problem = _denoiser_problem(method)
-    if problem:
-        raise InputError(f"{option} {method!r}: {problem}; {_denoiser_choices()}")
-
-
-def _denoiser_choices() -> str:
-    """Return the choices of the optical analysis's denoiser, for an error message."""
-    from ...denoise import METHODS
-
-    return f"choose none, auto or one of {', '.join(METHODS)}"
-
-
-def _denoiser_problem(method: str) -> str | None:
-    """Return why ``method`` is not a denoiser of the optical analysis (None when it is)."""
-    if method in ("none", "auto"):
-        return None
-    from ...denoise import METHODS
-
-    return None if method in METHODS else "unknown denoiser"
 
 
 def region_of(value: Any, option: str) -> Region:
