@@ -117,7 +117,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def _without_progress(ran: Ran) -> Ran:
-    """The run with the finished progress bar's line removed (the analysis ran; the write after it failed)."""
+    """The run with the finished progress bar's line removed (the work ran; the write after it failed)."""
     lines = [line for line in ran.stderr.splitlines() if not re.search(r"\d+% \d+:\d\d:\d\d", line)]
     return Ran(ran.code, ran.stdout, "\n".join(lines) + "\n", ran.exception)
 
@@ -417,8 +417,8 @@ def test_an_os_error_while_writing_is_one_line(data, tmp_path, monkeypatch):
     monkeypatch.setattr(workflow, "write_phantom", full)
     ran = run_cli("optical", "analyze", data / "video.tif", "-o", tmp_path / "out")
     assert_refused(_without_progress(ran), says="disk is full")
-    assert_refused(run_cli("optical", "phantom", "-o", tmp_path / "ph", "--size", "32", "--frames", "2"),
-                   says="disk is full")
+    assert_refused(_without_progress(run_cli("optical", "phantom", "-o", tmp_path / "ph", "--size", "32",
+                                             "--frames", "2")), says="disk is full")
 
 
 # ---------------------------------------------------------------------------------------------------------------

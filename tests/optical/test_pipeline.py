@@ -181,3 +181,19 @@ def test_the_cli_stopped_during_the_analysis_exits_130_and_leaves_no_output(tiny
     assert result.exit_code == 130, result.output
     assert any("carrying" in m for m in seen)
     assert not out.exists()
+
+
+def test_the_phantom_reports_each_frame_and_stops_when_asked():
+    from operando.optical import simulate_graphite_phantom
+
+    events = []
+    simulate_graphite_phantom(shape=(48, 48), n_particles=4, n_frames=5, rng=0, progress=events.append)
+    assert [e.message for e in events][:5] == [f"painting frame {t}/5" for t in range(1, 6)]
+    assert [e.fraction for e in events] == sorted(e.fraction for e in events)
+
+    def stop_at_frame_3(event):
+        if event.message == "painting frame 3/5":
+            raise Cancelled("enough")
+
+    with pytest.raises(Cancelled, match="enough"):
+        simulate_graphite_phantom(shape=(48, 48), n_particles=4, n_frames=5, rng=0, progress=stop_at_frame_3)

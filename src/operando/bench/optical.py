@@ -189,7 +189,7 @@ def benchmark_speed(*, shape: tuple[int, int] = (1000, 1000), n_particles: int =
     radius = 9.0 * min(shape) / 384
     emit(progress, 0.0, f"speed: rendering a {shape[0]} x {shape[1]} phantom")
     phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames,
-                                        radius_px=radius, rng=seed)
+                                        radius_px=radius, rng=seed, progress=sub_progress(progress, 0.0, 0.1))
     start, cpu = time.perf_counter(), time.process_time()
     result = analyze_video(phantom.video, config=OpticalConfig(seed=seed), progress=sub_progress(progress, 0.1, 1.0))
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -246,7 +246,8 @@ def benchmark_optical(
                for method in ("none", *denoisers)]  # unknown denoisers and bad settings refused before any work
     out, parts = Path(output), len(denoisers) + 2
     emit(progress, 0.0, "phantom")
-    phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames, rng=seed)
+    phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames, rng=seed,
+                                        progress=sub_progress(progress, 0.0, 0.1 / parts, "phantom: "))
     write_phantom(phantom, out / "phantom")
     rows = []
     for i, cfg in enumerate(configs):
@@ -331,16 +332,16 @@ def _variant_rows(vseed: int, settings: dict[str, Any], configs: list[OpticalCon
 
     emit(progress, 0.0, f"variant {vseed}: phantom")
     phantom = simulate_graphite_phantom(shape=shape, n_particles=n_particles, n_frames=n_frames, rng=vseed,
-                                        **settings)
+                                        progress=sub_progress(progress, 0.0, 0.05, f"variant {vseed}: "), **settings)
     write_phantom(phantom, folder / "phantom")
     variant = {"variant": vseed, "background": background_class(settings), **phantom.config}
     rows, raw_accuracy = [], None
     for j, cfg in enumerate(configs):
         name = "raw" if cfg.denoise == "none" else cfg.denoise
-        emit(progress, j / len(configs), f"variant {vseed}: {name}")
+        lo, hi = 0.05 + 0.95 * j / len(configs), 0.05 + 0.95 * (j + 1) / len(configs)
+        emit(progress, lo, f"variant {vseed}: {name}")
         start = time.perf_counter()
-        result = analyze_video(phantom.video, config=cfg,
-                               progress=sub_progress(progress, j / len(configs), (j + 1) / len(configs)))
+        result = analyze_video(phantom.video, config=cfg, progress=sub_progress(progress, lo, hi))
         row = _benchmark_row(name, phantom, result, folder, time.perf_counter() - start)
         raw_accuracy = row["stage_accuracy"] if raw_accuracy is None else raw_accuracy
         rows.append({"variant": vseed, "background": variant["background"], **row,
@@ -482,7 +483,8 @@ def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_b
     out = Path(output)
     shape, n, frames = ((128, 128), 25, 12) if quick else ((256, 256), 90, 30)
     emit(progress, 0.0, "phantom")
-    phantom = simulate_graphite_phantom(shape=shape, n_particles=n, n_frames=frames, rng=seed)
+    phantom = simulate_graphite_phantom(shape=shape, n_particles=n, n_frames=frames, rng=seed,
+                                        progress=sub_progress(progress, 0.0, 0.05, "phantom: "))
     result = analyze_video(phantom.video, config=config, progress=sub_progress(progress, 0.05, 0.95))
     write_phantom(phantom, out / "phantom")  # written after the work: a stopped demo leaves no files
     files = write_analysis(result, out / "analysis", source=phantom.video)

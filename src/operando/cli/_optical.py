@@ -180,8 +180,9 @@ def phantom(
     from ..workflows.optical import write_phantom
 
     with output_folder(output, inputs=[]):
-        with console.status("rendering the phantom"):
-            ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed)
+        with progress_bar("rendering the phantom") as update:
+            ph = simulate_graphite_phantom(shape=(size, size), n_particles=particles, n_frames=frames, rng=seed,
+                                           progress=update)
         files = write_phantom(ph, output)
     console.print(f"wrote {files['video']} ({ph.config['placed']} particles, {frames} frames, seed {seed}) and "
                   f"{output / 'truth'}")

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._errors import InputError
+from .._progress import Progress, emit
 from .._stack import Metadata, Stack
 from ._stages import STAGE_CODES
 
@@ -253,6 +254,7 @@ def simulate_graphite_phantom(
     gradient: float | None = None,
     colours: dict[str, tuple[float, float, float]] | None = None,
     rng: int | np.random.Generator | None = None,
+    progress: Progress | None = None,
 ) -> GraphitePhantom:
     """Simulate an operando optical video of graphite particles lithiating III -> II -> I, with ground truth.
 
@@ -293,6 +295,9 @@ def simulate_graphite_phantom(
         ``I``): e.g. a background as light as stage III, or brighter than the particles.
     rng : int or Generator, optional
         Seed.
+    progress : callable, optional
+        Called with a :class:`operando.ProgressEvent` before each frame is painted; raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -325,9 +330,11 @@ def simulate_graphite_phantom(
     stages = np.zeros((n_frames, *shape), np.uint8)
     clean = np.zeros((n_frames, *shape, 3), np.float32)
     for t in range(n_frames):
-        progress = np.clip(rate * (t - onset), 0.0, 2.0)
-        labels[t], stages[t] = _paint_frame(flakes, shape, progress, path[t], swelling)
+        emit(progress, 0.9 * t / n_frames, f"painting frame {t + 1}/{n_frames}")
+        advance = np.clip(rate * (t - onset), 0.0, 2.0)
+        labels[t], stages[t] = _paint_frame(flakes, shape, advance, path[t], swelling)
         clean[t] = _render(stages[t], labels[t], flakes, fields, t)
+    emit(progress, 0.9, "camera noise")
     clean = np.clip(clean, 0.0, 1.0)  # the camera saturates at white
     counts = noise_rng.poisson(clean.astype(np.float64) * photons) / photons
     noisy = counts + read_noise * noise_rng.standard_normal(clean.shape)
