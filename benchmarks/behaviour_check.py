@@ -49,7 +49,7 @@ from typing import Any
 STEP_WEDGE = Path("/work/shared/data/neutron/stepwedge")
 VIDEO_STEPS = 150  # training steps of the headline video network
 NET_STEPS = 30  # training steps of the networks inside the benchmarks
-ID_FIELDS = ("scene", "variant", "noise", "data", "input", "method", "name", "target")
+ID_FIELDS = ("scene", "variant", "noise", "data", "input", "method", "name", "figure")
 TIMING_KEY = re.compile(r"^(seconds|.*_seconds|.*seconds_.*|denoise_s|total_s|train_s|fit_s|.*elapsed.*|.*per_s.*"
                         r"|.*mpix.*|wall.*|duration.*)$", re.IGNORECASE)
 SKIP_KEYS = {"versions", "command", "source", "output", "folder", "path"}
@@ -63,10 +63,11 @@ SHORT_TEXT = 40  # strings up to this length are categorical figures (must match
 class Runner:
     """Run ``operando`` commands from one source tree, in a scratch folder outside every tree."""
 
-    def __init__(self, tree: Path, work: Path, log: Path) -> None:
+    def __init__(self, tree: Path, work: Path, log: Path, *, collect_only: bool = False) -> None:
         self.tree = tree
         self.work = work
         self.log = log
+        self.collect_only = collect_only  # re-read the outputs of an earlier run, run nothing
         self.env = {**os.environ, "PYTHONPATH": str(tree / "src"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
                     "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "COLUMNS": "200",
@@ -80,6 +81,8 @@ class Runner:
 
     def operando(self, *args: str) -> None:
         """Run ``operando ARGS`` (the tree's ``operando.cli:app``); raise with the log's tail when it fails."""
+        if self.collect_only:
+            return
         code = "import sys; sys.argv[0] = 'operando'; from operando.cli import app; app()"
         cmd = [sys.executable, "-c", code, *args]
         with self.log.open("a") as log:
@@ -130,6 +133,8 @@ def flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
             flatten(item, f"{prefix}.{label}", out)
     elif isinstance(value, str):
         out[prefix] = re.sub(r"/tmp/tmp[\w.-]+", "<tmp>", value)
+        if prefix.endswith(".chosen") and ":" in value:  # "method: why": the choice itself must match
+            out[prefix + "_method"] = value.split(":", 1)[0]
     else:
         out[prefix] = value
 
@@ -242,16 +247,21 @@ def _tree_record(run: Runner, tree: Path) -> dict[str, Any]:
             **record}
 
 
-def measure(tree: Path, out: Path, only: list[str], work: Path | None) -> None:
-    """Run every figure on ``tree``; write ``{"meta": ..., "figures": {key: value}}`` to ``out``."""
+def measure(tree: Path, out: Path, only: list[str], work: Path | None, collect_only: bool = False) -> None:
+    """Run every figure on ``tree``; write ``{"meta": ..., "figures": {key: value}}`` to ``out``.
+
+    ``collect_only``: run nothing, flatten again the outputs an earlier run left in ``work`` (after a change of
+    the flattening; the timings then are those of the collection).
+    """
     if os.nice(0) < 10:
         os.nice(10 - os.nice(0))
     tree = tree.resolve()
     work = (work or out.with_suffix("")).resolve()
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    run = Runner(tree, work, work / "commands.log")
+    if not collect_only:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+    run = Runner(tree, work, work / "commands.log", collect_only=collect_only)
     meta = _tree_record(run, tree)
     print(f"operando from {meta['operando_file']} (commit {meta['commit'][:10]}"
           f"{', src has uncommitted changes' if meta['src_changes_uncommitted'] else ''}); scratch {work}")
@@ -375,6 +385,7 @@ def main() -> None:
     m.add_argument("--out", type=Path, required=True, help="the flat JSON to write")
     m.add_argument("--only", action="append", choices=list(FIGURES), default=[], help="run only this figure (repeat)")
     m.add_argument("--work", type=Path, help="scratch folder (default: OUT without .json)")
+    m.add_argument("--collect-only", action="store_true", help="run nothing: flatten the scratch folder again")
     c = sub.add_parser("compare", help="compare two flat JSONs")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
@@ -383,7 +394,7 @@ def main() -> None:
     c.add_argument("--changed", action="store_true", help="print only the figures that differ")
     args = parser.parse_args()
     if args.command == "measure":
-        measure(args.tree, args.out, args.only, args.work)
+        measure(args.tree, args.out, args.only, args.work, args.collect_only)
     else:
         sys.exit(compare(args.before, args.after, args.rtol, args.atol, args.changed))
 
