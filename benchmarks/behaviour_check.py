@@ -18,7 +18,8 @@ figure on small, step-bounded, seeded settings and collects every number into on
 - ``correlated``: ``benchmark correlated`` (both scenes, white and correlated noise; auto, n2v2, video,
   gaussian at ``--max-steps``).
 
-Timings (keys such as ``seconds``, ``*_s`` measured durations) and version strings are left out. Every run
+Timings (keys such as ``seconds``, ``*_s`` measured durations) and version strings are left out; an auto row's
+``chosen`` text also gives ``chosen_method`` (the method before the colon), which must match. Every run
 uses one CPU thread (OMP/MKL/OpenBLAS/XLA), no GPU, ``MPLBACKEND=Agg``, and runs niced.
 
     python benchmarks/behaviour_check.py measure --tree /tmp/base30 --out /tmp/behaviour/before.json
