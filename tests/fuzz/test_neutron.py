@@ -80,6 +80,10 @@ def data(tmp_path_factory) -> Path:
     (root / "cyc_hours.csv").write_text("\n".join(hours) + "\n")
     (root / "cyc_zero.csv").write_text("time_s,current_a\n0,0\n10,0\n20,0\n")
     (root / "notjson.json").write_text("{not json")
+    spec = json.loads(files["regions"].read_text())
+    spec["regions"]["anode"]["box"] = [8, 12, 10, 20]  # the list spelling regions.json no longer reads
+    (root / "oldbox.json").write_text(json.dumps(spec))
+    (root / "list.json").write_text("[1, 2]")
     (root / "afile").write_text("a file, not a folder")
     (root / "afolder").mkdir()
     (root / "foreign").mkdir()
@@ -377,6 +381,8 @@ def test_analyze_refuses_meaningless_input_in_one_line(data, tmp_path, case, nam
     ("cycler with no current", ("--cycler", "cyc_zero.csv"), ("zero in every row",)),
     ("cycler that is garbage", ("--cycler", "garbage.tif"), ("cycler",)),
     ("regions that are not JSON", ("--regions", "notjson.json"), ("not valid JSON",)),
+    ("regions with a list box", ("--regions", "oldbox.json"), ("oldbox.json", "anode", "'y0:y1,x0:x1'")),
+    ("regions that are a list", ("--regions", "list.json"), ("list.json", "not an object")),
 ])
 def test_analyze_refuses_bad_side_files(data, tmp_path, case, extra, says):
     before = snapshot(data)

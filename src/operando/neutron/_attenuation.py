@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._progress import Progress, emit, sub_progress
 from .._stack import Stack
 from ._normalize import Box, Transmission, region_mask
 
@@ -18,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def estimate_drift(
-    images: np.ndarray, *, region: Box | None = None, reference: int = 0, upsample: int = 20
+    images: np.ndarray, *, region: Box | None = None, reference: int = 0, upsample: int = 20,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Estimate each frame's sub-pixel shift relative to a reference frame (phase correlation of edge maps).
 
@@ -36,6 +38,9 @@ def estimate_drift(
         Frame the others are registered to.
     upsample : int
         Sub-pixel precision is ``1 / upsample`` pixel.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (one per frame); raise :class:`operando.Cancelled` in it
+        to stop.
 
     Returns
     -------
@@ -56,6 +61,7 @@ def estimate_drift(
              (ndimage.gaussian_filter(f, 1.0) for f in frames)]
     shifts = np.zeros((len(frames), 2))
     for t, frame in enumerate(edges):
+        emit(progress, t / len(edges), f"drift, frame {t + 1}/{len(edges)}")
         if t != reference:
             shifts[t] = phase_cross_correlation(edges[reference], frame, upsample_factor=upsample,
                                                 normalization=None)[0]
@@ -170,7 +176,8 @@ def estimate_variance(attenuation_frames: np.ndarray) -> np.ndarray:
     """Estimate each pixel's frame-to-frame variance of A from second temporal differences (no counts known).
 
     ``var = (1.4826 MAD_t(A[t+1] - 2 A[t] + A[t-1]))^2 / 6`` per pixel: the second difference removes linear
-    trends (slow lithiation), the MAD ignores jumps. Used when only T is given.
+    trends (slow lithiation), the MAD ignores jumps. Used when only T is given. (A MAD per pixel along time,
+    NaN-aware; :func:`operando.noise.robust_sd` is the robust sd of a whole array.)
 
     Parameters
     ----------
@@ -198,6 +205,7 @@ def differential_attenuation(
     reference: int | tuple[int, int] = 0,
     drift_region: Box | None = None,
     register: bool = False,
+    progress: Progress | None = None,
 ) -> DeltaA:
     """Return ``Delta A(t) = A(t) - A_ref`` with ``A = -ln T``, its propagated sd, and the masked voxels.
 
@@ -217,6 +225,9 @@ def differential_attenuation(
     register : bool
         Register the frames to the first reference frame (sub-pixel, bilinear) before differencing; the noise
         variance is carried through the interpolation.
+    progress : callable, optional
+        Receives :class:`operando.ProgressEvent` reports (the registration's, one per frame); raise
+        :class:`operando.Cancelled` in it to stop.
 
     Returns
     -------
@@ -233,7 +244,8 @@ def differential_attenuation(
     ref = reference_frames(reference, len(a))
     shifts = np.zeros((len(a), 2))
     if register:
-        shifts = estimate_drift(a, region=drift_region, reference=ref[0])
+        shifts = estimate_drift(a, region=drift_region, reference=ref[0], progress=sub_progress(progress, 0.0, 0.9))
+        emit(progress, 0.9, "shifting the frames")
         a = shift_frames(a, shifts)
         if var_a is not None:
             var_a = shift_frames(var_a, shifts, variance=True)

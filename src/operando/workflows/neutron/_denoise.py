@@ -60,9 +60,8 @@ def denoised_delta(sample: Stack | None, open_beam: Stack | None, dark: Stack | 
         raw = Stack(counts, axes="TYX", metadata=sample.metadata)
         stack = normalize(raw, open_beam, dark, open_regions=config.open_regions, spots="none",
                           gain=config.gain).stack
-    emit(progress, 0.9, "Delta A of the denoised series")
     again = differential_attenuation(stack, reference=config.reference, register=config.register_drift,
-                                     drift_region=config.drift_region)
+                                     drift_region=config.drift_region, progress=sub_progress(progress, 0.9, 0.95))
     return polish(again, config, delta.info, progress=sub_progress(progress, 0.95, 1.0)), record
 
 

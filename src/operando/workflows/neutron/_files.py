@@ -45,12 +45,18 @@ def load_regions(path: str | os.PathLike, shape: tuple[int, int]) -> Regions:
         spec = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise InputError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise InputError(f"{file}: regions.json holds {type(spec).__name__}, not an object such as "
+                         "{\"regions\": {\"anode\": {\"kind\": \"electrode\", \"box\": \"y0:y1,x0:x1\"}}}")
     labels = None
-    if isinstance(spec, dict) and spec.get("labels"):
+    if spec.get("labels"):
         from ...io import read
 
         labels = read(file.parent / spec["labels"]).to_numpy()
-    return regions_from_dict(spec, shape, labels=labels)
+    try:
+        return regions_from_dict(spec, shape, labels=labels)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
 
 
 def read_images(source: str | os.PathLike | Sequence[str | os.PathLike], *, allow_gaps: bool = False) -> Stack:

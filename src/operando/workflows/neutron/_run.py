@@ -76,9 +76,9 @@ def analyze_series(
         raise InputError("denoise_target='raw' needs the counts normalised here (sample, open beam and dark), not a "
                          "transmission file; use denoise_target='transmission'")
     started = time.perf_counter()
-    emit(progress, 0.0, "Delta A")
     delta = differential_attenuation(source, reference=config.reference, register=config.register_drift,
-                                     drift_region=config.drift_region)
+                                     drift_region=config.drift_region,
+                                     progress=sub_progress(progress, 0.0, 0.05, "Delta A: "))
     data = delta.stack.to_numpy()
     found = None
     if regions is None:
