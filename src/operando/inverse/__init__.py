@@ -15,6 +15,9 @@ from ._basis import (
 )
 from ._compare import Truth, compare_learned, compare_to_truth, regular_solution_truth
 from ._config import InversionConfig
+from ._kinetics import learn_kinetics, particles_of
+from ._kinetics_config import KineticsConfig
+from ._kinetics_result import KineticsResult
 from ._learn import learn_physics
 from ._result import FIT_STATUSES, InversionResult
 
@@ -22,6 +25,8 @@ __all__ = [
     "FIT_STATUSES",
     "InversionConfig",
     "InversionResult",
+    "KineticsConfig",
+    "KineticsResult",
     "Truth",
     "compare_learned",
     "compare_to_truth",
@@ -29,7 +34,9 @@ __all__ = [
     "fit_legendre_log_d",
     "fit_legendre_mu",
     "gauge_fix",
+    "learn_kinetics",
     "learn_physics",
     "mobility_from_diffusivity",
+    "particles_of",
     "regular_solution_truth",
 ]

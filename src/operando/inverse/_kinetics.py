@@ -41,6 +41,8 @@ class KineticsProblem:
     spec: KineticsSpec
     packing: Packing
     starts: np.ndarray  # (W, H, W') packed starting states
+    observed: np.ndarray  # (W, H, W') the observed starting frames (before any errors-in-variables step)
+    start_weights: np.ndarray  # (W, H, W'): 1 / sd of the starting frames on particle pixels
     targets: np.ndarray  # (W, horizon, H, W')
     weights: np.ndarray  # (W, horizon, H, W'): 1 / sd on particle pixels
     drives: np.ndarray  # (W, horizon, P)
@@ -141,8 +143,8 @@ def prepare_kinetics(video: Stack | np.ndarray, cfg: KineticsConfig, *, sd=None,
     weights, known = _weights(sd, data, labels)
     packing = pack_particles(labels)
     counts = np.bincount(packing.labels.ravel())[1:]
-    n_modes = [cfg.k_modes or int(np.clip(c // 16, 3, 40)) for c in counts]
-    steps = cfg.steps_per_frame or 8
+    n_modes = [cfg.k_modes or int(np.clip(c // 8, 3, 80)) for c in counts]
+    steps = cfg.steps_per_frame or 4
     spec = KineticsSpec(model=cfg.model, n_mu=cfg.n_mu, n_j0=cfg.n_j0, n_d=cfg.n_d if cfg.model == "chr" else 0,
                         fit_kappa=cfg.fit_kappa, kappa=cfg.kappa, alpha=cfg.alpha,
                         modes=rate_modes(packing.labels, n_modes), labels=packing.labels, steps_per_frame=steps,
@@ -154,10 +156,26 @@ def prepare_kinetics(video: Stack | np.ndarray, cfg: KineticsConfig, *, sd=None,
     h = cfg.window
     return KineticsProblem(
         spec=spec, packing=packing, starts=np.clip(packed[starts], 1e-3, 1 - 1e-3).astype(np.float32),
+        observed=packed[starts].astype(np.float32), start_weights=packed_w[starts].astype(np.float32),
         targets=np.stack([packed[s + 1: s + 1 + h] for s in starts]).astype(np.float32),
         weights=np.stack([packed_w[s + 1: s + 1 + h] for s in starts]).astype(np.float32),
         drives=np.stack([currents[s: s + h] for s in starts]).astype(np.float32), window_starts=starts,
         currents=currents, interval=interval, sigma_known=known, source=source)
+
+
+def predicted_video(problem: KineticsProblem, theta: np.ndarray, n_frames: int) -> np.ndarray:
+    """Return the model's prediction of each frame a window predicts, (T, Y, X), NaN elsewhere and outside."""
+    import jax.numpy as jnp
+
+    from ._kinetics_model import prediction_function
+
+    preds = np.asarray(prediction_function(problem.spec)(jnp.asarray(theta, jnp.float32),
+                                                         jnp.asarray(problem.starts), jnp.asarray(problem.drives)))
+    out = np.full((n_frames, *problem.packing.field_shape), np.nan, np.float32)
+    for w, start in enumerate(problem.window_starts):
+        frames = problem.packing.unpack(preds[w])
+        out[start + 1: start + 1 + frames.shape[0]] = frames
+    return out
 
 
 def starting_guess(problem: KineticsProblem) -> np.ndarray:
@@ -250,7 +268,9 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
          f"{int((problem.spec.labels > 0).sum())} particle pixels")
     theta0 = starting_guess(problem)
     main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=deadline)
-    emit(progress, 0.6, f"fit: {main.reason} after {main.iterations} iterations")
+    emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
+    rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (2 if problem.sigma_known else 0)
+    problem, main = refine_starts(problem, main, rounds, cfg.max_iter, deadline, progress)
     uniform = None
     if cfg.compare_models and problem.spec.n_k:
         free = np.ones(problem.spec.n_params, bool)
@@ -262,8 +282,35 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     samples = bootstrap(problem, main, cfg.bootstrap, cfg.bootstrap_iter, seed, deadline, progress)
     if main.reason not in ("xtol", "ftol", "precision_floor", "no_decrease"):
         warnings.warn(f"the kinetics fit ended as not converged ({main.reason})", UserWarning, stacklevel=2)
+    predicted = predicted_video(problem, main.theta, len(problem.currents) + 1)
     emit(progress, 1.0, "done")
-    return summarise(problem, cfg, main, theta0, uniform, samples, seed=seed, seconds=time.perf_counter() - t0)
+    return summarise(problem, cfg, main, theta0, uniform, samples, seed=seed, seconds=time.perf_counter() - t0,
+                     predicted=predicted)
+
+
+def refine_starts(problem: KineticsProblem, main, rounds: int, max_iter: int, deadline: float | None,
+                  progress: Progress | None):
+    """Errors-in-variables rounds: a Gauss-Newton step on every window's starting state, then a warm refit."""
+    import jax.numpy as jnp
+
+    from ._kinetics_model import state_update
+
+    update = state_update(problem.spec)
+    for i in range(rounds):
+        if deadline is not None and time.perf_counter() > deadline:
+            warnings.warn(f"time budget reached after {i} of {rounds} starting-state rounds", UserWarning,
+                          stacklevel=2)
+            break
+        emit(progress, 0.5 + 0.2 * i / rounds, f"starting states, round {i + 1}/{rounds}")
+        states = np.asarray(update(jnp.asarray(main.theta, jnp.float32), *(jnp.asarray(a) for a in (
+            problem.starts, problem.observed, problem.start_weights, problem.targets, problem.weights,
+            problem.drives))))
+        trial = dataclasses.replace(problem, starts=states.astype(np.float32))
+        refit = fit(trial, main.theta, max_iter=max(max_iter // 2, 5), deadline=deadline)
+        if not refit.cost < main.cost:
+            break
+        problem, main = trial, refit
+    return problem, main
 
 
 def bootstrap(problem: KineticsProblem, main, n: int, iterations: int, seed: int, deadline: float | None,

@@ -17,14 +17,16 @@ class KineticsConfig(BaseModel):
     n_j0: int = Field(4, ge=3, le=10, description="Terms of ln j0: a constant, ln c, ln(1 - c), then Legendre "
                       "P_2, P_3, ...")
     n_d: int = Field(2, ge=1, le=8, description="CHR: Legendre terms of ln D (ignored with ACR).")
-    k_modes: int | None = Field(None, ge=1, le=400, description="Rate-map modes per particle (default: area / 16, "
-                                "3 to 40).")
+    k_modes: int | None = Field(None, ge=1, le=400, description="Rate-map modes per particle (default: area / 8, "
+                                "3 to 80).")
     kappa: float = Field(1.0, gt=0, le=100, description="Gradient energy, kT px^2 (start, or fixed).")
     fit_kappa: bool = Field(True, description="Fit kappa (else hold it).")
     alpha: float = Field(0.5, gt=0, lt=1, description="Transfer coefficient.")
     window: int = Field(2, ge=1, le=50, description="Frames predicted from each observed starting frame.")
     steps_per_frame: int | None = Field(None, ge=1, le=10_000, description="Solver steps per frame interval "
                                         "(default: from the rates' stiffness).")
+    fit_initial_states: int | None = Field(None, ge=0, le=10, description="Errors-in-variables rounds on the "
+                                           "windows' starting states (default: 2 when the noise sd is known, else 0).")
     current_window: int = Field(5, ge=0, le=101, description="Frames of the Savitzky-Golay smoothing of each "
                                 "particle's mean before its current is taken (0: plain differences).")
     min_particle_px: int = Field(30, ge=4, description="Smallest particle, pixels.")

@@ -228,6 +228,67 @@ def residual_functions(spec: KineticsSpec):
 
 
 @functools.lru_cache(maxsize=8)
+def prediction_function(spec: KineticsSpec):
+    """Jitted ``predict(theta, starts, drives)``: the windows' predicted packed frames, (W, horizon, H, W')."""
+    import jax
+
+    from ..simulate import integrate_particles, particle_grid
+
+    grid = particle_grid(spec.labels)
+
+    def predict(theta, starts, drives):
+        laws = spec.laws(theta)
+        return jax.vmap(lambda c0, drive: integrate_particles(
+            c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(starts, drives)
+
+    return jax.jit(predict)
+
+
+@functools.lru_cache(maxsize=8)
+def state_update(spec: KineticsSpec, cg_iterations: int = 6):
+    """Jitted ``update(theta, states, observed, w_start, targets, weights, drives)``: a Gauss-Newton step per start.
+
+    Errors-in-variables: each window's starting state u is fitted too, minimising
+    ||w_start (u - observed)||^2 + ||weights (predict(u) - targets)||^2 (pixelwise 1 / sd weights). The normal
+    equations (W_s^2 + J^T W^2 J) du = rhs have one unknown per pixel and are solved matrix-free by conjugate
+    gradients with the window's Jacobian-vector product and its transpose. A state the model cannot integrate
+    keeps the old one.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from ..simulate import integrate_particles, particle_grid
+
+    grid = particle_grid(spec.labels)
+    inside = jnp.asarray(spec.labels > 0)
+
+    def update(theta, states, observed, w_start, targets, weights, drives):
+        laws = spec.laws(theta)
+
+        def one(args):
+            u, d, ws, target, w, drive = args
+
+            def predict(c0):
+                return integrate_particles(c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame,
+                                           dt=spec.dt)
+
+            pred, forward = jax.linearize(predict, u)
+            transpose = jax.linear_transpose(forward, u)
+            rhs = ws**2 * (d - u) - transpose(w**2 * (pred - target))[0]
+            rhs = jnp.where(inside, rhs, 0.0)
+            step, _ = jax.scipy.sparse.linalg.cg(
+                lambda x: jnp.where(inside, ws**2 * x + transpose(w**2 * forward(x))[0], x), rhs,
+                maxiter=cg_iterations)
+            new = jnp.where(inside, jnp.clip(u + step, 1e-3, 1 - 1e-3), u)
+            ok = jnp.all(jnp.isfinite(new)) & jnp.all(jnp.isfinite(predict(new)))
+            return jnp.where(ok, new, u)
+
+        return jax.lax.map(one, (states, observed, w_start, targets, weights, drives))
+
+    return jax.jit(update)
+
+
+@functools.lru_cache(maxsize=8)
 def subset_jacobian(spec: KineticsSpec, free: tuple[int, ...]):
     """Jitted ``jacobian(theta, ...)`` with respect to the parameters ``free`` only (the others held)."""
     import jax

@@ -30,6 +30,8 @@ class KineticsResult:
         Gradient energy, kT px^2.
     k_map : ndarray, float32, shape (Y, X)
         The rate map, NaN outside the particles, mean 1 inside.
+    predicted : ndarray, float32, shape (T, Y, X)
+        The fitted model's prediction of each frame a window predicts (NaN elsewhere).
     residual_over_sigma : float
         Root-mean-square of (prediction - observation) / sd (NaN when no sd was given).
     status, reason : str
@@ -49,6 +51,7 @@ class KineticsResult:
     kappa_band: tuple[float, float]
     k_map: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
+    predicted: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0, 0)))
     residual_over_sigma: float = math.nan
     status: str = "not_converged"
     reason: str = ""
@@ -148,7 +151,7 @@ def _comparison(spec, main, uniform, covariance: np.ndarray, chi2_scale: float) 
 
 
 def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarray, *, seed: int,
-              seconds: float) -> KineticsResult:
+              seconds: float, predicted: np.ndarray) -> KineticsResult:
     """Build the :class:`KineticsResult` of a fit."""
     from ._learn import fit_status
 
@@ -178,7 +181,7 @@ def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarr
     }
     return KineticsResult(
         c=c, mu_h=mu, mu_h_band=mu_band, j0=j0, j0_band=j0_band, kappa=kappa, kappa_band=kappa_band,
-        k_map=k_map, labels=problem.packing.field_labels,
+        k_map=k_map, labels=problem.packing.field_labels, predicted=predicted,
         residual_over_sigma=math.sqrt(main.cost / n) if problem.sigma_known else math.nan,
         status=fit_status(main.theta, theta0, main.reason), reason=main.reason,
         comparison=_comparison(spec, main, uniform, covariance, chi2_red), settings=settings, theta=main.theta,
