@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._progress import Progress, emit
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working, with_record
 
@@ -246,7 +247,7 @@ def denoise_baseline(
     *,
     method: Method = "gaussian",
     axes: str | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise with a classical filter whose parameters are chosen self-supervised (J-invariant calibration).
 
@@ -259,7 +260,8 @@ def denoise_baseline(
     axes : str, optional
         Axes of a plain array (e.g. ``"TYX"``).
     progress : callable, optional
-        Called as ``progress(fraction_done, message)``.
+        Receives a :class:`~operando.ProgressEvent` after each channel's calibration and each filtered
+        sequence; raising :class:`~operando.Cancelled` from it stops the run there.
 
     Returns
     -------
@@ -274,13 +276,14 @@ def denoise_baseline(
     out = np.empty_like(work)
     chosen = []
     n_c = work.shape[2]
+    n_b = work.shape[0]
     for c in range(n_c):
         calib = calibrate_baseline(method, work[0, :, c])
         chosen.append(calib.best)
-        for b in range(work.shape[0]):
+        emit(progress, (c + 0.5) / n_c, f"{method}: channel {c + 1}/{n_c} calibrated")
+        for b in range(n_b):
             out[b, :, c] = apply_baseline(method, work[b, :, c], calib.best)
-        if progress is not None:
-            progress((c + 1) / n_c, f"{method}: channel {c + 1}/{n_c}")
+            emit(progress, (c + 0.5 + 0.5 * (b + 1) / n_b) / n_c, f"{method}: channel {c + 1}/{n_c}")
     result = with_record(from_working(out, layout, stack), {"method": method, "params": chosen})
     return result if isinstance(data, Stack) else result.data
 

@@ -8,11 +8,10 @@ measured from the noisy data (:func:`operando.noise.measure_noise_correlation`) 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, emit
 from .._stack import Stack, as_stack
 from ._layout import from_working, to_working
 
@@ -52,7 +51,7 @@ def denoise_bm3d(
     axes: str | None = None,
     autocovariance: np.ndarray | None = None,
     channels_together: bool = False,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise every image of a stack with BM3D, given the noise's power spectrum (measured unless given).
 
@@ -73,7 +72,8 @@ def denoise_bm3d(
     channels_together : bool
         Denoise the channels of an image jointly (needs a ``C`` axis of >= 2 channels).
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives a :class:`~operando.ProgressEvent` after each image; raising :class:`~operando.Cancelled` from
+        it stops the run there (one BM3D call is not interrupted).
 
     Returns
     -------
@@ -100,8 +100,7 @@ def denoise_bm3d(
             for c in range(work.shape[2]):
                 out[b, s, c] = np.asarray(bm3d.bm3d(work[b, s, c].astype(np.float64), sigma_psd=psd), np.float32)
                 done += 1
-                if progress is not None:
-                    progress(done / n_images, f"bm3d: image {done}/{n_images}")
+                emit(progress, done / n_images, f"bm3d: image {done}/{n_images}")
     result = from_working(out, layout, stack)
     return _recorded(result, {"method": "bm3d", **noise_record}, data)
 
@@ -157,7 +156,7 @@ def _recorded(result: Stack, record: dict[str, object], data: Stack | np.ndarray
 
 
 def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack, autocovariance: np.ndarray | None,
-                                progress: Callable[[float, str], None] | None) -> Stack | np.ndarray:
+                                progress: Progress | None) -> Stack | np.ndarray:
     """:func:`denoise_bm3d` with ``channels_together``: every (batch, frame) image's channels in one BM3D call."""
     if "C" not in stack.axes or stack.size("C") < 2:
         raise InputError(f"channels_together needs a C axis of >= 2 channels, got axes {stack.axes!r} "
@@ -169,8 +168,7 @@ def _denoise_channels_together(bm3d, data: Stack | np.ndarray, stack: Stack, aut
     for i, (b, s) in enumerate(np.ndindex(*work.shape[:2])):
         out[b, s], sigma = _bm3d_channels_together(bm3d, work[b, s].astype(np.float64), autocovariance)
         sigmas.append(sigma)
-        if progress is not None:
-            progress((i + 1) / n_images, f"bm3d: image {i + 1}/{n_images} (channels together)")
+        emit(progress, (i + 1) / n_images, f"bm3d: image {i + 1}/{n_images} (channels together)")
     result = from_working(out, layout, stack)
     record = {"method": "bm3d", "channels_together": True, "noise_sigma": np.mean(sigmas, axis=0).tolist(),
               "psd": "given" if autocovariance is not None else

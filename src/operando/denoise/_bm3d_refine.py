@@ -14,18 +14,21 @@ Zhang et al., CVPR 2022, with BM3D as the first estimate):
 4. the network is applied to ``(y, b)`` and averaged over the 8 rotations and flips.
 
 The budget (``TrainConfig.time_budget_s``) is split: up to :data:`PAIRS_SHARE` of it makes the pairs (each costs
-one BM3D call), the rest trains. Every random draw comes from ``TrainConfig.seed``. The method assumes Gaussian,
-stationary noise of the measured spectrum (a Poisson image should be variance-stabilised first).
+one BM3D call), the rest trains. Every random draw comes from ``TrainConfig.seed``: the pairs and batches from
+NumPy generators, the network's initial weights from a local ``torch.Generator`` (torch's global generator is
+left as it was). The method assumes Gaussian, stationary noise of the measured spectrum (a Poisson image should
+be variance-stabilised first).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, check_cancel, emit, sub_progress
 from .._stack import Stack, as_stack
 from ._config import TrainConfig, resolve_seed
 from ._layout import from_working, to_working, with_record
@@ -61,25 +64,38 @@ def correlated_gaussian(psd: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.real(np.fft.ifft2(np.fft.fft2(white) * np.sqrt(psd))) / np.sqrt(psd.size)
 
 
-def _network(torch):
-    """Build the refinement network: input (noisy - BM3D, BM3D), output BM3D + correction (zero at the start)."""
+def _network(torch, generator):
+    """Build the refinement network: input (noisy - BM3D, BM3D), output BM3D + correction (zero at the start).
+
+    The weights are drawn from ``generator`` as ``Conv2d.reset_parameters`` draws them from torch's global
+    generator (Kaiming-uniform weights, uniform biases, layer by layer): the same numbers as a global seed of the
+    same value gave, without touching the global generator (the layers are built on the ``meta`` device).
+    """
     nn = torch.nn
 
     class Refiner(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            layers: list[nn.Module] = [nn.Conv2d(2, WIDTH, 3, padding=1), nn.ReLU()]
-            for _ in range(LAYERS - 2):
-                layers += [nn.Conv2d(WIDTH, WIDTH, 3, padding=1), nn.ReLU()]
-            layers.append(nn.Conv2d(WIDTH, 1, 3, padding=1))
-            self.body = nn.Sequential(*layers)
-            nn.init.zeros_(self.body[-1].weight)
-            nn.init.zeros_(self.body[-1].bias)
+            convs = [nn.Conv2d(2, WIDTH, 3, padding=1, device="meta")]
+            convs += [nn.Conv2d(WIDTH, WIDTH, 3, padding=1, device="meta") for _ in range(LAYERS - 2)]
+            convs.append(nn.Conv2d(WIDTH, 1, 3, padding=1, device="meta"))
+            layers: list[nn.Module] = []
+            for conv in convs[:-1]:
+                layers += [conv, nn.ReLU()]
+            self.body = nn.Sequential(*layers, convs[-1])
 
         def forward(self, noisy, first):
             return first + self.body(torch.cat([noisy - first, first], dim=1))
 
-    return Refiner()
+    net = Refiner().to_empty(device="cpu")
+    with torch.no_grad():
+        for conv in (m for m in net.body if isinstance(m, nn.Conv2d)):
+            nn.init.kaiming_uniform_(conv.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(conv.weight[0].numel())
+            nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
+        nn.init.zeros_(net.body[-1].weight)
+        nn.init.zeros_(net.body[-1].bias)
+    return net
 
 
 def _dihedral(torch, t, k: int, flip: bool):
@@ -100,7 +116,7 @@ def _undo_dihedral(torch, t, k: int, flip: bool):
 
 def refine_image(bm3d, image: np.ndarray, psd: np.ndarray, config: TrainConfig, *, budget_s: float,
                  pairs: int | None = None, device: str = "cpu",
-                 progress: Callable[[float, str], None] | None = None) -> tuple[np.ndarray, dict[str, object]]:
+                 progress: Progress | None = None) -> tuple[np.ndarray, dict[str, object]]:
     """Denoise one image: BM3D, pairs from re-noised BM3D output, a trained correction, 8-fold averaging.
 
     Parameters
@@ -121,7 +137,8 @@ def refine_image(bm3d, image: np.ndarray, psd: np.ndarray, config: TrainConfig, 
     device : str
         Torch device.
     progress : callable, optional
-        ``progress(fraction, message)`` within this image.
+        Receives :class:`~operando.ProgressEvent` objects within this image (after each pair, every 100 steps);
+        it is also called before every training step, so raising :class:`~operando.Cancelled` stops the run.
 
     Returns
     -------
@@ -146,21 +163,21 @@ def refine_image(bm3d, image: np.ndarray, psd: np.ndarray, config: TrainConfig, 
         noisy = first_n + correlated_gaussian(psd_n, rng)
         inputs.append(noisy)
         outputs.append(np.asarray(bm3d.bm3d(noisy, sigma_psd=psd_n), np.float64))
-        if progress is not None:
-            progress(min(PAIRS_SHARE, (time.monotonic() - start) / budget_s), f"bm3d_refine: pair {len(inputs)}")
-    torch.manual_seed(int(np.random.default_rng(seeds[1]).integers(2**31)))
+        emit(progress, min(PAIRS_SHARE, (time.monotonic() - start) / budget_s), f"bm3d_refine: pair {len(inputs)}")
+    weights = torch.Generator().manual_seed(int(np.random.default_rng(seeds[1]).integers(2**31)))
 
     def as_t(a):
         return torch.as_tensor(np.asarray(a, np.float32), device=device)
 
     noisy_t, bm3d_t, target_t = as_t(np.stack(inputs))[:, None], as_t(np.stack(outputs))[:, None], as_t(first_n)
-    net = _network(torch).to(device)
+    net = _network(torch, weights).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     patch = min(config.patch, *y.shape)
     n_pairs, (height, width) = len(inputs), y.shape
     steps, loss_value = 0, float("nan")
     train_start = time.monotonic()
     while steps < config.max_steps and (steps == 0 or time.monotonic() - start < budget_s):
+        check_cancel(progress)
         which = rng.integers(0, n_pairs, BATCH)
         corners = list(zip(rng.integers(0, height - patch + 1, BATCH), rng.integers(0, width - patch + 1, BATCH),
                            strict=True))
@@ -174,9 +191,8 @@ def refine_image(bm3d, image: np.ndarray, psd: np.ndarray, config: TrainConfig, 
         steps += 1
         if steps % 100 == 0:
             loss_value = loss.item()
-            if progress is not None:
-                progress(min(0.99, (time.monotonic() - start) / budget_s), f"bm3d_refine: step {steps}, "
-                         f"loss {loss_value:.3g}")
+            emit(progress, min(0.99, (time.monotonic() - start) / budget_s), f"bm3d_refine: step {steps}",
+                 step=steps, train_loss=loss_value)
     train_s = time.monotonic() - train_start
     net.eval()
     with torch.no_grad():
@@ -198,7 +214,7 @@ def denoise_bm3d_refined(
     pairs: int | None = None,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise images with BM3D, then a network trained on re-noised BM3D output refines them (see module doc).
 
@@ -223,7 +239,8 @@ def denoise_bm3d_refined(
     device : {"auto", "cpu", "cuda"}
         Torch device.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops
+        the run within one pair or one training step.
 
     Returns
     -------
@@ -259,8 +276,8 @@ def denoise_bm3d_refined(
     records = []
     for n, index in enumerate(indices):
         image_seed = int(np.random.SeedSequence(seed, spawn_key=index).generate_state(1)[0])
-        image_progress = None if progress is None else (
-            lambda f, msg, n=n: progress((n + f) / len(indices), f"image {n + 1}/{len(indices)}: {msg}"))
+        image_progress = sub_progress(progress, n / len(indices), (n + 1) / len(indices),
+                                      f"image {n + 1}/{len(indices)}: ")
         refined, record = refine_image(bm3d, work[index], psd, config.model_copy(update={"seed": image_seed}),
                                        budget_s=config.time_budget_s / len(indices), pairs=pairs, device=device,
                                        progress=image_progress)

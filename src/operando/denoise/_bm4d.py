@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, emit
 from .._stack import Stack, as_stack
-from ._diagnose import diagnose
+from ._diagnose import measure as diagnose
 from ._layout import from_working, to_working, with_record
 
 
-def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: float | None = None):
+def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: float | None = None,
+                 progress: Progress | None = None):
     """Denoise with BM4D, the noise sigma estimated by :func:`diagnose` unless given.
 
     Parameters
@@ -25,6 +27,9 @@ def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: fl
         Axes of a plain array.
     sigma : float, optional
         Noise standard deviation (default: estimated).
+    progress : callable, optional
+        Receives a :class:`~operando.ProgressEvent` after each channel's stack; raising
+        :class:`~operando.Cancelled` from it stops the run there (one BM4D call is not interrupted).
 
     Returns
     -------
@@ -43,9 +48,10 @@ def denoise_bm4d(data: Stack | np.ndarray, *, axes: str | None = None, sigma: fl
                          f"{stack.shape} ({stack.axes}); use another method for so small a stack")
     s = sigma if sigma is not None else diagnose(stack).noise_sigma
     out = np.empty_like(work)
-    for b in range(work.shape[0]):
-        for c in range(work.shape[2]):
-            out[b, :, c] = np.asarray(bm4d.bm4d(work[b, :, c], sigma_psd=s), np.float32)
+    n_stacks = work.shape[0] * work.shape[2]
+    for i, (b, c) in enumerate(np.ndindex(work.shape[0], work.shape[2])):
+        out[b, :, c] = np.asarray(bm4d.bm4d(work[b, :, c], sigma_psd=s), np.float32)
+        emit(progress, (i + 1) / n_stacks, f"bm4d: stack {i + 1}/{n_stacks}")
     result = with_record(from_working(out, layout, stack), {"method": "bm4d", "sigma": float(s)})
     return result if isinstance(data, Stack) else result.data
 
@@ -58,11 +64,11 @@ def run_bm4d(stack: Stack, settings) -> Stack:
     stack : Stack
         The noisy stack.
     settings : RunSettings
-        Unused (BM4D takes no training settings).
+        ``progress`` is used (BM4D takes no training settings).
 
     Returns
     -------
     Stack
         The denoised stack.
     """
-    return denoise_bm4d(stack)
+    return denoise_bm4d(stack, progress=settings.progress)

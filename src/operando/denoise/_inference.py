@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .._errors import InputError
+from .._progress import Progress, check_cancel, emit, sub_progress
 from .._stack import Stack, as_stack
 from ._config import TrainConfig, TrainedDenoiser, augment_rotates
 from ._layout import from_working, to_working, with_record
@@ -49,6 +50,7 @@ def predict(
     frames_per_batch: int = 4,
     keep_measured: bool | None = None,
     tta: bool = False,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise ``data`` with a trained model; returns the input's type, shape and dtype.
 
@@ -78,6 +80,9 @@ def predict(
         (8 for square-patch training; the 4 that keep rows as rows for structn2v): slower by that factor, and
         usually better, because the network's own errors partly average out (+1.2 dB on the benchmark video,
         docs/benchmarks.md). No transform ever shows the network a hidden pixel.
+    progress : callable, optional
+        Receives a :class:`~operando.ProgressEvent` after each batch of frames; it is also called before every
+        tile, so raising :class:`~operando.Cancelled` from it stops inference within one tile.
 
     Returns
     -------
@@ -96,10 +101,13 @@ def predict(
     if model.is_video and work.shape[1] < model.config.frames:
         raise InputError(f"need >= {model.config.frames} frames for this model's window, got {work.shape[1]}; "
                          "pass a longer video")
-    runner = _Runner(model, pick_device(device), tile=tile, overlap=overlap, tta=tta, frame_shape=work.shape[-2:])
+    runner = _Runner(model, pick_device(device), tile=tile, overlap=overlap, tta=tta, frame_shape=work.shape[-2:],
+                     progress=progress)
     out = np.empty_like(work)
-    for b in range(work.shape[0]):
-        out[b] = _predict_sequence(model, runner, work[b], frames_per_batch)
+    n_b = work.shape[0]
+    for b in range(n_b):
+        out[b] = _predict_sequence(model, runner, work[b], frames_per_batch,
+                                   sub_progress(progress, b / n_b, (b + 1) / n_b))
         if model.is_video and keep_measured:
             out[b], weight = keep_measured_pixels(work[b], out[b])
             logger.info("kept the measured value of non-impulse pixels with weight %.3f", weight)
@@ -152,13 +160,14 @@ class _Runner:
     """The network on its device: one tile batch in, the prediction out (averaged over symmetries with TTA)."""
 
     def __init__(self, model: TrainedDenoiser, dev: torch.device, *, tile: int, overlap: int, tta: bool,
-                 frame_shape: tuple[int, ...]) -> None:
-        self.dev, self.fmt = dev, memory_format(dev)
+                 frame_shape: tuple[int, ...], progress: Progress | None = None) -> None:
+        self.dev, self.fmt, self.progress = dev, memory_format(dev), progress
         self.net = model.module.to(dev).eval().to(memory_format=self.fmt)
         self.channels, self.tile, self.overlap = model.channels, tile, overlap
         self.transforms = symmetry_transforms(model.config, *frame_shape) if tta else [(0, False)]
 
     def _once(self, x: torch.Tensor) -> torch.Tensor:
+        check_cancel(self.progress)  # before every tile (and every symmetry of it)
         with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.dev.type == "cuda"):
             return self.net(x.to(self.dev).contiguous(memory_format=self.fmt)).float().contiguous()
 
@@ -179,7 +188,8 @@ class _Runner:
                            multiple=self.net.multiple)
 
 
-def _predict_sequence(model: TrainedDenoiser, runner: _Runner, seq: np.ndarray, frames_per_batch: int) -> np.ndarray:
+def _predict_sequence(model: TrainedDenoiser, runner: _Runner, seq: np.ndarray, frames_per_batch: int,
+                      progress: Progress | None = None) -> np.ndarray:
     """Denoise one sequence (S, C, Y, X) of the working layout, ``frames_per_batch`` frames at a time."""
     mean, scale = model.mean[None, :, None, None], model.scale[None, :, None, None]
     half, n_s = model.config.frames // 2, seq.shape[0]
@@ -208,6 +218,7 @@ def _predict_sequence(model: TrainedDenoiser, runner: _Runner, seq: np.ndarray, 
                                   for s in idx])
             res = _video_pass(model, runner, inputs, target if filled is None else filled[idx], target)
         out[idx] = res.cpu().numpy() * scale + mean
+        emit(progress, (idx[-1] + 1) / n_s, f"predict: frame {idx[-1] + 1}/{n_s}")
     return out
 
 

@@ -24,16 +24,19 @@ asymmetric PD and blind-spot network", CVPR 2022.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, sub_progress
 from .._stack import Stack, as_stack
 from ._config import TrainConfig, TrainedDenoiser
 from ._layout import from_working, to_working, with_record
 
 logger = logging.getLogger(__name__)
+
+#: Share of :func:`denoise_pixel_shuffle`'s progress given to training (the rest: inference and refinement).
+TRAIN_SHARE = 0.8
 
 
 def pixel_shuffle(images: np.ndarray, stride: int) -> np.ndarray:
@@ -112,7 +115,8 @@ def _sub_stack(work: np.ndarray, stride: int) -> Stack:
     return Stack(subs, axes="TCYX") if n_c > 1 else Stack(subs[:, 0], axes="TYX")
 
 
-def _apply_strided(model, work: np.ndarray, stride: int, device: str) -> np.ndarray:
+def _apply_strided(model, work: np.ndarray, stride: int, device: str,
+                   progress: Progress | None = None) -> np.ndarray:
     """Apply a trained network to pixel-shuffled images and reassemble them (B, S, C, Y, X)."""
     from ._inference import predict
 
@@ -120,9 +124,10 @@ def _apply_strided(model, work: np.ndarray, stride: int, device: str) -> np.ndar
     if stride == 1:  # the images themselves (no shuffled copy)
         flat = work.reshape(n_b * n_s, n_c, h, w)
         images = Stack(flat, axes="TCYX") if n_c > 1 else Stack(flat[:, 0], axes="TYX")
-        out = predict(model, images, device=device).to_numpy().astype(np.float32, copy=False)
+        out = predict(model, images, device=device, progress=progress).to_numpy().astype(np.float32, copy=False)
         return out.reshape(work.shape)
-    out = predict(model, _sub_stack(work, stride), device=device).to_numpy().astype(np.float32, copy=False)
+    out = predict(model, _sub_stack(work, stride), device=device, progress=progress).to_numpy()
+    out = out.astype(np.float32, copy=False)
     out = out.reshape(n_b * n_s, stride * stride, n_c, *out.shape[-2:])
     out = pixel_unshuffle(np.moveaxis(out, 1, 2), stride, (h, w))
     return out.reshape(work.shape)
@@ -158,7 +163,8 @@ def refine_generators(seed: int, n_batch: int, first_frame: int, n_frames: int) 
 
 
 def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fraction: float,
-           gens: list[list[np.random.Generator]], device: str = "auto") -> np.ndarray:
+           gens: list[list[np.random.Generator]], device: str = "auto", progress: Progress | None = None
+           ) -> np.ndarray:
     """Random replacement refinement: average the network over ``denoised`` with random noisy pixels put back.
 
     Parameters
@@ -175,6 +181,8 @@ def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fract
         One generator per image (:func:`refine_generators`); each pass draws one (C, Y, X) field per image.
     device : str
         Torch device.
+    progress : callable, optional
+        Receives :class:`~operando.ProgressEvent` objects (as :func:`predict` reports them, pass by pass).
 
     Returns
     -------
@@ -182,12 +190,13 @@ def refine(model, noisy: np.ndarray, denoised: np.ndarray, *, passes: int, fract
     """
     total = np.zeros_like(denoised, dtype=np.float32)
     pick = np.empty(denoised.shape, dtype=bool)
-    for _ in range(passes):
+    for k in range(passes):
         for b, row in enumerate(gens):
             for s, gen in enumerate(row):
                 pick[b, s] = gen.random(denoised.shape[2:]) < fraction
         mixed = np.where(pick, noisy, denoised).astype(np.float32, copy=False)
-        total += _apply_strided(model, mixed, 1, device)
+        total += _apply_strided(model, mixed, 1, device,
+                                sub_progress(progress, k / passes, (k + 1) / passes, f"refinement {k + 1}/{passes}: "))
         del mixed
     total /= passes
     return total
@@ -207,7 +216,7 @@ def train_pixel_shuffle(
     config: TrainConfig | None = None,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[TrainedDenoiser, dict[str, object]]:
     """Choose the strides and train the N2V2 network on the pixel-shuffled sub-images of ``data``.
 
@@ -224,7 +233,7 @@ def train_pixel_shuffle(
     device : {"auto", "cpu", "cuda"}
         Torch device.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives the training's :class:`~operando.ProgressEvent` objects (see :func:`train_denoiser`).
 
     Returns
     -------
@@ -259,6 +268,7 @@ def apply_pixel_shuffle(
     seed: int,
     first_frame: int = 0,
     device: str = "auto",
+    progress: Progress | None = None,
 ) -> Stack:
     """Apply a pixel-shuffle network: inference at ``infer_stride``, then the random replacement refinement.
 
@@ -279,6 +289,9 @@ def apply_pixel_shuffle(
         stack, so that each frame draws what it draws in the whole stack.
     device : {"auto", "cpu", "cuda"}
         Torch device.
+    progress : callable, optional
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops
+        the run within one tile.
 
     Returns
     -------
@@ -287,10 +300,12 @@ def apply_pixel_shuffle(
     """
     _check_refinement(refine_passes, refine_fraction)
     work, layout = to_working(data)
-    out = _apply_strided(model, work, infer_stride, device)
+    first = 1.0 / (1 + refine_passes)
+    out = _apply_strided(model, work, infer_stride, device, sub_progress(progress, 0.0, first, "first pass: "))
     if refine_passes:
         gens = refine_generators(seed, work.shape[0], first_frame, work.shape[1])
-        out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction, gens=gens, device=device)
+        out = refine(model, work, out, passes=refine_passes, fraction=refine_fraction, gens=gens, device=device,
+                     progress=sub_progress(progress, first, 1.0))
     return from_working(out, layout, data)
 
 
@@ -305,7 +320,7 @@ def denoise_pixel_shuffle(
     config: TrainConfig | None = None,
     rng: int | np.random.Generator | None = None,
     device: str = "auto",
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Stack | np.ndarray:
     """Denoise images with spatially correlated noise: N2V2 on pixel-shuffled sub-images, then refinement.
 
@@ -332,7 +347,8 @@ def denoise_pixel_shuffle(
     device : {"auto", "cpu", "cuda"}
         Torch device.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`~operando.ProgressEvent` objects (training, then inference and refinement); raising
+        :class:`~operando.Cancelled` from it stops the run within a training step or a tile.
 
     Returns
     -------
@@ -343,9 +359,10 @@ def denoise_pixel_shuffle(
     _check_refinement(refine_passes, refine_fraction)
     stack = as_stack(data, axes=axes)
     model, found = train_pixel_shuffle(stack, train_stride=train_stride, infer_stride=infer_stride, config=config,
-                                       rng=rng, device=device, progress=progress)
+                                       rng=rng, device=device, progress=sub_progress(progress, 0.0, TRAIN_SHARE))
     result = apply_pixel_shuffle(model, stack, infer_stride=int(found["infer_stride"]), refine_passes=refine_passes,
-                                 refine_fraction=refine_fraction, seed=model.config.seed + 1, device=device)
+                                 refine_fraction=refine_fraction, seed=model.config.seed + 1, device=device,
+                                 progress=sub_progress(progress, TRAIN_SHARE, 1.0))
     record = {"method": "pixel_shuffle", "train_stride": found["train_stride"], "infer_stride": found["infer_stride"],
               "refine_passes": refine_passes, "refine_fraction": refine_fraction, "seed": model.config.seed,
               "config": {**model.config.model_dump(), "method": "pixel_shuffle"}, "steps": model.steps,

@@ -21,7 +21,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .._errors import InputError
-from .._stack import Progress, Stack, as_stack
+from .._progress import Progress, check_cancel, emit
+from .._stack import Stack, as_stack
 from ._config import TrainConfig, TrainedDenoiser, config_from, make_config, resolve_seed
 from ._layout import to_working
 from ._measured import exact_impulse_pixels
@@ -89,7 +90,9 @@ def train_denoiser(
         Supervised oracle for benchmarks only: the same network and budget, trained against this clean
         stack instead of the noisy data (no masking). Gives the upper bound a self-supervised run can approach.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives a :class:`~operando.ProgressEvent` at each validation check (``step``, ``train_loss``,
+        ``val_loss``) and at the end; it is also called before every step, so raising
+        :class:`~operando.Cancelled` from it stops training within one step.
 
     Returns
     -------
@@ -336,12 +339,14 @@ def _fit(model, sampler: Sampler, prep: _Prepared, dev: torch.device, *, start_s
     checks = _Checks(cfg.patience, history=history)
     t0 = time.perf_counter()
     step, run_loss, stop_reason = 0, 0.0, "max_steps"
+    emit(progress, 0.0, f"{cfg.method}: training", step=start_steps)
     model.train()
     while step < cfg.max_steps:
         frac = max(step / cfg.max_steps, (time.perf_counter() - t0) / cfg.time_budget_s)
         if frac >= 1.0:
             stop_reason = "time_budget"
             break
+        check_cancel(progress)
         for group in opt.param_groups:  # cosine decay over whichever budget binds first
             group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         loss_val = _train_step(model, opt, sampler, prep, dev, offset)
@@ -359,13 +364,12 @@ def _fit(model, sampler: Sampler, prep: _Prepared, dev: torch.device, *, start_s
             if checks.record(row, ema.module.state_dict()):
                 stop_reason = "early_stopping"
                 break
-            if progress is not None:
-                progress(min(frac, 1.0), f"{cfg.method}: step {step}, val loss {v:.4g}")
+            emit(progress, frac, f"{cfg.method}: step {start_steps + step}", step=start_steps + step,
+                 train_loss=row["train_loss"], val_loss=v)
     model.load_state_dict(checks.best_state if checks.best_state is not None else ema.module.state_dict())
     model.eval()
     logger.info("trained %s for %d steps (%s) in %.1f s", cfg.method, step, stop_reason, time.perf_counter() - t0)
-    if progress is not None:
-        progress(1.0, f"{cfg.method}: trained {step} steps ({stop_reason})")
+    emit(progress, 1.0, f"{cfg.method}: trained {step} steps ({stop_reason})", step=start_steps + step)
     return _FitResult(step, stop_reason, checks.best_step, checks.history)
 
 
