@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .._errors import InputError
+from .._errors import InputError, validation_reason
 
 
 class InversionConfig(BaseModel):
@@ -40,7 +40,5 @@ class InversionConfig(BaseModel):
         try:
             return cls(**settings)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            name = ".".join(str(part) for part in first["loc"])
-            raise InputError(f"inversion setting {name}={first.get('input')!r}: {first['msg']}; see "
-                             "InversionConfig for the settings and their ranges") from None
+            raise InputError(f"inversion setting {validation_reason(exc)}; see InversionConfig for the settings and "
+                             "their ranges") from None

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Progress, Stack, as_stack, check_finite
+from .._progress import Progress, check_cancel, emit, sub_progress
+from .._stack import Stack, as_stack, check_finite
 from ._config import InversionConfig
 from ._result import InversionResult
 
@@ -99,7 +100,9 @@ def learn_physics(
         Seed of the bootstrap resampling. When None a seed is drawn; the seed used is recorded in
         ``result.settings["seed"]`` (resample i draws from child i of ``SeedSequence(seed).spawn``).
     progress : callable, optional
-        Called as ``progress(fraction_done, message)``.
+        Receives :class:`~operando.ProgressEvent` objects (one per Levenberg-Marquardt iteration, initial-state
+        round and bootstrap sample); it is called before every solver evaluation, so a
+        :class:`~operando.Cancelled` raised by it stops the fit within one evaluation.
     **settings
         Fields of :class:`InversionConfig`, when no ``config`` is given (a misspelt name is an error).
 
@@ -117,15 +120,17 @@ def learn_physics(
     seed = concrete_seed(rng)
     t_start = time.perf_counter()
     deadline = None if cfg.time_budget_s is None else t_start + cfg.time_budget_s
-    say = progress or (lambda fraction, message: None)
     problem = prepare_windows(video, cfg, axes=axes)
     penalty = cfg.smoothness * problem.spec.penalty_weights()
-    say(0.0, f"fitting {problem.spec.n_params} parameters on {len(problem.starts)} windows")
+    emit(progress, 0.0, f"fitting {problem.spec.n_params} parameters on {len(problem.starts)} windows")
     guess = starting_guess(problem.spec)
-    main = fit_coefficients(problem, guess, penalty, cfg.max_iter, deadline)
-    main, ics, rounds = refine_initial_states(problem, main, penalty, cfg, deadline, say)
+    share = 1 / (1 + bool(cfg.fit_initial_states) + bool(cfg.bootstrap))  # of the fit, the rounds, the bootstrap
+    main = fit_coefficients(problem, guess, penalty, cfg.max_iter, deadline, sub_progress(progress, 0.0, share))
+    after = share * (1 + bool(cfg.fit_initial_states))
+    main, ics, rounds = refine_initial_states(problem, main, penalty, cfg, deadline,
+                                              sub_progress(progress, share, after, "initial states: "))
     fit_seconds = time.perf_counter() - t_start
-    samples = bootstrap_windows(main, problem, ics, penalty, cfg, seed, deadline, say)
+    samples = bootstrap_windows(main, problem, ics, penalty, cfg, seed, deadline, sub_progress(progress, after, 1.0))
     status = fit_status(main.theta, guess, main.reason)
     if status != "converged":
         warnings.warn(f"the fit ended as {status} ({main.reason}); its coefficients may not describe the data",
@@ -142,7 +147,7 @@ def learn_physics(
         "fit_seconds": fit_seconds, "stop_reason": main.reason, "status": status,
         "jacobian_evaluations": main.jacobian_evaluations, "residual_evaluations": main.residual_evaluations,
     }
-    say(1.0, "done")
+    emit(progress, 1.0, "done")
     return InversionResult(
         a=theta[:cfg.n_mu], b=theta[cfg.n_mu: cfg.n_mu + cfg.n_d],
         kappa=float(math.exp(theta[-1])) if cfg.fit_kappa else cfg.kappa,
@@ -226,7 +231,7 @@ def starting_guess(spec) -> np.ndarray:
 
 
 def fit_coefficients(problem: WindowProblem, theta0: np.ndarray, penalty: np.ndarray, max_iter: int,
-                     deadline: float | None):
+                     deadline: float | None, progress: Progress | None = None):
     """Coarse-to-fine Levenberg-Marquardt from ``theta0`` on all windows; returns the fine fit's LMResult."""
     import jax.numpy as jnp
 
@@ -235,17 +240,20 @@ def fit_coefficients(problem: WindowProblem, theta0: np.ndarray, penalty: np.nda
     spec, ics, targets = problem.spec, problem.ics, problem.targets
     residual_fn, _ = make_residual_functions(spec)
     ones = jnp.ones(len(problem.starts))
-    coarse = _coarse_start(spec, theta0, ics, targets, penalty, max_iter, deadline)
+    coarse = _coarse_start(spec, theta0, ics, targets, penalty, max_iter, deadline,
+                           sub_progress(progress, 0.0, 0.5, "coarse step: "))
+    check_cancel(progress)
     if coarse is not None:
         r_coarse = np.asarray(residual_fn(jnp.asarray(coarse, jnp.float32), ics, targets, ones))
         r_start = np.asarray(residual_fn(jnp.asarray(theta0, jnp.float32), ics, targets, ones))
         if np.all(np.isfinite(r_coarse)) and r_coarse @ r_coarse < r_start @ r_start:
             theta0 = coarse
-    return _fit_windows(spec, ics, targets, theta0, penalty=penalty, max_iter=max_iter, deadline=deadline)
+    return _fit_windows(spec, ics, targets, theta0, penalty=penalty, max_iter=max_iter, deadline=deadline,
+                        progress=sub_progress(progress, 0.5, 1.0))
 
 
 def refine_initial_states(problem: WindowProblem, main, penalty: np.ndarray, cfg: InversionConfig,
-                          deadline: float | None, say: Progress):
+                          deadline: float | None, progress: Progress | None = None):
     """Errors-in-variables rounds (``cfg.fit_initial_states``); returns (fit, starting states, rounds done).
 
     Between rounds the coefficients take Gauss-Newton steps that reuse the fit's exact Jacobian (the starts
@@ -268,7 +276,7 @@ def refine_initial_states(problem: WindowProblem, main, penalty: np.ndarray, cfg
             warnings.warn(f"time budget reached after {rounds} of {total} initial-state rounds", UserWarning,
                           stacklevel=2)
             break
-        say(0.0, f"initial states, round {rounds + 1}/{total}")
+        emit(progress, rounds / (total + 1), f"round {rounds + 1}/{total}", step=rounds + 1)
         new_ics = update_states(jnp.asarray(theta_round, jnp.float32), ics, problem.ics, targets)
         new_theta = _chord_steps(main.jacobian, lambda th, s=new_ics: residual_fn(
             jnp.asarray(th, jnp.float32), s, targets, ones), theta_round, penalty, CHORD_STEPS)
@@ -281,7 +289,7 @@ def refine_initial_states(problem: WindowProblem, main, penalty: np.ndarray, cfg
         rounds = total
     if moved:  # a full refit from the last round's starts: exact Jacobian for the covariance and bootstrap
         main = _fit_windows(spec, ics, targets, theta_round, penalty=penalty, max_iter=cfg.max_iter,
-                            deadline=deadline)
+                            deadline=deadline, progress=sub_progress(progress, total / (total + 1), 1.0, "refit: "))
     return main, ics, rounds
 
 
@@ -295,7 +303,7 @@ def covariance(main, penalty: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_windows(main, problem: WindowProblem, ics, penalty: np.ndarray, cfg: InversionConfig, seed: int,
-                      deadline: float | None, say: Progress) -> np.ndarray:
+                      deadline: float | None, progress: Progress | None = None) -> np.ndarray:
     """Refit on ``cfg.bootstrap`` resamples of windows; returns the samples, shape (B, P)."""
     from ._forward import make_residual_functions
 
@@ -308,9 +316,10 @@ def bootstrap_windows(main, problem: WindowProblem, ics, penalty: np.ndarray, cf
             warnings.warn(f"time budget reached after {i} of {cfg.bootstrap} bootstrap samples", UserWarning,
                           stacklevel=2)
             break
+        check_cancel(progress)
         draws = np.random.default_rng(child).integers(0, n_windows, n_windows)
         samples.append(refit(np.bincount(draws, minlength=n_windows).astype(float), cfg.bootstrap_iter))
-        say((i + 1) / (cfg.bootstrap + 1), f"bootstrap {i + 1}/{cfg.bootstrap}")
+        emit(progress, (i + 1) / cfg.bootstrap, f"bootstrap {i + 1}/{cfg.bootstrap}", step=i + 1)
     return np.asarray(samples).reshape(len(samples), problem.spec.n_params)
 
 
@@ -351,7 +360,7 @@ def _chord_steps(jac: np.ndarray, residual_of: Callable[[np.ndarray], object], t
 
 
 def _coarse_start(spec, theta0: np.ndarray, ics, targets, penalty: np.ndarray, max_iter: int,
-                  deadline: float | None) -> np.ndarray | None:
+                  deadline: float | None, progress: Progress | None = None) -> np.ndarray | None:
     """Fit with a time step COARSE_FACTOR times longer: a cheap start for the fine fit (None if it fails).
 
     Most Levenberg-Marquardt iterations are spent far from the solution, where the time-step bias does not
@@ -366,7 +375,7 @@ def _coarse_start(spec, theta0: np.ndarray, ics, targets, penalty: np.ndarray, m
     half = None if deadline is None else time.perf_counter() + (deadline - time.perf_counter()) / 2
     try:
         return _fit_windows(coarse, ics, targets, theta0, penalty=penalty, max_iter=max_iter, xtol=1e-3,
-                            ftol=1e-6, deadline=half).theta
+                            ftol=1e-6, deadline=half, progress=progress).theta
     except FloatingPointError:  # the coarse step is unstable at the start: fit at the fine step only
         return None
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._progress import Progress, check_cancel, emit
+
 logger = logging.getLogger(__name__)
 
 PRECISION_FLOOR = 1e-4  # relative cost gain below which a failed exact step ends the fit
@@ -52,6 +54,7 @@ def levenberg_marquardt(
     damping: float = 1e-3,
     broyden: bool = True,
     refresh_every: int = 4,
+    progress: Progress | None = None,
 ) -> LMResult:
     """Minimise ||r(theta)||^2 + sum(penalty * theta^2).
 
@@ -61,9 +64,12 @@ def levenberg_marquardt(
     about (1 + P) residual evaluations, so this cuts a fit of P parameters by several times while the
     convergence test and the returned Jacobian stay exact. Trial steps that give NaN or a higher cost are
     rejected and the damping raised; ``deadline`` (a ``time.perf_counter`` value) stops the loop after the
-    current iteration.
+    current iteration. ``progress`` receives a :class:`~operando.ProgressEvent` per iteration (``step``: the
+    iteration, ``fields["cost"]``) and is called before every residual and Jacobian evaluation, so a
+    :class:`~operando.Cancelled` raised by it stops the fit within one evaluation.
     """
-    problem = _Counted(residual, jacobian, np.zeros(np.size(theta0)) if penalty is None else np.asarray(penalty, float))
+    problem = _Counted(residual, jacobian, np.zeros(np.size(theta0)) if penalty is None else np.asarray(penalty, float),
+                       progress)
     theta = np.asarray(theta0, float).copy()
     r = problem.residual(theta)
     cost = problem.cost(r, theta)
@@ -72,6 +78,7 @@ def levenberg_marquardt(
     s = _Iterate(theta=theta, r=r, cost=cost, jac=problem.jacobian(theta), exact=True, since_refresh=0, lam=damping)
     reason, converged, it = "max_iter", False, 0
     while it < max_iter:
+        emit(progress, it / max_iter, f"iteration {it + 1}/{max_iter}", step=it + 1, cost=s.cost)
         it += 1
         found = _Search()
         while True:
@@ -113,17 +120,19 @@ class _Counted:
     """The residual, its Jacobian and the penalised cost, counting evaluations."""
 
     def __init__(self, residual: Callable[[np.ndarray], np.ndarray], jacobian: Callable[[np.ndarray], np.ndarray],
-                 penalty: np.ndarray) -> None:
-        self._residual, self._jacobian, self.penalty = residual, jacobian, penalty
+                 penalty: np.ndarray, progress: Progress | None = None) -> None:
+        self._residual, self._jacobian, self.penalty, self.progress = residual, jacobian, penalty, progress
         self.residuals = self.jacobians = 0
 
     def residual(self, theta: np.ndarray) -> np.ndarray:
-        """Evaluate the residual (as float64)."""
+        """Evaluate the residual (as float64); the caller may cancel first."""
+        check_cancel(self.progress)
         self.residuals += 1
         return np.asarray(self._residual(theta), float)
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """Evaluate the exact Jacobian (as float64)."""
+        """Evaluate the exact Jacobian (as float64); the caller may cancel first."""
+        check_cancel(self.progress)
         self.jacobians += 1
         return np.asarray(self._jacobian(theta), float)
 
