@@ -18,10 +18,10 @@ from skimage import data as skdata
 from skimage.transform import resize
 
 from operando import Stack
+from operando.bench.correlated import corrupt_case, scene, true_autocovariance
 from operando.denoise import TrainConfig, denoise_bm3d
 from operando.denoise._bm3d_refine import denoise_bm3d_refined
 from operando.report import markdown_table
-from operando.bench.correlated import corrupt_case, scene, true_autocovariance
 
 
 def clean_scene(name: str) -> Stack:

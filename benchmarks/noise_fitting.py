@@ -14,8 +14,8 @@ import argparse
 
 from train_settings_sweep import add_video_arguments, video_keywords  # the sibling script (on the path when run)
 
-from operando.report import markdown_table
 from operando.bench.denoise import measure_noise_fitting
+from operando.report import markdown_table
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from operando.report import markdown_table
 from operando.bench.physics import benchmark_physics
+from operando.report import markdown_table
 
 
 def main() -> None:

@@ -27,11 +27,11 @@ import numpy as np
 
 from operando import io
 from operando._stack import Stack
-from operando.inverse import InversionConfig, compare_to_truth, learn_physics
+from operando.inverse import InversionConfig, compare_to_truth, learn_physics, regular_solution_truth
 from operando.metrics import psnr
 from operando.noise import corrupt
 from operando.report import markdown_table
-from operando.bench.physics import simulate_truth_video
+from operando.simulate import simulate_regular_solution
 
 
 def lowpass(video: np.ndarray, cutoff: float) -> np.ndarray:
@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    clean, truth = simulate_truth_video(size=args.size, n_frames=args.frames, seed=args.seed)
+    clean = simulate_regular_solution(size=args.size, n_frames=args.frames, rng=args.seed)
+    truth = regular_solution_truth(3.0, 0.5)
     reference = clean.to_numpy()
     cases: list[tuple[str, np.ndarray]] = [("clean", reference)]
     gen = np.random.default_rng(args.seed + 2)

@@ -28,9 +28,9 @@ import time
 
 import numpy as np
 
-from operando.inverse import compare_to_truth, learn_physics
+from operando.inverse import compare_to_truth, learn_physics, regular_solution_truth
 from operando.report import markdown_table
-from operando.bench.physics import simulate_truth_video
+from operando.simulate import simulate_regular_solution
 
 STATS: dict[str, list] = {"optimistix_steps": [], "stages": []}
 
@@ -46,8 +46,9 @@ def recorded(fit):
     return run
 
 
-def optimistix_fit(spec, ics, targets, theta0, *, penalty=None, max_iter=30, xtol=1e-5, ftol=1e-7, deadline=None):
-    """Fit like operando.inverse._learn._fit_windows, with optimistix.LevenbergMarquardt."""
+def optimistix_fit(spec, ics, targets, theta0, *, penalty=None, max_iter=30, xtol=1e-5, ftol=1e-7, deadline=None,
+                   progress=None):
+    """Fit like operando.inverse._learn._fit_windows, with optimistix.LevenbergMarquardt (no progress reports)."""
     import jax
     import jax.numpy as jnp
     import optimistix as optx
@@ -152,7 +153,8 @@ def main() -> None:
     parser.add_argument("--cg-only", action="store_true", help="time one initial-state round with both CGs")
     args = parser.parse_args()
 
-    clean, truth = simulate_truth_video(size=args.size, n_frames=args.frames)
+    clean = simulate_regular_solution(size=args.size, n_frames=args.frames, rng=0)
+    truth = regular_solution_truth(3.0, 0.5)
     if args.cg_only:
         compare_cg(clean, args.window)
         return

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from operando.report import markdown_table
 from operando.bench.denoise import measure_speed_memory
+from operando.report import markdown_table
 
 
 def main() -> None:

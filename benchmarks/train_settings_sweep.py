@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from operando.report import markdown_table
 from operando.bench.denoise import sweep_train_settings
+from operando.report import markdown_table
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .._files import write_csv_file, write_json_file
+from .._progress import Progress, emit, sub_progress
 from .._stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def true_autocovariance(noise_spec: str, clean: np.ndarray, max_lag: int = 5) ->
 
 
 def run_method(method: str, noisy: Stack, *, time_budget_s: float, max_steps: int | None, seed: int,
-               true_acov: np.ndarray | None) -> tuple[Stack, str]:
+               true_acov: np.ndarray | None, progress: Progress | None = None) -> tuple[Stack, str]:
     """Run one benchmark method (a registry name, ``auto`` or ``bm3d_true``); returns (denoised, auto's choice).
 
     Parameters
@@ -212,6 +213,8 @@ def run_method(method: str, noisy: Stack, *, time_budget_s: float, max_steps: in
         Training seed.
     true_acov : ndarray, optional
         The true noise autocovariance (``bm3d_true``).
+    progress : callable, optional
+        Receives the method's :class:`~operando.ProgressEvent` objects (it may raise :class:`~operando.Cancelled`).
 
     Returns
     -------
@@ -221,16 +224,16 @@ def run_method(method: str, noisy: Stack, *, time_budget_s: float, max_steps: in
     from ..denoise import NEURAL, TrainConfig, choose_method, denoise, denoise_bm3d
 
     if method == "bm3d_true":
-        return denoise_bm3d(noisy, autocovariance=true_acov), ""
+        return denoise_bm3d(noisy, autocovariance=true_acov, progress=progress), ""
     chosen, settings = "", {}
     if method == "auto":
         choice = choose_method(noisy)
         method, settings, chosen = choice.method, dict(choice.settings), f"{choice.method}: {choice.reason}"
     if method not in NEURAL:
-        return denoise(noisy, method=method), chosen
+        return denoise(noisy, method=method, progress=progress), chosen
     steps = {"max_steps": max_steps} if max_steps is not None else {}
     config = TrainConfig(method=method, time_budget_s=time_budget_s, seed=seed, **steps, **settings)
-    return denoise(noisy, config=config), chosen
+    return denoise(noisy, config=config, progress=progress), chosen
 
 
 def benchmark_correlated(
@@ -245,7 +248,7 @@ def benchmark_correlated(
     time_budget_s: float = 300.0,
     max_steps: int | None = None,
     seed: int = 0,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[CorrelatedRow]:
     """Run every method on every scene and correlated-noise case; write CSV, JSON and a Markdown report.
 
@@ -264,7 +267,8 @@ def benchmark_correlated(
     seed : int
         Seed of the scenes, the noise and the training.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops the
+        run within a training step or an image (nothing is written before the end).
 
     Returns
     -------
@@ -287,10 +291,10 @@ def benchmark_correlated(
             done += 1
             if method in VIDEO_ONLY and scene_name != "cahn_hilliard" or (method == "bm3d_true" and true_acov is None):
                 continue
-            if progress is not None:
-                progress((done - 1) / total, f"{scene_name} {case}: {method}")
+            sub = sub_progress(progress, (done - 1) / total, done / total, f"{scene_name} {case}: {method}: ")
+            emit(sub, 0.0, "starting")
             rows.append(_row(method, scene_name, case, clean, noisy, measured, time_budget_s=time_budget_s,
-                             max_steps=max_steps, seed=seed, true_acov=true_acov, metrics=metrics))
+                             max_steps=max_steps, seed=seed, true_acov=true_acov, metrics=metrics, progress=sub))
             logger.info("%s", rows[-1])
     dicts = [r.as_dict() for r in rows]
     write_csv_file(out / "correlated_benchmark.csv", dicts)
@@ -302,13 +306,14 @@ def benchmark_correlated(
 
 
 def _row(method, scene_name, case, clean, noisy, measured, *, time_budget_s, max_steps, seed, true_acov,
-         metrics) -> CorrelatedRow:
+         metrics, progress=None) -> CorrelatedRow:
     """Run and score one method."""
     t0 = time.perf_counter()
     chosen = ""
     try:
         result, chosen = (noisy, "") if method == "noisy" else run_method(
-            method, noisy, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed, true_acov=true_acov)
+            method, noisy, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed, true_acov=true_acov,
+            progress=progress)
     except ImportError as exc:
         logger.warning("skipping %s: %s", method, exc)
         return CorrelatedRow(scene_name, case, method, float("nan"), float("nan"), None, None, None, None, 0.0)

@@ -11,8 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import write_json_file
-from .._stack import Progress
-from .physics import simulate_truth_video
+from .._progress import Progress, emit, sub_progress
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,8 @@ def run_demo(
     config : DemoConfig, optional
         Settings; defaults run in a few minutes on 2 CPU cores.
     progress : callable, optional
-        Called as ``progress(fraction_done, message)``.
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops the
+        demo within a training step or a solver iteration, before the report folder's files are written.
 
     Returns
     -------
@@ -88,47 +88,47 @@ def run_demo(
     """
     from .. import io, metrics, noise
     from ..denoise import denoise
+    from ..inverse import regular_solution_truth
+    from ..simulate import simulate_regular_solution
 
     cfg = config or DemoConfig()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda f, m: None)
     timings: dict[str, float] = {}
 
-    say(0.0, "simulating Cahn-Hilliard video")
+    emit(progress, 0.0, "simulating Cahn-Hilliard video")
     t0 = time.perf_counter()
-    clean, truth = simulate_truth_video(size=cfg.size, n_frames=cfg.n_frames, t_end=cfg.t_end, d_slope=cfg.d_slope,
-                                        seed=cfg.seed)
+    clean = simulate_regular_solution(size=cfg.size, n_frames=cfg.n_frames, t_end=cfg.t_end, d_slope=cfg.d_slope,
+                                      rng=cfg.seed)
+    truth = regular_solution_truth(3.0, cfg.d_slope)
     timings["simulate_s"] = time.perf_counter() - t0
 
-    say(0.1, f"adding noise {cfg.noise}")
+    emit(progress, 0.1, f"adding noise {cfg.noise}")
     noisy = noise.corrupt(clean, cfg.noise, rng=cfg.seed + 1)
 
     method = best_available_method() if cfg.method == "auto" else cfg.method
-    say(0.15, f"denoising with {method}")
+    emit(progress, 0.15, f"denoising with {method}")
     t0 = time.perf_counter()
-    denoised = denoise(
-        noisy, method=method, time_budget_s=cfg.time_budget_s, rng=cfg.seed,
-        progress=(lambda f, m: say(0.15 + 0.5 * f, m)),
-    )
+    denoised = denoise(noisy, method=method, time_budget_s=cfg.time_budget_s, rng=cfg.seed,
+                       progress=sub_progress(progress, 0.15, 0.65))
     timings["denoise_s"] = time.perf_counter() - t0
 
-    say(0.65, "measuring")
+    emit(progress, 0.65, "measuring")
     evals = metrics.evaluate(clean, {"noisy": noisy, method: denoised}, data_range=1.0)
     rows = tuple({**e.to_dict(), "seconds": timings["denoise_s"] if e.name == method else 0.0} for e in evals)
 
     physics = None
     if cfg.learn:
-        say(0.7, "learning mu_h(c) and D(c) back from the videos")
-        physics = _learn_physics(clean, noisy, denoised, truth, cfg, out)
+        emit(progress, 0.7, "learning mu_h(c) and D(c) back from the videos")
+        physics = _learn_physics(clean, noisy, denoised, truth, cfg, out, sub_progress(progress, 0.7, 0.9))
 
-    say(0.9, "writing report")
+    emit(progress, 0.9, "writing report")
     for name, stack in (("clean", clean), ("noisy", noisy), ("denoised", denoised)):
         io.write(stack, out / f"{name}.tif")
     report_path = _write_report(out, cfg, method, clean, {"noisy": noisy, method: denoised}, evals, rows, physics)
     write_json_file(out / "metrics.json", {"denoising": list(rows), "physics": physics, "timings": timings})
     write_json_file(out / "config.json", cfg.model_dump())
-    say(1.0, "done")
+    emit(progress, 1.0, "done")
     return DemoResult(folder=out, report=report_path, rows=rows, method=method, physics=physics)
 
 
@@ -165,14 +165,17 @@ def _write_report(out: Path, cfg: DemoConfig, method: str, clean, others: dict, 
     return rep.write(out)
 
 
-def _learn_physics(clean, noisy, denoised, truth, cfg: DemoConfig, out: Path) -> dict[str, object]:
+def _learn_physics(clean, noisy, denoised, truth, cfg: DemoConfig, out: Path,
+                   progress: Progress | None = None) -> dict[str, object]:
     """Learn mu_h and D from each video, compare them with the truth and plot them."""
     from ..inverse import InversionConfig, compare_learned, learn_physics
     from ..report import plot_learned
 
     budget = None if cfg.learn_time_budget_s is None else cfg.learn_time_budget_s / 3
     fit = InversionConfig(n_mu=2, n_d=2, window=2, stride=3, bootstrap=0, time_budget_s=budget)
-    results = {name: learn_physics(video, fit, rng=cfg.seed)
-               for name, video in (("clean", clean), ("noisy", noisy), ("denoised", denoised))}
+    videos = (("clean", clean), ("noisy", noisy), ("denoised", denoised))
+    results = {name: learn_physics(video, fit, rng=cfg.seed, progress=sub_progress(progress, k / 3, (k + 1) / 3,
+                                                                                    f"{name}: "))
+               for k, (name, video) in enumerate(videos)}
     plot_learned(results, out / "physics.png", truth)
     return {"rows": compare_learned(results, truth), "config": fit.model_dump()}

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._files import write_csv_file, write_json_file
+from .._progress import Progress, emit, sub_progress
 from .._stack import Stack
 from ..denoise import METHODS
 
@@ -84,7 +85,7 @@ def benchmark_denoisers(
     scanline: str | None = DEFAULT_SCANLINE,
     seed: int = 0,
     tta: bool = False,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[BenchmarkRow]:
     """Run every method on every noise case of the simulated video; write CSV, Markdown and figures.
 
@@ -113,7 +114,8 @@ def benchmark_denoisers(
     tta : bool
         Test-time augmentation for the networks.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops the
+        run within a training step or a tile (nothing is written before the end).
 
     Returns
     -------
@@ -136,10 +138,12 @@ def benchmark_denoisers(
     for i, case in enumerate(cases):
         noisy = noise.corrupt(clean, case, rng=seed + 1)
         for j, method in enumerate(("noisy", *methods)):
-            if progress is not None:
-                progress((i * (len(methods) + 1) + j) / total, f"{case}: {method}")
+            slot = i * (len(methods) + 1) + j
+            sub = sub_progress(progress, slot / total, (slot + 1) / total, f"{case}: {method}: ")
+            emit(sub, 0.0, "starting")
             t0 = time.perf_counter()
-            result = _run_method(method, noisy, clean, time_budget_s=time_budget_s, seed=seed, tta=tta)
+            result = _run_method(method, noisy, clean, time_budget_s=time_budget_s, seed=seed, tta=tta,
+                                 progress=sub)
             if result is None:
                 continue
             seconds = time.perf_counter() - t0 if method != "noisy" else 0.0
@@ -157,20 +161,22 @@ def benchmark_denoisers(
     return rows
 
 
-def _run_method(method: str, noisy, clean, *, time_budget_s: float, seed: int, tta: bool):
+def _run_method(method: str, noisy, clean, *, time_budget_s: float, seed: int, tta: bool,
+                progress: Progress | None = None):
     """One benchmark entry: the noisy input itself, the supervised oracle, or a registry method (None: skipped)."""
     from ..denoise import denoise, predict, train_denoiser
 
     if method == "noisy":
         return noisy
     if method == "oracle":
-        model = train_denoiser(noisy, method="video", time_budget_s=time_budget_s, rng=seed, clean=clean)
-        result = predict(model, noisy, tta=tta)
+        model = train_denoiser(noisy, method="video", time_budget_s=time_budget_s, rng=seed, clean=clean,
+                               progress=sub_progress(progress, 0.0, 0.9))
+        result = predict(model, noisy, tta=tta, progress=sub_progress(progress, 0.9, 1.0))
         record = {**result.metadata.extra["denoise"], "supervised": True}  # trained against the clean video
         return Stack(result.data, axes=result.axes,
                      metadata=result.metadata.replace(extra={**result.metadata.extra, "denoise": record}))
     try:
-        return denoise(noisy, method=method, time_budget_s=time_budget_s, rng=seed, tta=tta)
+        return denoise(noisy, method=method, time_budget_s=time_budget_s, rng=seed, tta=tta, progress=progress)
     except ImportError as exc:
         logger.warning("skipping %s: %s", method, exc)
         return None

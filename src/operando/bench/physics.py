@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import InputError
 from .._files import atomic_path, write_csv_file, write_json_file
+from .._progress import Progress, emit, sub_progress
 from ..inverse import InversionConfig, InversionResult, compare_to_truth, learn_physics, regular_solution_truth
 from ..report import plot_learned
 
@@ -21,47 +22,49 @@ def _slug(name: str) -> str:
 
 def simulate_truth_video(*, size: int = 128, n_frames: int = 50, t_end: float = 0.2, d_slope: float = 0.5,
                          truth_dt: float = 1e-5, seed: int = 0):
-    """Simulate the benchmark's clean video and its truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1).
+    """Return the benchmark's clean video and its truth (Stack, Truth).
 
-    Simulated with ``truth_dt``, finer than the inversion's step (no inverse crime). With ``d_slope`` != 0 the
-    truth differs from every starting guess of the fit (a_1 = -2, ln D = 0).
-
-    Parameters
-    ----------
-    size : int
-        Grid points per side.
-    n_frames : int
-        Frames, evenly spaced on [0, t_end].
-    t_end : float
-        Time of the last frame.
-    d_slope : float
-        Slope of ln D in 2c - 1.
-    truth_dt : float
-        Largest time step of the simulation.
-    seed : int
-        Seed of the initial noise.
-
-    Returns
-    -------
-    (Stack, Truth)
-        The clean video and the laws that made it.
+    The video is :func:`operando.simulate.simulate_regular_solution` (``truth_dt`` its time step, ``seed`` its
+    initial noise), the truth ``regular_solution_truth(3.0, d_slope)``.
     """
-    import jax.numpy as jnp
+    from ..simulate import simulate_regular_solution
 
-    from .. import simulate
-
-    def mobility(c):
-        c = jnp.clip(c, 0.0, 1.0)
-        return jnp.exp(d_slope * (2 * c - 1)) * c * (1 - c)
-
-    clean = simulate.simulate_cahn_hilliard(size=size, n_frames=n_frames, t_end=t_end, dt=truth_dt, mobility=mobility,
-                                            rng=seed)
+    clean = simulate_regular_solution(size=size, n_frames=n_frames, t_end=t_end, d_slope=d_slope, dt=truth_dt,
+                                      rng=seed)
     return clean, regular_solution_truth(3.0, d_slope)
 
 
-def _noise_case(case: str, clean, truth, clean_result: InversionResult, fit, refused: dict[str, str], rep, out: Path,
-                *, denoisers: Sequence[str], denoise_budget_s: float, denoise_ensemble: int, seed: int,
-                say: Callable[[str], None]) -> list[dict[str, object]]:
+class _Fits:
+    """The benchmark's fits, one after another: each saved as JSON, refused videos noted, progress per fit."""
+
+    def __init__(self, config: InversionConfig, out: Path, n_fits: int, seed: int, progress: Progress | None):
+        self.config, self.out, self.n_fits, self.seed, self.progress = config, out, n_fits, seed, progress
+        self.done = 0
+        self.refused: dict[str, str] = {}
+
+    def here(self, prefix: str) -> Progress | None:
+        """Return a callback that reports at the current fit's start (denoising before the fit)."""
+        at = self.done / self.n_fits
+        return sub_progress(self.progress, at, at, prefix)
+
+    def __call__(self, name: str, video) -> InversionResult | None:
+        """Learn from one video; None (and the reason in ``refused``) when the fit refuses the data."""
+        start = self.done / self.n_fits
+        self.done += 1
+        sub = sub_progress(self.progress, start, self.done / self.n_fits, f"learning from {name}: ")
+        emit(sub, 0.0, "starting")
+        try:
+            res = learn_physics(video, self.config, rng=self.seed, progress=sub)
+        except InputError as exc:  # e.g. noisy values outside (0, 1): a user could not fit this video either
+            self.refused[name] = str(exc)
+            return None
+        res.save_json(self.out / f"{_slug(name)}.json")
+        return res
+
+
+def _noise_case(case: str, clean, truth, clean_result: InversionResult, fit: _Fits, rep, out: Path, *,
+                denoisers: Sequence[str], denoise_budget_s: float, denoise_ensemble: int,
+                seed: int) -> list[dict[str, object]]:
     """One noise case of :func:`benchmark_physics`: corrupt, fit the noisy video, denoise and fit each; the rows."""
     from .. import io, noise
     from ..denoise import NEURAL, denoise
@@ -71,9 +74,9 @@ def _noise_case(case: str, clean, truth, clean_result: InversionResult, fit, ref
     results = {"clean": clean_result, f"noisy ({case})": fit(f"noisy_{case}", noisy)}
     quality = {f"noisy ({case})": psnr(clean, noisy, data_range=1.0)}
     for method in denoisers:
-        say(f"denoising {case} with {method}")
         den = denoise(noisy, method=method, time_budget_s=denoise_budget_s, rng=seed,
-                      ensemble=denoise_ensemble if method in NEURAL else 1)
+                      ensemble=denoise_ensemble if method in NEURAL else 1,
+                      progress=fit.here(f"denoising {case} with {method}: "))
         io.write(den, out / f"denoised_{method}_{_slug(case)}.npy", dtype="float32")
         quality[f"{method} ({case})"] = psnr(clean, den, data_range=1.0)
         results[f"{method} ({case})"] = fit(f"{method}_{case}", den)
@@ -81,7 +84,7 @@ def _noise_case(case: str, clean, truth, clean_result: InversionResult, fit, ref
     for name, res in list(results.items())[1:]:
         data = name.split(" (")[0]
         if res is None:
-            reason = refused[f"noisy_{case}" if data == "noisy" else f"{data}_{case}"]
+            reason = fit.refused[f"noisy_{case}" if data == "noisy" else f"{data}_{case}"]
             rows.append({"noise": case, "data": data, "psnr_db": quality[name], "mu_h_rel_l2": float("nan"),
                          "mobility_rel_l2": float("nan"), "seconds": None, "status": f"refused: {reason}"})
             continue
@@ -112,47 +115,33 @@ def benchmark_physics(
     denoise_ensemble: int = 1,
     fit_budget_s: float | None = None,
     seed: int = 0,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, object]]:
     """Simulate a truth (finer time step than the inversion: no inverse crime), corrupt, denoise, and learn.
 
-    Truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1), M = D c (1 - c). Writes
+    Truth: mu_h = ln(c/(1-c)) + 3 (1 - 2c), ln D = d_slope (2c - 1), M = D c (1 - c)
+    (:func:`operando.simulate.simulate_regular_solution`). Writes
     ``physics_benchmark.csv``, ``report.md``/``.html``, one figure per noise case and every result as JSON.
     Returns one row per (noise, data) with relative L2 errors over c in [0.1, 0.9], band widths and coverage,
     and the PSNR of the data the fit saw against the clean video. Each denoised video is kept as
     ``denoised_<method>_<noise>.npy`` (time-budgeted training differs from run to run, and the fit with it).
     ``denoise_ensemble`` > 1 averages that many networks per neural denoiser (see :func:`operando.denoise.denoise`).
+    ``progress`` receives :class:`~operando.ProgressEvent` objects; a :class:`~operando.Cancelled` raised by it stops
+    the run within one solver iteration or training step (the files of finished fits stay; the tables and the
+    report are written only at the end).
     """
     from .. import report
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda f, m: None)
-    say(0.0, "simulating the truth")
+    emit(progress, 0.0, "simulating the truth")
     clean, truth = simulate_truth_video(size=size, n_frames=n_frames, d_slope=d_slope, truth_dt=truth_dt, seed=seed)
     config = InversionConfig(n_mu=n_mu, n_d=n_d, window=window, dt=inversion_dt, bootstrap=bootstrap,
                              fit_initial_states=fit_initial_states, time_budget_s=fit_budget_s)
-    n_steps = 1 + len(noises) * (1 + len(denoisers))  # fits
-    step = 0
-
-    refused: dict[str, str] = {}
-
-    def fit(name: str, video) -> InversionResult | None:
-        """Learn from one video; None (and the reason in ``refused``) when the fit refuses the data."""
-        nonlocal step
-        say(step / n_steps, f"learning from {name}")
-        step += 1
-        try:
-            res = learn_physics(video, config, rng=seed)
-        except InputError as exc:  # e.g. noisy values outside (0, 1): a user could not fit this video either
-            refused[name] = str(exc)
-            return None
-        res.save_json(out / f"{_slug(name)}.json")
-        return res
-
+    fit = _Fits(config, out, 1 + len(noises) * (1 + len(denoisers)), seed, progress)
     clean_result = fit("clean", clean)
     if clean_result is None:
-        raise InputError(f"the clean video cannot be fitted: {refused['clean']}")
+        raise InputError(f"the clean video cannot be fitted: {fit.refused['clean']}")
     rows = [{"noise": "none", "data": "clean", "psnr_db": None, **compare_to_truth(clean_result, truth),
              "seconds": clean_result.seconds, "status": clean_result.status}]
     rep = report.Report("operando physics benchmark: mu_h(c) and M(c) learned back")
@@ -163,18 +152,15 @@ def benchmark_physics(
              "coverage is the share of that range where the 95 % band holds the truth; status says how each fit "
              "ended (converged, did_not_move, not_converged).")
     for case in noises:
-        rows += _noise_case(case, clean, truth, clean_result, fit, refused, rep, out, denoisers=denoisers,
-                            denoise_budget_s=denoise_budget_s, denoise_ensemble=denoise_ensemble, seed=seed,
-                            say=lambda message: say(step / n_steps, message))
+        rows += _noise_case(case, clean, truth, clean_result, fit, rep, out, denoisers=denoisers,
+                            denoise_budget_s=denoise_budget_s, denoise_ensemble=denoise_ensemble, seed=seed)
     rep.heading("Errors")
     rep.table(rows)
     rep.write(out)
     write_csv_file(out / "physics_benchmark.csv", rows)
     write_json_file(out / "physics_benchmark.json", rows, indent=1)
-    say(1.0, "done")
+    emit(progress, 1.0, "done")
     return rows
-
-
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -284,7 +270,7 @@ def benchmark_physics_family(
     *,
     variants: int = 8,
     family_seed: int = 0,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
     **settings: object,
 ) -> dict[str, object]:
     """Run :func:`benchmark_physics` on ``variants`` members of the physics family; summarise worst / median / spread.
@@ -298,7 +284,8 @@ def benchmark_physics_family(
     family_seed : int
         The first variant's seed.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Receives :class:`~operando.ProgressEvent` objects; raising :class:`~operando.Cancelled` from it stops
+        the run (finished variants' files stay; ``family.md`` is written only at the end).
     **settings
         Passed to :func:`benchmark_physics` (size, n_frames, denoisers, bootstrap, budgets, ...); ``noises``,
         ``d_slope`` and ``seed`` come from each variant.
@@ -317,14 +304,10 @@ def benchmark_physics_family(
             raise InputError(f"{key} is drawn for each variant of the family; leave it out")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda f, m: None)
     per_variant = []
     for k in range(variants):
         draw = draw_physics_variant(family_seed + k)
-
-        def sub(fraction: float, message: str, k: int = k) -> None:
-            say((k + fraction) / variants, f"variant {k + 1}/{variants}: {message}")
-
+        sub = sub_progress(progress, k / variants, (k + 1) / variants, f"variant {k + 1}/{variants}: ")
         rows = benchmark_physics(out / f"variant_{k:02d}", noises=[str(draw["noise"])], d_slope=float(draw["d_slope"]),
                                  seed=int(draw["seed"]), progress=sub, **settings)  # type: ignore[arg-type]
         per_variant.append({"variant": k, **draw, "rows": rows})
@@ -346,5 +329,5 @@ def benchmark_physics_family(
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings, "variants": per_variant,
                                           "summary": summary}, indent=1)
-    say(1.0, "done")
+    emit(progress, 1.0, "done")
     return {"variants": per_variant, "summary": summary, "family": PHYSICS_FAMILY}

@@ -5,11 +5,10 @@ A workflow, not part of ``operando.inverse``: it combines the ``noise`` and ``de
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from .._errors import InputError
+from .._progress import Progress, sub_progress
 from .._stack import Stack
 from ..inverse import InversionConfig, InversionResult, learn_physics
 
@@ -24,7 +23,7 @@ def refit_on_fresh_noise(
     denoise_budget_s: float = 60.0,
     axes: str | None = None,
     rng: int | np.random.Generator | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
     **settings: object,
 ) -> InversionResult:
     """Fit the clean video's physics once per fresh noise realisation (optionally denoised first).
@@ -54,7 +53,8 @@ def refit_on_fresh_noise(
     rng : int or Generator, optional
         Seed of the whole run; when None one is drawn. Recorded in ``settings["seed"]``.
     progress : callable, optional
-        Called as ``progress(fraction_done, message)``.
+        Receives :class:`~operando.ProgressEvent` objects from each replicate's denoising and fit; raising
+        :class:`~operando.Cancelled` from it stops the run within a training step or a solver iteration.
     **settings
         Fields of :class:`~operando.inverse.InversionConfig`, when no ``config`` is given.
 
@@ -75,14 +75,15 @@ def refit_on_fresh_noise(
     for i, child in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
         noise_seed, denoise_seed, fit_seed = (int(s.generate_state(1)[0]) for s in child.spawn(3))
         noisy = corrupt(clean, noise, axes=axes, rng=noise_seed)
+        where = f"noise replicate {i + 1}/{replicates}: "
         if denoise_method is not None:
             from ..denoise import denoise
 
-            noisy = denoise(noisy, method=denoise_method, time_budget_s=denoise_budget_s, rng=denoise_seed)
-        fits.append(learn_physics(noisy, cfg, rng=fit_seed))
+            noisy = denoise(noisy, method=denoise_method, time_budget_s=denoise_budget_s, rng=denoise_seed,
+                            progress=sub_progress(progress, i / replicates, (i + 0.5) / replicates, where))
+        fits.append(learn_physics(noisy, cfg, rng=fit_seed, progress=sub_progress(
+            progress, (i + 0.5 * (denoise_method is not None)) / replicates, (i + 1) / replicates, where)))
         seeds.append({"noise": noise_seed, "denoise": denoise_seed, "fit": fit_seed})
-        if progress is not None:
-            progress((i + 1) / replicates, f"noise replicate {i + 1}/{replicates}")
     first = fits[0]
     settings_out = {**first.settings, "seed": seed, "replicate_seeds": seeds, "replicates": "noise",
                     "noise": noise, "denoise_method": denoise_method, "denoise_budget_s": denoise_budget_s,
