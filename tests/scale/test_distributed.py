@@ -17,9 +17,7 @@ TINY = "300KB"
 
 @pytest.mark.slow
 def test_local_cluster_of_two_processes_gives_the_same_output(stream_setup, monkeypatch):
-    from operando.workflows.scale import _run
-
-    monkeypatch.setattr(_run, "CLUSTER_MIN_VALUES", 0)  # a real cluster, although this stack is too small to pay
+    monkeypatch.setenv("OPERANDO_CLUSTER_MIN_VALUES", "0")  # a real cluster, although this stack is too small to pay
     folder, _, expected = stream_setup
     seen = []
     result = predict_large(folder / "in.zarr", folder / "cluster.zarr", model=folder / "model", memory_limit=TINY,
@@ -47,8 +45,8 @@ def test_sigkill_then_rerun_finishes_with_identical_output(stream_setup):
         import os, signal
         from operando.workflows.scale import predict_large
 
-        def die_halfway(fraction, message):
-            if fraction >= 0.5:
+        def die_halfway(event):
+            if event.fraction >= 0.5:
                 os.kill(os.getpid(), signal.SIGKILL)
 
         predict_large({str(folder / "in.zarr")!r}, {str(folder / "killed.zarr")!r}, model={str(folder / "model")!r},

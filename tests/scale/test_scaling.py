@@ -86,3 +86,108 @@ def test_local_cluster_on_a_small_stack_runs_in_this_process_with_a_note(stream_
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert choose_scheduler("processes", (3, 8, 8), "auto") == "processes"  # one worker per GPU is kept
+
+
+def test_the_cluster_threshold_is_a_documented_setting(monkeypatch):
+    from operando import InputError
+    from operando.workflows.scale._run import CLUSTER_MIN_VALUES_ENV, choose_scheduler, cluster_min_values
+
+    small = (3, 8, 8)
+    with pytest.warns(UserWarning, match=f"set {CLUSTER_MIN_VALUES_ENV}=0"):
+        assert choose_scheduler("local:2", small, "cpu") == "threads"
+    monkeypatch.setenv(CLUSTER_MIN_VALUES_ENV, "0")  # what the scale benchmark's children set
+    assert cluster_min_values() == 0 and choose_scheduler("local:2", small, "cpu") == "local:2"
+    with pytest.warns(UserWarning, match="too small"):
+        assert choose_scheduler("local:2", small, "cpu", min_values=10**9) == "threads"
+    monkeypatch.setenv(CLUSTER_MIN_VALUES_ENV, "lots")
+    with pytest.raises(InputError, match="OPERANDO_CLUSTER_MIN_VALUES='lots' is not a whole number"):
+        choose_scheduler("local:2", small, "cpu")
+
+
+class _LibC:
+    """Stands in for glibc: records the allocator calls."""
+
+    calls: list = []
+
+    def __init__(self, name):
+        pass
+
+    def __getattr__(self, name):
+        return lambda *args: _LibC.calls.append(name)
+
+
+def test_a_run_in_the_callers_process_changes_nothing_process_wide(stream_setup, tmp_path, monkeypatch):
+    import ctypes
+
+    import torch
+
+    from operando.workflows.scale import _chunks
+
+    _LibC.calls = []
+    threads = []
+    monkeypatch.setattr(ctypes, "CDLL", _LibC)
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    folder, _, expected = stream_setup
+    predict_large(folder / "in.zarr", tmp_path / "o.zarr", model=folder / "model", memory_limit="300KB",
+                  dtype="float32", device="cpu")
+    assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6
+    assert "mallopt" not in _LibC.calls and threads == []  # no allocator setting, no thread count in this process
+    assert "malloc_trim" in _LibC.calls  # (freed memory is still given back after each chunk)
+    assert all(key[0] in ("input", "model") for key in _chunks._CACHE)  # a cache of inputs and models, no flags
+
+
+def test_a_worker_of_our_own_cluster_tunes_its_process(stream_setup, tmp_path, monkeypatch):
+    """What run_chunk does in a LocalCluster worker this library started (called in-process here)."""
+    import dataclasses
+
+    import torch
+
+    from operando.workflows.scale import _chunks
+    from operando.workflows.scale._plan import plan_chunks
+
+    tuned, threads = [], []
+    monkeypatch.setattr(_chunks, "tune_malloc", lambda: tuned.append(1))
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    folder, _, _ = stream_setup
+    predict_large(folder / "in.zarr", tmp_path / "o.zarr", model=folder / "model", memory_limit="300KB",
+                  dtype="float32", device="cpu")
+    plan = plan_chunks((23, 40, 36), "TYX", halo=2, memory_limit=300_000)
+    work = _chunks.ChunkWork(source=str(folder / "in.zarr"), axes=None, output=str(tmp_path / "o.zarr"), plan=plan,
+                             method="video", model=str(folder / "model.safetensors"), threads=1)
+    _chunks.run_chunk(work, 0)
+    assert tuned == [] and threads == []  # a chunk of the caller's (threads) or of someone else's cluster
+    _chunks.run_chunk(dataclasses.replace(work, own_worker=True, threads=torch.get_num_threads() + 1), 0)
+    assert tuned == [1] and threads == [torch.get_num_threads() + 1]
+
+
+class _Worker:
+    def __init__(self, name):
+        self.name = name
+
+
+@pytest.mark.parametrize(("gpus", "name", "expected"), [
+    (4, 0, 0), (4, 3, 3), (4, 5, 1), (2, "SLURMCluster-7-1", 1), (2, "SLURMCluster-4", 0), (2, "tcp-worker", 0),
+    (1, 3, None),  # one GPU: nothing to choose
+])
+def test_each_dask_worker_runs_its_chunks_on_its_own_gpu_without_set_device(monkeypatch, gpus, name, expected):
+    """The assignment logic only: no GPU here, so torch.cuda and the Dask worker are stand-ins."""
+    import contextlib
+
+    import distributed
+    import torch
+
+    from operando.workflows.scale import _chunks
+
+    entered, set_device = [], []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(torch.cuda, "set_device", set_device.append)
+    monkeypatch.setattr(torch.cuda, "device", lambda i: contextlib.nullcontext(entered.append(i)))
+    monkeypatch.setattr(distributed, "get_worker", lambda: _Worker(name))
+    assert _chunks.worker_gpu("auto") == expected and _chunks.worker_gpu("cpu") is None
+    with _chunks._on_worker_gpu("auto") as device:
+        assert device == "auto"
+    with _chunks._on_worker_gpu("cpu") as device:
+        assert device == "cpu"
+    assert entered == ([] if expected is None else [expected])  # for the chunk only, a CPU run never
+    assert set_device == []  # the worker's process-wide current device is never changed

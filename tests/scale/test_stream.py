@@ -82,8 +82,8 @@ def test_rerun_skips_verified_chunks_and_redoes_a_damaged_one(stream_setup):
 def test_interrupted_output_is_not_a_finished_one_and_resumes(stream_setup):
     folder, _, expected = stream_setup
 
-    def stop_after_two(fraction, message):
-        if message.startswith("8/"):
+    def stop_after_two(event):
+        if event.message.startswith("8/"):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -124,31 +124,6 @@ def test_cli_auto_picks_pixel_shuffle_for_single_images_and_streams(correlated, 
     assert read(out).shape == (4, 56, 60)
 
 
-class _Worker:
-    def __init__(self, name):
-        self.name = name
-
-
-@pytest.mark.parametrize(("gpus", "name", "expected"), [
-    (4, 0, 0), (4, 3, 3), (4, 5, 1), (2, "SLURMCluster-7-1", 1), (2, "SLURMCluster-4", 0), (2, "tcp-worker", 0),
-    (1, 3, None),  # one GPU: nothing to choose
-])
-def test_each_dask_worker_gets_its_own_gpu(monkeypatch, gpus, name, expected):
-    """The assignment logic only: no GPU here, so torch.cuda and the Dask worker are stand-ins."""
-    import distributed
-    import torch
-
-    from operando.workflows.scale import _chunks
-
-    chosen = []
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
-    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
-    monkeypatch.setattr(distributed, "get_worker", lambda: _Worker(name))
-    assert _chunks._device("auto") == "auto" and chosen == ([] if expected is None else [expected])
-    assert _chunks._device("cpu") == "cpu" and len(chosen) <= 1  # a CPU run never touches the GPUs
-
-
 def test_processes_scheduler_starts_one_worker_per_gpu(monkeypatch):
     import os
 

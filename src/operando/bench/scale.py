@@ -5,7 +5,9 @@
 alternating order, with where the time went.
 
 Every streamed or in-memory run happens in a child process, so that the peak resident memory of its whole
-process tree (the child and any Dask workers it starts) is measured from outside (psutil, every 50 ms).
+process tree (the child and any Dask workers it starts) is measured from outside (psutil, every 50 ms). A
+:class:`~operando.Cancelled` raised by ``progress`` kills the running child's process group within 50 ms and
+propagates (the outputs of runs already finished stay; the tables are written only at the end).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import Progress, check_cancel, emit
 from ..workflows.scale import CHUNK_RECORDS
 
 _CHILD = """
@@ -37,9 +40,6 @@ if args["mode"] == "memory":
 else:
     from operando import InputError
     from operando.workflows.scale import denoise_large, predict_large
-    if args.get("force_cluster"):  # measure the cluster itself, even on stacks too small for it to pay
-        import operando.workflows.scale._run as run
-        run.CLUSTER_MIN_VALUES = 0
     try:
         if args.get("method"):
             r = denoise_large(args["input"], args["output"], method=args["method"], memory_limit=args["limit"],
@@ -83,32 +83,51 @@ def _tree_rss(proc: Any) -> int:
     return total
 
 
-def run_child(args: dict[str, Any], *, prefix: tuple[str, ...] = (), kill_when: Any = None) -> dict[str, Any]:
-    """Run one streamed/in-memory child; return its JSON result, wall seconds, peak tree RSS and exit code."""
+def run_child(args: dict[str, Any], *, prefix: tuple[str, ...] = (), kill_when: Any = None,
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Run one streamed/in-memory child; return its JSON result, wall seconds, peak tree RSS and exit code.
+
+    ``args["force_cluster"]``: the child starts its LocalCluster even on a stack too small for it to pay (the
+    documented setting ``OPERANDO_CLUSTER_MIN_VALUES=0`` in its environment). ``progress`` is checked every 50 ms:
+    a :class:`~operando.Cancelled` raised by it kills the child's process group and propagates.
+    """
     import psutil
 
+    env = {**os.environ, "OPERANDO_CLUSTER_MIN_VALUES": "0"} if args.get("force_cluster") else None
     proc = subprocess.Popen([*prefix, sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
     watcher, peak, t0 = psutil.Process(proc.pid), [0], time.perf_counter()
-
-    def sample() -> None:
+    streams: list[tuple[str, str]] = []
+    reader = threading.Thread(target=lambda: streams.append(proc.communicate()), daemon=True)
+    reader.start()
+    try:
         while proc.poll() is None:
             try:
                 peak[0] = max(peak[0], _tree_rss(watcher))
             except psutil.Error:
                 pass
             if kill_when is not None and kill_when():
-                os.killpg(proc.pid, signal.SIGKILL)  # the child and any workers it started
+                _kill_group(proc)  # the child and any workers it started
+            check_cancel(progress)
             time.sleep(0.05)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    out, err = proc.communicate()
-    thread.join()
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        reader.join()
+    out, err = streams[0] if streams else ("", "")
     lines = [line for line in out.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
     return {**result, "wall_s": time.perf_counter() - t0, "peak_rss_bytes": peak[0], "returncode": proc.returncode,
             "stderr_tail": err.strip().splitlines()[-1:] if proc.returncode else []}
+
+
+def _kill_group(proc: Any) -> None:
+    """Kill a child's process group (the child and any Dask workers it started)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def train_benchmark_model(stack_path: Path, model_path: Path, *, base: int = 16, seed: int = 0) -> None:
@@ -149,20 +168,23 @@ def _row(name: str, frames: int, res: dict[str, Any], **extra: Any) -> dict[str,
     return {**row, "error": res["error"]} if res.get("error") else row
 
 
-def _throughput_rows(folder: Path, frames: int, limit: str, workers: int, in_memory: bool) -> list[dict[str, Any]]:
+def _throughput_rows(folder: Path, frames: int, limit: str, workers: int, in_memory: bool,
+                     progress: Progress | None = None) -> list[dict[str, Any]]:
     """Streamed in one process, in memory, and on a LocalCluster: speed, peak memory, equality."""
     base = {"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit}
     rows = []
-    one = run_child({**base, "mode": "stream", "output": str(folder / "s1.zarr"), "scheduler": "threads"})
+    one = run_child({**base, "mode": "stream", "output": str(folder / "s1.zarr"), "scheduler": "threads"},
+                    progress=progress)
     ref = read_output(folder / "s1.zarr")
     rows.append(_row("streamed, threads", frames, one, memory_limit=limit))
     if in_memory:
-        mem = run_child({**base, "mode": "memory", "output": str(folder / "mem.zarr")})
+        mem = run_child({**base, "mode": "memory", "output": str(folder / "mem.zarr")}, progress=progress)
         got = read_output(folder / "mem.zarr")
         diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else None
         rows.append(_row("in memory (predict)", frames, mem, max_abs_diff_vs_streamed=diff))
     if workers > 1:
-        many = run_child({**base, "mode": "stream", "output": str(folder / "s2.zarr"), "scheduler": f"local:{workers}"})
+        many = run_child({**base, "mode": "stream", "output": str(folder / "s2.zarr"), "scheduler": f"local:{workers}"},
+                         progress=progress)
         got = read_output(folder / "s2.zarr")
         same = bool(np.array_equal(got, ref))
         diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else None
@@ -172,15 +194,15 @@ def _throughput_rows(folder: Path, frames: int, limit: str, workers: int, in_mem
     return rows
 
 
-def _resume_rows(folder: Path, frames: int, limit: str) -> list[dict[str, Any]]:
+def _resume_rows(folder: Path, frames: int, limit: str, progress: Progress | None = None) -> list[dict[str, Any]]:
     """SIGKILL a streamed run once half its chunks are recorded, rerun it: time and identity."""
     base = {"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit, "mode": "stream",
             "output": str(folder / "s3.zarr"), "scheduler": "threads"}
     manifest = json.loads((folder / "s1.zarr" / "operando_stream" / "manifest.json").read_text())
     n_chunks = -(-manifest["plan"]["length"] // manifest["plan"]["chunk_frames"])
-    killed = run_child(base, kill_when=lambda: records_done(folder / "s3.zarr") >= n_chunks / 2)
+    killed = run_child(base, kill_when=lambda: records_done(folder / "s3.zarr") >= n_chunks / 2, progress=progress)
     kept = records_done(folder / "s3.zarr")
-    resumed = run_child(base)
+    resumed = run_child(base, progress=progress)
     same = bool(np.array_equal(read_output(folder / "s3.zarr"), read_output(folder / "s1.zarr")))
     return [
         {**_row("killed at ~50 % (SIGKILL)", frames, {**killed, "seconds": killed["wall_s"]}), "chunks_kept": kept,
@@ -189,14 +211,14 @@ def _resume_rows(folder: Path, frames: int, limit: str) -> list[dict[str, Any]]:
     ]
 
 
-def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]:
+def _bad_input_rows(folder: Path, limit: str, base: int, progress: Progress | None = None) -> list[dict[str, Any]]:
     """Another run's output is refused untouched; an unwritable output gives one line and keeps its chunks."""
     other = folder / "other_model"
     train_benchmark_model(folder / "big.zarr", other, base=base, seed=1)
     before = read_output(folder / "s1.zarr")
     args = {"input": str(folder / "big.zarr"), "model": str(other), "limit": limit, "mode": "stream",
             "output": str(folder / "s1.zarr"), "scheduler": "threads"}
-    refused = run_child(args)
+    refused = run_child(args, progress=progress)
     untouched = bool(np.array_equal(read_output(folder / "s1.zarr"), before))
     rows = [{"case": "output holds another run's manifest", "error": refused.get("error"),
              "error_lines": len(str(refused.get("error", "")).splitlines()), "output_unchanged": untouched}]
@@ -213,7 +235,7 @@ def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]
             state["locked"] = subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode == 0
         return False
 
-    unwritable = run_child(args, kill_when=lock_after_two)
+    unwritable = run_child(args, kill_when=lock_after_two, progress=progress)
     subprocess.run(["chattr", "-i", str(lock)], capture_output=True)
     rows.append({"case": f"output becomes unwritable (chattr +i) after {at} chunk(s)", "error": unwritable.get("error"),
                  "error_lines": len(str(unwritable.get("error", "")).splitlines()), "chunks_kept": records_done(out),
@@ -224,7 +246,8 @@ def _bad_input_rows(folder: Path, limit: str, base: int) -> list[dict[str, Any]]
 def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: int = 512,
                         memory_limit: str = "500MB", workers: int = 2, in_memory: bool = True,
                         capped_frames: int = 0, cap_bytes: int = 0, cap: str = "cgroup",
-                        capped_method: str | None = None, base: int = 16) -> list[dict[str, Any]]:
+                        capped_method: str | None = None, base: int = 16,
+                        progress: Progress | None = None) -> list[dict[str, Any]]:
     """Run the scale benchmark in ``folder`` and return its rows (also written to ``folder/scale.json``).
 
     Parameters
@@ -248,6 +271,9 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
         saved video model.
     base : int
         Width of the benchmark's video network (16 is the default network).
+    progress : callable, optional
+        Receives a :class:`~operando.ProgressEvent` per group of cases and is checked every 50 ms while a child
+        runs; a :class:`~operando.Cancelled` raised by it kills the child and propagates.
 
     Returns
     -------
@@ -260,11 +286,15 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
     train_benchmark_model(folder / "big.zarr", folder / "model", base=base)
     rows = []
     if frames:
-        rows += _throughput_rows(folder, frames, memory_limit, workers, in_memory)
-        rows += _resume_rows(folder, frames, memory_limit)
-        rows += _bad_input_rows(folder, memory_limit, base)
+        emit(progress, 0.1, "throughput")
+        rows += _throughput_rows(folder, frames, memory_limit, workers, in_memory, progress)
+        emit(progress, 0.4, "kill and resume")
+        rows += _resume_rows(folder, frames, memory_limit, progress)
+        emit(progress, 0.6, "bad inputs")
+        rows += _bad_input_rows(folder, memory_limit, base, progress)
     if capped_frames and cap_bytes:
-        rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap, capped_method))
+        emit(progress, 0.8, "capped memory")
+        rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap, capped_method, progress))
     (folder / "scale.json").write_text(json.dumps(rows, indent=2))
     return rows
 
@@ -284,7 +314,7 @@ def cap_prefix(cap: str, cap_bytes: int) -> tuple[str, ...]:
 
 
 def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int, cap: str,
-               method: str | None = None) -> dict[str, Any]:
+               method: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Denoise a stack larger than the memory a capped child may use; return its row.
 
     The child applies the saved model, or ``method`` trained or calibrated on a bounded sample by
@@ -293,7 +323,7 @@ def capped_row(folder: Path, frames: int, size: int, limit: str, cap_bytes: int,
     make_stack(folder / "capped_in.zarr", frames=frames, size=size, seed=1)
     args = {"input": str(folder / "capped_in.zarr"), "model": str(folder / "model"), "limit": limit,
             "mode": "stream", "output": str(folder / "capped.zarr"), "scheduler": "threads", "method": method}
-    res = run_child(args, prefix=cap_prefix(cap, cap_bytes))
+    res = run_child(args, prefix=cap_prefix(cap, cap_bytes), progress=progress)
     done = read_output(folder / "capped.zarr").shape == (frames, size, size)
     name = (f"stack {frames * size * size * 4 / 1e9:.2f} GB, memory capped at {cap_bytes / 1e9:.2f} GB ({cap}), "
             f"{method or 'saved video model'}")
@@ -349,11 +379,12 @@ class HandStartedCluster:
 
 
 def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str | None,
-                 force_cluster: bool) -> dict[str, Any]:
+                 force_cluster: bool, progress: Progress | None = None) -> dict[str, Any]:
     out = folder / f"out_{tag}.zarr"
     load = os.getloadavg()[0]
     res = run_child({"input": str(folder / "big.zarr"), "model": str(folder / "model"), "limit": limit,
-                     "mode": "stream", "output": str(out), "scheduler": scheduler, "force_cluster": force_cluster})
+                     "mode": "stream", "output": str(out), "scheduler": scheduler, "force_cluster": force_cluster},
+                    progress=progress)
     seconds = res.get("seconds", float("nan"))
     return {"frames": frames, "scheduler": scheduler.split("://")[0] + ("://" if "://" in scheduler else ""),
             "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 3), "chunks": res.get("chunks"),
@@ -364,7 +395,8 @@ def _scaling_run(folder: Path, frames: int, scheduler: str, tag: str, limit: str
 
 def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] = (30, 60, 120), size: int = 512,
                           workers: int = 2, repeats: int = 2, memory_limit: str | None = None, base: int = 16,
-                          tcp: bool = True, force_cluster: bool = False) -> list[dict[str, Any]]:
+                          tcp: bool = True, force_cluster: bool = False,
+                          progress: Progress | None = None) -> list[dict[str, Any]]:
     """Frames per second against stack size: one process, ``local:N`` and a hand-started ``tcp://`` cluster.
 
     For each stack of ``frames x size x size`` float32 (a saved video network of width ``base``; 16 is the
@@ -395,7 +427,11 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
         Also run the hand-started ``tcp://`` cluster.
     force_cluster : bool
         Start the LocalCluster even for stacks under ``CLUSTER_MIN_VALUES`` (which otherwise run in one process,
-        with a note): measures what the cluster would cost there.
+        with a note): measures what the cluster would cost there (``OPERANDO_CLUSTER_MIN_VALUES=0`` in the
+        children's environment).
+    progress : callable, optional
+        Receives a :class:`~operando.ProgressEvent` per run and is checked every 50 ms while a child runs; a
+        :class:`~operando.Cancelled` raised by it kills the child and propagates.
 
     Returns
     -------
@@ -415,11 +451,13 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
             got: dict[str, dict[str, Any]] = {}
             for kind in order:
                 tag = f"{kind.replace(':', '')}_{rep}"
+                emit(progress, len(rows) / (len(sizes) * repeats * len(kinds)), f"{frames} frames, {kind}, "
+                     f"repeat {rep + 1}/{repeats}")
                 if kind == "tcp":
                     with HandStartedCluster(workers) as cluster:
-                        row = _scaling_run(sub, frames, cluster.address, tag, memory_limit, force_cluster)
+                        row = _scaling_run(sub, frames, cluster.address, tag, memory_limit, force_cluster, progress)
                 else:
-                    row = _scaling_run(sub, frames, kind, tag, memory_limit, force_cluster)
+                    row = _scaling_run(sub, frames, kind, tag, memory_limit, force_cluster, progress)
                 got[kind] = {**row, "repeat": rep}
             ref = read_output(Path(got["threads"]["output"]))
             for kind in order:

@@ -16,7 +16,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._files import refuse_to_overwrite
 from ..._stack import Progress, Stack
-from ._chunks import ChunkWork, tune_malloc
+from ._chunks import ChunkWork
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
 from ._run import ScaleResult, choose_scheduler, create_store, execute, parallel_chunks
@@ -51,8 +51,6 @@ def _warn_chunk_statistics(net: Any) -> None:
 def _open_input(input: str | os.PathLike, output: str | os.PathLike, axes: str | None,
                 allow_missing: bool = False) -> tuple[Stack, Path]:
     from ...io import read
-
-    tune_malloc()  # before any Zarr read starts its threads
 
     out = Path(output)
     if not out.name.lower().endswith(".zarr"):

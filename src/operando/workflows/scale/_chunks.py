@@ -3,6 +3,10 @@
 Everything a task needs travels as a :class:`ChunkWork` of paths and plain values, so that the same function
 runs in this process, in a thread, or on a Dask worker anywhere. Each process opens the input and loads the
 model once (:data:`_CACHE`), not once per chunk.
+
+A chunk changes nothing process-wide in the caller's process: the allocator and torch's thread count are tuned
+only in the worker processes of a LocalCluster this library started (``ChunkWork.own_worker``), and a worker's
+GPU is chosen for the duration of a chunk only (``torch.cuda.device``), never with ``torch.cuda.set_device``.
 """
 
 from __future__ import annotations
@@ -11,17 +15,20 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..._progress import Progress
 from ..._stack import Stack, convert_dtype
 from ._manifest import array_digest, record_chunk
 from ._plan import ChunkPlan
 
-#: Per-process cache: opened inputs and loaded models, keyed by path (and digest for models).
+#: Per-process cache: opened inputs and loaded models, keyed by path (and digest for models). Nothing else.
 _CACHE: dict[tuple[str, ...], Any] = {}
 #: One network call at a time per process: predict() prepares the module in place (device, memory layout), and
 #: torch already uses every core inside one call.
@@ -48,6 +55,9 @@ class ChunkWork:
     array: str = "data"
     extra: dict[str, Any] = field(default_factory=dict)
     allow_missing: bool = False  # read missing or undecodable chunks of a Zarr input as NaN
+    #: True only for the workers of a LocalCluster this library started: they may tune their process (allocator,
+    #: torch threads). Never set for chunks run in the caller's process or on a cluster reached by its address.
+    own_worker: bool = False
 
 
 def _stack(work: ChunkWork) -> Stack:
@@ -111,24 +121,47 @@ def worker_index(name: Any) -> int:
     return int(text) if text.isdigit() else (int(tail) if tail.isdigit() and "-" in text else 0)
 
 
-def _device(device: str) -> str:
-    """One worker per GPU: on a machine with ``n > 1`` GPUs, the Dask worker with index ``i`` uses GPU ``i mod n``.
+def worker_gpu(device: str) -> int | None:
+    """Return the GPU of this Dask worker: on a machine with ``n > 1`` GPUs, worker ``i`` uses GPU ``i mod n``.
 
-    ``auto`` and ``cuda`` then mean that worker's current CUDA device (``torch.cuda.set_device``); outside a Dask
-    worker (``--scheduler threads``) the current device is left as it is (GPU 0).
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+        The device of the run.
+
+    Returns
+    -------
+    int or None
+        The GPU index; None outside a Dask worker (``--scheduler threads``: the current device is used), for a
+        CPU run, or with fewer than two GPUs.
     """
     n = gpu_count(device)
-    if n > 1:
-        try:
-            from distributed import get_worker
+    if n < 2:
+        return None
+    try:
+        from distributed import get_worker
 
-            name = get_worker().name
-        except (ImportError, ValueError):
-            return device
-        import torch
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return None
+    return worker_index(name) % n
 
-        torch.cuda.set_device(worker_index(name) % n)
-    return device
+
+@contextmanager
+def _on_worker_gpu(device: str) -> Iterator[str]:
+    """Run the block on this worker's GPU (:func:`worker_gpu`): ``cuda`` means it there, and only there.
+
+    ``torch.cuda.device`` makes it the current device for the block and restores the previous one afterwards,
+    so the worker's process is left as it was.
+    """
+    index = worker_gpu(device)
+    if index is None:
+        yield device
+        return
+    import torch
+
+    with torch.cuda.device(index):
+        yield device
 
 
 def block_bounds(plan: ChunkPlan, start: int, stop: int) -> tuple[int, int]:
@@ -150,33 +183,36 @@ def _take(plan: ChunkPlan, ndim: int, start: int, stop: int) -> tuple[slice, ...
     return tuple(slice(start, stop) if i == plan.seq_axis else slice(None) for i in range(ndim))
 
 
-def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame: int = 0) -> np.ndarray:
+def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame: int = 0,
+                  progress: Progress | None = None) -> np.ndarray:
     """Denoise one float32 block (a chunk with its halo) exactly as the in-memory path would; float32 out.
 
     ``first_frame`` is the block's first index along the sequence axis in the whole stack: the pixel-shuffle
-    refinement draws each frame's random pixels from (seed, frame index).
+    refinement draws each frame's random pixels from (seed, frame index). ``progress`` is handed to the network
+    (a chunk run in the caller's process can then be stopped between tiles).
     """
     if model is not None and work.method == "pixel_shuffle":
         from ...denoise import apply_pixel_shuffle
 
-        with _NETWORK_LOCK:
-            return apply_pixel_shuffle(model, block, **work.extra, first_frame=first_frame,
-                                       device=_device(work.device)).to_numpy()
+        with _NETWORK_LOCK, _on_worker_gpu(work.device) as device:
+            return apply_pixel_shuffle(model, block, **work.extra, first_frame=first_frame, device=device,
+                                       progress=progress).to_numpy()
     if model is not None:
         from ...denoise import predict
 
-        with _NETWORK_LOCK:
-            return predict(model, block, device=_device(work.device), tile=work.tile, tta=work.tta).to_numpy()
+        with _NETWORK_LOCK, _on_worker_gpu(work.device) as device:
+            return predict(model, block, device=device, tile=work.tile, tta=work.tta, progress=progress).to_numpy()
     from ...denoise import denoise_with_params
 
     return denoise_with_params(block, method=work.method, params=work.params).to_numpy()
 
 
 def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: Any = None,
-                  timing: dict[str, float] | None = None) -> np.ndarray:
+                  timing: dict[str, float] | None = None, progress: Progress | None = None) -> np.ndarray:
     """Return the denoised frames ``[start, stop)`` (float32) of ``stack`` along the plan's sequence axis.
 
-    ``timing``, if given, receives ``read_s`` (reading the block with its halo) and ``compute_s`` (denoising it).
+    ``timing``, if given, receives ``read_s`` (reading the block with its halo) and ``compute_s`` (denoising it);
+    ``progress`` goes to :func:`denoise_block`.
     """
     from ._train import fill_masked
 
@@ -185,13 +221,14 @@ def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: A
     if plan.seq_axis is None:
         data, mask = fill_masked(np.asarray(stack.data[...]).astype(np.float32))
         t1 = time.perf_counter()
-        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model)
+        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, progress=progress)
     else:
         a, b = block_bounds(plan, start, stop)
         data, mask = fill_masked(np.asarray(stack.data[_take(plan, stack.ndim, a, b)]).astype(np.float32,
                                                                                               copy=False))
         t1 = time.perf_counter()
-        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a)
+        out = denoise_block(Stack(data, axes=stack.axes, metadata=stack.metadata), work, model, first_frame=a,
+                            progress=progress)
     if timing is not None:
         timing.update(read_s=t1 - t0, compute_s=time.perf_counter() - t1)
     if mask is not None:  # masked input pixels (missing chunks read as NaN) stay NaN
@@ -202,7 +239,10 @@ def compute_chunk(stack: Stack, work: ChunkWork, start: int, stop: int, model: A
 
 
 def tune_malloc() -> None:
-    """Set this process's glibc allocator for streamed chunks (once, before the I/O threads allocate).
+    """Set this worker process's glibc allocator for streamed chunks (before its I/O threads allocate).
+
+    Process-wide: called only in the worker processes of a LocalCluster this library started (``run_chunk`` with
+    ``ChunkWork.own_worker``), at the start of every chunk (setting the same values again changes nothing).
 
     - One malloc arena: Zarr decodes chunks in worker threads; with glibc's default of one arena per thread the
       memory freed there is kept, and a streamed run's resident memory crept up by ~150 MB over 900 frames of
@@ -215,9 +255,6 @@ def tune_malloc() -> None:
 
     No effect outside glibc.
     """
-    if _CACHE.get(("malloc",)):
-        return
-    _CACHE[("malloc",)] = True
     import ctypes
 
     try:
@@ -242,30 +279,33 @@ def release_memory() -> None:
         pass
 
 
-def run_chunk(work: ChunkWork, index: int) -> dict[str, Any]:
+def run_chunk(work: ChunkWork, index: int, progress: Progress | None = None) -> dict[str, Any]:
     """Denoise chunk ``index``, write it into the output store and record it; return what was done.
 
     The record (returned, and in the chunk's record file) carries where the chunk's time went: ``timing`` with
     ``model_s`` (loading the model: once per process), ``read_s`` (the block and its halo), ``compute_s``
     (denoising), ``write_s`` (writing, hashing and recording), the wall-clock ``began``/``ended`` (``time.time``)
-    and the torch threads the chunk ran with.
+    and the torch threads the chunk ran with. ``progress`` (a chunk run in the caller's process) is called
+    between tiles: a :class:`~operando.Cancelled` raised there stops the chunk before anything of it is written.
     """
     import zarr
 
     began, t0 = time.time(), time.perf_counter()
-    tune_malloc()
+    if work.own_worker:  # a worker process this library started: tune it (never the caller's process)
+        tune_malloc()
     threads = None
     if work.model is not None:  # a baseline needs no torch (a worker would import it for nothing)
         import torch
 
-        if work.threads and torch.get_num_threads() != work.threads:
+        if work.own_worker and work.threads and torch.get_num_threads() != work.threads:
             torch.set_num_threads(work.threads)
         threads = int(torch.get_num_threads())
     model, loaded = (None, False) if work.model is None else cached_model(work.model, work.model_digest)
     timing: dict[str, float] = {"model_s": time.perf_counter() - t0}
     start, stop = work.plan.bounds(index)
     stack = _stack(work)
-    out = convert_dtype(compute_chunk(stack, work, start, stop, model, timing=timing), np.dtype(work.dtype))
+    out = convert_dtype(compute_chunk(stack, work, start, stop, model, timing=timing, progress=progress),
+                        np.dtype(work.dtype))
     t1 = time.perf_counter()
     with zarr.config.set({"array.write_empty_chunks": True}):  # every chunk stored: a missing one is damage
         arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")

@@ -1,4 +1,8 @@
-"""A denoised stack as a Dask array, for users who build their own graph."""
+"""A denoised stack as a Dask array, for users who build their own graph.
+
+The blocks run wherever the user's Dask scheduler puts them (their threads, their cluster's workers): they change
+nothing process-wide there (no allocator or thread settings; a worker's GPU only for the block's duration).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._stack import Stack
-from ._chunks import ChunkWork, cached_model, denoise_block, tune_malloc
+from ._chunks import ChunkWork, cached_model, denoise_block
 from ._plan import plan_chunks
 
 
@@ -17,7 +21,6 @@ def _block_fn(axes: str, work: ChunkWork, model: Any, model_path: str | None) ->
     seq = work.plan.seq_axis
 
     def fn(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
-        tune_malloc()
         net = model if model is not None else (cached_model(model_path, None)[0] if model_path else None)
         stack = Stack(np.asarray(block, np.float32), axes=axes)
         first = block_info[0]["array-location"][seq][0] if block_info and seq is not None else 0

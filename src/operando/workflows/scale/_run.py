@@ -4,6 +4,15 @@ Schedulers: ``threads`` (default) runs the chunks one after another in this proc
 inside a chunk); ``processes`` or ``local:N`` start a Dask ``LocalCluster`` of N worker processes
 (``processes``: one per GPU when the run may use GPUs, else one per core; worker ``i`` uses GPU ``i mod n``);
 an address (``tcp://host:8786``) connects to a running Dask scheduler (dask-jobqueue, Kubernetes).
+
+A ``local:N`` or ``processes`` run on a stack under :data:`CLUSTER_MIN_VALUES` values runs in this process
+instead (with a note); the environment variable ``OPERANDO_CLUSTER_MIN_VALUES`` sets another threshold (``0``:
+always start the cluster, as the scale benchmark does to measure what it costs).
+
+Cancel: a :class:`~operando.Cancelled` raised by the ``progress`` callback stops the run. Chunks run in this
+process stop between tiles, before anything of the chunk in hand is written; on a cluster no further chunk is
+handed out and the pending ones are cancelled. Every finished chunk keeps its data and its record, and the
+manifest stays ``complete: false``: the same command resumes.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from ..._errors import InputError
-from ..._stack import Progress, Stack
+from ..._progress import Progress, check_cancel, emit
+from ..._stack import Stack
 from ...io import EVERY_CHUNK, STANDARD_NAMES
 from ._chunks import ChunkWork, chunk_damage, gpu_count, run_chunk
 from ._manifest import chunk_record, write_manifest
@@ -114,11 +124,37 @@ def scheduler_workers(scheduler: str) -> int:
 #: Values (frames x values per frame) below which ``local:N`` runs in this process instead: a LocalCluster's fixed
 #: cost (starting N worker processes that each import torch and operando's denoisers: 4-5 s, then 7-11 s more per
 #: worker on the shared 2-core machine, measured by benchmarks/scale_benchmark.py --scaling) is then more than its
-#: workers save. 64 frames of 512 x 512 (docs/large-data.md, "Does a cluster pay on one machine?").
+#: workers save. 64 frames of 512 x 512 (docs/large-data.md, "Does a cluster pay on one machine?"). The environment
+#: variable :data:`CLUSTER_MIN_VALUES_ENV` overrides it (read at each run).
 CLUSTER_MIN_VALUES = 64 * 512 * 512
+#: Name of the environment variable that sets another threshold than :data:`CLUSTER_MIN_VALUES` (``0``: always
+#: start the cluster asked for).
+CLUSTER_MIN_VALUES_ENV = "OPERANDO_CLUSTER_MIN_VALUES"
 
 
-def choose_scheduler(scheduler: str, shape: tuple[int, ...], device: str) -> str:
+def cluster_min_values() -> int:
+    """Return the stack size (values) from which ``local:N`` starts its cluster: the setting, else the default.
+
+    Returns
+    -------
+    int
+        ``OPERANDO_CLUSTER_MIN_VALUES`` when set (a whole number >= 0), else :data:`CLUSTER_MIN_VALUES`.
+
+    Raises
+    ------
+    InputError
+        When the variable is set to something else than a whole number >= 0.
+    """
+    text = os.environ.get(CLUSTER_MIN_VALUES_ENV, "").strip()
+    if not text:
+        return CLUSTER_MIN_VALUES
+    if not text.isdigit():
+        raise InputError(f"{CLUSTER_MIN_VALUES_ENV}={text!r} is not a whole number of values >= 0; set it to e.g. "
+                         f"0 (always start the cluster) or unset it (default {CLUSTER_MIN_VALUES})")
+    return int(text)
+
+
+def choose_scheduler(scheduler: str, shape: tuple[int, ...], device: str, *, min_values: int | None = None) -> str:
     """Return the scheduler a run uses: ``threads`` instead of a LocalCluster too costly for the stack (with a note).
 
     Parameters
@@ -129,21 +165,26 @@ def choose_scheduler(scheduler: str, shape: tuple[int, ...], device: str) -> str
         The stack's shape.
     device : {"auto", "cpu", "cuda"}
         The device of the run: a run that may use GPUs keeps its cluster (one worker per GPU).
+    min_values : int, optional
+        The threshold; None: :func:`cluster_min_values` (``OPERANDO_CLUSTER_MIN_VALUES``, else
+        :data:`CLUSTER_MIN_VALUES`).
 
     Returns
     -------
     str
         ``scheduler``, or ``threads`` when it asks for a LocalCluster (``local:N``, ``processes``) on the CPU and the
-        stack has fewer than :data:`CLUSTER_MIN_VALUES` values. A cluster reached by its address is always used.
+        stack has fewer than ``min_values`` values. A cluster reached by its address is always used.
     """
     kind, _, _ = _parse_scheduler(scheduler)
     values = int(np.prod(shape))
-    if kind != "local" or values >= CLUSTER_MIN_VALUES or gpu_count(device) > 0:
+    threshold = cluster_min_values() if min_values is None else int(min_values)
+    if kind != "local" or values >= threshold or gpu_count(device) > 0:
         return scheduler
     warnings.warn(f"--scheduler {scheduler}: this stack ({' x '.join(map(str, shape))}) is too small for a local Dask "
                   f"cluster to pay (its worker processes take 5-15 s to start and import torch; under "
-                  f"{CLUSTER_MIN_VALUES // 2**18} frames of 512 x 512 that is more than they save), so it runs in "
-                  "this process, as --scheduler threads; the output is the same", UserWarning, stacklevel=3)
+                  f"{threshold / 2**18:g} frames of 512 x 512 that is more than they save), so it runs in this "
+                  f"process, as --scheduler threads; the output is the same (set {CLUSTER_MIN_VALUES_ENV}=0 to "
+                  "start the cluster anyway)", UserWarning, stacklevel=3)
     return "threads"
 
 
@@ -239,27 +280,33 @@ def _frames_of(work: ChunkWork, todo: list[int]) -> int:
     return sum(work.plan.bounds(i)[1] - work.plan.bounds(i)[0] for i in todo)
 
 
+#: Seconds between two cancel checks while a cluster computes (the callback hears of no chunk in between).
+POLL_S = 0.25
+
+
 def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callable[[dict[str, Any]], None],
-               on_dashboard: Callable[[str], None] | None, timings: dict[str, Any]) -> str | None:
+               on_dashboard: Callable[[str], None] | None, timings: dict[str, Any],
+               progress: Progress | None = None) -> str | None:
     """Run the chunk tasks ``todo``; return the dashboard address of a Dask cluster (None in-process).
 
     ``timings`` receives ``setup_s`` (starting or reaching the cluster) and ``submitted`` (wall clock).
+    ``progress`` is checked between tiles (in this process) or every :data:`POLL_S` seconds (on a cluster); a
+    :class:`~operando.Cancelled` raised by it cancels the chunks not yet finished and propagates.
     """
     kind, workers, address = _parse_scheduler(scheduler)
     t0 = time.perf_counter()
     if kind == "threads":
         timings.update(setup_s=0.0, submitted=time.time())
+        check = None if progress is None else (lambda event: check_cancel(progress))
         for i in todo:
-            report(run_chunk(work, i))
+            check_cancel(progress)
+            report(run_chunk(work, i, progress=check))
         return None
-    from distributed import as_completed
-
     if kind == "local":
         workers = local_workers(scheduler, work.device if work.model else "cpu")  # baselines: CPU only
-        if work.threads is None:
-            # the cores shared among the workers this library starts (never set in the caller's process); a
-            # cluster reached by its address keeps its workers' own setting (a Dask nanny sets OMP_NUM_THREADS=1)
-            work = replace(work, threads=max(1, (os.cpu_count() or 1) // workers))
+        # the workers are this library's own processes: they may tune their allocator and torch threads (the cores
+        # shared among them); a cluster reached by its address keeps its workers' own settings
+        work = replace(work, own_worker=True, threads=work.threads or max(1, (os.cpu_count() or 1) // workers))
     with _client(kind, workers, address) as client:
         timings.update(setup_s=time.perf_counter() - t0, submitted=time.time())
         dashboard = client.dashboard_link
@@ -267,9 +314,26 @@ def _run_tasks(work: ChunkWork, todo: list[int], scheduler: str, report: Callabl
         if on_dashboard is not None:
             on_dashboard(dashboard)
         futures = client.map(run_chunk, [work] * len(todo), todo, pure=False)
-        for future in as_completed(futures):
-            report(future.result())
+        try:
+            _collect(futures, report, progress)
+        except BaseException:  # Cancelled, KeyboardInterrupt or a failed chunk: hand out nothing more
+            client.cancel(futures)
+            raise
     return dashboard
+
+
+def _collect(futures: list[Any], report: Callable[[dict[str, Any]], None], progress: Progress | None) -> None:
+    """Report the chunks as they finish; give ``progress`` a chance to cancel every :data:`POLL_S` seconds."""
+    from distributed import as_completed
+
+    finished = as_completed(futures)
+    while not finished.is_empty():
+        batch = finished.next_batch(block=False)
+        for future in batch:
+            report(future.result())
+        if not batch:
+            check_cancel(progress)
+            time.sleep(POLL_S)
 
 
 def time_breakdown(timings: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -313,7 +377,11 @@ def time_breakdown(timings: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[int, ...], *, scheduler: str,
             progress: Progress | None = None, on_dashboard: Callable[[str], None] | None = None) -> ScaleResult:
-    """Run every chunk not yet finished and verified, then mark the manifest complete (last)."""
+    """Run every chunk not yet finished and verified, then mark the manifest complete (last).
+
+    A :class:`~operando.Cancelled` raised by ``progress`` propagates with the finished chunks kept and recorded
+    and the manifest left incomplete (resumable); no chunk is half written and recorded.
+    """
     output = Path(work.output)
     todo = _pending(work, ndim)
     total = _frames_of(work, todo)
@@ -326,11 +394,11 @@ def execute(work: ChunkWork, manifest: dict[str, Any], ndim: int, shape: tuple[i
                                   "frames": record["stop"] - record["start"], "timing": record.get("timing", {})})
         loads[record["pid"]] = loads.get(record["pid"], 0) + int(record["loaded_model"])
         rate = done[0] / max(time.perf_counter() - t0, 1e-9)
-        if progress is not None:
-            progress(done[0] / max(total, 1), f"{done[0]}/{total} frames, {rate:.1f} frames/s")
+        emit(progress, done[0] / max(total, 1), f"{done[0]}/{total} frames, {rate:.1f} frames/s",
+             frames_per_s=rate, chunks_done=len(timings["chunks"]))
 
     try:
-        dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard, timings) if todo else None
+        dashboard = _run_tasks(work, todo, scheduler, report, on_dashboard, timings, progress) if todo else None
     except OSError as exc:
         kept = work.plan.n_chunks - len(todo) + sum(1 for i in todo if chunk_record(output, i) is not None)
         raise InputError(f"{output}: cannot write a chunk ({_why(exc)}); the {kept} finished chunk(s) are kept: "
