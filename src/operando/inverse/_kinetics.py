@@ -54,7 +54,21 @@ class KineticsProblem:
 
 
 def particles_of(video: np.ndarray, labels: np.ndarray | None, source: str) -> np.ndarray:
-    """Particle labels 1..P: the given ones, or the connected regions finite in every frame."""
+    """Return particle labels 1..P: the given ones, or the connected regions finite in every frame.
+
+    Parameters
+    ----------
+    video : ndarray, shape (T, Y, X)
+        Li fraction, NaN outside the particles.
+    labels : ndarray of int, shape (Y, X), optional
+        Particles (0 outside), renumbered 1..P.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    ndarray of int32, shape (Y, X)
+    """
     from skimage.measure import label
 
     finite = np.isfinite(video).all(axis=0)
