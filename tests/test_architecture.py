@@ -76,6 +76,12 @@ def test_no_package_imports_another_packages_private_module():
     assert not bad, "\n".join(bad)
 
 
+def test_no_module_longer_than_600_lines():
+    long = [f"{path.relative_to(ROOT)} ({n} lines)" for path in sorted(SRC.rglob("*.py"))
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600]
+    assert not long, "split these modules: " + ", ".join(long)
+
+
 def test_no_function_longer_than_80_lines():
     """Count a function's lines from its signature to its end, leaving out its docstring."""
     long = []

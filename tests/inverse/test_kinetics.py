@@ -1,0 +1,69 @@
+"""Learning reaction kinetics back from composition videos of reacting particles (issue 31)."""
+
+import numpy as np
+import pytest
+
+from operando import InputError, Stack
+from operando.bench.kinetics import score_kinetics
+from operando.inverse import KineticsConfig, learn_kinetics
+from operando.simulate import KineticsPhantomConfig, simulate_kinetics
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Two particles in 64 x 64, 14 frames from c = 0.05 to 0.6: small enough for the default test run."""
+    return simulate_kinetics(KineticsPhantomConfig(size=64, particles=2, frames=14, c_end=0.6, duration=2.4, seed=3))
+
+
+def test_a_small_noise_free_video_gives_its_laws_back(small):
+    result = learn_kinetics(small.stack(), KineticsConfig(k_modes=12, n_mu=3, max_iter=25, compare_models=False),
+                            rng=0)
+    score = score_kinetics(result, small)
+    assert result.status == "converged"
+    assert score["log_k_r"] > 0.9
+    assert score["j0_peak_error"] <= 0.1
+    assert np.nanmean(result.k_map[small.labels > 0]) == pytest.approx(1.0, rel=0.05)
+    assert np.isnan(result.k_map[small.labels == 0]).all()
+    assert result.mu_h[np.argmin(np.abs(result.c - 0.5))] == pytest.approx(0.0, abs=1e-9)
+    record = result.to_dict()
+    assert {"c", "mu_h", "mu_h_band", "j0", "j0_band", "kappa", "residual_over_sigma", "status", "config",
+            "seed"} <= set(record)
+
+
+@pytest.mark.slow
+def test_the_full_phantom_meets_the_noise_free_targets():
+    phantom = simulate_kinetics()
+    result = learn_kinetics(phantom.stack(), compare_models=False, rng=0)
+    score = score_kinetics(result, phantom)
+    assert score["mu_h_max_error_kT"] <= 0.05
+    assert score["j0_shape_error"] <= 0.03
+    assert score["log_k_r"] >= 0.95
+
+
+def _video(small, frames=None):
+    return small.video if frames is None else small.video[:frames]
+
+
+@pytest.mark.parametrize("case, match", [
+    ("no_particle", "no particle"),
+    ("small_particle", "fewer than 30 pixels"),
+    ("few_frames", "at least 5"),
+    ("counts", "Li fractions in"),
+    ("no_interval", "time between frames"),
+])
+def test_bad_input_is_refused_in_one_line(small, case, match):
+    video, interval = small.video.copy(), small.frame_interval
+    if case == "no_particle":
+        video[:] = np.nan
+    elif case == "small_particle":
+        video[:] = np.nan
+        video[:, 10:15, 10:15] = 0.3
+    elif case == "few_frames":
+        video = video[:4]
+    elif case == "counts":
+        video = video * 1000
+    elif case == "no_interval":
+        interval = None
+    with pytest.raises(InputError, match=match) as info:
+        learn_kinetics(Stack(video, "TYX"), KineticsConfig(frame_interval=interval))
+    assert "\n" not in str(info.value)
