@@ -57,7 +57,7 @@ def test_video_donut_hole_follows_the_measured_correlation():
 
 @pytest.mark.parametrize("installed", [True, False])
 def test_auto_takes_bm3d_refine_for_a_correlated_image_only_with_the_extra(installed, monkeypatch):
-    monkeypatch.setattr("operando.denoise._auto.bm3d_available", lambda: installed)
+    monkeypatch.setattr("operando.denoise._auto.method_available", lambda name: installed)
     choice = choose_method(add_correlated_noise(_image(), sigma=0.1, rho=0.4, rng=0))
     assert choice.method == ("bm3d_refine" if installed else "pixel_shuffle")
     assert "neighbour correlation" in choice.reason and ("operando[bm3d]" in choice.reason) != installed
@@ -68,7 +68,7 @@ def test_auto_takes_bm3d_refine_for_a_correlated_image_only_with_the_extra(insta
 
 
 def test_shaped_and_pixel_shuffle_run_and_record(monkeypatch):
-    monkeypatch.setattr("operando.denoise._auto.bm3d_available", lambda: False)
+    monkeypatch.setattr("operando.denoise._auto.method_available", lambda name: False)
     noisy = add_correlated_noise(_image(64), sigma=0.1, rho=0.4, rng=0)
     cfg = TrainConfig(method="shaped", max_steps=3, base=8, seed=0)
     out = denoise(Stack(noisy, axes="YX"), config=cfg)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .._errors import InputError
+from ..denoise import method_names
 from ._common import (
     FIGURE_SUFFIXES,
     VERBOSITY,
@@ -286,12 +287,11 @@ def demo(
 ) -> None:
     """Simulate, corrupt, denoise, measure and learn physics on built-in data; write a report."""
     from ..bench.demo import DemoConfig, run_demo
-    from ..denoise import method_entry
+    from ..denoise import check_method
     from ..noise import parse_noise
 
     parse_noise(noise)
-    if method != "auto":
-        method_entry(method)
+    check_method(method, "--method", allow=("auto",))
     changes: dict[str, Any] = {"noise": noise, "method": method, "learn": learn, "seed": seed}
     if time_budget is not None:
         changes["time_budget_s"] = time_budget
@@ -311,8 +311,8 @@ def denoise_cmd(
     input: Annotated[Path, typer.Argument(help="Noisy input file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Denoised output file.")],
     method: Annotated[str, typer.Option(help="auto (default: chosen from the measured noise, printed with the "
-                                        "reason and recorded in the output), video, n2v, n2v2, structn2v, shaped, "
-                                        "pixel_shuffle, gaussian, median, nlm, tv, bm4d, bm3d.")] = "auto",
+                                        "reason and recorded in the output), " + ", ".join(method_names())
+                                        + ".")] = "auto",
     frames: Annotated[int, typer.Option("--window-frames", help="Frames in the video denoiser's window (odd, >= 3; "
                                         "--frames elsewhere counts a video's frames).", callback=odd_window)] = 5,
     time_budget: TimeBudgetOption = 300.0,
@@ -336,20 +336,19 @@ def denoise_cmd(
     A .zarr output (or --memory-limit / --scheduler) streams: the stack is read and written chunk by chunk,
     resumably, and training uses a bounded sample of its frames (docs/large-data.md).
     """
-    from ..denoise import NEURAL, denoise, diagnose, method_entry
+    from ..denoise import NEURAL, check_method, denoise
     from ..io import read
 
     guard(data_target(output), model_target(save_model, "--save-model"), inputs=[input, model])
     if ensemble != 1 and (model is not None or save_model is not None):
         raise InputError("--ensemble trains and averages several networks; it cannot be combined with --model or "
                          "--save-model (use 'operando train' for one network)")
-    if method != "auto" and model is None:
-        entry = method_entry(method)
-        if save_model is not None and entry.name not in NEURAL:
-            raise InputError(f"--save-model saves a trained network; {entry.name!r} is a filter with nothing to save "
+    if model is None and check_method(method, "--method", allow=("auto",)) != "auto":
+        if save_model is not None and method not in NEURAL:
+            raise InputError(f"--save-model saves a trained network; {method!r} is a filter with nothing to save "
                              f"(networks: {', '.join(NEURAL)}); leave --save-model out")
-        if ensemble != 1 and entry.name not in NEURAL:
-            raise InputError(f"--ensemble averages trained networks ({', '.join(NEURAL)}); {entry.name!r} is "
+        if ensemble != 1 and method not in NEURAL:
+            raise InputError(f"--ensemble averages trained networks ({', '.join(NEURAL)}); {method!r} is "
                              "deterministic: leave --ensemble out")
     if ensemble == 1 and wants_stream(output, memory_limit, scheduler):
         return stream_denoise(input, output, method=method, model=model, frames=frames, time_budget_s=time_budget,
@@ -357,34 +356,54 @@ def denoise_cmd(
                               device=device, dtype="float32" if keep_float else "input", save_model=save_model,
                               allow_missing=allow_missing)
     stack, missing = _fill_missing(read(input, axes=axes, allow_missing=allow_missing))
-    auto = method == "auto" and model is None
-    if auto:
-        found = diagnose(stack)
-        method = found.recommended_method
-        console.print(f"method auto -> {method}: {found.recommended_reason}", highlight=False)
-        if save_model is not None and method not in NEURAL:
-            import warnings
-
-            warnings.warn(f"--save-model: auto chose the filter {method}, which has no network to save; nothing "
-                          f"was written to {save_model}", UserWarning, stacklevel=2)
+    choice = _auto_choice(stack, save_model) if method == "auto" and model is None else None
+    method = choice.method if choice is not None else method
     if model is not None or (save_model is not None and method in NEURAL):
-        from ..denoise import load_model, predict, train_denoiser
-        from ..denoise import save_model as save
-
-        if model is not None:
-            net = load_model(model)
-        else:
-            with progress_bar(method) as update:
-                net = train_denoiser(stack, method=method, frames=frames, time_budget_s=time_budget, rng=seed,
-                                     device=device, progress=update)
-            save(net, save_model)
-        result = predict(net, stack, device=device, tta=tta)
+        result = _network_run(stack, model, save_model, choice, method=method, frames=frames, time_budget_s=time_budget,
+                              rng=seed, device=device, tta=tta)
     else:
         with progress_bar(method) as update:
-            result = denoise(stack, method="auto" if auto else method, frames=frames, time_budget_s=time_budget,
-                             rng=seed, device=device, tta=tta, ensemble=ensemble, progress=update)
+            result = denoise(stack, method="auto" if choice is not None else method, frames=frames,
+                             time_budget_s=time_budget, rng=seed, device=device, tta=tta, ensemble=ensemble,
+                             progress=update, diagnosis=None if choice is None else choice.diagnosis)
     dtype = _write_restoring(result, output, missing, keep_float)
     console.print(f"wrote {output}: {method}, shape {result.shape}, dtype {dtype}")
+
+
+def _auto_choice(stack: Any, save_model: Path | None) -> Any:
+    """Measure the noise once for ``--method auto``, choose, print the choice (its Diagnosis goes on with it)."""
+    from ..denoise import NEURAL, choose_method
+
+    choice = choose_method(stack)
+    console.print(f"method auto -> {choice.method}: {choice.reason}", highlight=False)
+    if save_model is not None and choice.method not in NEURAL:
+        import warnings
+
+        warnings.warn(f"--save-model: auto chose the filter {choice.method}, which has no network to save; nothing "
+                      f"was written to {save_model}", UserWarning, stacklevel=3)
+    return choice
+
+
+def _network_run(stack: Any, model: Path | None, save_model: Path | None, choice: Any, **settings: Any) -> Any:
+    """Apply ``--model``, or train a network (from the choice's Diagnosis), save it and apply it; record ``auto``.
+
+    The saved model's JSON and the output's record carry the choice and its reason (a loaded model: the choice
+    it was trained for, if any).
+    """
+    from ..denoise import load_model, predict, record_choice, train_denoiser
+    from ..denoise import save_model as save
+
+    if model is not None:
+        net = load_model(model)
+    else:
+        with progress_bar(settings["method"]) as update:
+            net = train_denoiser(stack, method=settings["method"], frames=settings["frames"],
+                                 time_budget_s=settings["time_budget_s"], rng=settings["rng"],
+                                 device=settings["device"], progress=update,
+                                 diagnosis=None if choice is None else choice.diagnosis)
+        net.auto = None if choice is None else choice.as_dict()
+        save(net, save_model)
+    return record_choice(predict(net, stack, device=settings["device"], tta=settings["tta"]), net.auto)
 
 
 @app.command()
@@ -392,8 +411,8 @@ def denoise_cmd(
 def train(
     input: Annotated[Path, typer.Argument(help="Noisy stack to train on.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model path (writes .safetensors + .json).")],
-    method: Annotated[Optional[str], typer.Option(help="video (default), n2v, n2v2 or structn2v; a resumed "
-                                                   "model keeps its own.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A network: " + ", ".join(method_names("neural"))
+                                                   + " (default video; a resumed model keeps its own).")] = None,
     frames: Annotated[Optional[int], typer.Option("--window-frames", help="Frames in the video denoiser's window "
                                                   "(odd, >= 3, default 5).", callback=odd_window)] = None,
     time_budget: TimeBudgetOption = 300.0,
@@ -405,12 +424,14 @@ def train(
     axes: AxesOption = None,
 ) -> None:
     """Train a self-supervised denoiser on a noisy stack and save it."""
-    from ..denoise import load_model, make_config, save_model, train_denoiser
+    from ..denoise import check_method, load_model, make_config, save_model, train_denoiser
     from ..io import read
 
     guard(model_target(output, "-o"), inputs=[input, resume])
     if method is None and resume is None:
         method = "video"
+    if method is not None:
+        check_method(method, "--method", kinds="neural")
     settings = {"method": method, "frames": frames, "time_budget_s": time_budget, "max_steps": max_steps,
                 "loss": loss}
     make_config(**{k: v for k, v in settings.items() if v is not None})  # a bad setting: one line, before work

@@ -54,7 +54,7 @@ def _dashboard(address: str) -> None:
     err_console.print(f"Dask dashboard: {address}", soft_wrap=True, highlight=False)
 
 
-def run_streamed(kind: str, **kwargs: Any) -> None:
+def run_streamed(kind: str, **kwargs: Any) -> Any:
     """Run :func:`predict_large` (``kind="predict"``) or :func:`denoise_large` with a progress bar; summarise.
 
     Parameters
@@ -66,7 +66,8 @@ def run_streamed(kind: str, **kwargs: Any) -> None:
 
     Returns
     -------
-    None
+    ScaleResult
+        What the workflow returned.
     """
     from ..workflows.scale import denoise_large, predict_large
 
@@ -74,9 +75,14 @@ def run_streamed(kind: str, **kwargs: Any) -> None:
     kwargs["scheduler"] = kwargs.get("scheduler") or "threads"
     with progress_bar(f"{kind} (streamed)") as update:
         result = fn(**kwargs, progress=update, on_dashboard=_dashboard)
+    auto = result.manifest.get("auto")
+    if auto is not None:
+        console.print(f"method auto -> {auto['method']} (diagnosed on a sample of frames): {auto['reason']}",
+                      highlight=False)
     resumed = f", {result.skipped} finished chunk(s) kept from an earlier run" if result.skipped else ""
     console.print(f"wrote {result.output}: shape {result.shape}, dtype {result.dtype}, {result.n_chunks} chunk(s)"
                   f"{resumed}; {result.frames_per_s:.1f} frames/s ({result.scheduler})")
+    return result
 
 
 def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None, **kwargs: Any) -> None:
@@ -87,7 +93,8 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
     input, output : Path
         The noisy stack and the ``.zarr`` output.
     method : str
-        A method name, or ``auto`` (chosen by :func:`operando.denoise.diagnose` on a bounded sample of frames).
+        A method name, or ``auto``: :func:`operando.workflows.scale.denoise_large` diagnoses a bounded sample of
+        frames once, picks among the methods that stream, and records the choice in the manifest.
     model : Path or None
         A saved network to apply instead of training.
     **kwargs
@@ -101,24 +108,4 @@ def stream_denoise(input: Path, output: Path, *, method: str, model: Path | None
         keep = ("axes", "memory_limit", "scheduler", "tta", "device", "dtype", "allow_missing")
         run_streamed("predict", input=input, output=output, model=model, **{k: kwargs[k] for k in keep if k in kwargs})
         return
-    if method == "auto":
-        from ..denoise import diagnose
-        from ..io import read
-        from ..workflows.scale import default_memory_limit, parse_memory, training_sample
-
-        limit = parse_memory(kwargs["memory_limit"]) if kwargs.get("memory_limit") else default_memory_limit()
-        stack = read(input, axes=kwargs.get("axes"), lazy=True, allow_missing=kwargs.get("allow_missing", False))
-        sample, _ = training_sample(stack, budget_bytes=limit // 6, window=1, contiguous=True)
-        found = diagnose(sample)
-        method = found.recommended_method
-        console.print(f"method auto -> {method} (diagnosed on a sample of frames): {found.recommended_reason}",
-                      highlight=False)
-        from ..denoise import BASELINES
-        from ..workflows.scale import STREAMED_NETWORKS
-
-        if method not in STREAMED_NETWORKS + BASELINES:
-            fallback = "n2v2" if found.spatially_white else "pixel_shuffle"
-            err_console.print(f"[yellow]note:[/yellow] {method} does not stream chunk by chunk; using {fallback} "
-                              "(give --method and a non-Zarr output to run it in memory)", highlight=False)
-            method = fallback
     run_streamed("denoise", input=input, output=output, method=method, **kwargs)

@@ -1,50 +1,51 @@
 """Denoisers: self-supervised networks (video, Noise2Void family) and calibrated classical baselines.
 
-``import operando.denoise`` is light; torch is imported when a network is trained or applied. The methods are
-rows of one registry (``_methods.METHOD_TABLE``; its docstring says how to add one); ``NEURAL``,
-``BASELINES`` and ``METHODS`` are derived from it.
+``import operando.denoise`` is light: it loads the method table (``_methods.METHOD_TABLE``; its docstring says how
+to add one) and nothing else; every other name is imported on first use (torch when a network is trained or
+applied, scipy with the filters and the diagnosis). ``NEURAL``, ``BASELINES``, ``METHODS``,
+:func:`method_names` and :func:`check_method` are derived from the table.
+
+``method="auto"``: :func:`diagnose` measures the noise once; :func:`choose_from` (``_auto``) alone picks the
+method from that :class:`Diagnosis`; :func:`denoise`, :func:`train_denoiser` and the streamed
+``operando.workflows.scale.denoise_large`` take the Diagnosis instead of measuring again and record the choice
+with its reason (``metadata.extra["denoise"]["auto"]``, the saved model's JSON, the Zarr manifest).
 """
 
-from ._api import denoise
-from ._auto import AutoChoice, choose_method
-from ._baselines import denoise_baseline
-from ._config import TrainConfig, TrainedDenoiser, make_config
-from ._diagnose import Diagnosis, diagnose
-from ._joint import joint_bm3d, joint_tv
-from ._masked_data import denoise_masked, fill_invalid
-from ._measured import impulse_pixels, keep_measured_pixels
+from importlib import import_module
+
 from ._methods import BASELINES, METHODS, NEURAL, check_method, method_entry, method_names
+
+#: Where each public name lives (imported when first asked for).
+_LAZY = {
+    "denoise": "_api",
+    "AutoChoice": "_auto", "choose_from": "_auto", "choose_method": "_auto", "diagnose": "_auto",
+    "record_choice": "_auto",
+    "denoise_baseline": "_baselines",
+    "denoise_bm3d": "_bm3d",
+    "TrainConfig": "_config", "TrainedDenoiser": "_config", "make_config": "_config",
+    "Diagnosis": "_diagnose",
+    "predict": "_inference", "denoise_with_params": "_inference",
+    "joint_bm3d": "_joint", "joint_tv": "_joint",
+    "denoise_masked": "_masked_data", "fill_invalid": "_masked_data",
+    "impulse_pixels": "_measured", "keep_measured_pixels": "_measured",
+    "save_model": "_model_io", "load_model": "_model_io", "model_files": "_model_io",
+    "check_model_path": "_model_io",
+    "denoise_pixel_shuffle": "_pixel_shuffle", "train_pixel_shuffle": "_pixel_shuffle",
+    "apply_pixel_shuffle": "_pixel_shuffle",
+    "train_denoiser": "_training",
+}
 
 
 def __getattr__(name: str):
-    if name == "train_denoiser":
-        from ._training import train_denoiser
-
-        return train_denoiser
-    if name in ("predict", "denoise_with_params"):
-        from . import _inference
-
-        return getattr(_inference, name)
-    if name in ("denoise_pixel_shuffle", "train_pixel_shuffle", "apply_pixel_shuffle"):
-        from . import _pixel_shuffle
-
-        return getattr(_pixel_shuffle, name)
-    if name == "denoise_bm3d":
-        from ._bm3d import denoise_bm3d
-
-        return denoise_bm3d
-    if name in ("save_model", "load_model", "model_files", "check_model_path"):
-        from . import _model_io
-
-        return getattr(_model_io, name)
-    raise AttributeError(name)
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-__all__ = [
-    "joint_bm3d", "joint_tv",
-    "BASELINES", "METHODS", "NEURAL", "AutoChoice", "Diagnosis", "TrainConfig", "TrainedDenoiser", "choose_method",
-    "denoise", "denoise_baseline", "denoise_bm3d", "denoise_with_params", "denoise_pixel_shuffle", "diagnose",
-    "impulse_pixels", "keep_measured_pixels", "load_model", "model_files", "check_model_path", "predict",
-    "save_model", "train_denoiser", "make_config", "method_entry",
-    "apply_pixel_shuffle", "train_pixel_shuffle", "check_method", "method_names", "denoise_masked", "fill_invalid",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = ["BASELINES", "METHODS", "NEURAL", "check_method", "method_entry", "method_names", *_LAZY]

@@ -1,4 +1,9 @@
-"""The public ``denoise`` entry point: look the method up in the registry, settle config and seed, run it."""
+"""The public ``denoise`` entry point: look the method up in the registry, settle config and seed, run it.
+
+``method="auto"`` takes the choice from a :class:`Diagnosis` (``diagnosis=``, measured once by the caller) or
+measures one here (:func:`choose_method`), hands the Diagnosis on to the network's training, and records the
+choice with its reason.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ import logging
 import numpy as np
 
 from .._errors import InputError
-from .._stack import Progress, Stack, as_stack, convert_dtype
+from .._progress import Progress, sub_progress
+from .._stack import Stack, as_stack, convert_dtype
+from ._auto import record_choice
 from ._baselines import denoise_baseline
 from ._config import TrainConfig, child_seeds, config_from, resolve_seed
+from ._diagnose import Diagnosis
 from ._layout import with_record
 from ._methods import BASELINES, METHODS, NEURAL, DenoiseMethod, RunSettings, method_entry
 
@@ -29,6 +37,7 @@ def denoise(
     tta: bool = False,
     ensemble: int = 1,
     progress: Progress | None = None,
+    diagnosis: Diagnosis | None = None,
 ) -> Stack | np.ndarray:
     """Denoise an image, video or spectral stack with ``method``, trained on the data itself.
 
@@ -40,8 +49,9 @@ def denoise(
         A name of ``METHODS`` (the registry, ``_methods.py``): ``video`` (temporal masking), ``n2v``, ``n2v2``,
         ``structn2v``, ``shaped``, ``pixel_shuffle`` (spatial blind spots), ``gaussian``, ``median``, ``nlm``,
         ``tv`` (calibrated classical filters), ``bm4d`` or ``bm3d`` (optional extra), or ``"auto"``: chosen
-        from the measured noise (:func:`choose_method`; the choice and its reason are recorded in
-        ``metadata.extra["denoise"]["auto"]``). Default: ``config.method``, else ``"video"``.
+        from the measured noise (:func:`choose_from` on ``diagnosis``, else :func:`choose_method` measures it
+        here; the choice and its reason are recorded in ``metadata.extra["denoise"]["auto"]``). Default:
+        ``config.method``, else ``"video"``.
     axes : str, optional
         Axes of a plain array (e.g. ``"TYX"``).
     frames : int, optional
@@ -64,7 +74,10 @@ def denoise(
         their predictions. Each run's error is partly its own, so the average is better (+0.7 dB for 3 runs on
         the physics benchmark's video, docs/benchmarks.md), at ``ensemble`` times the cost.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        Called with :class:`~operando.ProgressEvent` objects; raise :class:`~operando.Cancelled` in it to stop.
+    diagnosis : Diagnosis, optional
+        The noise of ``data`` as already measured (:func:`diagnose`): ``auto`` chooses from it and a network's
+        training takes its settings from it, so nothing is measured again.
 
     Returns
     -------
@@ -79,10 +92,10 @@ def denoise(
     """
     auto = None
     if method == "auto":
-        from ._auto import choose_method
+        from . import _auto
 
-        auto = choose_method(data, axes=axes)
-        method = auto.method
+        auto = _auto.choose_method(data, axes=axes) if diagnosis is None else _auto.choose_from(diagnosis)
+        method, diagnosis = auto.method, auto.diagnosis
     entry = method_entry(method or (config.method if config is not None else "video"))
     if ensemble < 1:
         raise InputError(f"ensemble must be >= 1, got {ensemble}; pass ensemble=1 for a single network")
@@ -94,7 +107,7 @@ def denoise(
             raise InputError(f"config sets the training of a network; {entry.name!r} is a deterministic filter, "
                              "leave config out")
         result = entry.run(as_stack(data, axes=axes), RunSettings(entry.name, device=device, progress=progress))
-        result = _record_auto(result, auto)
+        result = record_choice(result, auto)
         return result if isinstance(data, Stack) else result.data
     cfg = config_from(config, method=entry.name, frames=frames if entry.name == "video" else None,
                       time_budget_s=time_budget_s)
@@ -103,18 +116,12 @@ def denoise(
         cfg = cfg.model_copy(update={k: v for k, v in auto.settings.items() if getattr(cfg, k) is None})
     stack = as_stack(data, axes=axes)
     if ensemble == 1:
-        result = entry.run(stack, RunSettings(entry.name, cfg, device, tta, progress))
+        result = entry.run(stack, RunSettings(entry.name, cfg, device, tta, progress, diagnosis))
     else:
-        result = _ensemble(stack, entry, cfg, ensemble, RunSettings(entry.name, None, device, tta, progress))
-    result = _record_auto(result, auto)
+        result = _ensemble(stack, entry, cfg, ensemble, RunSettings(entry.name, None, device, tta, progress,
+                                                                    diagnosis))
+    result = record_choice(result, auto)
     return result if isinstance(data, Stack) else result.data
-
-
-def _record_auto(result: Stack, auto) -> Stack:
-    """Add what ``method="auto"`` chose, and why, to the result's denoise record."""
-    if auto is None:
-        return result
-    return with_record(result, {**result.metadata.extra.get("denoise", {}), "auto": auto.as_dict()})
 
 
 def _ensemble(stack: Stack, entry: DenoiseMethod, cfg: TrainConfig, k: int, settings: RunSettings) -> Stack:
@@ -123,10 +130,9 @@ def _ensemble(stack: Stack, entry: DenoiseMethod, cfg: TrainConfig, k: int, sett
     seeds = child_seeds(cfg.seed, k)
     total, members = None, []
     for i, seed in enumerate(seeds):
-        progress = None if settings.progress is None else (
-            lambda f, m, i=i: settings.progress((i + f) / k, f"run {i + 1}/{k}: {m}"))
+        progress = sub_progress(settings.progress, i / k, (i + 1) / k, f"run {i + 1}/{k}: ")
         member = RunSettings(entry.name, cfg.model_copy(update={"seed": seed}), settings.device, settings.tta,
-                             progress)
+                             progress, settings.diagnosis)
         out = entry.run(as_float, member)
         members.append(out.metadata.extra.get("denoise", {}))
         arr = out.to_numpy().astype(np.float64)
@@ -157,7 +163,8 @@ def run_network(stack: Stack, settings: RunSettings) -> Stack:
     from ._inference import predict
     from ._training import train_denoiser
 
-    model = train_denoiser(stack, config=settings.config, device=settings.device, progress=settings.progress)
+    model = train_denoiser(stack, config=settings.config, device=settings.device, progress=settings.progress,
+                           diagnosis=settings.diagnosis)
     return predict(model, stack, device=settings.device, tta=settings.tta)
 
 

@@ -9,12 +9,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .._errors import InputError, validation_reason
+from ._methods import NEURAL
 
 if TYPE_CHECKING:
     import torch
 
 
-NetworkMethod = Literal["video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle", "bm3d_refine"]
+#: The networks of the method table (its ``neural`` rows), as the type of ``TrainConfig.method``.
+NetworkMethod = Literal[NEURAL]  # type: ignore[valid-type]
 
 
 class TrainConfig(BaseModel):
@@ -203,6 +205,7 @@ class TrainedDenoiser:
     history: list[dict[str, float]] = field(default_factory=list)
     stop_reason: str = ""  # "time_budget", "max_steps" or "early_stopping"
     best_step: int | None = None  # the step whose weight average is returned (best validation loss)
+    auto: dict[str, object] | None = None  # what method="auto" chose and why (AutoChoice.as_dict), saved with it
 
     @property
     def is_video(self) -> bool:

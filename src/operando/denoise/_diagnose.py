@@ -1,4 +1,9 @@
-"""Noise diagnostics: what kind of noise is in a stack, and which denoiser and loss fit it."""
+"""Noise diagnostics: what kind of noise is in a stack (measured here; ``_auto`` alone chooses from it).
+
+:func:`measure` fills a :class:`Diagnosis` with the measurements and leaves ``recommended_method`` and
+``recommended_reason`` empty; :func:`operando.denoise.diagnose` (``_auto.diagnose``) adds the method ``auto``
+picks from them. Nothing here imports ``_auto``.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from ._measured import exact_impulse_pixels
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """What the noise looks like and what to do about it."""
+    """What the noise looks like, and (from :func:`operando.denoise.diagnose`) the method ``auto`` picks for it."""
 
     noise_sigma: float
     impulse_fraction: float
@@ -35,6 +40,7 @@ class Diagnosis:
     noise_correlation: object = field(default=None, repr=False, compare=False)  # noise.NoiseCorrelation or None
     correlation_unmeasured: str = ""  # why the correlation could not be measured ("" when it was, or too small)
     constant: bool = False  # every pixel examined holds the same value: no noise to measure
+    constant_value: float = 0.0  # that value
 
     @property
     def spatially_white(self) -> bool:
@@ -60,34 +66,43 @@ def _measure_correlation(stack: Stack) -> tuple[object, str]:
         return None, "" if "too small" in str(exc) else str(exc)
 
 
-def _constant(stack: Stack, n: int, value: float) -> Diagnosis:
-    """Return the diagnosis of data whose every pixel is ``value``: no noise, a filter that keeps it as it is."""
-    reason = (f"the data is constant (every pixel {value:g}): no noise to measure; the gaussian filter leaves it "
-              "unchanged")
+def _constant(n: int, value: float) -> Diagnosis:
+    """Return the diagnosis of data whose every pixel is ``value``: no noise to measure."""
     return Diagnosis(
         noise_sigma=0.0, impulse_fraction=0.0, spatial_corr_x=0.0, spatial_corr_y=0.0, temporal_corr=0.0,
-        stripes=False, static_in_time=False, n_frames=n, recommended_method="gaussian", recommended_loss="mse",
+        stripes=False, static_in_time=False, n_frames=n, recommended_method="", recommended_loss="mse",
         notes=(f"the image is constant (every pixel {value:g}): there is no noise to measure or remove",),
-        recommended_reason=reason, constant=True,
+        constant=True, constant_value=value,
     )
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 0 else 0.0
+def _residual_correlation(resid: np.ndarray) -> tuple[float, float, float]:
+    """Lag-1 correlation of the median residual along X, Y and T (0 where it cannot be measured).
+
+    The one autocorrelation of a residual, :func:`operando.noise.noise_autocorrelation` (pooled over frames,
+    each frame's mean removed).
+    """
+    from ..noise import noise_autocorrelation
+
+    n = resid.shape[0]
+    try:
+        acf = noise_autocorrelation(resid, max_lag=1, axes_only=True, temporal=n > 1)
+    except InputError:  # no finite pixel
+        return 0.0, 0.0, 0.0
+    values = (acf.acf_x[1], acf.acf_y[1], acf.acf_t[1] if n > 1 else 0.0)
+    return tuple(float(np.nan_to_num(v)) for v in values)
 
 
-def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
-    """Estimate the noise and recommend a method.
+def measure(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
+    """Measure the noise (the one measurement of a run; :func:`operando.denoise.diagnose` adds the choice).
 
     The noise level, impulses and stripes come from the residual of a small spatial median filter. The
     spatial and temporal correlations come from :func:`operando.noise.measure_noise_correlation` (corrected
     for its first pass, so white noise reads 0 and correlated noise its true neighbour correlation; the median
     residual's own lag-1 correlation is biased negative and is used only when the images are too small to
-    measure). Also reported: the correlation length, whether the noise is static in time (fixed pattern,
-    which temporal masking cannot remove), and the method ``auto`` picks with its reason.
+    measure). Also reported: the correlation length and whether the noise is static in time (fixed pattern,
+    which temporal masking cannot remove). ``recommended_method`` and ``recommended_reason`` are left empty:
+    ``_auto.choose_from`` fills them.
 
     Parameters
     ----------
@@ -99,7 +114,7 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     Returns
     -------
     Diagnosis
-        Noise level, impulse share, correlations, stripes, fixed pattern, and the recommended method and loss.
+        Noise level, impulse share, correlations, stripes, fixed pattern and the recommended loss.
     """
     stack = as_stack(data, axes=axes)
     work, _ = to_working(stack)
@@ -107,17 +122,15 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
         raise InputError(f"the stack is empty (shape {stack.shape}); give data with at least one image")
     seq = work[0, :, 0].astype(np.float64)  # (S, Y, X), first batch, first channel
     if np.ptp(work) == 0:
-        return _constant(stack, seq.shape[0], float(work.flat[0]))
+        return _constant(seq.shape[0], float(work.flat[0]))
     smooth = ndimage.median_filter(seq, size=(1, 3, 3), mode="reflect")
     resid = seq - smooth
     spread = robust_sd(resid)
     sigma = spread / 0.83  # median-of-9 residual shrinks Gaussian noise by ~0.83
     thresh = 6 * max(spread, 1e-12)
     impulse = float(np.mean(np.abs(resid) > thresh))
-    cx = _corr(resid[..., :-1], resid[..., 1:])
-    cy = _corr(resid[:, :-1], resid[:, 1:])
+    cx, cy, ct = _residual_correlation(resid)
     n = seq.shape[0]
-    ct = _corr(resid[:-1], resid[1:]) if n > 1 else 0.0
     row_means = resid.mean(axis=-1)
     expected = resid.std() / np.sqrt(resid.shape[-1])
     stripes = bool(row_means.std() > 3 * expected and cx > 0.2)
@@ -145,14 +158,10 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     if n < 5:
         notes.append(f"only {n} frame(s): the video denoiser needs >= 5; using an image denoiser")
     loss = "l1" if impulse > 0.005 and not known else "mse"
-    found = Diagnosis(
+    return Diagnosis(
         noise_sigma=float(sigma), impulse_fraction=impulse, spatial_corr_x=float(cx), spatial_corr_y=float(cy),
         temporal_corr=float(ct), stripes=stripes, static_in_time=static, n_frames=n,
         recommended_method="", recommended_loss=loss, notes=tuple(notes), impulses_known=known,
         correlation_length_px=corr.correlation_length_px if corr is not None else 0, noise_correlation=corr,
         correlation_unmeasured=unmeasured,
     )
-    from ._auto import choose_from
-
-    choice = choose_from(found)
-    return replace(found, recommended_method=choice.method, recommended_reason=choice.reason)

@@ -1,7 +1,10 @@
-"""The registry of denoising methods: one row per method in ``METHOD_TABLE`` (name -> kind, summary, runner).
+"""The registry of denoising methods: one row per method in ``METHOD_TABLE`` (name -> kind, summary, runner, needs).
 
-:func:`operando.denoise.denoise`, the CLI's ``--method`` check, the benchmarks' default method lists and the
-public tuples ``NEURAL``, ``BASELINES`` and ``METHODS`` all read this table; nothing else lists the methods.
+:func:`operando.denoise.denoise`, ``TrainConfig.method``'s type (``_config.NetworkMethod``), ``build_model``'s
+network, the streamed set and halos of :mod:`operando.workflows.scale`, the CLI's ``--method`` help and check,
+the pipelines' checks (:func:`check_method`), the benchmarks' default method lists and the public tuples
+``NEURAL``, ``BASELINES`` and ``METHODS`` all read this table; nothing else lists the methods. The module imports
+nothing heavy (no pydantic, scipy or torch): the CLI's ``--help`` reads it.
 
 How to add a method (one row, plus the method's own code):
 
@@ -10,18 +13,20 @@ How to add a method (one row, plus the method's own code):
   chosen with :func:`._layout.with_record`), then add
   ``DenoiseMethod("name", "deterministic", "one-line summary", run=_lazy("._mymodule", "run"))``.
   Set ``calibrated=True`` only for filters that :func:`denoise_baseline` calibrates (its grid in
-  ``_baselines.BASELINE_GRIDS``). A missing optional dependency raises ImportError naming the extra.
-* **a network** (self-supervised, trained on the data): add the name to ``TrainConfig.method``
-  (``_config.NetworkMethod``), its masking to ``Sampler._hide`` (``_sampler.py``) and its network to
-  ``build_model`` (``_unet.py``), then add ``DenoiseMethod("name", "neural", "summary")``: the shared
-  runner trains it with :func:`train_denoiser` and applies it with :func:`predict`; ``ensemble``, ``tta``,
-  ``config``, the seed record and saving work for every neural row without further edits.
-* **a network with its own training and inference** (``pixel_shuffle``, ``bm3d_refine``): add the name to
-  ``_config.NetworkMethod`` and a row with ``run=_lazy_trained("._mymodule", "denoise_mine")``, where
-  ``denoise_mine(stack, config=, device=, progress=)`` returns the denoised Stack.
+  ``_baselines.BASELINE_GRIDS``); ``streams=True`` and ``halo`` (frames read on each side, from its
+  per-channel parameters) let ``denoise_large`` stream it. An optional dependency: ``extra="name"`` and
+  ``requires=(modules,)`` (:func:`check_method` names the install line; the runner raises ImportError).
+* **a network** (self-supervised, trained on the data): add its masking to ``Sampler._hide`` (``_sampler.py``),
+  then add ``DenoiseMethod("name", "neural", "summary", network="unet" or "n2v2", streams=True)``: the shared
+  runner trains it with :func:`train_denoiser` and applies it with :func:`predict`; ``TrainConfig.method``
+  accepts it, and ``ensemble``, ``tta``, ``config``, the seed record, saving and streaming work for every
+  neural row without further edits.
+* **a network with its own training and inference** (``pixel_shuffle``, ``bm3d_refine``): a row with
+  ``run=_lazy_trained("._mymodule", "denoise_mine")``, where ``denoise_mine(stack, config=, device=, progress=)``
+  returns the denoised Stack.
 
-``settings`` (:class:`RunSettings`) carries the method's name, the training configuration (neural rows only; its seed is
-concrete), the device, ``tta`` and the ``progress(fraction, message)`` callback.
+``settings`` (:class:`RunSettings`) carries the method's name, the training configuration (neural rows only; its
+seed is concrete), the device, ``tta``, the progress callback and the Diagnosis already measured (if any).
 """
 
 from __future__ import annotations
@@ -32,21 +37,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .._errors import InputError
-from .._stack import Progress, Stack
+from .._progress import Progress
+from .._stack import Stack
 
-if TYPE_CHECKING:  # the table imports nothing heavy (the CLI's --help reads it): no pydantic, no torch
+if TYPE_CHECKING:  # the table imports nothing heavy (the CLI's --help reads it): no pydantic, scipy or torch
     from ._config import TrainConfig
+    from ._diagnose import Diagnosis
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a runner may use besides the stack: its name, training config (neural only), device, tta, progress."""
+    """What a runner may use besides the stack: name, training config (networks), device, tta, progress, diagnosis."""
 
     method: str
     config: TrainConfig | None = None
     device: str = "auto"
     tta: bool = False
     progress: Progress | None = None
+    diagnosis: Diagnosis | None = None  # the noise as measured already (networks take their settings from it)
 
 
 Runner = Callable[[Stack, RunSettings], Stack]
@@ -102,11 +110,22 @@ class DenoiseMethod:
 
     def missing_extra(self) -> str:
         """Return the install line of the optional extra it needs when that is not installed, else ``""``."""
-        import importlib.util
-
-        if all(importlib.util.find_spec(module) is not None for module in self.requires):
+        if all(_installed(module) for module in self.requires):
             return ""
         return f"pip install 'operando[{self.extra}]' (non-commercial licence)"
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (found without importing it; one set to None in sys.modules is not)."""
+    import importlib.util
+    import sys
+
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 _FILTER = {"run": _lazy("._baselines", "run_baseline"), "calibrated": True, "streams": True}

@@ -1,17 +1,26 @@
-"""Save and load trained denoisers: safetensors weights plus a JSON config with the normalisation."""
+"""Save and load trained denoisers: safetensors weights plus a JSON config with the normalisation.
+
+:func:`model_files` is the one definition of a saved model's two file names (``operando.workflows.scale`` uses
+it too). The module imports nothing heavy at import time (torch and pydantic when a model is saved or loaded).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._errors import InputError, validation_reason
 from .._files import atomic_path, write_json_file
-from ._config import TrainConfig, TrainedDenoiser
-from ._unet import build_model
+
+if TYPE_CHECKING:
+    from ._config import TrainedDenoiser
+
+#: The endings of a saved model's two files: the weights and the settings.
+MODEL_SUFFIXES = (".safetensors", ".json")
 
 
 def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -28,11 +37,11 @@ def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
         The weights file and the settings file.
     """
     p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    stem = p.with_suffix("") if p.suffix in MODEL_SUFFIXES else p
+    weights, settings = MODEL_SUFFIXES
+    return stem.with_suffix(weights), stem.with_suffix(settings)
 
 
-_paths = model_files  # the name used before model_files was public
 
 
 def check_model_path(path: str | os.PathLike) -> None:
@@ -56,13 +65,15 @@ def check_model_path(path: str | os.PathLike) -> None:
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: names an existing folder; give a model name such as {p / 'model'}")
-    if p.suffix and p.suffix not in (".safetensors", ".json"):
+    if p.suffix and p.suffix not in MODEL_SUFFIXES:
         raise InputError(f"{p}: a model is saved as NAME.safetensors + NAME.json; give a name ending in .safetensors "
                          f"(e.g. {p.name}.safetensors) or without an ending")
 
 
 def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
     """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config with its seed, normalisation, history).
+
+    A model trained for ``method="auto"`` also records the choice and its reason (``"auto"``).
 
     Parameters
     ----------
@@ -89,6 +100,8 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
         "loss": model.loss, "steps": model.steps, "history": model.history,
         "stop_reason": model.stop_reason, "best_step": model.best_step,
     }
+    if model.auto is not None:
+        record["auto"] = model.auto
     write_json_file(meta, record)
     return weights
 
@@ -135,6 +148,9 @@ def _from_record(record: dict, weights: Path) -> TrainedDenoiser:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from ._config import TrainConfig, TrainedDenoiser
+    from ._unet import build_model
+
     config = dict(record["config"])
     if config.get("version", 1) == 1:  # operando 0.1: the blind spot was always the checkerboard
         config.update(version=2, blind_spot_kind="checkerboard")
@@ -161,4 +177,5 @@ def _from_record(record: dict, weights: Path) -> TrainedDenoiser:
     module.eval()
     return TrainedDenoiser(module=module, config=cfg, mean=mean, scale=scale, channels=channels,
                            loss=str(record["loss"]), steps=int(record["steps"]), history=list(record["history"]),
-                           stop_reason=record.get("stop_reason", ""), best_step=record.get("best_step"))
+                           stop_reason=record.get("stop_reason", ""), best_step=record.get("best_step"),
+                           auto=record.get("auto"))

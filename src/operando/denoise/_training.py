@@ -24,6 +24,7 @@ from .._errors import InputError
 from .._progress import Progress, check_cancel, emit
 from .._stack import Stack, as_stack
 from ._config import TrainConfig, TrainedDenoiser, config_from, make_config, resolve_seed
+from ._diagnose import Diagnosis
 from ._layout import to_working
 from ._measured import exact_impulse_pixels
 from ._preprocess import fill_impulses_from_neighbours, remove_impulses
@@ -50,6 +51,7 @@ def train_denoiser(
     resume: TrainedDenoiser | str | Path | None = None,
     clean: Stack | np.ndarray | None = None,
     progress: Progress | None = None,
+    diagnosis: Diagnosis | None = None,
 ) -> TrainedDenoiser:
     """Train a denoiser on the noisy data itself (no clean data).
 
@@ -93,6 +95,10 @@ def train_denoiser(
         Receives a :class:`~operando.ProgressEvent` at each validation check (``step``, ``train_loss``,
         ``val_loss``) and at the end; it is also called before every step, so raising
         :class:`~operando.Cancelled` from it stops training within one step.
+    diagnosis : Diagnosis, optional
+        The noise of ``data`` as already measured (:func:`operando.denoise.diagnose`, or the Diagnosis that
+        ``method="auto"`` chose from): the settings left to the data (loss, blind spot, impulse handling) are
+        taken from it instead of measuring again. None: measured here when a setting needs it.
 
     Returns
     -------
@@ -113,7 +119,7 @@ def train_denoiser(
         raise InputError(f"the resumed model was trained on {resume.channels} channel(s), the data has "
                          f"{work.shape[2]} (shape {stack.shape}, axes {stack.axes!r}); resume only on data with the "
                          "same channels, or train a new model (leave --resume out)")
-    prep = _prepare(stack, work, cfg, resume, clean)
+    prep = _prepare(stack, work, cfg, resume, clean, diagnosis)
     dev = pick_device(device)
     model = resume.module if resume is not None else build_model(prep.config, work.shape[2])
     model = model.to(dev, memory_format=memory_format(dev))
@@ -161,7 +167,8 @@ def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> N
         )
 
 
-def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss_kind: str, clean) -> tuple:
+def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss_kind: str, clean,
+                          diagnosis: Diagnosis | None = None) -> tuple:
     """Fill the settings left to the data (loss, blind spot, impulse handling): (config, loss, exact impulses)."""
     exact_impulses = None
     if cfg.skip_impulses is not False and clean is None:
@@ -174,9 +181,10 @@ def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss
     if (loss_kind == "auto" or cfg.blind_spot is None or cfg.impulse_filter is None or cfg.skip_impulses is None
             or radius_open):
         from ._auto import blind_spot_settings
-        from ._diagnose import diagnose
+        from ._diagnose import measure
 
-        diagnosis = diagnose(stack)  # once: it picks the loss, the blind spot and the impulse pre-filter
+        if diagnosis is None:  # once: it picks the loss, the blind spot and the impulse pre-filter
+            diagnosis = measure(stack)
         video = cfg.method == "video"
         found_impulses = diagnosis.impulse_fraction > 0.005
         if cfg.skip_impulses is None:
@@ -223,7 +231,8 @@ class _Prepared:
         return torch.from_numpy((self.mean / self.scale).astype(np.float32)).to(dev)[None, :, None, None]
 
 
-def _prepare(stack: Stack, work: np.ndarray, cfg: TrainConfig, resume: TrainedDenoiser | None, clean) -> _Prepared:
+def _prepare(stack: Stack, work: np.ndarray, cfg: TrainConfig, resume: TrainedDenoiser | None, clean,
+             diagnosis: Diagnosis | None = None) -> _Prepared:
     """Normalise, settle the automatic settings, pre-filter impulses and normalise the oracle's target."""
     if resume is not None:
         mean, scale, loss_kind = resume.mean, resume.scale, resume.loss
@@ -231,7 +240,7 @@ def _prepare(stack: Stack, work: np.ndarray, cfg: TrainConfig, resume: TrainedDe
         mean = work.mean(axis=(0, 1, 3, 4))
         scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
         loss_kind = cfg.loss
-    cfg, loss_kind, exact_impulses = _settle_auto_settings(stack, work, cfg, loss_kind, clean)
+    cfg, loss_kind, exact_impulses = _settle_auto_settings(stack, work, cfg, loss_kind, clean, diagnosis)
     mean, scale = np.asarray(mean, np.float32), np.asarray(scale, np.float32)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     prep = _Prepared(cfg, loss_kind, mean, scale, np.ascontiguousarray(norm, dtype=np.float32))

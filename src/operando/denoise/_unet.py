@@ -11,6 +11,7 @@ from torch import nn
 
 from .._errors import InputError
 from ._config import TrainConfig
+from ._methods import method_entry
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -182,7 +183,7 @@ def build_model(config: TrainConfig, channels: int) -> nn.Module:
         raise InputError("build_model needs a concrete config.seed, got None; set seed=... in the TrainConfig")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        if config.method == "video":
+        if method_entry(config.method).network == "video":
             model = VideoDenoiser(config.frames - 1, channels, base=config.base, depth=config.depth,
                                   blind_spot=config.blind_spot_kind if config.blind_spot else None,
                                   donut_size=config.donut_size)
@@ -192,7 +193,7 @@ def build_model(config: TrainConfig, channels: int) -> nn.Module:
                 carve_donut_hole(model.donut.hole, square_footprint(config.blind_spot_radius_px))
             return model
         return ImageDenoiser(channels, base=config.base, depth=config.depth,
-                             n2v2=config.method in ("n2v2", "shaped", "pixel_shuffle"))
+                             n2v2=method_entry(config.method).network == "n2v2")
 
 
 def memory_format(dev: torch.device) -> torch.memory_format:

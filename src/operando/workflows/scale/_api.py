@@ -15,7 +15,9 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._files import refuse_to_overwrite
-from ..._stack import Progress, Stack
+from ..._progress import Progress, emit
+from ..._stack import Stack
+from ...denoise import NEURAL, method_entry, method_names, model_files
 from ._chunks import ChunkWork
 from ._manifest import check_resumable, file_digest, input_fingerprint, write_manifest
 from ._plan import ChunkPlan, default_memory_limit, parse_memory, plan_chunks, sequence_axis
@@ -24,20 +26,14 @@ from ._train import TRAIN_COPIES, calibrated_params, training_sample
 
 logger = logging.getLogger(__name__)
 
-#: Networks trained on a sample and streamed by :func:`denoise_large` (any saved model streams with predict_large).
-STREAMED_NETWORKS = ("video", "n2v", "n2v2", "structn2v", "shaped", "pixel_shuffle")
+#: Networks trained on a sample and streamed by :func:`denoise_large` (any saved model streams with predict_large):
+#: the ``streamed`` networks of the method table.
+STREAMED_NETWORKS = tuple(name for name in method_names("streamed") if name in NEURAL)
 #: Part of the memory limit a method's chunk plan uses: pixel_shuffle's inference (a first pass, then refinement
 #: passes summed) held about twice the memory per frame of a plain network's (peak RSS of apply_pixel_shuffle vs
 #: predict on 64-192 frames of 256 x 256), so its chunks are half as long.
 PLAN_SHARE = {"pixel_shuffle": 0.5}
 MODEL_NAME = "operando_stream/model"  # a model trained by denoise_large: OUT.zarr/operando_stream/model.*
-
-
-def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
-    """Return the weights and settings files of a saved model (either file or their common stem)."""
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
 def _warn_chunk_statistics(net: Any) -> None:
@@ -166,12 +162,13 @@ def predict_large(
                    on_dashboard=on_dashboard)
 
 
-def _train_network(sample: Stack, train: dict[str, Any], device: str,
-                   progress: Progress | None) -> tuple[Any, dict[str, Any]]:
+def _train_network(sample: Stack, train: dict[str, Any], device: str, progress: Progress | None,
+                   auto: Any = None) -> tuple[Any, dict[str, Any]]:
     """Train the run's network on the sample; return it and what the manifest records besides its digest.
 
     ``pixel_shuffle`` measures its strides on the sample (unless given) and records them with the refinement's
-    settings and seed (``manifest["pixel_shuffle"]``): every chunk applies them.
+    settings and seed (``manifest["pixel_shuffle"]``): every chunk applies them. ``auto``: the choice of a
+    ``method="auto"`` run, whose Diagnosis the training takes instead of measuring again.
     """
     from ...denoise import TrainConfig, train_denoiser, train_pixel_shuffle
 
@@ -190,13 +187,16 @@ def _train_network(sample: Stack, train: dict[str, Any], device: str,
     window = train["frames"] if train["method"] == "video" else 1
     net = train_denoiser(sample, method=train["method"], frames=train["frames"] if window > 1 else None,
                          time_budget_s=train["time_budget_s"], max_steps=train["max_steps"], rng=train["seed"],
-                         device=device, progress=progress)
+                         device=device, progress=progress, diagnosis=None if auto is None else auto.diagnosis)
     return net, {}
 
 
 def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dict[str, Any], limit: int,
-                   device: str, progress: Progress | None) -> tuple[Path, str, dict[str, Any]]:
-    """Return the model of this run: the one kept in the store by an interrupted run, else trained on a sample now."""
+                   device: str, progress: Progress | None, auto: Any = None) -> tuple[Path, str, dict[str, Any]]:
+    """Return the model of this run: the one kept in the store by an interrupted run, else trained on a sample now.
+
+    A model trained for ``method="auto"`` records the choice in its JSON (``"auto"``), as the manifest does.
+    """
     from ...denoise import save_model
 
     weights, settings = model_files(out / MODEL_NAME)
@@ -205,7 +205,9 @@ def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dic
         return weights, recorded, manifest
     window = train["frames"] if train["method"] == "video" else 1
     sample, record = training_sample(stack, budget_bytes=limit // TRAIN_COPIES, window=window)
-    net, extra = _train_network(sample, train, device, progress)
+    net, extra = _train_network(sample, train, device, progress, auto)
+    if auto is not None:
+        net.auto = auto.as_dict()
     save_model(net, weights)
     _warn_chunk_statistics(net)
     digest = file_digest(weights, settings)
@@ -268,9 +270,13 @@ def denoise_large(
     input, output, axes, memory_limit, scheduler, tta, device, tile, dtype, allow_missing, progress, on_dashboard
         As :func:`predict_large` (masked pixels of the training sample are set to its median for training).
     method : str
-        A network (``video``, ``n2v``, ``n2v2``, ``structn2v``, ``shaped``, ``pixel_shuffle``) or a calibrated
-        baseline (``gaussian``, ``median``, ``nlm``, ``tv``). ``bm4d`` and ``bm3d`` need whole images or the
-        whole stack and are refused.
+        A method the table marks ``streamed`` (``method_names("streamed")``): a network (``video``, ``n2v``,
+        ``n2v2``, ``structn2v``, ``shaped``, ``pixel_shuffle``) or a calibrated baseline (``gaussian``,
+        ``median``, ``nlm``, ``tv``); ``bm4d``, ``bm3d`` and ``bm3d_refine`` need whole images or the whole stack
+        and are refused. ``"auto"``: the noise is diagnosed once on a bounded sample (the calibration sample) and
+        the method chosen among the streamed ones (:func:`operando.denoise.choose_from`; where ``bm3d_refine``
+        would be picked in memory, ``pixel_shuffle`` is, and the reason says so); the network's training takes
+        that Diagnosis, and the manifest (``"auto"``) and the kept model's JSON record the choice and its reason.
     frames : int
         Window of the video denoiser.
     time_budget_s, max_steps : float, int
@@ -291,44 +297,89 @@ def denoise_large(
         As :func:`predict_large`; the manifest records the training sample (the whole stack when it fits
         a sixth of the memory limit, else evenly spaced blocks of frames).
     """
-    from ...denoise import BASELINES
-
-    if method not in STREAMED_NETWORKS and method not in BASELINES:
-        raise InputError(f"method {method!r} does not stream chunk by chunk; use one of "
-                         f"{', '.join(STREAMED_NETWORKS + BASELINES)}, or write a non-Zarr output to run it in memory")
+    _check_streams(method)
     stack, out = _open_input(input, output, axes, allow_missing)
-    scheduler = choose_scheduler(scheduler, stack.shape, "cpu" if method in BASELINES else device)
     limit = _limit(memory_limit)
-    seq = sequence_axis(stack.axes)
+    auto = None
+    if method == "auto":
+        auto = _auto_choice(stack, limit)
+        method = auto.method
+        emit(progress, 0.0, f"auto -> {method}: {auto.reason}", auto=auto.as_dict())
     settings: dict[str, Any] = {"method": method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}
-    if method in BASELINES:
-        params, record = calibrated_params(stack, method, budget_bytes=limit // TRAIN_COPIES)
-        settings.update(params=params, calibration_sample=record)
-        identity = {"input": input_fingerprint(stack, seq), "model": None, "settings": settings}
-        manifest, plan = _start(stack, out, identity, baseline_halo(method, params), limit, scheduler,
-                                settings["dtype"])
-        work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()),
-                         plan=plan, method=method, params=params, dtype=settings["dtype"],
-                         allow_missing=allow_missing)
-        return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
-                       on_dashboard=on_dashboard)
+    source = {"input": stack, "output": out, "path": os.path.abspath(os.fspath(input)), "axes": axes,
+              "allow_missing": allow_missing, "limit": limit, "scheduler": scheduler, "auto": auto}
+    if method_entry(method).calibrated:
+        return _stream_baseline(source, settings, progress, on_dashboard)
     train = {"method": method, "frames": frames if method == "video" else None, "time_budget_s": time_budget_s,
              "max_steps": max_steps, "seed": int(rng)}
     if method == "pixel_shuffle":
         train["pixel_shuffle"] = _shuffle_settings(train_stride, infer_stride, refine_passes, refine_fraction)
         settings["pixel_shuffle"] = train["pixel_shuffle"]
-    identity = {"input": input_fingerprint(stack, seq), "model": {"train": train}, "settings": settings}
-    halo = frames // 2 if method == "video" else 0
-    manifest, plan = _start(stack, out, identity, halo, limit, scheduler, settings["dtype"],
-                            share=PLAN_SHARE.get(method, 1.0), device=device)
-    weights, digest, manifest = _trained_model(stack, out, manifest, train, limit, device, progress)
+    return _stream_network(source, settings, train, device, save_model, progress, on_dashboard)
+
+
+def _check_streams(method: str) -> None:
+    """Refuse a method that does not stream chunk by chunk (or is unknown), naming those that do."""
+    streamed = method_names("streamed")
+    if method != "auto" and method not in streamed:
+        method_entry(method)  # an unknown method: its own line
+        raise InputError(f"method {method!r} does not stream chunk by chunk; use auto or one of "
+                         f"{', '.join(streamed)}, or write a non-Zarr output to run it in memory")
+
+
+def _auto_choice(stack: Stack, limit: int) -> Any:
+    """Choose the method of a streamed ``auto`` run: one diagnosis of a bounded sample, among the streamed methods.
+
+    The sample is the one a calibrated baseline uses (the whole stack when it fits the training share of the
+    limit, else a contiguous block of frames in the middle).
+    """
+    from ...denoise import choose_method
+
+    sample, _ = training_sample(stack, budget_bytes=limit // TRAIN_COPIES, window=1, contiguous=True)
+    return choose_method(sample, methods=method_names("streamed"))
+
+
+def _identity(source: dict[str, Any], model: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """Return what the manifest records about the run (``auto``: the choice and its reason, not compared on resume)."""
+    stack = source["input"]
+    identity = {"input": input_fingerprint(stack, sequence_axis(stack.axes)), "model": model, "settings": settings}
+    if source["auto"] is not None:
+        identity["auto"] = source["auto"].as_dict()
+    return identity
+
+
+def _stream_baseline(source: dict[str, Any], settings: dict[str, Any], progress: Progress | None,
+                     on_dashboard: Callable[[str], None] | None) -> ScaleResult:
+    """Calibrate a baseline on a bounded sample, then stream it (``denoise_large``'s filter branch)."""
+    stack, out, method, limit = source["input"], source["output"], settings["method"], source["limit"]
+    scheduler = choose_scheduler(source["scheduler"], stack.shape, "cpu")
+    params, record = calibrated_params(stack, method, budget_bytes=limit // TRAIN_COPIES)
+    settings = {**settings, "params": params, "calibration_sample": record}
+    manifest, plan = _start(stack, out, _identity(source, None, settings), baseline_halo(method, params), limit,
+                            scheduler, settings["dtype"])
+    work = ChunkWork(source=source["path"], axes=source["axes"], output=str(out.resolve()), plan=plan,
+                     method=method, params=params, dtype=settings["dtype"], allow_missing=source["allow_missing"])
+    return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
+                   on_dashboard=on_dashboard)
+
+
+def _stream_network(source: dict[str, Any], settings: dict[str, Any], train: dict[str, Any], device: str,
+                    save_model: str | os.PathLike | None, progress: Progress | None,
+                    on_dashboard: Callable[[str], None] | None) -> ScaleResult:
+    """Train a network on a bounded sample (or reuse the one kept in the store), then stream it."""
+    stack, out, method, limit = source["input"], source["output"], settings["method"], source["limit"]
+    scheduler = choose_scheduler(source["scheduler"], stack.shape, device)
+    halo = train["frames"] // 2 if method == "video" else 0
+    manifest, plan = _start(stack, out, _identity(source, {"train": train}, settings), halo, limit, scheduler,
+                            settings["dtype"], share=PLAN_SHARE.get(method, 1.0), device=device)
+    weights, digest, manifest = _trained_model(stack, out, manifest, train, limit, device, progress, source["auto"])
     if save_model is not None:
         for src, dst in zip(model_files(weights), model_files(save_model), strict=True):
             shutil.copyfile(src, dst)
-    work = ChunkWork(source=os.path.abspath(os.fspath(input)), axes=axes, output=str(out.resolve()), plan=plan,
+    work = ChunkWork(source=source["path"], axes=source["axes"], output=str(out.resolve()), plan=plan,
                      method=method, model=str(weights.resolve()), model_digest=digest, dtype=settings["dtype"],
-                     tta=tta, device=device, tile=tile, extra=_apply_settings(method, manifest),
-                     allow_missing=allow_missing)
+                     tta=settings["tta"], device=device, tile=settings["tile"], extra=_apply_settings(method, manifest),
+                     allow_missing=source["allow_missing"])
     return execute(work, manifest, stack.ndim, stack.shape, scheduler=scheduler, progress=progress,
                    on_dashboard=on_dashboard)
 
@@ -336,11 +387,13 @@ def denoise_large(
 def baseline_halo(method: str, params: list[dict[str, float]]) -> int:
     """Return the frames a calibrated baseline reads on each side of a frame along the sequence axis.
 
+    The rule is the method table's (``DenoiseMethod.halo``): ``gaussian`` reads the radius of scipy's Gaussian
+    (truncated at 4 sigma), ``median`` half its box, per-frame methods nothing.
+
     Parameters
     ----------
     method : str
-        ``gaussian`` (radius of scipy's Gaussian, truncated at 4 sigma), ``median`` (half the box), or a
-        per-frame method (0).
+        A calibrated baseline.
     params : list of dict
         The per-channel parameters.
 
@@ -349,8 +402,5 @@ def baseline_halo(method: str, params: list[dict[str, float]]) -> int:
     int
         Halo in frames.
     """
-    if method == "gaussian":
-        return max(int(4.0 * float(p["sigma_t"]) + 0.5) for p in params)
-    if method == "median":
-        return max(int(p["size_t"]) // 2 for p in params)
-    return 0
+    halo = method_entry(method).halo
+    return max(halo(p) for p in params) if halo is not None else 0
