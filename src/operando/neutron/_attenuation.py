@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,8 +175,8 @@ def estimate_variance(attenuation_frames: np.ndarray) -> np.ndarray:
     """Estimate each pixel's frame-to-frame variance of A from second temporal differences (no counts known).
 
     ``var = (1.4826 MAD_t(A[t+1] - 2 A[t] + A[t-1]))^2 / 6`` per pixel: the second difference removes linear
-    trends (slow lithiation), the MAD ignores jumps. Used when only T is given. (A MAD per pixel along time,
-    NaN-aware; :func:`operando.noise.robust_sd` is the robust sd of a whole array.)
+    trends (slow lithiation), the MAD ignores jumps. Used when only T is given
+    (:func:`operando.noise.temporal_noise_sd` per pixel).
 
     Parameters
     ----------
@@ -189,14 +188,9 @@ def estimate_variance(attenuation_frames: np.ndarray) -> np.ndarray:
     ndarray, shape (Y, X), float32
         Variance per pixel (the same for every frame).
     """
-    a = np.asarray(attenuation_frames, np.float64)
-    if len(a) < 3:
-        raise InputError(f"estimating the noise from the data needs >= 3 frames, got {len(a)}")
-    d2 = a[2:] - 2 * a[1:-1] + a[:-2]
-    with warnings.catch_warnings():  # a pixel masked in every frame (out of view, T <= 0) has no variance: NaN
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        mad = np.nanmedian(np.abs(d2 - np.nanmedian(d2, axis=0)), axis=0)
-    return ((1.4826 * mad) ** 2 / 6.0).astype(np.float32)
+    from ..noise import temporal_noise_sd
+
+    return (temporal_noise_sd(attenuation_frames, per_pixel=True) ** 2).astype(np.float32)
 
 
 def differential_attenuation(

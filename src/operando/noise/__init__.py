@@ -2,7 +2,8 @@
 
 Models (all seeded): Gaussian, Poisson, impulse, mixed, scan-line, fixed-pattern, PSF-correlated, scintillator.
 The ONE autocorrelation of a residual or noise image: ``noise_autocorrelation`` (correlation length and area).
-Robust statistics: ``robust_sd`` (1.4826 x MAD) and ``subsample``.
+Robust statistics: ``robust_sd`` (1.4826 x MAD), ``temporal_noise_sd`` (from second differences in time) and
+``subsample``.
 """
 
 from ._autocorrelation import Autocorrelation, noise_autocorrelation
@@ -18,7 +19,7 @@ from ._models import (
     add_scintillator_noise,
     correlated_noise_kernel,
 )
-from ._robust import robust_sd, subsample
+from ._robust import robust_sd, subsample, temporal_noise_sd
 from ._spec import NOISE_HELP, NoiseModel, corrupt, parse_noise
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "parse_noise",
     "psd_from_autocovariance",
     "robust_sd",
+    "temporal_noise_sd",
     "subsample",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,18 +67,25 @@ def composition_video(stack: Stack) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def estimate_noise_sd(video: np.ndarray, mask: np.ndarray) -> float:
-    """Noise sd of a video from its second differences in time: robust sd of (y[t+1] - 2 y[t] + y[t-1]) / sqrt(6).
+    """Return the noise sd of a video from its second differences in time (:func:`operando.noise.temporal_noise_sd`).
 
     A composition that changes smoothly in time cancels in the second difference; moving fronts touch few pixels
     and the robust sd (1.4826 MAD) ignores them.
-    """
-    from ...noise import robust_sd
 
-    second = video[2:, mask] - 2 * video[1:-1, mask] + video[:-2, mask]
-    second = second[np.isfinite(second)]
-    if second.size < 100:
-        raise InputError("too few particle pixels to measure the noise; give its sd (noise_sd=..., --noise-sd)")
-    return float(robust_sd(second) / math.sqrt(6.0))
+    Parameters
+    ----------
+    video : ndarray, shape (T, Y, X)
+        The composition video.
+    mask : ndarray of bool, shape (Y, X)
+        The particle pixels.
+
+    Returns
+    -------
+    float
+    """
+    from ...noise import temporal_noise_sd
+
+    return float(temporal_noise_sd(video, mask=mask))
 
 
 def run_kinetics(data: Stack, config: Any = None, *, labels: np.ndarray | None = None, noise_sd: float | None = None,
