@@ -67,3 +67,20 @@ def test_bad_input_is_refused_in_one_line(small, case, match):
     with pytest.raises(InputError, match=match) as info:
         learn_kinetics(Stack(video, "TYX"), KineticsConfig(frame_interval=interval))
     assert "\n" not in str(info.value)
+
+
+def test_a_kinetics_fit_stops_within_seconds_when_cancelled(small):
+    import time
+
+    from operando import Cancelled
+
+    seen = []
+
+    def stop_after_first(event):
+        seen.append(time.monotonic())
+        if len(seen) > 1:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        learn_kinetics(small.stack(), KineticsConfig(k_modes=12, n_mu=3), progress=stop_after_first)
+    assert time.monotonic() - seen[-1] < 5

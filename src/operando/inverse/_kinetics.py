@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from .._progress import Progress, emit
+from .._progress import Progress, check_cancel, emit, sub_progress
 from .._stack import Stack, as_stack
 from ._kinetics_config import KineticsConfig
 from ._kinetics_model import (
@@ -223,13 +223,14 @@ def residual_of(problem: KineticsProblem, free: np.ndarray | None = None):
 
 
 def fit(problem: KineticsProblem, theta0: np.ndarray, *, max_iter: int, deadline: float | None,
-        free: np.ndarray | None = None):
+        free: np.ndarray | None = None, progress: Progress | None = None):
     """Levenberg-Marquardt on all windows; ``free`` (bool per parameter) holds the others at ``theta0``."""
     from ._levenberg_marquardt import levenberg_marquardt
 
     residual, jacobian = residual_of(problem, free)
     if free is None:
-        return levenberg_marquardt(residual, jacobian, theta0, max_iter=max_iter, deadline=deadline)
+        return levenberg_marquardt(residual, jacobian, theta0, max_iter=max_iter, deadline=deadline,
+                                   progress=progress)
     index = np.flatnonzero(free)
 
     def full(sub):
@@ -238,7 +239,7 @@ def fit(problem: KineticsProblem, theta0: np.ndarray, *, max_iter: int, deadline
         return theta
 
     result = levenberg_marquardt(lambda sub: residual(full(sub)), lambda sub: jacobian(full(sub)), theta0[index],
-                                 max_iter=max_iter, deadline=deadline)
+                                 max_iter=max_iter, deadline=deadline, progress=progress)
     return dataclasses.replace(result, theta=full(result.theta))
 
 
@@ -281,7 +282,8 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     emit(progress, 0.02, f"fitting {problem.spec.n_params} parameters on {len(problem.window_starts)} windows of "
          f"{int((problem.spec.labels > 0).sum())} particle pixels")
     theta0 = starting_guess(problem)
-    main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=deadline)
+    main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=deadline,
+               progress=sub_progress(progress, 0.02, 0.5, "fit: "))
     emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
     rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (2 if problem.sigma_known else 0)
     problem, main = refine_starts(problem, main, rounds, cfg.max_iter, deadline, progress)
@@ -291,7 +293,8 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
         free[problem.spec.slices["g"]] = False
         start = main.theta.copy()
         start[problem.spec.slices["g"]] = 0.0
-        uniform = fit(problem, start, max_iter=cfg.max_iter, deadline=deadline, free=free)
+        uniform = fit(problem, start, max_iter=cfg.max_iter, deadline=deadline, free=free,
+                      progress=sub_progress(progress, 0.7, 0.8, "uniform k: "))
         emit(progress, 0.75, "uniform-k fit done")
     samples = bootstrap(problem, main, cfg.bootstrap, cfg.bootstrap_iter, seed, deadline, progress)
     if main.reason not in ("xtol", "ftol", "precision_floor", "no_decrease"):
@@ -320,7 +323,8 @@ def refine_starts(problem: KineticsProblem, main, rounds: int, max_iter: int, de
             problem.starts, problem.observed, problem.start_weights, problem.targets, problem.weights,
             problem.drives))))
         trial = dataclasses.replace(problem, starts=states.astype(np.float32))
-        refit = fit(trial, main.theta, max_iter=max(max_iter // 2, 5), deadline=deadline)
+        refit = fit(trial, main.theta, max_iter=min(max_iter, 8), deadline=deadline,
+                    progress=sub_progress(progress, 0.5 + 0.2 * i / rounds, 0.5 + 0.2 * (i + 1) / rounds, "refit: "))
         if not refit.cost < main.cost:
             break
         problem, main = trial, refit
@@ -341,6 +345,7 @@ def bootstrap(problem: KineticsProblem, main, n: int, iterations: int, seed: int
         if deadline is not None and time.perf_counter() > deadline:
             warnings.warn(f"time budget reached after {i} of {n} bootstrap samples", UserWarning, stacklevel=2)
             break
+        check_cancel(progress)
         counts = np.bincount(np.random.default_rng(child).integers(0, n_windows, n_windows), minlength=n_windows)
         weights = np.repeat(counts.astype(float), blocks.shape[1])
         matrix = np.einsum("w,wpq->pq", counts.astype(float), info)
