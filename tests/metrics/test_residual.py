@@ -112,7 +112,7 @@ def test_a_stack_and_a_measured_noise(correlated):
     stack = np.stack([noisy, noisy[::-1]])
     check = check_residual(stack, np.stack([clean, clean[::-1]]), axes="TYX")
     assert check.passed, check.problems
-    assert set(check.as_dict()) >= {"kept_noise", "removed_signal", "correlation_kept", "variance_ratio"}
+    assert set(check.to_dict()) >= {"kept_noise", "removed_signal", "correlation_kept", "variance_ratio"}
 
 
 def test_shape_mismatch_is_refused(correlated):

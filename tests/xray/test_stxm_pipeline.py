@@ -117,7 +117,7 @@ def test_stripe_record_equals_the_whole_series_od_with_one_i0_per_image(phantom,
     _, summary = run_optical_density(phantom.counts, config=cfg)
     plain = optical_density(phantom.counts, per_line=False)
     for e, record in enumerate(summary["stripes"]):
-        expected = diagnose_stripes(plain.od.to_numpy()[0, e], mask=plain.background[0]).as_dict()
+        expected = diagnose_stripes(plain.od.to_numpy()[0, e], mask=plain.background[0]).to_dict()
         assert json.dumps(record["before"], default=str) == json.dumps(expected, default=str)
 
 

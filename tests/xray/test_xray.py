@@ -190,10 +190,10 @@ def test_stripe_diagnosis_and_row_offset_removal(rng):
     clean = diagnose_stripes(noise)
     striped = noise + rng.normal(0, 0.02, (48, 1))
     d = diagnose_stripes(striped)
-    assert clean.as_dict()["row_excess"] < 1.5 and d.as_dict()["row_excess"] > 4
+    assert clean.to_dict()["row_excess"] < 1.5 and d.to_dict()["row_excess"] > 4
     assert d.ridge > 0.3 and d.ky_power_fraction > 5 * clean.ky_power_fraction
     fixed, offsets = remove_row_offsets(striped, np.ones((48, 48), bool))
-    assert diagnose_stripes(fixed).as_dict()["row_excess"] < 1.5 and offsets.shape == (48,)
+    assert diagnose_stripes(fixed).to_dict()["row_excess"] < 1.5 and offsets.shape == (48,)
     assert stripe_share(striped) > 0.4 and stripe_share(noise) < 0.1
 
 

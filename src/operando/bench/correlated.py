@@ -53,7 +53,7 @@ class CorrelatedRow:
     residual_removed_signal: float | None = None
     residual_correlation_kept: float | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return the row as a dict."""
         return dict(self.__dict__)
 
@@ -296,7 +296,7 @@ def benchmark_correlated(
             rows.append(_row(method, scene_name, case, clean, noisy, measured, time_budget_s=time_budget_s,
                              max_steps=max_steps, seed=seed, true_acov=true_acov, metrics=metrics, progress=sub))
             logger.info("%s", rows[-1])
-    dicts = [r.as_dict() for r in rows]
+    dicts = [r.to_dict() for r in rows]
     write_csv_file(out / "correlated_benchmark.csv", dicts)
     write_json_file(out / "correlated_benchmark.json", {"rows": dicts, "seed": seed, "time_budget_s": time_budget_s,
                                                          "max_steps": max_steps, "size": size,

@@ -47,7 +47,7 @@ class BenchmarkRow:
     seconds: float
     stripe_fraction: float
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return the row as a dict."""
         return dict(self.__dict__)
 
@@ -155,7 +155,7 @@ def benchmark_denoisers(
                 examples[method] = result.to_numpy()
     settings = {"size": size, "n_frames": n_frames, "noises": list(noises), "methods": list(methods),
                 "time_budget_s": time_budget_s, "scanline": scanline, "seed": seed, "noise_seed": seed + 1, "tta": tta}
-    write_json_file(out / "denoise_benchmark.json", {"settings": settings, "rows": [r.as_dict() for r in rows],
+    write_json_file(out / "denoise_benchmark.json", {"settings": settings, "rows": [r.to_dict() for r in rows],
                                                      "runs": runs})
     _write_outputs(out, rows, clean.to_numpy(), examples, cases[0], report)
     return rows
@@ -185,7 +185,7 @@ def _run_method(method: str, noisy, clean, *, time_budget_s: float, seed: int, t
 def _write_outputs(out: Path, rows: list[BenchmarkRow], clean: np.ndarray, examples: dict[str, np.ndarray],
                    first_case: str, report) -> None:
     """Write the CSV table, the Markdown report and its figures."""
-    dicts = [r.as_dict() for r in rows]
+    dicts = [r.to_dict() for r in rows]
     write_csv_file(out / "denoise_benchmark.csv", dicts)
     rep = report.Report("operando denoising benchmark (simulated Cahn-Hilliard video)")
     rep.text(f"Clean video {clean.shape[1]} x {clean.shape[2]} x {clean.shape[0]}; PSNR/SSIM with data range 1. "

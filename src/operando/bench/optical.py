@@ -84,7 +84,7 @@ def score_analysis(result: str | os.PathLike, truth: str | os.PathLike) -> dict[
                         "matched_particles": int(true_ids.size), "both_transition": int(both.sum()),
                         "only_truth": int((np.isfinite(a) & ~np.isfinite(b)).sum()),
                         "only_analysis": int((~np.isfinite(a) & np.isfinite(b)).sum())}
-    return {"instance": inst.as_dict(), "per_frame_f1": list(inst.per_frame_f1),
+    return {"instance": inst.to_dict(), "per_frame_f1": list(inst.per_frame_f1),
             "stage_accuracy_in_true_particles": stage.accuracy, "stage_classes": list(stage.classes),
             "stage_legend": {str(k): v for k, v in STAGE_LEGEND.items()},
             "stage_confusion_rows_truth_cols_analysis": stage.confusion.tolist(), "transition_error": errors}

@@ -151,7 +151,7 @@ def benchmark_real(
                      "seconds": time.perf_counter() - t0, "chosen": chosen})
     for r in rows:
         r["vs_tuned_gaussian"] = r["mse"] / rows[1]["mse"]
-    summary = {"rows": rows, "noise": measured.as_dict(), "gaussian_width_px": width, "crop": crop, "seed": seed,
+    summary = {"rows": rows, "noise": measured.to_dict(), "gaussian_width_px": width, "crop": crop, "seed": seed,
                "time_budget_s": time_budget_s, "max_steps": max_steps, "shape": list(short.shape)}
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -310,7 +310,7 @@ def _benchmark_result(rows: list[dict[str, Any]], table: Any, cfg: BenchmarkConf
     for key, entry in targets.items():
         entry["met"] = bool(checks[key](entry["value"]))
         entry["margin"] = float(TARGET_MARGINS[key](entry["value"]))
-    return {"rows": rows, "targets": targets, "particle_bias": bias, "reference_comparison": table.as_dict(),
+    return {"rows": rows, "targets": targets, "particle_bias": bias, "reference_comparison": table.to_dict(),
             "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "phantom_seed": phantom.config.seed}
 
 
@@ -394,7 +394,7 @@ def run_demo(output: str | os.PathLike, *, quick: bool = False, method: str = "t
     scores = {k: score_run(r, phantom) for k, r in runs.items()}
     plot_maps({"truth": phantom.x_true[-1], **{k: r.maps[-1, 0] for k, r in runs.items()}}, out / "x_maps.png")
     plot_comparison(table, out / "reference_boxplot.png")
-    result = {"scores": scores, "reference_comparison": table.as_dict(), "phantom": pcfg.model_dump(mode="json"),
+    result = {"scores": scores, "reference_comparison": table.to_dict(), "phantom": pcfg.model_dump(mode="json"),
               "seed": seed, "method": method}
     write_json_file(out / "demo.json", result)
     keep = ("rmse_x", "max_abs_particle_error", "coverage_1.96sd")

@@ -58,7 +58,7 @@ def benchmark_denoise(
                                    methods=method or DEFAULT_METHODS, time_budget_s=time_budget,
                                    scanline=DEFAULT_SCANLINE if scanline else None, seed=seed, tta=tta,
                                    progress=update)
-    print_rows([r.as_dict() for r in rows], "denoising benchmark (data range 1)")
+    print_rows([r.to_dict() for r in rows], "denoising benchmark (data range 1)")
     console.print(f"report: {output / 'report.md'}")
 
 
@@ -151,7 +151,7 @@ def benchmark_correlated_cmd(
                                     n_frames=frames, time_budget_s=time_budget, max_steps=max_steps, seed=seed,
                                     progress=update)
     keys = ("scene", "noise", "method", "psnr_db", "ssim", "residual_passed", "seconds", "chosen")
-    print_rows([{k: r.as_dict()[k] for k in keys} for r in rows], "correlated-noise benchmark (data range 1)")
+    print_rows([{k: r.to_dict()[k] for k in keys} for r in rows], "correlated-noise benchmark (data range 1)")
     console.print(f"report: {output / 'report.md'}")
 
 

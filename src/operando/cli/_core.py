@@ -401,7 +401,7 @@ def _network_run(stack: Any, model: Path | None, save_model: Path | None, choice
                                  time_budget_s=settings["time_budget_s"], rng=settings["rng"],
                                  device=settings["device"], progress=update,
                                  diagnosis=None if choice is None else choice.diagnosis)
-        net.auto = None if choice is None else choice.as_dict()
+        net.auto = None if choice is None else choice.to_dict()
         save(net, save_model)
     return record_choice(predict(net, stack, device=settings["device"], tta=settings["tta"]), net.auto)
 
@@ -498,7 +498,7 @@ def diagnose_cmd(
     guard(file_target(json_path, "--json", (".json",)), inputs=[input, denoised])
     stack = _complete_frames(read(input, axes=axes, allow_missing=allow_missing))
     d = diagnose(stack)
-    record = d.as_dict()
+    record = d.to_dict()
     rows = [{"name": k, "value": v} for k, v in record.items() if k not in ("notes", "noise_correlation")]
     corr = record["noise_correlation"] or {}
     rows += [{"name": f"noise {k}", "value": ", ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else v}
@@ -517,9 +517,9 @@ def diagnose_cmd(
         from ..metrics import check_residual
 
         check = check_residual(stack, read(denoised, axes=axes), noise=d.noise_correlation)
-        record["residual_check"] = check.as_dict()
+        record["residual_check"] = check.to_dict()
         print_rows([{"name": k, "value": ", ".join(f"{x:.3f}" for x in v) if isinstance(v, tuple) else v}
-                    for k, v in check.as_dict().items() if k != "problems"], f"residual of {denoised.name}")
+                    for k, v in check.to_dict().items() if k != "problems"], f"residual of {denoised.name}")
         console.print("residual check: " + ("passed" if check.passed else "; ".join(check.problems)), highlight=False)
     if json_path is not None:
         from .._files import write_json_file

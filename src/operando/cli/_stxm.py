@@ -233,7 +233,7 @@ def stripes_cmd(
     data = od.od.to_numpy()
     data = data if data.ndim == 4 else data[None]
     bg = od.background if od.background.ndim == 3 else od.background[None]
-    rows = [{"frame": t, "energy": e, **diagnose_stripes(data[t, e], mask=bg[t]).as_dict()}
+    rows = [{"frame": t, "energy": e, **diagnose_stripes(data[t, e], mask=bg[t]).to_dict()}
             for t, e in np.ndindex(*data.shape[:2])]
     print_rows(rows, f"scan-line noise of {input.name} (row_excess: row-mean sd / white-noise value)")
 
@@ -335,5 +335,5 @@ def compare_cmd(
     if figure is not None:
         plot_comparison(table, figure)
     if json_path is not None:
-        write_json_file(json_path, table.as_dict())
+        write_json_file(json_path, table.to_dict())
 

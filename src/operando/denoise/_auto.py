@@ -49,7 +49,7 @@ class AutoChoice:
     noise: dict[str, object] = field(default_factory=dict)
     diagnosis: Diagnosis | None = field(default=None, repr=False, compare=False)  # what the choice was made from
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return the choice as a JSON-ready dict (recorded in the output's metadata)."""
         return {"method": self.method, "reason": self.reason, "settings": dict(self.settings),
                 "noise": dict(self.noise)}
@@ -139,7 +139,7 @@ def choose_from(diagnosis: Diagnosis, *, methods: Collection[str] | None = None)
     if methods is not None and choice.method not in methods:
         raise InputError(f"auto chose {choice.method} ({choice.reason}), which this run cannot use (it takes "
                          f"{', '.join(methods)}); give the method")
-    noise = corr.as_dict() if corr is not None else {}
+    noise = corr.to_dict() if corr is not None else {}
     return AutoChoice(choice.method, choice.reason, choice.settings, noise, diagnosis)
 
 
@@ -200,7 +200,7 @@ def record_choice(stack: Stack, choice: AutoChoice | dict | None) -> Stack:
     stack : Stack
         A denoised stack.
     choice : AutoChoice, dict or None
-        The choice (or its ``as_dict()``, e.g. from a saved model); None leaves the stack as it is.
+        The choice (or its ``to_dict()``, e.g. from a saved model); None leaves the stack as it is.
 
     Returns
     -------
@@ -210,7 +210,7 @@ def record_choice(stack: Stack, choice: AutoChoice | dict | None) -> Stack:
     if choice is None:
         return stack
     record = {**stack.metadata.extra.get("denoise", {}),
-              "auto": choice.as_dict() if isinstance(choice, AutoChoice) else dict(choice)}
+              "auto": choice.to_dict() if isinstance(choice, AutoChoice) else dict(choice)}
     return Stack(stack.data, axes=stack.axes,
                  metadata=stack.metadata.replace(extra={**stack.metadata.extra, "denoise": record}))
 

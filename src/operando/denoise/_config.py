@@ -205,7 +205,7 @@ class TrainedDenoiser:
     history: list[dict[str, float]] = field(default_factory=list)
     stop_reason: str = ""  # "time_budget", "max_steps" or "early_stopping"
     best_step: int | None = None  # the step whose weight average is returned (best validation loss)
-    auto: dict[str, object] | None = None  # what method="auto" chose and why (AutoChoice.as_dict), saved with it
+    auto: dict[str, object] | None = None  # what method="auto" chose and why (AutoChoice.to_dict), saved with it
 
     @property
     def is_video(self) -> bool:

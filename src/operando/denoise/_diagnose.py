@@ -49,10 +49,10 @@ class Diagnosis:
             return not self.stripes and self.noise_correlation.blind_spot_ok
         return not self.stripes and max(self.spatial_corr_x, self.spatial_corr_y) < 0.2
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return the diagnosis as a JSON-ready dict (the correlation measurement as its summary)."""
         out = asdict(replace(self, noise_correlation=None))
-        out["noise_correlation"] = None if self.noise_correlation is None else self.noise_correlation.as_dict()
+        out["noise_correlation"] = None if self.noise_correlation is None else self.noise_correlation.to_dict()
         return out
 
 

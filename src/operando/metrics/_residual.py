@@ -113,7 +113,7 @@ class ResidualCheck:
     passed: bool
     problems: tuple[str, ...]
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return the check as a JSON-ready dict."""
         return asdict(self)
 

@@ -35,7 +35,7 @@ class InstanceScore:
     n_matched: int
     per_frame_f1: tuple[float, ...] = field(default_factory=tuple)
 
-    def as_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int]:
         """Return the scalar scores as a dict (for tables and JSON)."""
         return {"f1": self.f1, "precision": self.precision, "recall": self.recall, "mean_iou": self.mean_iou,
                 "n_true": self.n_true, "n_pred": self.n_pred, "n_matched": self.n_matched}

@@ -101,7 +101,7 @@ class NoiseCorrelation:
         """
         return psd_from_autocovariance(self.autocovariance(), shape)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready summary (lags, length, verdict, the neighbour correlation's error, a PSD summary)."""
         psd = self.psd((64, 64)) / (64 * 64 * max(self.sigma**2, 1e-30))
         f = np.fft.fftfreq(64)

@@ -66,7 +66,7 @@ class TransitionTrend:
     n_boot: int
     seed: int
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         """Return the scalars as a dict."""
         return {"stage": self.stage, "slope_frames_per_unit": self.slope, "intercept_frames": self.intercept,
                 "slope_low": self.slope_interval[0], "slope_high": self.slope_interval[1],

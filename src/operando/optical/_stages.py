@@ -69,7 +69,7 @@ class StageModel:
     weights: np.ndarray
     source: str
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         """Return the model as JSON-ready lists."""
         return {"names": list(self.names), "lab_means": self.means.round(3).tolist(),
                 "lab_covariances": self.covariances.round(4).tolist(), "weights": self.weights.round(4).tolist(),

@@ -22,7 +22,7 @@ class ComparisonTable:
     statistics: dict[str, dict[str, dict[str, float]]]
     data_range: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {"rows": self.rows, "paired_statistics": self.statistics, "data_range": self.data_range}
 

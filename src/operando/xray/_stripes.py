@@ -44,7 +44,7 @@ class StripeDiagnosis:
     ridge: float
     ky_power_fraction: float
 
-    def as_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float]:
         """Return the scalar figures as a dict (for JSON summaries)."""
         return {"row_sd": self.row_sd, "white_row_sd": self.white_row_sd, "stripe_fraction": self.stripe_fraction,
                 "ridge": self.ridge, "ky_power_fraction": self.ky_power_fraction,

@@ -83,7 +83,7 @@ def _figures(result: OpticalResult, out: Path, frames: list[int], seed: int) -> 
             logger.info("no %s trend: %s", stage, exc)
     if trends:
         paths.append(save_figure(plot_transitions(t, trends), out / "transition_vs_size.png"))
-    return paths, [tr.as_dict() for tr in trends]
+    return paths, [tr.to_dict() for tr in trends]
 
 
 def _labels_stack(labels: np.ndarray, meta: Metadata) -> Stack:
@@ -170,7 +170,7 @@ def _write_report_and_record(result: OpticalResult, out: Path, meta: Metadata, r
     figures, trends = _figures(result, out, frames, result.config["seed"])
     record: dict[str, Any] = {
         "config": result.config, "source": meta.source, "n_particles": int(result.table.ids.size),
-        "channel": result.channel, "threshold": result.threshold, "stage_model": result.model.as_dict(),
+        "channel": result.channel, "threshold": result.threshold, "stage_model": result.model.to_dict(),
         "legend": {str(k): v for k, v in STAGE_LEGEND.items()}, "seconds": result.seconds,
         "flicker": result.correction.flicker.round(4).tolist(), "white_balance": result.correction.white.tolist(),
         "registration_shifts_px": result.shifts.tolist(), "frames_of_interest": frames, "trends": trends}

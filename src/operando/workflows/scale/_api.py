@@ -207,7 +207,7 @@ def _trained_model(stack: Stack, out: Path, manifest: dict[str, Any], train: dic
     sample, record = training_sample(stack, budget_bytes=limit // TRAIN_COPIES, window=window)
     net, extra = _train_network(sample, train, device, progress, auto)
     if auto is not None:
-        net.auto = auto.as_dict()
+        net.auto = auto.to_dict()
     save_model(net, weights)
     _warn_chunk_statistics(net)
     digest = file_digest(weights, settings)
@@ -304,7 +304,7 @@ def denoise_large(
     if method == "auto":
         auto = _auto_choice(stack, limit)
         method = auto.method
-        emit(progress, 0.0, f"auto -> {method}: {auto.reason}", auto=auto.as_dict())
+        emit(progress, 0.0, f"auto -> {method}: {auto.reason}", auto=auto.to_dict())
     settings: dict[str, Any] = {"method": method, "tta": tta, "tile": tile, "dtype": _dtype(stack, dtype)}
     source = {"input": stack, "output": out, "path": os.path.abspath(os.fspath(input)), "axes": axes,
               "allow_missing": allow_missing, "limit": limit, "scheduler": scheduler, "auto": auto}
@@ -344,7 +344,7 @@ def _identity(source: dict[str, Any], model: Any, settings: dict[str, Any]) -> d
     stack = source["input"]
     identity = {"input": input_fingerprint(stack, sequence_axis(stack.axes)), "model": model, "settings": settings}
     if source["auto"] is not None:
-        identity["auto"] = source["auto"].as_dict()
+        identity["auto"] = source["auto"].to_dict()
     return identity
 
 

@@ -41,8 +41,8 @@ def stripe_record(counts: Stack, od: np.ndarray, result: Any, cfg: CompositionCo
                                 gain=cfg.gain).od.to_numpy()[0]
     stripes = []
     for e in range(od.shape[1]):
-        before = diagnose_stripes(plain[e], mask=result.background[0]).as_dict()
-        after = diagnose_stripes(od[0, e], mask=result.background[0]).as_dict()
+        before = diagnose_stripes(plain[e], mask=result.background[0]).to_dict()
+        after = diagnose_stripes(od[0, e], mask=result.background[0]).to_dict()
         stripes.append({"energy_index": e, "before": before, "after": after})
     return stripes
 
