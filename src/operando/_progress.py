@@ -103,9 +103,7 @@ def sub_progress(progress: Progress | None, start: float, stop: float, prefix: s
         return None
     span = stop - start
 
-    def forward(event: ProgressEvent, message: str | None = None) -> Any:
-        if message is not None:  # TRANSITION: an old-style call progress(fraction, message); removed in issue 30
-            event = ProgressEvent(float(event), message)  # type: ignore[arg-type]
+    def forward(event: ProgressEvent) -> Any:
         fraction = event.fraction if event.fraction != event.fraction else start + span * event.fraction
         return progress(ProgressEvent(fraction, prefix + event.message, event.step, event.train_loss,
                                       event.val_loss, event.fields))

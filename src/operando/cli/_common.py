@@ -267,9 +267,7 @@ def progress_bar(description: str) -> Iterator[Progress]:
         stack.callback(setattr, err_console, "quiet", quiet)
         drawn: list[tuple[Any, Any]] = []
 
-        def update(event: ProgressEvent, message: str | None = None) -> None:
-            if message is not None:  # TRANSITION: an old-style call update(fraction, message); removed in issue 30
-                event = ProgressEvent(float(event), message)  # type: ignore[arg-type]
+        def update(event: ProgressEvent) -> None:
             if event.fraction != event.fraction:  # a cancel check without news
                 return
             if not drawn:
