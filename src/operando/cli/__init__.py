@@ -20,7 +20,12 @@ SUBCOMMANDS: dict[str, str] = {
     "txm": "._txm",
 }
 
+#: Modules that add commands to the main app itself (``operando simulate``, ``operando learn``).
+COMMAND_MODULES: tuple[str, ...] = ("._physics",)
+
 for _name, _module in SUBCOMMANDS.items():
     app.add_typer(importlib.import_module(_module, __name__).app, name=_name)
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module, __name__)
 
 __all__ = ["app"]

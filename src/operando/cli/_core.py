@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -12,7 +11,6 @@ import typer
 from .._errors import InputError
 from ..denoise import method_names
 from ._common import (
-    FIGURE_SUFFIXES,
     VERBOSITY,
     AxesOption,
     DeviceOption,
@@ -20,7 +18,6 @@ from ._common import (
     KeepFloatOption,
     OneLineGroup,
     OutputDirOption,
-    OutputFileOption,
     SeedOption,
     TimeBudgetOption,
     above_zero,
@@ -139,38 +136,6 @@ def main(
     if verbose == 0:  # readers' own log lines (tifffile's ERROR on a damaged file) would add to the one-line error
         for name in ("tifffile", "h5py", "zarr", "numcodecs", "PIL", "libav"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-@app.command()
-@cli_errors
-def simulate(
-    output: OutputFileOption,
-    frames: Annotated[int, typer.Option(help="Frames saved (>= 2).", min=2)] = 100,
-    size: Annotated[int, typer.Option(help="Grid points per side (>= 8).", min=8)] = 128,
-    t_end: Annotated[float, typer.Option(help="Time of the last frame (dimensionless, > 0).",
-                                         callback=above_zero)] = 0.2,
-    dt: Annotated[float, typer.Option(help="Largest time step (> 0).", callback=above_zero)] = 2e-5,
-    omega: Annotated[float, typer.Option(help="Regular-solution Omega (> 2 separates).")] = 3.0,
-    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (> 0).", callback=above_zero)] = 0.002,
-    current: Annotated[Optional[float], typer.Option(help="Butler-Volmer insertion at this constant rate.")] = None,
-    seed: SeedOption = 0,
-) -> None:
-    """Simulate a 2-D periodic Cahn-Hilliard(-reaction) video."""
-    from ..io import write
-    from ..simulate import simulate_cahn_hilliard
-
-    guard(data_target(output), inputs=[])
-    for name, value in (("--omega", omega), ("--current", current)):
-        if value is not None and not math.isfinite(value):
-            raise InputError(f"{name} {value}: must be a finite number")
-
-    with console.status("simulating"):
-        stack = simulate_cahn_hilliard(size=size, n_frames=frames, t_end=t_end, dt=dt, omega=omega, kappa=kappa,
-                                       current=current, rng=seed)
-    write(stack, output)
-    data = stack.to_numpy()
-    console.print(f"wrote {output}: {data.shape[0]} frames of {size}x{size}, "
-                  f"std(c) {data[0].std():.3f} -> {data[-1].std():.3f}, mean {data.mean():.4f}")
 
 
 @app.command()
@@ -525,71 +490,6 @@ def diagnose_cmd(
         from .._files import write_json_file
 
         write_json_file(json_path, record)
-
-
-@app.command()
-@cli_errors
-def learn(
-    input: Annotated[Path, typer.Argument(help="Concentration video in (0, 1), axes TYX, square frames.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON (.json).")],
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of windows (0: mean only).", min=0)] = 0,
-    window: Annotated[int, typer.Option(help="Frames predicted from each starting frame (>= 1).", min=1)] = 3,
-    fit_initial_states: Annotated[int, typer.Option(help="Errors-in-variables rounds: also fit each window's "
-                                                    "starting frame (denoised video; each round costs ~a fit).",
-                                                    min=0)] = 0,
-    n_mu: Annotated[int, typer.Option(help="Legendre terms of the excess mu_h (>= 1).", min=1)] = 4,
-    n_d: Annotated[int, typer.Option(help="Legendre terms of ln D (>= 1).", min=1)] = 2,
-    kappa: Annotated[float, typer.Option(help="Gradient-energy coefficient (known, > 0).",
-                                         callback=above_zero)] = 0.002,
-    fit_kappa: Annotated[bool, typer.Option(help="Fit kappa too.")] = False,
-    dx: Annotated[Optional[float], typer.Option(help="Grid spacing, > 0 (default: the file's pixel size).",
-                                                callback=above_zero)] = None,
-    frame_interval: Annotated[Optional[float], typer.Option(help="Time between frames, > 0 (default: from "
-                                                             "the file).", callback=above_zero)] = None,
-    smoothness: Annotated[float, typer.Option(help="Weight of the n(n+1) smoothness penalty (>= 0).", min=0)] = 0.0,
-    time_budget: Annotated[Optional[float], typer.Option("--time-budget", help="Seconds (> 0).",
-                                                         callback=above_zero)] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Also write a figure of the learned curves (.png, .pdf, .svg, "
-                                                 ".jpg).")] = None,
-    seed: SeedOption = 0,
-    axes: AxesOption = None,
-) -> None:
-    """Learn mu_h(c) and D(c) from a video by PDE-constrained least squares, with bootstrap bands."""
-    from ..inverse import InversionConfig, learn_physics
-    from ..io import read
-    from ..report import plot_learned
-
-    guard(file_target(output, "-o", (".json",)), file_target(plot, "--plot", FIGURE_SUFFIXES), inputs=[input])
-    config = InversionConfig.from_keywords(
-        bootstrap=bootstrap, window=window, fit_initial_states=fit_initial_states, n_mu=n_mu, n_d=n_d, kappa=kappa,
-        fit_kappa=fit_kappa, dx=dx, frame_interval=frame_interval, smoothness=smoothness, time_budget_s=time_budget)
-    stack = read(input, axes=axes)
-    _check_evolves(stack, input)
-    with progress_bar("learning") as update:
-        result = learn_physics(stack, config, rng=seed, progress=update)
-    result.save_json(output)
-    if plot is not None:
-        plot_learned({input.name: result}, plot)
-    a = ", ".join(f"{v:.4g}" for v in result.a)
-    b = ", ".join(f"{v:.4g}" for v in result.b)
-    console.print(f"wrote {output}: a = [{a}], b = [{b}], fit {result.status} ({result.settings['stop_reason']}, "
-                  f"{result.iterations} LM iterations), {len(result.bootstrap)} bootstrap samples, "
-                  f"{result.seconds:.0f} s")
-
-
-def _check_evolves(stack: Any, source: Path) -> None:
-    """Refuse a video in which nothing changes (the library's fit would only report that it did not move)."""
-    import numpy as np
-
-    data = np.asarray(stack.data)
-    if data.size and np.isfinite(data).all() and np.ptp(data) == 0:
-        raise InputError(f"{source}: the video is constant (every pixel {data.flat[0]:.4g}): there is no pattern or "
-                         "change to learn mu_h and D from; give a video in which the concentration evolves")
-    if "T" in stack.axes and stack.size("T") > 1:
-        frames = np.moveaxis(data, stack.axes.index("T"), 0)
-        if np.all(frames == frames[:1]):
-            raise InputError(f"{source}: every frame is the same image: nothing evolves, so mu_h and D cannot be "
-                             "learned; give a video in which the concentration changes between frames")
 
 
 if __name__ == "__main__":  # pragma: no cover

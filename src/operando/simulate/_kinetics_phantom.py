@@ -203,7 +203,7 @@ def simulate_kinetics(config: KineticsPhantomConfig | None = None, **settings: A
     if not np.isfinite(frames).all():
         raise InputError("the kinetics simulation became unstable; lower j0_scale or kappa, or raise substeps")
     video = np.where(labels > 0, frames, np.nan).astype(np.float32)
-    truth = {"omega": omega, "kappa": cfg.kappa, "j0": "sqrt(c(1-c))" if cfg.symmetric_j0 else "sqrt(c)(1-c)",
+    truth = {"omega": omega, "kappa": cfg.kappa, "j0_shape": "sqrt(c(1-c))" if cfg.symmetric_j0 else "sqrt(c)(1-c)",
              "j0_scale": scale, "steps_per_frame": steps, "current": current}
     return KineticsPhantom(video=video, labels=labels, log_k=log_k, frame_interval=interval, currents=drive,
                            config=cfg, truth=truth)
