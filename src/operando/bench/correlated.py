@@ -225,15 +225,16 @@ def run_method(method: str, noisy: Stack, *, time_budget_s: float, max_steps: in
 
     if method == "bm3d_true":
         return denoise_bm3d(noisy, autocovariance=true_acov, progress=progress), ""
-    chosen, settings = "", {}
+    chosen, settings, diagnosis = "", {}, None
     if method == "auto":
         choice = choose_method(noisy)
         method, settings, chosen = choice.method, dict(choice.settings), f"{choice.method}: {choice.reason}"
+        diagnosis = choice.diagnosis  # measured once: denoise() and training take it, never measure again
     if method not in NEURAL:
-        return denoise(noisy, method=method, progress=progress), chosen
+        return denoise(noisy, method=method, diagnosis=diagnosis, progress=progress), chosen
     steps = {"max_steps": max_steps} if max_steps is not None else {}
     config = TrainConfig(method=method, time_budget_s=time_budget_s, seed=seed, **steps, **settings)
-    return denoise(noisy, config=config, progress=progress), chosen
+    return denoise(noisy, config=config, diagnosis=diagnosis, progress=progress), chosen
 
 
 def benchmark_correlated(
