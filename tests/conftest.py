@@ -1,5 +1,9 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+STEPWEDGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "neutron" / "stepwedge"
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +17,27 @@ def small_video():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def small_phantom():
+    """A 48 x 64 neutron cell phantom, 2 cycles of 6 frames per half-cycle (28 frames), simulated once."""
+    from operando.neutron import simulate_neutron_phantom
+
+    return simulate_neutron_phantom(rng=3, ny=48, nx=64, n_cycles=2, frames_per_half_cycle=6)
+
+
+@pytest.fixture(scope="session")
+def stepwedge():
+    """The real neutron step wedge (5 s and 120 s exposures) in ../shared/data."""
+    if not STEPWEDGE.is_dir():
+        pytest.skip("shared step-wedge data not found")
+    return STEPWEDGE
+
+
+@pytest.fixture(scope="session")
+def tiny_phantom():
+    """A 96 x 96 optical phantom with ~15 particles and 8 frames (seconds to render)."""
+    from operando.optical import simulate_graphite_phantom
+
+    return simulate_graphite_phantom(shape=(96, 96), n_particles=15, n_frames=8, radius_px=7.0, rng=3)

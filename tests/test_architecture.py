@@ -76,6 +76,15 @@ def test_no_package_imports_another_packages_private_module():
     assert not bad, "\n".join(bad)
 
 
+JOB_TESTS = ("io", "simulate", "noise", "metrics", "denoise", "inverse", "report", "xray", "neutron", "optical")
+
+
+def test_tests_of_job_packages_do_not_import_the_benchmark_floor():
+    bad = [f"{path.relative_to(ROOT)}" for job in JOB_TESTS for path in sorted((ROOT / "tests" / job).glob("*.py"))
+           if "operando.bench" in path.read_text(encoding="utf-8")]
+    assert not bad, "move these to tests/bench/ (they score against a truth): " + ", ".join(bad)
+
+
 def test_no_module_longer_than_600_lines():
     long = [f"{path.relative_to(ROOT)} ({n} lines)" for path in sorted(SRC.rglob("*.py"))
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600]

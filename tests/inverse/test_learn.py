@@ -114,18 +114,6 @@ def test_cli_learn(tmp_path, truth_video):
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
-def test_refits_on_fresh_noise_give_noise_bands(truth_video):
-    from operando.bench.physics_replicates import refit_on_fresh_noise
-
-    res = refit_on_fresh_noise(truth_video, "gaussian:0.005", replicates=2, n_mu=2, n_d=2, window=2, dt=8e-5,
-                               max_iter=4, rng=0)
-    assert res.bootstrap.shape == (2, 4)
-    assert not np.array_equal(res.bootstrap[0], res.bootstrap[1])  # different noise, different fits
-    curves = res.curves()
-    assert "lo" in curves["mu_h"] and res.settings["replicates"] == "noise"
-    assert abs(res.a[0] + 3.0) < 0.2
-
-
 def _fitted_windows(truth_video, fitted, n_windows=None):
     """(spec, starting frames, target frames) of the windows ``fitted`` was fitted on (the first n_windows)."""
     from operando.inverse._forward import ModelSpec
