@@ -160,12 +160,14 @@ def run_network(stack: Stack, settings: RunSettings) -> Stack:
     Stack
         The denoised stack, with the model's configuration and seed in ``metadata.extra["denoise"]``.
     """
+    from .._progress import sub_progress
     from ._inference import predict
     from ._training import train_denoiser
 
-    model = train_denoiser(stack, config=settings.config, device=settings.device, progress=settings.progress,
-                           diagnosis=settings.diagnosis)
-    return predict(model, stack, device=settings.device, tta=settings.tta)
+    model = train_denoiser(stack, config=settings.config, device=settings.device,
+                           progress=sub_progress(settings.progress, 0.0, 0.95, ""), diagnosis=settings.diagnosis)
+    return predict(model, stack, device=settings.device, tta=settings.tta,
+                   progress=sub_progress(settings.progress, 0.95, 1.0, "inference: "))
 
 
 __all__ = ["BASELINES", "METHODS", "NEURAL", "denoise", "denoise_baseline", "run_network"]
