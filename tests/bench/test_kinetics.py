@@ -84,3 +84,19 @@ def test_a_kinetics_fit_stops_within_seconds_when_cancelled(small):
     with pytest.raises(Cancelled):
         learn_kinetics(small.stack(), KineticsConfig(k_modes=12, n_mu=3), progress=stop_after_first)
     assert time.monotonic() - seen[-1] < 5
+
+
+def test_the_kinetics_benchmark_command_writes_its_table(tmp_path):
+    import json
+
+    from tests.fuzz._harness import run_cli
+
+    out = tmp_path / "bk"
+    ran = run_cli("benchmark", "kinetics", "-o", out, "--noise", "0", "--direction", "lithiation", "--size", "64",
+                  "--frames", "12", "--particles", "2", "--k-modes", "8")
+    assert ran.code == 0, str(ran)
+    record = json.loads((out / "kinetics.json").read_text())
+    row = record["rows"][0]
+    assert (row["direction"], row["noise_sd"], row["input"]) == ("lithiation", 0.0, "raw")
+    assert 0 <= row["log_k_r"] <= 1 and row["mu_h_max_error_kT"] >= 0 and record["versions"]["operando"]
+    assert (out / "kinetics.csv").read_text().count("\n") == 2
