@@ -141,7 +141,7 @@ def _weights(sd, video: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, boo
 
 
 def prepare_kinetics(video: Stack | np.ndarray, cfg: KineticsConfig, *, sd=None, labels=None,
-                     axes: str | None = None) -> KineticsProblem:
+                     axes: str | None = None, starts_from: np.ndarray | None = None) -> KineticsProblem:
     """Validate the video and build the windowed problem (see :func:`learn_kinetics`)."""
     stack = as_stack(video, axes=axes if axes is not None or isinstance(video, Stack) else "TYX")
     source = stack.metadata.source or "video"
@@ -168,8 +168,15 @@ def prepare_kinetics(video: Stack | np.ndarray, cfg: KineticsConfig, *, sd=None,
     packed = packing.pack(np.where(np.isfinite(data), data, 0.5))
     packed_w = packing.pack(weights, fill=0.0)
     h = cfg.window
+    first = packed[starts]
+    if starts_from is not None:
+        starts_from = np.asarray(starts_from, np.float64)
+        if starts_from.shape != data.shape or not np.isfinite(starts_from[:, labels > 0]).all():
+            raise InputError(f"{source}: starts_from must be a video of the same shape {data.shape}, finite on the "
+                             f"particles; got {starts_from.shape}")
+        first = packing.pack(np.where(np.isfinite(starts_from), starts_from, 0.5))[starts]
     return KineticsProblem(
-        spec=spec, packing=packing, starts=np.clip(packed[starts], 1e-3, 1 - 1e-3).astype(np.float32),
+        spec=spec, packing=packing, starts=np.clip(first, 1e-3, 1 - 1e-3).astype(np.float32),
         observed=packed[starts].astype(np.float32), start_weights=packed_w[starts].astype(np.float32),
         targets=np.stack([packed[s + 1: s + 1 + h] for s in starts]).astype(np.float32),
         weights=np.stack([packed_w[s + 1: s + 1 + h] for s in starts]).astype(np.float32),
@@ -244,8 +251,9 @@ def fit(problem: KineticsProblem, theta0: np.ndarray, *, max_iter: int, deadline
 
 
 def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = None, *, sd=None, labels=None,
-                   axes: str | None = None, rng: int | np.random.Generator | None = None,
-                   progress: Progress | None = None, **settings: object):
+                   axes: str | None = None, starts_from: np.ndarray | None = None,
+                   rng: int | np.random.Generator | None = None, progress: Progress | None = None,
+                   **settings: object):
     """Learn mu_h(c), j0(c), kappa and the rate map k(x) from a composition video of reacting particles.
 
     Parameters
@@ -259,6 +267,9 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
         1 / sd and ``residual_over_sigma`` is reported. Without it the weights are 1 and that figure is NaN.
     labels : ndarray of int, shape (Y, X), optional
         Particles (0 outside); default: the connected regions finite in every frame.
+    starts_from : ndarray, shape (T, Y, X), optional
+        The frames each window starts from (default: ``video`` itself), e.g. a denoised copy: the residuals stay
+        on ``video``. Noisy starting frames are what bends the fit on noisy data (docs/benchmarks.md).
     rng : int or Generator, optional
         Seed of the bootstrap (recorded).
     progress : callable, optional
@@ -278,7 +289,7 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     seed = int(rng) if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**63))
     t0 = time.perf_counter()
     deadline = None if cfg.time_budget_s is None else t0 + cfg.time_budget_s
-    problem = prepare_kinetics(video, cfg, sd=sd, labels=labels, axes=axes)
+    problem = prepare_kinetics(video, cfg, sd=sd, labels=labels, axes=axes, starts_from=starts_from)
     emit(progress, 0.02, f"fitting {problem.spec.n_params} parameters on {len(problem.window_starts)} windows of "
          f"{int((problem.spec.labels > 0).sum())} particle pixels")
     theta0 = starting_guess(problem)
