@@ -49,7 +49,6 @@ def odd_window(value: int | None) -> int | None:
     return value
 
 
-SizeOption = Annotated[int, typer.Option(help="Grid points per side (>= 32).", min=32)]
 
 
 def _fill_missing(stack: Any) -> tuple[Any, Any]:
