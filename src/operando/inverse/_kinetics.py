@@ -30,6 +30,7 @@ from ._kinetics_model import (
     residual_functions,
     subset_jacobian,
 )
+from ._learn import concrete_seed, frame_interval_of
 
 C_FIT = (0.1, 0.9)  # where the learned curves are reported and scored
 
@@ -118,18 +119,6 @@ def _window_starts(n_frames: int, horizon: int) -> np.ndarray:
     return np.asarray(starts, int)
 
 
-def _frame_interval(stack: Stack, given: float | None, source: str) -> float:
-    if given is not None:
-        return float(given)
-    times = stack.metadata.frame_times
-    if times and len(times) >= 2:
-        steps = np.diff(np.asarray(times, float))
-        if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-3):
-            return float(steps[0])
-    raise InputError(f"{source}: the video does not record evenly spaced frame times; give the time between frames "
-                     "(frame_interval=..., --frame-interval)")
-
-
 def _weights(sd, video: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, bool]:
     """1 / sd on the particle pixels (0 elsewhere) and whether sd was known (else unit weights)."""
     inside = np.broadcast_to(labels > 0, video.shape)
@@ -150,7 +139,7 @@ def prepare_kinetics(video: Stack | np.ndarray, cfg: KineticsConfig, *, sd=None,
     data = stack.transpose("TYX").to_numpy().astype(np.float64)
     if data.shape[0] < max(5, cfg.window + 1):
         raise InputError(f"{source}: {data.shape[0]} frames; the kinetics need at least {max(5, cfg.window + 1)}")
-    interval = _frame_interval(stack, cfg.frame_interval, source)
+    interval = frame_interval_of(stack, cfg.frame_interval, source)
     labels = particles_of(data, labels, source)
     check_particles(labels, cfg.min_particle_px, source)
     _check_values(data, labels, source)
@@ -286,7 +275,7 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     elif settings:
         raise InputError(f"learn_kinetics got both a config and keyword settings {sorted(settings)}; pass one")
     cfg = config
-    seed = int(rng) if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**63))
+    seed = concrete_seed(rng)
     t0 = time.perf_counter()
     deadline = None if cfg.time_budget_s is None else t0 + cfg.time_budget_s
     problem = prepare_kinetics(video, cfg, sd=sd, labels=labels, axes=axes, starts_from=starts_from)

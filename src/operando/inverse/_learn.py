@@ -45,15 +45,17 @@ def choose_windows(video: np.ndarray, horizon: int, stride: int, min_std: float)
     return np.asarray(valid[::stride], int)
 
 
-def _frame_interval(stack: Stack, frame_interval: float | None) -> float:
-    if frame_interval is not None:
-        return float(frame_interval)
+def frame_interval_of(stack: Stack, given: float | None, source: str = "video") -> float:
+    """Return the time between frames: ``given``, else the stack's evenly spaced frame times (else refuse)."""
+    if given is not None:
+        return float(given)
     times = stack.metadata.frame_times
     if times and len(times) >= 2:
         steps = np.diff(np.asarray(times, float))
-        if np.allclose(steps, steps[0], rtol=1e-3):
+        if np.all(steps > 0) and np.allclose(steps, steps[0], rtol=1e-3):
             return float(steps[0])
-    raise InputError("the video does not record evenly spaced frame times; pass frame_interval=... (--frame-interval)")
+    raise InputError(f"{source}: the video does not record evenly spaced frame times; give the time between frames "
+                     "(frame_interval=..., --frame-interval)")
 
 
 def learn_physics(
@@ -208,7 +210,7 @@ def prepare_windows(video: Stack | np.ndarray, cfg: InversionConfig, *, axes: st
         raise InputError(f"{source}: frames of {data.shape[1]} x {data.shape[2]} px are too small for the spectral "
                          "solver; give frames of at least 8 x 8 grid points")
     check_concentration_video(data, source)
-    interval = _frame_interval(stack, cfg.frame_interval)
+    interval = frame_interval_of(stack, cfg.frame_interval, source)
     spacing = cfg.dx if cfg.dx is not None else (stack.metadata.pixel_size or 0.01)
     steps = max(1, math.ceil(interval / cfg.dt - 1e-9))
     spec = ModelSpec(n_mu=cfg.n_mu, n_d=cfg.n_d, fit_kappa=cfg.fit_kappa, kappa=cfg.kappa, dx=float(spacing),
