@@ -24,24 +24,25 @@ def test_import_linter_contracts_are_kept():
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
 
 
-def test_a_wrong_way_import_breaks_the_floors(tmp_path):
+def _lint_with_planted_import(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess:
+    """Run import-linter on a copy of the package with ``line`` appended to ``module`` (a path under operando/)."""
     shutil.copytree(SRC, tmp_path / "src" / "operando", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    planted = tmp_path / "src" / "operando" / "metrics" / "__init__.py"
-    planted.write_text(planted.read_text() + "\nfrom ..workflows import scale  # a job importing a workflow\n")
-    out = _lint_imports(tmp_path, tmp_path / "src")
-    assert out.returncode != 0
-    assert "operando.metrics" in out.stdout and "operando.workflows" in out.stdout
+    planted = tmp_path / "src" / "operando" / module
+    planted.write_text(planted.read_text() + "\n" + line + "\n")
+    return _lint_imports(tmp_path, tmp_path / "src")
 
 
-def test_a_pipeline_importing_the_benchmark_floor_breaks_the_floors(tmp_path):
-    shutil.copytree(SRC, tmp_path / "src" / "operando", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    planted = tmp_path / "src" / "operando" / "workflows" / "compare.py"
-    planted.write_text(planted.read_text() + "\nfrom ..bench import demo  # a pipeline importing a benchmark\n")
-    out = _lint_imports(tmp_path, tmp_path / "src")
+@pytest.mark.parametrize("module, line, importer, imported", [
+    ("metrics/__init__.py", "from ..workflows import scale  # a job importing a workflow", "operando.metrics",
+     "operando.workflows"),
+    ("workflows/compare.py", "from ..bench import demo  # a pipeline importing a benchmark", "operando.workflows",
+     "operando.bench"),
+])
+def test_a_wrong_way_import_breaks_the_floors(tmp_path, module, line, importer, imported):
+    out = _lint_with_planted_import(tmp_path, module, line)
     assert out.returncode != 0
-    assert "operando.workflows" in out.stdout and "operando.bench" in out.stdout
+    assert importer in out.stdout and imported in out.stdout
 
 
 def _modules():
