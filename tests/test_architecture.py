@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "operando"
-GROUND = {"_stack", "_errors", "_files", "_progress", "_regions", "_provenance"}
+GROUND = {"_stack", "_errors", "_files", "_progress", "_regions", "_provenance", "_units"}
 
 
 def _lint_imports(cwd: Path, src: Path) -> subprocess.CompletedProcess:
