@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any, Literal
 
 from ._errors import InputError
@@ -34,6 +35,8 @@ _UNCALIBRATED = frozenset({"", "px", "pixel", "pixels", "1", "none", "a.u.", "au
 _IMAGEJ = {"um": "micron", "angstrom": "A"}  # ImageJ's "A" is Ångström (its Calibration converts it)
 _IMAGEJ_BACK = {"micron": "um", "microns": "um", "A": "angstrom", "u": "um"}
 _OME = {"um": "µm", "us": "µs", "angstrom": "Å"}
+#: Characters a unit may hold (pint's tokenizer would silently drop others: "furlongs!" -> furlong).
+_UNIT_CHARS = re.compile(r"[\w\s.*/^()+\-µμÅ°]*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,6 +58,8 @@ def _parse_text(text: str) -> Any:
     import pint
 
     clean = text.strip()
+    if not _UNIT_CHARS.fullmatch(clean):
+        raise InputError(f"unknown unit {text!r}; give a unit pint understands, such as 'um', 's' or 'eV'")
     if clean.lower() in _UNCALIBRATED:
         raise InputError(f"unit {text!r} is not a physical unit (uncalibrated pixels); give one such as 'um'")
     try:
