@@ -1,4 +1,7 @@
-"""TIFF, OME-TIFF and BigTIFF files (tifffile).
+"""TIFF, OME-TIFF and BigTIFF files (tifffile): ImageJ hyperstacks and OME-TIFFs that Fiji opens calibrated.
+
+Which layout goes where, and what Fiji shows, is in ``docs/formats.md`` ("Units and calibrated TIFF") and
+:mod:`._tiff_meta`.
 
 Lazy reads go through ``tifffile``'s Zarr view of the first series (``aszarr``), opening the file for each read
 (:class:`LazyArray`): only the pages asked for are read and no handle stays open.
@@ -15,13 +18,16 @@ import numpy as np
 from .._errors import InputError
 from .._files import atomic_path
 from .._stack import Stack, validate_axes
+from .._units import convert, maybe_length_unit
 from ._formats import Raw
 from ._read import LazyArray
+from ._tiff_meta import apply_record, imagej_fields, imagej_kwargs, metadata_record, ome_fields, ome_kwargs
+
+__all__ = ["metadata_record", "read", "read_slab", "tiff_axes_to_operando", "write"]
 
 # tifffile's axis codes that mean "a sequence of images" with no more detail.
 _SEQUENCE_CODES = "QIVRMAPHL"
 _BIGTIFF_BYTES = 2**32 - 2**25  # switch to BigTIFF a little below the 4 GiB classic-TIFF limit
-_CM_PER_UNIT = {"um": 1e4, "nm": 1e7, "mm": 10.0, "cm": 1.0}
 
 
 def tiff_axes_to_operando(code: str, ndim: int) -> str | None:
@@ -50,46 +56,33 @@ def _records_axes(tif: Any, series: Any) -> bool:
     return series.axes.endswith("YXS") and page.photometric == 2 and page.planarconfig == 1
 
 
-def _ome_pixel_size(ome_xml: str) -> dict[str, Any]:
-    import tifffile
-
-    pixels = tifffile.xml2dict(ome_xml).get("OME", {}).get("Image", {})
-    if isinstance(pixels, list):
-        pixels = pixels[0]
-    pixels = pixels.get("Pixels", {})
-    size = pixels.get("PhysicalSizeX")
-    if not size:
-        return {}
-    return {"pixel_size": float(size), "pixel_unit": str(pixels.get("PhysicalSizeXUnit", "um")).replace("µ", "u")}
-
-
 def _resolution_pixel_size(page: Any) -> dict[str, Any]:
+    """Pixel size from the TIFF resolution tags when their unit is a length (centimetre or inch), in um."""
     tag = page.tags.get("XResolution")
     unit = page.tags.get("ResolutionUnit")
-    if tag is None or unit is None or int(unit.value) != 3:  # 3: centimetre
+    length = {2: "inch", 3: "cm"}.get(int(unit.value)) if unit is not None else None
+    if tag is None or length is None or not tag.value[0]:
         return {}
     num, den = tag.value
-    return {"pixel_size": 1e4 * den / num, "pixel_unit": "um"} if num else {}
+    return {"pixel_size": float(f"{convert(den / num, length, 'um'):.10g}"), "pixel_unit": "um"}
 
 
-def _metadata(tif: Any, axes: str | None, shape: tuple[int, ...]) -> tuple[str | None, dict[str, Any]]:
+def _metadata(tif: Any, axes: str | None,
+              shape: tuple[int, ...]) -> tuple[str | None, dict[str, Any], tuple[int, ...]]:
+    """Return the axes, metadata and shape: the ImageJ or OME-XML fields, with operando's record laid over them."""
     meta: dict[str, Any] = {}
-    if tif.is_shaped and tif.shaped_metadata:
-        meta = dict(dict(tif.shaped_metadata[0]).get("operando", {}) or {})
-        axes = meta.pop("axes", axes)
-    elif tif.is_imagej and tif.imagej_metadata:
-        ij = tif.imagej_metadata
-        if ij.get("finterval") and axes and "T" in axes:
-            meta["frame_times"] = [i * float(ij["finterval"]) for i in range(shape[axes.index("T")])]
-        if ij.get("unit"):
-            meta["pixel_unit"] = ij["unit"]
-    if tif.is_ome and tif.ome_metadata:
-        meta.setdefault("extra", {})["ome"] = True
-        for key, value in _ome_pixel_size(tif.ome_metadata).items():
-            meta.setdefault(key, value)
+    record = None
+    if tif.is_imagej and tif.imagej_metadata:
+        axes, meta, record = imagej_fields(tif, axes, shape)
+    elif tif.is_ome and tif.ome_metadata:
+        axes, meta, record = ome_fields(tif, axes, shape)
+    elif tif.is_shaped and tif.shaped_metadata:
+        record = dict(dict(tif.shaped_metadata[0]).get("operando", {}) or {}) or None
+    if isinstance(record, dict):
+        axes, meta, shape = apply_record(record, axes, shape, meta)
     if "pixel_size" not in meta:
         meta.update(_resolution_pixel_size(tif.pages.first))
-    return axes, meta
+    return axes, meta, shape
 
 
 def read_slab(file: str, key: object) -> np.ndarray:
@@ -101,6 +94,35 @@ def read_slab(file: str, key: object) -> np.ndarray:
         return zarr.open(store, mode="r")[key]
 
 
+def _inserted(shape: tuple[int, ...], stored: tuple[int, ...]) -> tuple[bool, ...]:
+    """Mark the length-1 axes of ``shape`` that the file's series dropped (``stored`` is ``shape`` without them)."""
+    out, j = [], 0
+    for n in shape:
+        kept = j < len(stored) and stored[j] == n
+        out.append(not kept)
+        j += kept
+    return tuple(out)
+
+
+def read_expanded(file: str, inserted: tuple[bool, ...], key: object) -> np.ndarray:
+    """Read ``[key]`` of a series whose length-1 axes (``inserted``) the file's reader drops."""
+    key = key if isinstance(key, tuple) else (key,)
+    if Ellipsis in key:
+        at = key.index(Ellipsis)
+        key = key[:at] + (slice(None),) * (len(inserted) - len(key) + 1) + key[at + 1:]
+    key = key + (slice(None),) * (len(inserted) - len(key))
+    part = read_slab(file, tuple(k for k, new in zip(key, inserted, strict=True) if not new))
+    index: list[object] = []
+    expand: list[int] = []
+    for k, new in zip(key, inserted, strict=True):
+        if isinstance(k, (int, np.integer)):
+            continue  # the axis is gone from the result (an inserted one can only be indexed by 0 or -1)
+        if new:
+            expand.append(len(index))
+        index.append(k if new else slice(None))
+    return np.expand_dims(part, expand)[tuple(index)] if expand else part
+
+
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     """Read the first series of a TIFF file, with the axes and pixel size it records."""
     import tifffile
@@ -108,48 +130,46 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     try:
         with tifffile.TiffFile(file) as tif:
             series = tif.series[0]
-            shape = tuple(int(n) for n in series.shape)
+            stored = tuple(int(n) for n in series.shape)
+            axes = tiff_axes_to_operando(series.axes, len(stored)) if _records_axes(tif, series) else None
+            axes, meta, shape = _metadata(tif, axes, stored)
             if lazy:
-                data = LazyArray(functools.partial(read_slab, str(file)), shape, series.dtype)
+                reader = functools.partial(read_slab, str(file))
+                if shape != stored:
+                    reader = functools.partial(read_expanded, str(file), _inserted(shape, stored))
+                data = LazyArray(reader, shape, series.dtype)
             else:
-                data = series.asarray()
-            axes = tiff_axes_to_operando(series.axes, len(shape)) if _records_axes(tif, series) else None
-            axes, meta = _metadata(tif, axes, shape)
+                data = series.asarray().reshape(shape)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
         raise InputError(f"{file}: not a readable TIFF file ({exc}); check the file is complete") from None
     return Raw(data, axes, meta)
 
 
-def metadata_record(stack: Stack) -> dict[str, Any]:
-    """Return what operando stores in its own files: the metadata (without source) and the axes."""
-    record = stack.metadata.to_dict()
-    record.pop("source", None)
-    record["axes"] = stack.axes
-    return record
-
-
 def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
-    """Write a TIFF (OME-TIFF for ``.ome.tif``; BigTIFF for ``.btf`` or above ~4 GiB), atomically."""
+    """Write a TIFF that Fiji opens calibrated, atomically.
+
+    An ImageJ hyperstack where the axes and pixel type fit (``.tif``); otherwise, and for ``.ome.tif`` and BigTIFF
+    (``.btf`` or above ~4 GiB), an OME-TIFF; a plain TIFF with operando's JSON record for layouts neither holds.
+    """
     import tifffile
 
+    bigtiff = data.nbytes > _BIGTIFF_BYTES or file.suffix.lower() in (".btf", ".tf8", ".tf2")
+    ome = file.name.lower().endswith((".ome.tif", ".ome.tiff")) or bigtiff
+    kwargs = (None if ome else imagej_kwargs(stack, data)) or ome_kwargs(stack, data) or _plain_kwargs(stack, data)
+    with atomic_path(file) as tmp:
+        tifffile.imwrite(tmp, data, bigtiff=bigtiff, **kwargs)
+
+
+def _plain_kwargs(stack: Stack, data: np.ndarray) -> dict[str, Any]:
+    """Return arguments for a TIFF that only operando's record describes (a JSON description), calibrated in cm."""
     axes = stack.axes
     rgb = axes.endswith("C") and data.shape[-1] in (3, 4) and data.dtype in (np.uint8, np.uint16)
-    tiff_axes = axes[:-1] + "S" if rgb else axes
-    bigtiff = data.nbytes > _BIGTIFF_BYTES or file.suffix.lower() in (".btf", ".tf8", ".tf2")
-    kwargs: dict[str, Any] = {"photometric": "rgb" if rgb else "minisblack", "bigtiff": bigtiff}
+    kwargs: dict[str, Any] = {"photometric": "rgb" if rgb else "minisblack",
+                              "metadata": {"axes": axes[:-1] + "S" if rgb else axes,
+                                           "operando": metadata_record(stack)}}
     meta = stack.metadata
-    if file.name.lower().endswith((".ome.tif", ".ome.tiff")):
-        ome: dict[str, Any] = {"axes": tiff_axes.replace("E", "C") if "C" not in tiff_axes else tiff_axes}
-        if meta.pixel_size:
-            unit = (meta.pixel_unit or "um").replace("u", "µ")
-            ome.update(PhysicalSizeX=meta.pixel_size, PhysicalSizeY=meta.pixel_size,
-                       PhysicalSizeXUnit=unit, PhysicalSizeYUnit=unit)
-        with atomic_path(file) as tmp:
-            tifffile.imwrite(tmp, data, ome=True, metadata=ome, **kwargs)
-        return
-    scale = _CM_PER_UNIT.get(meta.pixel_unit or "um") if meta.pixel_size else None
-    if scale:
-        kwargs["resolution"] = (scale / meta.pixel_size, scale / meta.pixel_size)
-        kwargs["resolutionunit"] = "CENTIMETER"
-    with atomic_path(file) as tmp:
-        tifffile.imwrite(tmp, data, metadata={"axes": tiff_axes, "operando": metadata_record(stack)}, **kwargs)
+    unit = maybe_length_unit(meta.pixel_unit)
+    if meta.pixel_size and unit:
+        per_cm = 1.0 / convert(meta.pixel_size, unit, "cm")
+        kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    return kwargs
