@@ -73,10 +73,10 @@ def _tidy(value: float) -> float:
     return float(f"{value:.10g}")
 
 
-def _labels(stack: Stack) -> list[str] | None:
+def _labels(stack: Stack, *, energies: bool = True) -> list[str] | None:
     """Channel labels: one per energy (an ``E`` axis) or ``metadata.extra["channels"]`` along ``C``."""
     meta = stack.metadata
-    if stack.has("E"):
+    if stack.has("E") and energies:
         energies = meta.energies or ()
         return [energy_label(e) for e in energies] if len(energies) == stack.size("E") else None
     names = meta.extra.get("channels") if stack.has("C") else None
@@ -158,8 +158,8 @@ def ome_kwargs(stack: Stack, data: np.ndarray) -> dict[str, Any] | None:
     interval = uniform_interval(meta.frame_times, stack.size("T")) if "T" in axes else None
     if interval:
         ome.update(TimeIncrement=interval, TimeIncrementUnit="s")
-    labels = _labels(stack)
-    if labels and (energy_axis == "C" or (not stack.has("E") and not rgb)):
+    labels = _labels(stack, energies=energy_axis == "C")
+    if labels and not rgb:
         ome["Channel"] = {"Name": labels}
     notes: dict[str, str] = {"axes": axes}
     if energy_axis and meta.energies:
