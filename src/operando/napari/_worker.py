@@ -106,6 +106,7 @@ class JobPanel(QWidget):
             return None
         self._stop = threading.Event()
         stop, relay, last = self._stop, self._relay, [0.0]
+        self.destroyed.connect(lambda *_: stop.set())  # the widget closed (the viewer quit): end the job too
 
         def progress(event: ProgressEvent) -> None:
             now = time.monotonic()
@@ -135,6 +136,12 @@ class JobPanel(QWidget):
         self.worker = worker
         worker.start()
         return worker
+
+    def fail(self, exc: BaseException) -> None:
+        """Show ``exc`` as the status line of a run refused before it started; emits ``finished("error")``."""
+        self.outcome = "error"
+        self.status.setText(error_line(exc))
+        self.finished.emit("error")
 
     def stop(self) -> None:
         """Ask the running job to stop at its next progress report."""
