@@ -1,4 +1,4 @@
-"""The STXM composition widget: its pure pieces, then a real viewer running it on a small phantom."""
+"""The STXM composition widget: its pure pieces, then a real viewer running it on the STXM sample."""
 
 import json
 
@@ -16,20 +16,9 @@ from operando.napari._stxm import (
     rectangle_region,
 )
 
-#: The tolerance tests/bench/test_stxm_workflow.py holds a 32 px, 1-particle phantom's raw composition to.
+#: The tolerance tests/bench/test_stxm_workflow.py holds a small phantom's raw composition to (rmse of x inside the
+#: particles, bias of the particles' mean x); the 48 px sample measures 0.146 and 0.003.
 RMSE_X, MEAN_BIAS = 0.2, 0.05
-
-
-@pytest.fixture(scope="module")
-def phantom():
-    """A 32 px phantom with one particle and one frame (the STXM workflow test's, one frame)."""
-    from operando.xray import PhantomConfig, make_phantom
-
-    return make_phantom(PhantomConfig(size=32, frames=1, n_particles=1, i0_counts=400, ch_dt=1e-4, seed=3))
-
-
-def _counts(phantom) -> Stack:
-    return Stack(phantom.counts.to_numpy()[0], "EYX", phantom.counts.metadata)
 
 
 def test_energies_are_parsed_and_bad_text_refused():
@@ -81,52 +70,69 @@ def _run(qtbot, widget, timeout=60_000):
     return blocker.args[0]
 
 
-def test_widget_runs_the_composition_and_saves_it(make_napari_viewer, qtbot, phantom, tmp_path):
-    from operando.napari._layers import stack_to_layer
+@pytest.fixture(scope="module")
+def sample_layers():
+    """The stxm sample's layer data, generated once for the module."""
+    from operando.napari._sample import stxm
+
+    return stxm()
+
+
+@pytest.fixture
+def viewer_with_sample(make_napari_viewer, sample_layers):
     from operando.napari._stxm import add_layers
 
     viewer = make_napari_viewer()
-    counts = add_layers(viewer, [stack_to_layer(_counts(phantom), name="counts")])[0]
+    add_layers(viewer, sample_layers)
+    return viewer
+
+
+def test_widget_runs_the_composition_and_saves_it(viewer_with_sample, qtbot, tmp_path):
+    from operando.napari._sample import STXM_COUNTS, STXM_X
+
+    viewer = viewer_with_sample
+    counts = viewer.layers[STXM_COUNTS]
     widget = StxmWidget(viewer)
     viewer.window.add_dock_widget(widget)
+    widget.counts_choice.select(STXM_COUNTS)
     assert widget.energies.text() == "708.2, 710.2"  # from the layer's record
     assert _run(qtbot, widget) == "done", widget.panel.status.text()
-    names = [layer.name for layer in viewer.layers]
-    assert names[1:] == ["counts x", "counts thickness", "counts sd(x)", "counts particles"]
-    for layer in viewer.layers[1:]:
-        assert layer.data.shape == (32, 32)
+    names = [f"{STXM_COUNTS} {n}" for n in ("x", "thickness", "sd(x)", "particles")]
+    assert [layer.name for layer in viewer.layers][-4:] == names
+    for name in names:
+        layer = viewer.layers[name]
+        assert layer.data.shape == counts.data.shape[-2:]
         assert np.allclose(layer.scale, counts.scale[-2:]) and np.allclose(layer.scale, 0.03)
-    particles = viewer.layers["counts particles"]
-    assert type(particles).__name__ == "Labels" and particles.data.max() >= 1
-    x = viewer.layers["counts x"].data
-    truth = phantom.x_true[0]
-    inside = (phantom.labels > 0) & np.isfinite(x)
+    particles = viewer.layers[names[3]]
+    assert type(particles).__name__ == "Labels" and particles.data.max() >= 4  # the sample's four platelets
+    x, truth = viewer.layers[names[0]].data, viewer.layers[STXM_X].data
+    inside = np.isfinite(truth) & np.isfinite(x)
+    assert inside.sum() > 0.9 * np.isfinite(truth).sum()
     assert np.sqrt(np.mean((x[inside] - truth[inside]) ** 2)) < RMSE_X
-    w = phantom.thickness_true[inside]
-    assert abs(np.sum(w * x[inside]) / w.sum() - np.sum(w * truth[inside]) / w.sum()) < MEAN_BIAS
+    w = viewer.layers[names[1]].data[inside]  # thickness-weighted, as the particles' mean x
+    assert abs(np.sum(w * (x[inside] - truth[inside])) / w.sum()) < MEAN_BIAS
     assert widget.panel.progress_bar.value() == 100 and widget.panel.max_fraction == 1.0
     assert widget.panel.run_button.isEnabled() and "mean x" in widget.panel.status.text()
-    assert viewer.layers["counts x"].metadata["operando"]["extra"]["stxm_composition"]["i0_source"]
+    assert viewer.layers[names[0]].metadata["operando"]["extra"]["stxm_composition"]["i0_source"]
     tif, js = widget.save_run(tmp_path / "run")
     assert tif.name == "x.tif" and js.exists() and json.loads(js.read_text())["channels"][0] == "x"
 
 
-def test_widget_takes_i0_from_a_drawn_rectangle(make_napari_viewer, qtbot, phantom):
-    from operando.napari._layers import stack_to_layer
-    from operando.napari._stxm import add_layers
+def test_widget_takes_i0_from_a_drawn_rectangle(viewer_with_sample, qtbot):
+    from operando.napari._sample import STXM_COUNTS
 
-    viewer = make_napari_viewer()
-    add_layers(viewer, [stack_to_layer(_counts(phantom), name="counts")])
-    rect = np.array([[0.0, 0.0], [0.0, 0.3], [0.15, 0.3], [0.15, 0.0]])  # world um: rows 0-5, columns 0-10
+    viewer = viewer_with_sample
+    rect = np.array([[0.0, 0.0], [0.0, 0.3], [0.15, 0.3], [0.15, 0.0]])  # world um: rows 0-5, columns 0-10 (empty)
     viewer.add_shapes([rect], shape_type="rectangle", name="I0")
     widget = StxmWidget(viewer)
+    widget.counts_choice.select(STXM_COUNTS)
     widget.i0_choice.select("I0")
     assert _run(qtbot, widget) == "done", widget.panel.status.text()
-    summary = viewer.layers["counts x"].metadata["operando"]["extra"]["stxm_composition"]
+    summary = viewer.layers[f"{STXM_COUNTS} x"].metadata["operando"]["extra"]["stxm_composition"]
     assert summary["config"]["i0"] == "0:6,0:11"
 
 
-def test_widget_shows_a_refusal_as_one_line(make_napari_viewer, phantom):
+def test_widget_shows_a_refusal_as_one_line(make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.ones((2, 16, 16)), name="plain")
     widget = StxmWidget(viewer)
