@@ -42,6 +42,18 @@ def test_maxymus_spectra_scan_has_its_energy_axis(shared_data):
     assert len(settings["metadata"]["operando"]["energies"]) == 141
 
 
+def test_multi_file_stxm_scan_opens_once_from_its_header_or_any_image_file(tmp_path):
+    stack = Stack(np.arange(90, dtype=np.int32).reshape(3, 5, 6) + 1, "EYX",
+                  Metadata(pixel_size=0.03, pixel_unit="um", energies=(706.0, 708.0, 710.0)))
+    write(stack, tmp_path / "scan.hdr")
+    images = sorted(str(p) for p in tmp_path.glob("scan_a*.xim"))
+    assert len(images) == 3
+    for path in (str(tmp_path / "scan.hdr"), images[1], images):
+        (data, settings, _), = get_reader(path)(path)
+        assert np.array_equal(data, stack.data) and settings["name"] == "scan"
+        assert settings["scale"] == pytest.approx([2.0, 0.03, 0.03]) and settings["translate"][0] == 706.0
+
+
 def test_xradia_frame_opens_with_its_pixel_size_and_energy(shared_data):
     files = sorted((shared_data / "txm").glob("*.xrm"))
     if not files:

@@ -210,8 +210,10 @@ def read_layers(path: PathOrPaths) -> list[LayerData]:
         one energy is named with it (``scan 707.8 eV``); named channels become one layer each.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    files = [Path(os.fspath(p)) for p in paths]
+    files = [(header_of_xim(f) or f) if f.name.lower().endswith(".xim") else f for f in files]
     layers: list[LayerData] = []
-    for one in paths:
+    for one in dict.fromkeys(files):  # the image files of one multi-energy scan open it once
         for name, stack in read_stacks(one):
             layers.extend(stack_to_layers(stack, name))
     return layers
