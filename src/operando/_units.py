@@ -157,6 +157,18 @@ def maybe_length_unit(text: Any) -> str | None:
         return None
 
 
+def length_in(value: float, unit: str | None, target: str = "um") -> float:
+    """Return a length given in ``unit`` in ``target``; a missing or uncalibrated unit (``px``) counts as ``target``.
+
+    Examples
+    --------
+    >>> length_in(15.0, "nm")
+    0.015
+    """
+    known = maybe_length_unit(unit)
+    return convert(value, known, target) if known and known != length_unit(target) else float(value)
+
+
 def convert(value: float, from_unit: str, to_unit: str) -> float:
     """Convert ``value`` from one unit to another (any units pint parses).
 

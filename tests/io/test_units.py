@@ -11,6 +11,7 @@ from operando._units import (
     energy_unit,
     from_imagej_unit,
     imagej_unit,
+    length_in,
     length_unit,
     maybe_length_unit,
     ngff_unit,
@@ -65,6 +66,11 @@ def test_convert_between_units_of_one_dimension():
         convert(1, "um", "s")
     with pytest.raises(InputError, match="unknown unit"):
         convert(1, "um", "parsecs!")
+
+
+def test_length_in_takes_a_missing_unit_as_the_target():
+    assert length_in(15.0, "nm") == 0.015 and length_in(1, "mm") == 1000.0
+    assert length_in(0.02, "um") == 0.02 and length_in(3, None) == 3.0 and length_in(2, "px") == 2.0
 
 
 @pytest.mark.parametrize("text, name", [

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Metadata, Stack
+from .._units import convert, length_in, time_unit
 from ._formats import Raw
 from ._hdf5 import built_file
 from ._tiff import metadata_record
@@ -82,9 +83,20 @@ def _dwell_ms(group: Any) -> Any:
         return None
     values = np.atleast_1d(group["count_time"][()]).astype(float)
     unit = _text(group["count_time"].attrs.get("units", "s"))
-    scale = {"s": 1e3, "ms": 1.0, "us": 1e-3}.get(unit, 1e3)
-    values = values * scale
+    try:
+        values = values * convert(1.0, time_unit(unit), "ms")
+    except InputError:  # no or an unknown unit: seconds, as NXstxm prescribes
+        values = values * 1e3
     return float(values[0]) if np.all(values == values[0]) else [float(v) for v in values]
+
+
+def _positions_um(group: Any, name: str) -> np.ndarray:
+    """Return a sample position dataset in micrometres (by its ``units``; um when it has none), zeros if absent."""
+    if name not in group:
+        return np.zeros(2)
+    values = np.atleast_1d(group[name][()]).astype(float)
+    scale = length_in(1.0, _text(group[name].attrs.get("units", "um")), "um")
+    return values * scale if scale != 1.0 else values
 
 
 def _monitor(entry: Any) -> np.ndarray | None:
@@ -110,8 +122,8 @@ def _read_entry(entry: Any, file: Path) -> tuple[np.ndarray, dict[str, Any], np.
         data = data[None]
     energy_name = "energy" if "energy" in group else ("photon_energy" if "photon_energy" in group else None)
     energies = [float(e) for e in np.atleast_1d(group[energy_name][()])] if energy_name else None
-    x = np.atleast_1d(group["sample_x"][()]).astype(float) if "sample_x" in group else np.zeros(2)
-    y = np.atleast_1d(group["sample_y"][()]).astype(float) if "sample_y" in group else np.zeros(2)
+    x = _positions_um(group, "sample_x")
+    y = _positions_um(group, "sample_y")
     step = round(float(np.median(np.abs(np.diff(x)))), 6) if x.size > 1 else None
     extra: dict[str, Any] = {"format": "NXstxm", "entry": entry.name, "dwell_ms": _dwell_ms(group),
                              "x_um": [float(x[0]), float(x[-1])], "y_um": [float(y[0]), float(y[-1])]}
@@ -197,7 +209,7 @@ def _write_entry(f: Any, name: str, data: np.ndarray, stack: Stack, ring: Any) -
     meta = stack.metadata
     extra = meta.extra or {}
     n_e, n_y, n_x = data.shape
-    step = float(meta.pixel_size or 1.0) * (1e-3 if meta.pixel_unit == "nm" else 1.0)
+    step = length_in(float(meta.pixel_size or 1.0), meta.pixel_unit, "um")
     entry = f.create_group(name)
     entry.attrs["NX_class"] = "NXentry"
     entry.create_dataset("definition", data="NXstxm")

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._stack import Metadata, Stack
+from .._units import convert
 from ._fits import parse_timestamp
 from ._paths import is_pattern
 
@@ -51,8 +52,7 @@ def exposure_from_name(name: str) -> float | None:
     match = _NAME_EXPOSURE.search(Path(name).stem)
     if not match:
         return None
-    value = float(match.group(1).replace("p", "."))
-    return value / 1000.0 if match.group(2).lower() == "ms" else value
+    return convert(float(match.group(1).replace("p", ".")), match.group(2).lower(), "s")
 
 
 def _exposure_in_text(text: str) -> float | None:
@@ -67,12 +67,12 @@ def _exposure_in_text(text: str) -> float | None:
         for key, value in flat.items():
             low = key.lower()
             if "exp" in low and isinstance(value, (int, float)):
-                return float(value) / 1000.0 if low.endswith("ms") or "-ms" in low else float(value)
+                return convert(float(value), "ms" if low.endswith("ms") or "-ms" in low else "s", "s")
     match = _DESCRIPTION_EXPOSURE.search(text)
     if match:
         unit = match.group(2) or match.group(3) or match.group(5) or "s"
         try:
-            return float(match.group(4)) / (1000.0 if unit.lower() == "ms" else 1.0)
+            return convert(float(match.group(4)), unit.lower(), "s")
         except ValueError:  # "exposure: -" or "exposure = e": no number after all
             return None
     return None

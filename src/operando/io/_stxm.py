@@ -37,6 +37,7 @@ import numpy as np
 from .._errors import InputError
 from .._files import atomic_path
 from .._stack import Metadata, Stack
+from .._units import length_in
 from ._formats import Raw
 
 _TOKEN = re.compile(r'\s*(?:(?P<sym>[{}()=;,])|"(?P<str>[^"]*)"|(?P<word>[^\s{}()=;,"]+))')
@@ -508,7 +509,7 @@ def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None
     extra = meta.extra or {}
     n_e, n_y, n_x = data.shape
     energies = list(meta.energies or [0.0] * n_e)
-    step = float(meta.pixel_size or 1.0) * (1e-3 if meta.pixel_unit == "nm" else 1.0)
+    step = length_in(float(meta.pixel_size or 1.0), meta.pixel_unit, "um")
     x0 = float((extra.get("x_um") or [0.0])[0])
     y0 = float((extra.get("y_um") or [0.0])[0])
     xs, ys = x0 + step * np.arange(n_x), y0 + step * np.arange(n_y)
