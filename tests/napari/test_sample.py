@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from operando.napari import _sample
+from operando.noise import add_gaussian_noise
 
 #: Seconds one sample may take here: the aim is < 2 s on an idle laptop (printed); this bound leaves room for a
 #: busy 2-core CI runner and the first JAX import.
@@ -40,6 +41,7 @@ def test_cahn_hilliard_sample_is_noisy_around_its_clean_video():
     (clean, clean_settings, _), (noisy, settings, _) = _sample.cahn_hilliard()
     assert clean.shape == noisy.shape == (_sample.CH_FRAMES, _sample.CH_SIZE, _sample.CH_SIZE)
     assert float(np.std(noisy - clean)) == pytest.approx(_sample.CH_SIGMA, rel=0.05)
+    assert np.array_equal(noisy, add_gaussian_noise(clean, sigma=_sample.CH_SIGMA, rng=1))  # operando's noise model
     assert clean_settings["units"][0] == "s" and settings["scale"] == clean_settings["scale"]
     assert settings["metadata"]["operando"]["extra"]["noise"]["sigma"] == _sample.CH_SIGMA
 
