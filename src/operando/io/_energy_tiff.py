@@ -10,10 +10,14 @@ import numpy as np
 from .._errors import InputError
 from .._files import atomic_path, refuse_to_overwrite
 from .._stack import Metadata, Stack, as_stack
+from ._tiff_meta import imagej_kwargs
 
 
 def write_energy_tiff(stack: Stack, path: str | os.PathLike, *, dtype: str = "float32") -> tuple[Path, Path]:
     """Write an ``EYX`` stack as a multi-page TIFF (one page per energy) and a same-name ``.txt`` energy list.
+
+    The TIFF is an ImageJ stack when the pixel type allows (Fiji shows each page's energy, ``"706.0 eV"``, and the
+    pixel size); its pages are the plain pages MANTiS and aXis2000 read.
 
     Parameters
     ----------
@@ -46,8 +50,9 @@ def write_energy_tiff(stack: Stack, path: str | os.PathLike, *, dtype: str = "fl
     refuse_to_overwrite(txt, stack.metadata.source)
     data = stack.to_numpy()
     data = data.astype(np.float32) if dtype == "float32" else data
+    fiji = imagej_kwargs(stack, data) or {"photometric": "minisblack"}  # pages stay plain pages for MANTiS
     with atomic_path(tif) as tmp:
-        tifffile.imwrite(tmp, data, photometric="minisblack")
+        tifffile.imwrite(tmp, data, **fiji)
     with atomic_path(txt) as tmp:
         tmp.write_text("".join(f"{e:.4f}\n" for e in energies), encoding="ascii")
     return tif, txt
