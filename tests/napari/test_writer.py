@@ -86,3 +86,33 @@ def test_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(InputError, match="writes .tif"):
         write_layers(str(tmp_path / "a.png"), [stack_to_layer(_video(), "v")])
     assert write_layers(str(tmp_path / "plain"), [stack_to_layer(_video(), "v")]) == [str(tmp_path / "plain.tif")]
+
+
+def test_viewer_saves_layers_through_the_plugin(tmp_path, make_napari_viewer):
+    viewer = make_napari_viewer()
+    data, settings, _ = stack_to_layer(_energy_stack(), "scan")
+    viewer.add_image(data, **settings)
+    written = viewer.layers.save(str(tmp_path / "saved.zarr"), plugin="operando")
+    assert written == [str(tmp_path / "saved.zarr")]
+    back = read(written[0])
+    assert back.metadata.energies == (706.0, 708.0, 710.0) and back.metadata.pixel_size == pytest.approx(0.02)
+    assert np.array_equal(back.to_numpy(), data)
+
+
+def test_layer_to_stack_reads_napari_layers_with_or_without_the_record():
+    from napari.layers import Image
+
+    from operando.napari._layers import layer_to_stack
+
+    stack = _energy_stack()
+    data, settings, _ = stack_to_layer(stack, "scan")
+    back = layer_to_stack(Image(data, **settings))
+    assert back.axes == "EYX" and back.metadata == stack.metadata
+    plain = layer_to_stack(Image(np.zeros((4, 5, 6)), scale=(2.0, 0.1, 0.1), translate=(1.0, 0, 0),
+                                 units=("s", "um", "um"), axis_labels=("t", "y", "x")))
+    assert plain.axes == "TYX" and plain.metadata.pixel_size == pytest.approx(0.1) and plain.metadata.pixel_unit == "um"
+    assert plain.metadata.frame_times == pytest.approx((1.0, 3.0, 5.0, 7.0))
+    colour = layer_to_stack(Image(np.zeros((5, 6, 3), np.uint8), rgb=True))
+    assert colour.axes == "YXC" and colour.metadata.pixel_size is None
+    with pytest.raises(InputError, match="axis_labels"):
+        layer_to_stack(Image(np.zeros((2, 2, 2, 3, 4))))
