@@ -36,10 +36,12 @@ def test_maxymus_images_open_with_pixel_size_and_energy(shared_data, name, shape
 
 
 def test_maxymus_spectra_scan_has_its_energy_axis(shared_data):
-    (data, settings, _), = _layers(shared_data / "stxm" / "maxymus" / "tutorial000000001.hdr")
-    assert data.shape[0] == 141
-    assert settings["scale"][0] == pytest.approx(0.25) and settings["translate"][0] == pytest.approx(700.0)
-    assert len(settings["metadata"]["operando"]["energies"]) == 141
+    folder = shared_data / "stxm" / "maxymus"
+    for path in (folder / "tutorial000000001.hdr", folder / "tutorial000000001_2.xsp"):  # header or a spectrum
+        (data, settings, _), = _layers(path)
+        assert data.shape[0] == 141 and settings["name"] == "tutorial000000001"
+        assert settings["scale"][0] == pytest.approx(0.25) and settings["translate"][0] == pytest.approx(700.0)
+        assert len(settings["metadata"]["operando"]["energies"]) == 141
 
 
 def test_multi_file_stxm_scan_opens_once_from_its_header_or_any_image_file(tmp_path):
@@ -81,6 +83,7 @@ ENVI = "ENVI\ndescription = {hyperspectral cube}\nsamples = 64\nlines = 64\nband
     ("frame.xrm", b"not an OLE2 file at all"),
     ("cube.fits", b"NOT FITS" * 20),
     ("scan_a.xim", "1\t2\t\n3\t4\t\n"),                  # an image file without its header beside it
+    ("scan_0.xsp", "700.0\t12\t\n"),                       # a spectrum without its header
     ("table.csv", "a,b\n1,2\n"),                          # an ending operando does not read
     ("data.h5", b"\x89HDF\r\n\x1a\n but truncated"),
 ])

@@ -1,9 +1,10 @@
-"""napari reader: the instrument formats operando reads, accepted only when the file really is one of them.
+"""The napari reader: the instrument formats operando reads, accepted only when the file really is one of them.
 
 ``get_reader(path)`` looks at the file (its first bytes, its header, its HDF5 entries) without reading the data
 and returns a reader function, or None when operando does not read it: an ENVI ``.hdr`` or any header without
 STXM_Control's ``ScanDefinition``, an HDF5 file that is neither NXstxm nor written by operando, a TIFF that
-tifffile cannot open, a folder with nothing operando reads. It never raises.
+tifffile cannot open, a folder with nothing operando reads. It never raises. An STXM ``.xim`` image or ``.xsp``
+spectrum opens its scan's header.
 
 The reader function reads through :func:`operando.io.read` (so every calibration the readers find arrives) and
 returns layers made by :func:`operando.napari._layers.stack_to_layers`: scale, units, axis labels, the energies,
@@ -30,8 +31,10 @@ logger = logging.getLogger(__name__)
 LAZY_BYTES = 256 * 2**20
 #: The first bytes of an OLE2 compound file (Xradia ``.xrm`` / ``.txrm``).
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-#: An STXM image file's name: ``scan_a.xim``, ``scan_a000.xim`` (one per energy) -> the header ``scan.hdr``.
-_XIM = re.compile(r"^(?P<stem>.+)_[a-z]\d*\.xim$", re.IGNORECASE)
+#: An STXM data file's name: images ``scan_a.xim``, ``scan_a000.xim`` (one per energy), spectra ``scan_0.xsp``
+#: (one per point) -> the header ``scan.hdr``.
+_DATA_FILE = re.compile(r"^(?P<stem>.+)_(?:[a-z]\d*\.xim|\d+\.xsp)$", re.IGNORECASE)
+_DATA_ENDINGS = (".xim", ".xsp")
 _FRAME_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".he5")
 
@@ -50,9 +53,9 @@ def _stxm_header(file: Path) -> bool:
     return not head.lstrip().upper().startswith("ENVI") and re.search(r"ScanDefinition\s*=\s*\{", head) is not None
 
 
-def header_of_xim(file: Path) -> Path | None:
-    """Return the STXM header that an ``.xim`` image belongs to, or None when there is none beside it."""
-    match = _XIM.match(file.name)
+def header_of(file: Path) -> Path | None:
+    """Return the STXM header an ``.xim`` image or ``.xsp`` spectrum belongs to, or None when none is beside it."""
+    match = _DATA_FILE.match(file.name)
     if not match:
         return None
     header = file.with_name(match.group("stem") + ".hdr")
@@ -115,8 +118,8 @@ def _sniff(file: Path) -> bool:
     if not file.is_file():
         return False
     name = file.name.lower()
-    if name.endswith(".xim"):
-        return header_of_xim(file) is not None
+    if name.endswith(_DATA_ENDINGS):
+        return header_of(file) is not None
     try:
         fmt = format_of(file)[0].name
     except InputError:
@@ -172,8 +175,8 @@ def read_stacks(path: str | os.PathLike) -> list[tuple[str, Stack]]:
         Usually one; an HDF5 file written by operando gives one per dataset (named ``file/dataset``).
     """
     file = Path(os.fspath(path))
-    if file.name.lower().endswith(".xim"):
-        file = header_of_xim(file) or file
+    if file.name.lower().endswith(_DATA_ENDINGS):
+        file = header_of(file) or file
     name = _stem(file.name)
     if file.name.lower().endswith(_HDF5_SUFFIXES):
         targets = hdf5_targets(file) or []
@@ -188,7 +191,7 @@ def read_stacks(path: str | os.PathLike) -> list[tuple[str, Stack]]:
 
 def _stem(file_name: str) -> str:
     """Return a file's name without its format ending."""
-    for ending in (".ome.tiff", ".ome.tif", ".stxm.nxs", ".nxstxm.h5", ".stxm.h5", *_HDF5_SUFFIXES, ".hdr", ".xim",
+    for ending in (".ome.tiff", ".ome.tif", ".stxm.nxs", ".nxstxm.h5", ".stxm.h5", *_HDF5_SUFFIXES, ".hdr",
                    ".tiff", ".tif", ".zarr", ".fits", ".fit", ".fts", ".xrm", ".txrm"):
         if file_name.lower().endswith(ending):
             return file_name[: -len(ending)]
@@ -211,7 +214,7 @@ def read_layers(path: PathOrPaths) -> list[LayerData]:
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     files = [Path(os.fspath(p)) for p in paths]
-    files = [(header_of_xim(f) or f) if f.name.lower().endswith(".xim") else f for f in files]
+    files = [(header_of(f) or f) if f.name.lower().endswith(_DATA_ENDINGS) else f for f in files]
     layers: list[LayerData] = []
     for one in dict.fromkeys(files):  # the image files of one multi-energy scan open it once
         for name, stack in read_stacks(one):
