@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from operando import Metadata, Stack
 from operando.io import read, write
 
 STXM_CHANNELS = ["x", "thickness", "sd(x)"]
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _composition(rng, dtype=np.float32):
@@ -190,3 +192,19 @@ def test_any_layout_roundtrips_with_its_metadata(tmp_path_factory, axes, dtype, 
     assert back.metadata.pixel_size == meta.pixel_size and back.metadata.pixel_unit == meta.pixel_unit
     assert back.metadata.frame_times == meta.frame_times and back.metadata.energies == meta.energies
     assert back.metadata.extra.get("channels") == meta.extra.get("channels")
+
+
+@pytest.mark.parametrize("name, pixel, energy", [
+    ("stxm/maxymus/tutorial000000003.hdr", 0.02, 707.8),
+    ("stxm/maxymus/tutorial000000005.hdr", 0.015, 709.5),
+    ("txm/rep01_000051_ref_20161456_ssrl-test-data_08324.0_eV_001of010.xrm", 0.0312, 8324.0),
+])
+def test_real_instrument_frames_open_in_fiji_calibrated(tmp_path, name, pixel, energy):
+    if not (DATA / name).exists():
+        pytest.skip(f"../shared/data/{name} is not here")
+    stack = read(DATA / name)
+    write(stack, tmp_path / "f.tif", dtype="float32")
+    ij, _, size = _imagej_view(tmp_path / "f.tif")
+    assert ij["unit"] == "micron" and size == pytest.approx(pixel, rel=1e-9) and ij["Labels"] == f"{energy!r} eV"
+    back = read(tmp_path / "f.tif")
+    assert back.axes == "EYX" and back.metadata.pixel_size == pixel and back.metadata.energies == (energy,)

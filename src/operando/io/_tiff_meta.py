@@ -204,6 +204,7 @@ def imagej_fields(tif: Any, axes: str | None, shape: tuple[int, ...]) -> tuple[s
     if step and axes and "T" in axes:
         meta["frame_times"] = [i * step for i in range(shape[axes.index("T")])]
     labels = ij.get("Labels")
+    labels = [labels] if isinstance(labels, str) else labels  # tifffile gives one label as a string
     if isinstance(labels, (list, tuple)) and axes and "C" in axes:
         labels = list(labels[: shape[axes.index("C")]])
     axes, found = _channel_meta(labels if isinstance(labels, list) else None, axes, shape)
