@@ -116,3 +116,17 @@ def test_layer_to_stack_reads_napari_layers_with_or_without_the_record():
     assert colour.axes == "YXC" and colour.metadata.pixel_size is None
     with pytest.raises(InputError, match="axis_labels"):
         layer_to_stack(Image(np.zeros((2, 2, 2, 3, 4))))
+
+
+def test_axes_are_put_in_napari_order_and_rgb_stays_colour():
+    from operando.napari._layers import layer_to_stack
+
+    video = _video()
+    moved = Stack(np.moveaxis(video.data, 0, -1), "YXT", video.metadata)  # frames last
+    data, settings, _ = stack_to_layer(moved, "moved")
+    assert data.shape == video.shape and settings["axis_labels"] == ["t", "y", "x"]
+    assert np.array_equal(data, video.data) and settings["scale"] == pytest.approx([0.5, 15.0, 15.0])
+    assert layer_to_stack((data, settings, "image")).axes == "TYX"
+    colour = Stack(np.zeros((2, 3, 5, 6), np.uint8), "TCYX", Metadata(pixel_size=1.5, pixel_unit="um"))
+    data, settings, _ = stack_to_layer(colour)
+    assert data.shape == (2, 5, 6, 3) and settings["rgb"] and settings["scale"] == [1.0, 1.5, 1.5]

@@ -92,19 +92,19 @@ def _napari_order(axes: str, rgb: bool) -> str:
 
 
 def _is_rgb(stack: Stack) -> bool:
-    """Return True for colour pictures: a last-or-any C axis of 3 or 4 unnamed channels of 8-bit data."""
+    """Return True for colour pictures: a C axis of 3 or 4 unnamed channels of 8-bit data."""
     return (stack.has("C") and stack.size("C") in (3, 4) and not stack.metadata.extra.get("channels")
             and stack.dtype == np.uint8)
 
 
-def _lazy(data: Any) -> Any:
-    """Return data napari can slice: a numpy array as is, anything on disk as a dask array read plane by plane."""
+def _lazy(data: Any, axes: str) -> Any:
+    """Return data napari can slice: a numpy array as is, anything on disk as a dask array read a plane at a time."""
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("dask"):
         return data
     import dask.array as da
 
     if isinstance(data, LazyArray):
-        chunks = (1,) * (data.ndim - 2) + tuple(data.shape[-2:])
+        chunks = tuple(n if a in "YXC" else 1 for a, n in zip(axes, data.shape, strict=True))
         return da.from_array(data, chunks=chunks, asarray=True, meta=np.empty((0,) * data.ndim, data.dtype))
     return da.from_array(data, chunks=getattr(data, "chunks", "auto"))
 
@@ -112,10 +112,10 @@ def _lazy(data: Any) -> Any:
 def _ordered(stack: Stack, rgb: bool) -> Stack:
     """Return the stack with napari's axis order (Y, X last), keeping lazy data lazy."""
     target = _napari_order(stack.axes, rgb)
+    data = _lazy(stack.data, stack.axes)
     if target == stack.axes:
-        return stack.with_data(_lazy(stack.data))
+        return stack.with_data(data)
     order = [stack.axes.index(a) for a in target]
-    data = _lazy(stack.data)
     moved = np.transpose(data, order) if isinstance(data, np.ndarray) else data.transpose(order)
     return Stack(moved, axes=target, metadata=stack.metadata)
 
@@ -205,7 +205,7 @@ def stack_to_layers(stack: Stack, name: str | None = None, **kwargs: Any) -> lis
     names = [str(c) for c in stack.metadata.extra.get("channels") or []]
     if len(names) != stack.size("C"):
         names = [f"c{i}" for i in range(stack.size("C"))]
-    data = _lazy(stack.data)
+    data = _lazy(stack.data, stack.axes)
     base = default_name(stack, name)
     extra = {k: v for k, v in stack.metadata.extra.items() if k != "channels"}
     layers = []
