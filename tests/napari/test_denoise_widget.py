@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from operando import Metadata, Stack
+from operando.napari import _sample
 from operando.napari._denoise import DenoiseWidget, LossPlot, method_choices
 from operando.napari._layers import stack_to_layer
 
@@ -45,23 +46,24 @@ def click_run(qtbot, widget, timeout=60_000):
     return blocker.args[0]
 
 
-def test_gaussian_run_adds_a_calibrated_layer_and_raises_psnr(viewer_with_video, qtbot):
-    viewer, clean = viewer_with_video
+def test_gaussian_run_on_the_sample_adds_a_calibrated_layer_and_raises_psnr(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("operando", "cahn_hilliard")
     widget = add_widget(viewer)
-    widget.select("noisy", "gaussian")
+    widget.select(_sample.CH_NOISY, "gaussian")
     assert widget.axes_edit.text() == "TYX"
     n_layers = len(viewer.layers)
     assert click_run(qtbot, widget) == "done", widget.panel.status.text()
     assert len(viewer.layers) == n_layers + 1
-    out, noisy = viewer.layers[-1], viewer.layers["noisy"]
+    out, noisy, clean = viewer.layers[-1], viewer.layers[_sample.CH_NOISY], viewer.layers[_sample.CH_CLEAN]
     assert out is widget.result_layer
     assert out.data.shape == noisy.data.shape
     np.testing.assert_allclose(out.scale, noisy.scale)
-    assert tuple(out.units) == tuple(noisy.units)
+    assert tuple(out.units) == tuple(noisy.units) and tuple(out.axis_labels) == tuple(noisy.axis_labels)
     record = out.metadata["operando"]
-    assert record["axes"] == "TYX" and record["pixel_size"] == pytest.approx(0.02)
+    assert record["axes"] == "TYX" and record["pixel_size"] == noisy.metadata["operando"]["pixel_size"]
     assert record["extra"]["denoise"]["method"] == "gaussian"
-    gain = psnr(out.data, clean) - psnr(noisy.data, clean)
+    gain = psnr(out.data, clean.data) - psnr(noisy.data, clean.data)
     assert gain > 3.0, gain
     assert widget.panel.progress_bar.value() == 100
     assert widget.panel.run_button.isEnabled() and not widget.panel.stop_button.isEnabled()
@@ -161,3 +163,24 @@ def test_loss_plot_collects_losses():
     plot.add(ProgressEvent(0.2, "x", step=2, train_loss=0.4, val_loss=0.45))
     plot.add(ProgressEvent(0.3, "x"))
     assert plot.train == [(1.0, 0.5), (2.0, 0.4)] and plot.val == [(2.0, 0.45)]
+
+
+def test_lazy_layer_streams_from_its_own_file(make_napari_viewer, qtbot, tmp_path):
+    from operando.io import read, write
+
+    _, noisy = noisy_video()
+    meta = Metadata(pixel_size=0.02, pixel_unit="um")
+    source = write(Stack(noisy, axes="TYX", metadata=meta), tmp_path / "in.zarr")
+    viewer = make_napari_viewer()
+    data, kwargs, _ = stack_to_layer(read(source, lazy=True), name="lazy")
+    viewer.add_image(data, **kwargs)
+    widget = add_widget(viewer)
+    widget.select("lazy", "gaussian")
+    out_folder = tmp_path / "out"
+    widget.stream_folder.setText(str(out_folder))
+    assert click_run(qtbot, widget) == "done", widget.panel.status.text()
+    written = list(out_folder.iterdir())
+    assert len(written) == 1 and written[0].name.startswith("lazy-gaussian-")  # the output only, no input copy
+    out = viewer.layers[-1]
+    assert not isinstance(out.data, np.ndarray) and out.data.shape == noisy.shape
+    np.testing.assert_allclose(out.scale, viewer.layers["lazy"].scale)

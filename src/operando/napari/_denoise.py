@@ -137,12 +137,15 @@ class LossPlot(QWidget):
         for points, label in ((self.train, "train"), (self.val, "validation")):
             if points:
                 steps, losses = zip(*points, strict=True)
-                ax.plot(steps, losses, label=label, lw=1)
+                ax.plot(steps, losses, label=label, lw=1, marker="o", ms=2)
         ax.set_xlabel("step", fontsize=7)
         ax.set_ylabel("loss", fontsize=7)
         ax.tick_params(labelsize=6)
         if self.train or self.val:
             ax.legend(fontsize=6)
+        else:
+            ax.text(0.5, 0.5, "a network's training and validation losses\nappear here at each validation check",
+                    ha="center", va="center", fontsize=7, color="0.4", transform=ax.transAxes)
         self._drawn = time.monotonic()
         self.canvas.draw_idle()
 
@@ -294,8 +297,7 @@ class DenoiseWidget(QWidget):
         settings = {"method": method, "time_budget_s": float(self.budget.value()), "rng": int(self.seed.value()),
                     "tta": self.tta.isChecked()}
         if self._is_large(stack):
-            folder = Path(self.stream_folder.text()).expanduser()
-            job = _streamed_job(stack, layer, folder, settings)
+            job = _streamed_job(stack, layer, Path(self.stream_folder.text()).expanduser(), settings)
             return self.panel.start(job, lambda out: self._add_streamed(layer, out), message="streaming")
         job = _in_memory_job(stack, settings)
         return self.panel.start(job, lambda out: self._add_result(layer, out), message=f"{method}: starting")
@@ -421,9 +423,12 @@ def _apply_job(stack: Stack, path: Path, tta: bool):
 
 
 def _streamed_job(stack: Stack, layer: Any, folder: Path, settings: dict[str, Any]):
-    """Return ``job(progress) -> (lazy Stack of the output store, manifest)`` for the streamed path."""
-    source = _readable_source(layer, stack)
+    """Return ``job(progress) -> (lazy Stack of the output store, manifest)`` for the streamed path.
 
+    The input is streamed from the file the layer was read from when that file holds the layer's data as it is
+    (same axes and shape); otherwise the layer is first written to ``folder`` as a ``.zarr`` store (a lazy layer
+    without such a file is read once for that).
+    """
     def job(progress):
         from operando.io import read, write
         from operando.workflows.scale import denoise_large
@@ -431,7 +436,7 @@ def _streamed_job(stack: Stack, layer: Any, folder: Path, settings: dict[str, An
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in layer.name)
-        src = source
+        src = _readable_source(layer, stack)
         if src is None:
             src = folder / f"{safe}-input-{stamp}.zarr"
             write(Stack(np.asarray(stack.data), axes=stack.axes, metadata=stack.metadata), src)
@@ -444,9 +449,18 @@ def _streamed_job(stack: Stack, layer: Any, folder: Path, settings: dict[str, An
 
 
 def _readable_source(layer: Any, stack: Stack) -> str | None:
-    """Return the file a lazy layer was read from, when operando can stream it (else None: write it first)."""
+    """Return the file a lazy layer was read from when it holds the layer's data as is (else None: write it)."""
+    import warnings
+
+    from operando.io import read
+
     path = getattr(getattr(layer, "source", None), "path", None) or stack.metadata.source
     if not path or not is_lazy(stack.data) or not Path(str(path).split(".zarr:")[0]).exists():
         return None
-    return str(path)
-
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = read(path, lazy=True)
+    except (InputError, OSError, ValueError):
+        return None
+    return str(path) if (found.axes, tuple(found.shape)) == (stack.axes, tuple(stack.shape)) else None
