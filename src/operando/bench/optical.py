@@ -19,6 +19,7 @@ import numpy as np
 from .._errors import InputError
 from .._files import write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from ..optical import STAGE_LEGEND, classify_pixels, rgb_to_lab, video_rgb
 from ..workflows.optical import OpticalConfig, OpticalResult, analyze_video, write_analysis, write_phantom
 
@@ -149,7 +150,7 @@ def _benchmark_row(name: str, phantom: Any, result: OpticalResult, out: Path, se
     """Write one analysis of the phantom, score it and return its benchmark row."""
     write_analysis(result, out / name, source=phantom.video)
     score = score_analysis(out / name, out / "phantom" / "truth")
-    write_json_file(out / name / "score.json", score)
+    write_json_file(out / name / "score.json", {**score, "versions": versions()})
     rgb = video_rgb(phantom.video) if result.denoised is None else result.denoised
     bias = hue_bias(phantom.clean.to_numpy(), rgb, phantom.labels, phantom.stages, result)
     return {"input": name, "instance_f1": score["instance"]["f1"], "mean_iou": score["instance"]["mean_iou"],
@@ -260,7 +261,8 @@ def benchmark_optical(
                                    time.perf_counter() - start))
     emit(progress, (parts - 1) / parts, "speed")
     timing = benchmark_speed(seed=seed, progress=sub_progress(progress, (parts - 1) / parts, 1.0)) if speed else None
-    record = {"rows": rows, "speed": timing, "phantom": phantom.config, "time_budget_s": time_budget_s, "seed": seed}
+    record = {"rows": rows, "speed": timing, "phantom": phantom.config, "time_budget_s": time_budget_s, "seed": seed,
+              "versions": versions()}
     if max_steps is not None:
         record["max_steps"] = max_steps
     write_json_file(out / "benchmark.json", record)
@@ -414,7 +416,7 @@ def benchmark_optical_variants(
     record = {"rows": rows, "summary": summary, "variants": variants, "n_variants": n_variants,
               "shape": list(shape), "n_particles": n_particles, "n_frames": n_frames, "denoisers": list(denoisers),
               "time_budget_s": time_budget_s, "max_steps": max_steps, "seed": seed,
-              "targets": {k: list(v) for k, v in OPTICAL_TARGETS.items()}, "versions": _versions()}
+              "targets": {k: list(v) for k, v in OPTICAL_TARGETS.items()}, "versions": versions()}
     write_json_file(out / "benchmark.json", record)
     _family_report(out, record)
     emit(progress, 1.0, "done")
@@ -438,19 +440,6 @@ def _family_report(out: Path, record: dict[str, Any]) -> None:
     rep.table([{k: v for k, v in r.items() if k not in ("hue_shift_deg", "delta_e", "moved_pixels_pct")}
                for r in record["rows"]])
     rep.write(out)
-
-
-def _versions() -> dict[str, str]:
-    """Return the versions of operando, numpy, scipy and scikit-image."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("operando", "numpy", "scipy", "scikit-image"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
 
 
 def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_budget_s: float = 60.0,
@@ -489,6 +478,6 @@ def run_optical_demo(output: str | os.PathLike, *, denoise: str = "none", time_b
     write_phantom(phantom, out / "phantom")  # written after the work: a stopped demo leaves no files
     files = write_analysis(result, out / "analysis", source=phantom.video)
     score = score_analysis(out / "analysis", out / "phantom" / "truth")
-    write_json_file(out / "score.json", score)
+    write_json_file(out / "score.json", {**score, "versions": versions()})
     emit(progress, 1.0, "done")
     return {**score, "report": str(files["report"]), "folder": str(out)}

@@ -199,11 +199,13 @@ def evaluate(
     rows = [e.to_dict() for e in evaluate_stacks(ref, stacks, data_range=rng_used, skip_edge_frames=skip_edge_frames)]
     print_rows(rows, f"against {clean.name} (data range {rng_used:g})")
     from .._files import write_csv_file, write_json_file
+    from .._provenance import versions
 
     if csv is not None:
         write_csv_file(csv, rows)
     if json_path is not None:
-        write_json_file(json_path, {"data_range": rng_used, "rows": rows})
+        write_json_file(json_path, {"data_range": rng_used, "skip_edge_frames": skip_edge_frames, "rows": rows,
+                                    "versions": versions()})
 
 
 @app.command()
@@ -487,8 +489,9 @@ def diagnose_cmd(
         console.print("residual check: " + ("passed" if check.passed else "; ".join(check.problems)), highlight=False)
     if json_path is not None:
         from .._files import write_json_file
+        from .._provenance import versions
 
-        write_json_file(json_path, record)
+        write_json_file(json_path, {**record, "versions": versions()})
 
 
 if __name__ == "__main__":  # pragma: no cover

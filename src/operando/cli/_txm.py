@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .._errors import InputError
+from .._provenance import versions
 from ._common import cli_errors, console, data_target, guard, note_line, print_rows
 
 app = typer.Typer(help="Full-field TXM XANES (Xradia .xrm/.txrm): optical density from sample and reference frames, "
@@ -33,18 +34,6 @@ def sd_path(output: Path) -> Path:
         if name.lower().endswith(suffix):
             return output.with_name(name[: -len(suffix)] + "_sd" + name[-len(suffix):])
     return output.with_name(output.stem + "_sd" + output.suffix)
-
-
-def _versions() -> dict[str, str]:
-    import platform
-
-    import numpy
-    import scipy
-
-    from .. import __version__
-
-    return {"operando": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
 
 
 def _window(text: Optional[str], option: str) -> Optional[tuple[float, float]]:
@@ -120,7 +109,7 @@ def od_cmd(
           dtype="float32")
     write_json_file(json_file, {**result.to_dict(), "inputs": {"samples": list(samples), "flat": list(flat),
                                                                "dark": list(dark or [])},
-                                "outputs": {"od": str(output), "sd": str(sd_file)}, "versions": _versions()})
+                                "outputs": {"od": str(output), "sd": str(sd_file)}, "versions": versions()})
     rows = [{"energy_ev": e, "sample_repeats": n_s, "t_sample_s": ts[0], "flat_repeats": n_r, "t_flat_s": tr[0],
              "shift_dy": float(sh[0]), "shift_dx": float(sh[1])}
             for e, n_s, ts, n_r, tr, sh in zip(result.energies, result.sample_repeats, result.sample_exposure_s,
@@ -179,7 +168,7 @@ def edge_cmd(
                     extra={"channels": maps.channels, "undefined": "NaN"})
     write(Stack(maps.maps, "CYX", meta), output, dtype="float32")
     write_json_file(json_file, {**maps.to_dict(), "inputs": {"od": str(od), "sd": str(sd_file) if sd_file else None},
-                                "output": str(output), "axes": "CYX", "seed": seed, "versions": _versions()})
+                                "output": str(output), "axes": "CYX", "seed": seed, "versions": versions()})
     print_rows([{"channel": c, "median": v} for c, v in maps.to_dict()["medians"].items()],
                f"edge maps of {od.name} ({maps.config['kind']})")
     for note in maps.notes:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._errors import InputError, validation_reason
 from .._files import atomic_path, write_json_file
+from .._provenance import versions
 
 if TYPE_CHECKING:
     from ._config import TrainedDenoiser
@@ -71,7 +72,7 @@ def check_model_path(path: str | os.PathLike) -> None:
 
 
 def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
-    """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config with its seed, normalisation, history).
+    """Write ``PATH.safetensors`` (weights) and ``PATH.json`` (config with its seed, normalisation, history, versions).
 
     A model trained for ``method="auto"`` also records the choice and its reason (``"auto"``).
 
@@ -98,7 +99,7 @@ def save_model(model: TrainedDenoiser, path: str | os.PathLike) -> Path:
         "format": "operando-denoiser", "version": 2, "config": model.config.model_dump(), "seed": model.config.seed,
         "mean": model.mean.tolist(), "scale": model.scale.tolist(), "channels": model.channels,
         "loss": model.loss, "steps": model.steps, "history": model.history,
-        "stop_reason": model.stop_reason, "best_step": model.best_step,
+        "stop_reason": model.stop_reason, "best_step": model.best_step, "versions": versions(),
     }
     if model.auto is not None:
         record["auto"] = model.auto

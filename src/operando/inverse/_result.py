@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_json_file
+from .._provenance import versions
 from ._basis import gauge_fix, legendre, log_diffusivity_curve, mobility_curve, mu_h_curve
 
 FIT_STATUSES = ("converged", "did_not_move", "not_converged")
@@ -100,7 +101,7 @@ class InversionResult:
         return out
 
     def to_dict(self) -> dict[str, object]:
-        """Return the JSON document: curves, coefficients and settings."""
+        """Return the JSON document: curves, coefficients, settings (config, seed) and the versions that made it."""
         doc = self.curves()
         doc["status"] = self.status
         doc["coefficients"] = {
@@ -111,6 +112,7 @@ class InversionResult:
         doc["settings"] = {**self.settings, "cost": self.cost, "iterations": self.iterations,
                            "converged": self.converged, "status": self.status, "seconds": self.seconds,
                            "bootstrap_samples": int(len(self.bootstrap))}
+        doc["versions"] = versions()
         return doc
 
     def save_json(self, path: str | os.PathLike) -> Path:

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import InputError
+from .._provenance import versions as library_versions
 from .._stack import Stack
 
 
 @dataclass
 class ComparisonTable:
-    """Rows (one per pair and version), paired statistics against the first version, and the data range rule."""
+    """Rows (one per pair and version), paired statistics against the first, the data range rule, the settings."""
 
     rows: list[dict[str, Any]]
     statistics: dict[str, dict[str, dict[str, float]]]
     data_range: str
+    config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {"rows": self.rows, "paired_statistics": self.statistics, "data_range": self.data_range}
+        """Return a JSON-ready dict, with the settings and the versions of operando and its libraries."""
+        return {"rows": self.rows, "paired_statistics": self.statistics, "data_range": self.data_range,
+                "config": self.config, "versions": library_versions()}
 
 
 def version_labels(paths: list[str | os.PathLike]) -> list[str]:
@@ -182,7 +185,9 @@ def compare_versions(
                                                   np.array([r[metric] for r in rows if r["version"] == label]))
                         for metric in ("psnr_db", "ssim")}
     rule = f"{data_range:g} (given)" if data_range is not None else "max - min of the registered reference in the mask"
-    return ComparisonTable(rows, stats, rule)
+    config = {"labels": labels, "scale": scale, "data_range": data_range, "normalise": normalise,
+              "mask": mask is not None, "regions": [list(b) for b in regions] if regions else None}
+    return ComparisonTable(rows, stats, rule, config)
 
 
 def plot_comparison(table: ComparisonTable, path: str | os.PathLike, *, title: str = "") -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._files import Target, write_csv_file, write_json_file
 from ..._progress import Progress, sub_progress
+from ..._provenance import versions
 from ..._stack import Stack
 from ...neutron import Regions, Transmission, normalize, regions_from_dict
 from ._config import AnalysisConfig
@@ -188,7 +189,8 @@ def load_inputs(input_path: str | os.PathLike, open_beam: Any, dark: Any, region
 def write_analysis(analysis: Analysis, document: dict[str, Any], out: Path) -> dict[str, Any]:
     """Write the Delta A stacks, the figures, metrics.json and cycles.csv into ``out``; return the document.
 
-    Called once the work is done (a cancelled analysis writes nothing); the document gets the figures' names.
+    Called once the work is done (a cancelled analysis writes nothing); the document gets the figures' names and
+    the versions that made it.
     """
     from ...io import write
     from ._figures import draw_all
@@ -201,6 +203,7 @@ def write_analysis(analysis: Analysis, document: dict[str, Any], out: Path) -> d
         write(Stack(analysis.delta_denoised, axes="TYX", metadata=meta), out / "delta_a_denoised.tif",
               dtype="float32")
     document["figures"] = [p.name for p in draw_all(analysis, out)]
+    document["versions"] = versions()
     write_json_file(out / "metrics.json", document)
     if analysis.cycler_rows:
         write_csv_file(out / "cycles.csv", analysis.cycler_rows)

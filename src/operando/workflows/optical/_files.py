@@ -14,6 +14,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._files import write_csv_file, write_json_file
+from ..._provenance import versions
 from ..._stack import Metadata, Stack
 from ...optical import STAGE_LEGEND, stage_fractions_over_time, transition_trend
 from ._run import OpticalResult
@@ -169,7 +170,8 @@ def _write_report_and_record(result: OpticalResult, out: Path, meta: Metadata, r
     frames = result.config["frames_of_interest"] or default_frames_of_interest(result.labels.shape[0])
     figures, trends = _figures(result, out, frames, result.config["seed"])
     record: dict[str, Any] = {
-        "config": result.config, "source": meta.source, "n_particles": int(result.table.ids.size),
+        "config": result.config, "seed": result.config["seed"], "versions": versions(), "source": meta.source,
+        "n_particles": int(result.table.ids.size),
         "channel": result.channel, "threshold": result.threshold, "stage_model": result.model.to_dict(),
         "legend": {str(k): v for k, v in STAGE_LEGEND.items()}, "seconds": result.seconds,
         "flicker": result.correction.flicker.round(4).tolist(), "white_balance": result.correction.white.tolist(),
@@ -226,5 +228,5 @@ def write_phantom(phantom: Any, output: str | os.PathLike) -> dict[str, Path]:
     t2, t1 = (transition_frames(phantom.stages, phantom.labels.astype(np.int64), ids, s) for s in ("II", "I"))
     rows = [{**p, "transition_II_frame": t2[i], "transition_I_frame": t1[i]} for i, p in enumerate(phantom.particles)]
     write_csv_file(files["particles"], rows)
-    write_json_file(files["config"], phantom.config)
+    write_json_file(files["config"], {**phantom.config, "versions": versions()})
     return files

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._files import write_json_file
+from ..._provenance import versions
 from ..._stack import Metadata, Stack
 from ._checks import energy_stack
 from ._config import CompositionRun
@@ -91,7 +92,7 @@ def read_series(inputs: list[str | os.PathLike], *, axes: str | None = None) -> 
 
 def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts: Stack,
                       inputs: list[str] | None = None) -> tuple[Path, Path]:
-    """Write the maps as float32 ``CYX`` (one frame) or ``TCYX`` TIFF and the JSON summary beside it.
+    """Write the maps as float32 ``CYX`` (one frame) or ``TCYX`` TIFF and the JSON summary (with versions) beside it.
 
     Parameters
     ----------
@@ -124,5 +125,5 @@ def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts:
     json_path = out.with_suffix(".json")
     refuse_to_overwrite(json_path, *sources)
     write_json_file(json_path, {**run.summary, "inputs": inputs or [counts.metadata.source], "output": str(out),
-                                "axes": axes, "channels": ["x", "thickness_um", "sd_x"]})
+                                "axes": axes, "channels": ["x", "thickness_um", "sd_x"], "versions": versions()})
     return tif, json_path
