@@ -2,8 +2,13 @@
 
 Axes are read from operando's own ``operando`` attribute, else from the conventions other tools write: Zarr v3
 ``dimension_names`` (xarray, tensorstore) and OME-Zarr ``multiscales`` ``axes`` (NGFF 0.4 in the group's
-attributes, 0.5 under ``ome``). A group holding OME-Zarr multiscales is read at its full resolution. Written
-arrays carry ``dimension_names`` besides operando's attribute.
+attributes, 0.5 under ``ome``). A group holding OME-Zarr multiscales is read at its full resolution, with the
+pixel size, frame times and energies its scale gives when operando's record is absent.
+
+Written stores are OME-Zarr images (NGFF 0.5, :mod:`operando.io._ngff`): each array is stored in NGFF's axis
+order with ``dimension_names`` and described in the group's ``ome`` attribute; operando's record (metadata, the
+stack's own axis order) stays in the array's ``operando`` attribute, so a read gives back the same Stack. Plain
+Zarr stores written by earlier versions (the array in the stack's order, no ``ome``) read as before.
 
 A store written chunk by chunk (``operando.workflows.scale``) holds :data:`STREAM_MANIFEST`; until its
 ``complete`` flag is set (last), reading it is refused, so an interrupted output is never taken for a result.
@@ -30,6 +35,7 @@ from .._errors import InputError
 from .._files import atomic_path
 from .._stack import Stack, check_finite
 from ._formats import Raw
+from ._ngff import Transposed, multiscales, ngff_axes, permutation, read_image, write_ome_image
 from ._read import STANDARD_NAMES, LazyArray, axes_from_names
 from ._tiff import metadata_record
 
@@ -39,7 +45,6 @@ STREAM_MANIFEST = "operando_stream/manifest.json"
 #: Attribute of an array whose writer stores every chunk (operando's writers): a chunk missing from its store is
 #: damage, never a chunk left out for equalling the fill value (Zarr's ``write_empty_chunks=False``).
 EVERY_CHUNK = "operando_every_chunk"
-_UNITS = {"micrometer": "um", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "angstrom": "A"}
 
 
 def _check_complete(file: Path) -> None:
@@ -55,40 +60,24 @@ def _check_complete(file: Path) -> None:
                          "run the same command again to finish it")
 
 
-def _multiscales(attrs: dict[str, Any]) -> dict[str, Any] | None:
-    scales = attrs.get("multiscales") or dict(attrs.get("ome") or {}).get("multiscales")
-    return dict(scales[0]) if scales else None
-
-
-def _ome_meta(scales: dict[str, Any], path: str) -> tuple[str | None, dict[str, Any]]:
-    """Axes and pixel size of the OME-Zarr dataset ``path`` of a multiscales entry."""
-    axes_list = scales.get("axes") or []
-    names = [a.get("name") if isinstance(a, dict) else a for a in axes_list]
-    axes = axes_from_names(names)
-    meta: dict[str, Any] = {}
-    datasets = [dict(d) for d in scales.get("datasets") or []]
-    found = next((d for d in datasets if str(d.get("path")) == path), None)
-    if axes and found and "X" in axes:
-        for transform in found.get("coordinateTransformations") or []:
-            if transform.get("type") == "scale":
-                meta["pixel_size"] = float(transform["scale"][axes.index("X")])
-                unit = dict(axes_list[axes.index("X")]).get("unit") if isinstance(axes_list[0], dict) else None
-                if unit:
-                    meta["pixel_unit"] = _UNITS.get(unit, unit)
-    return axes, meta
-
-
 def _pick_array(node: Any, file: Path, inner: str | None) -> tuple[str, dict[str, Any] | None]:
+    """Return the array to read and the multiscales entry that describes it (None if none).
+
+    The array named, else ``data``, else the full resolution of an OME-Zarr image, else the only array.
+    """
     names = [name for name, _ in node.arrays()]
-    scales = _multiscales(dict(node.attrs))
+    scales = multiscales(dict(node.attrs))
     name = (inner or "").strip("/")
-    if not name and scales and scales.get("datasets"):
-        name = str(scales["datasets"][0]["path"])  # full resolution
+    if not name and "data" in names:
+        name = "data"
+    if not name and scales and scales[0].get("datasets"):
+        name = str(scales[0]["datasets"][0]["path"])  # full resolution
     if not name:
-        name = "data" if "data" in names else (names[0] if len(names) == 1 else "")
+        name = names[0] if len(names) == 1 else ""
     if not name or name not in names:
         raise InputError(f"{file}: name the array as '{file}:/name' (arrays found: {', '.join(names) or 'none'})")
-    return name, scales
+    entry = next((s for s in scales if any(str(d.get("path")) == name for d in s.get("datasets") or [])), None)
+    return name, entry
 
 
 def stored_blocks(arr: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -311,6 +300,34 @@ def _check_blocks(arr: Any, file: Path, axes: str | None, mode: bool | str) -> l
     raise InputError(text)
 
 
+def _open(file: Path, inner: str | None) -> tuple[Any, dict[str, Any], str | None]:
+    """Open the array to read; return it, its metadata and the axes it is stored with.
+
+    The metadata is operando's record over the OME-Zarr calibration; the stored axes are the array's
+    ``dimension_names``, else the OME-Zarr axes.
+    """
+    import zarr
+
+    _check_complete(file)
+    try:
+        node = zarr.open(str(file), mode="r")
+    except Exception as exc:  # zarr raises several types for a missing or broken store
+        raise InputError(f"{file}: not a readable Zarr store ({exc})") from None
+    group_meta: dict[str, Any] = {}
+    ome: tuple[str | None, dict[str, Any]] = (None, {})
+    if isinstance(node, zarr.Group):
+        name, entry = _pick_array(node, file, inner)
+        group_meta = dict(node.attrs.get("operando", {}))
+        node = node[name]
+        if entry:
+            ome = read_image(entry, name, node.shape)
+    names = getattr(node.metadata, "dimension_names", None)
+    stored = axes_from_names(list(names)) if names and None not in names else None
+    if stored is None or len(stored) != node.ndim:
+        stored = ome[0] if ome[0] and len(ome[0]) == node.ndim else None
+    return node, {**ome[1], **dict(node.attrs.get("operando", group_meta))}, stored
+
+
 def read(file: Path, inner: str | None, *, lazy: bool, allow_missing: bool | str = False,
          allow_nan: bool = True) -> Raw:
     """Read an array of a Zarr store (``data.zarr``, ``data.zarr:/name`` in a group, or an OME-Zarr image).
@@ -320,72 +337,67 @@ def read(file: Path, inner: str | None, *, lazy: bool, allow_missing: bool | str
     that skip chunks equal to it). A stored chunk that cannot be decoded is refused, or read as NaN with a note
     (``True``). ``allow_nan=False`` refuses NaN values stored in the chunks read (the masked ones aside).
     """
-    import zarr
-
     mode = _missing_mode(allow_missing)
-    _check_complete(file)
-    try:
-        node = zarr.open(str(file), mode="r")
-    except Exception as exc:  # zarr raises several types for a missing or broken store
-        raise InputError(f"{file}: not a readable Zarr store ({exc})") from None
-    group_meta: dict[str, Any] = {}
-    ome: tuple[str | None, dict[str, Any]] = (None, {})
-    if isinstance(node, zarr.Group):
-        name, scales = _pick_array(node, file, inner)
-        group_meta = dict(node.attrs.get("operando", {}))
-        if scales:
-            ome = _ome_meta(scales, name)
-        node = node[name]
-    meta = dict(node.attrs.get("operando", group_meta))
-    axes = meta.pop("axes", None)
-    if axes is None:
-        names = getattr(node.metadata, "dimension_names", None)
-        axes = axes_from_names(list(names)) if names and None not in names else None
-        if axes is None and ome[0]:
-            axes, meta = ome[0], {**ome[1], **meta}
-    missing = _check_blocks(node, file, axes, mode)
+    node, meta, stored = _open(file, inner)
+    recorded = meta.pop("axes", None)
+    axes = recorded or stored
+    turned = bool(recorded and stored and recorded != stored and sorted(recorded) == sorted(stored))
+    perm = permutation(recorded, stored) if turned else None  # stored in NGFF order, read in the stack's own
+    where = stored or axes  # messages name the blocks of the stored array
+    missing = _check_blocks(node, file, where, mode)
     dtype = _nan_dtype(node.dtype) if missing else node.dtype
     reader = ZarrReader(node, str(file), missing, mask=mode is True, dtype=dtype, refuse_nan=not (allow_nan or lazy),
-                        promote=not lazy, axes=axes)
-    if lazy:
-        data: Any = LazyArray(reader, node.shape, dtype)
-    else:
-        data = reader(...)
+                        promote=not lazy, axes=where)
+    view: Any = reader if perm is None else Transposed(reader, perm)
+    shape = tuple(node.shape) if perm is None else tuple(node.shape[perm.index(i)] for i in range(len(perm)))
+    data: Any = LazyArray(view, shape, dtype) if lazy else view(...)
     masked = len(missing) + len(reader.undecodable)
     if missing:
         _, grid = stored_blocks(node)
         warnings.warn(f"{file}: {len(missing)} of {int(np.prod(grid))} stored chunk(s) are missing "
-                      f"({_region(node, missing, axes)}); read as NaN (masked), as allow_missing asks",
+                      f"({_region(node, missing, where)}); read as NaN (masked), as allow_missing asks",
                       UserWarning, stacklevel=3)
     if masked:
         blocks = sorted(set(missing) | reader.undecodable)
-        record = {"chunks": masked, "region": _region(node, blocks, axes), "read_as": "NaN"}
+        record = {"chunks": masked, "region": _region(node, blocks, where), "read_as": "NaN"}
         meta["extra"] = {**dict(meta.get("extra") or {}), "missing_chunks": record}
     return Raw(data, axes, meta)
 
 
 def write(stack: Stack, data: np.ndarray, file: Path, inner: str | None) -> None:
-    """Write (or replace) one array of a Zarr v3 group, keeping its other arrays, atomically.
+    """Write (or replace) one array of a Zarr v3 group as an OME-Zarr (NGFF 0.5) image, atomically.
 
-    Every chunk is stored, also those equal to the fill value, and the array says so (:data:`EVERY_CHUNK`): a
-    chunk missing later is damage, never a fill value. Chunks are written one after another, so that a full
-    disk stops the write at once (Zarr's concurrent writes would go on behind the error).
+    The group's other arrays are kept. The array is stored in NGFF's axis order (``TYXC`` is stored ``TCYX``;
+    operando's record keeps the stack's own order, so it reads back as written) and described in the group's
+    ``ome`` attribute with its units and scale (:mod:`operando.io._ngff`). A stack of 6 axes, which NGFF cannot
+    describe, is written as plain Zarr in its own order, with a note. Every chunk is stored, also those equal to
+    the fill value, and the array says so (:data:`EVERY_CHUNK`): a chunk missing later is damage, never a fill
+    value. Chunks are written one after another, so that a full disk stops the write at once (Zarr's concurrent
+    writes would go on behind the error).
     """
     import zarr
 
     name = (inner or "data").strip("/") or "data"
+    stored = ngff_axes(stack.axes)
+    if stored is None:
+        warnings.warn(f"{file}: a stack with {len(stack.axes)} axes ({stack.axes}) cannot be an OME-Zarr image "
+                      "(NGFF images have at most 5 axes); written as plain Zarr, which operando reads back but "
+                      "OME-Zarr viewers do not open with its scale", UserWarning, stacklevel=4)
+        stored = stack.axes
+    data = data.transpose(permutation(stack.axes, stored))
     with atomic_path(file, directory=True) as tmp:
         if file.exists():
             shutil.copytree(file, tmp)
         group = zarr.open_group(str(tmp), mode="a", zarr_format=3)
-        chunks = tuple(1 if a in "TE" else min(n, 512) for a, n in zip(stack.axes, data.shape, strict=True))
+        chunks = tuple(1 if a in "TE" else min(n, 512) for a, n in zip(stored, data.shape, strict=True))
         if name in group:
             del group[name]
         with zarr.config.set({"array.write_empty_chunks": True}):
             arr = group.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks,
-                                     dimension_names=[STANDARD_NAMES[a] for a in stack.axes])
+                                     dimension_names=[STANDARD_NAMES[a] for a in stored])
             write_blocks(arr, data)
         arr.attrs.update({"operando": metadata_record(stack), EVERY_CHUNK: True})
+        write_ome_image(group, stored, stack.metadata, name)
 
 
 def write_blocks(arr: Any, data: np.ndarray, offset: tuple[int, ...] | None = None) -> None:

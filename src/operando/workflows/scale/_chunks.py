@@ -183,6 +183,26 @@ def _take(plan: ChunkPlan, ndim: int, start: int, stop: int) -> tuple[slice, ...
     return tuple(slice(start, stop) if i == plan.seq_axis else slice(None) for i in range(ndim))
 
 
+def stored_order(arr: Any, axes: str) -> tuple[int, ...] | None:
+    """Return how the output array stores a stack with ``axes``: stored axis ``i`` is stack axis ``perm[i]``.
+
+    None when it stores them in the stack's order (an output written before OME-Zarr, or axes already in NGFF
+    order). Read from the array's ``dimension_names``, so a run resumed on an older output writes as it did.
+    """
+    from ...io import axes_from_names
+
+    names = getattr(arr.metadata, "dimension_names", None)
+    stored = axes_from_names(list(names)) if names and None not in names else None
+    if not stored or stored == axes or sorted(stored) != sorted(axes):
+        return None
+    return tuple(axes.index(a) for a in stored)
+
+
+def stored_key(key: tuple[slice, ...], perm: tuple[int, ...] | None) -> tuple[slice, ...]:
+    """Return a key of the stack's order (slices, one per axis) in the stored order."""
+    return key if perm is None else tuple(key[p] for p in perm)
+
+
 def denoise_block(block: Stack, work: ChunkWork, model: Any = None, first_frame: int = 0,
                   progress: Progress | None = None) -> np.ndarray:
     """Denoise one float32 block (a chunk with its halo) exactly as the in-memory path would; float32 out.
@@ -309,7 +329,8 @@ def run_chunk(work: ChunkWork, index: int, progress: Progress | None = None) -> 
     t1 = time.perf_counter()
     with zarr.config.set({"array.write_empty_chunks": True}):  # every chunk stored: a missing one is damage
         arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r+")
-    arr[_take(work.plan, stack.ndim, start, stop)] = out
+    perm = stored_order(arr, stack.axes)
+    arr[stored_key(_take(work.plan, stack.ndim, start, stop), perm)] = out if perm is None else out.transpose(perm)
     digest = array_digest(out)
     del out
     release_memory()
@@ -333,13 +354,17 @@ def chunk_damage(work: ChunkWork, record: dict[str, Any], ndim: int) -> str | No
     except (KeyError, TypeError, ValueError):
         return "its record is incomplete"
     arr = zarr.open_array(str(Path(work.output)), path=work.array, mode="r")
+    axes = dict(arr.attrs.get("operando") or {}).get("axes")  # the stack's order, recorded by create_store
+    perm = stored_order(arr, axes) if isinstance(axes, str) and len(axes) == ndim else None
     try:
-        data = arr[_take(work.plan, ndim, start, stop)]
+        data = np.asarray(arr[stored_key(_take(work.plan, ndim, start, stop), perm)])
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # numcodecs / zarr raise RuntimeError, ValueError, ... for a broken chunk
         return f"it cannot be decoded: {exc}"
-    if array_digest(np.asarray(data)) != digest:
+    if perm is not None:  # the digest is of the chunk in the stack's order, as written
+        data = data.transpose(np.argsort(perm))
+    if array_digest(data) != digest:
         return "its bytes differ from the recorded checksum"
     return None
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._progress import Progress, check_cancel, emit
 from ..._stack import Stack
-from ...io import EVERY_CHUNK, STANDARD_NAMES
+from ...io import EVERY_CHUNK, STANDARD_NAMES, ngff_axes, write_ome_image
 from ._chunks import ChunkWork, chunk_damage, gpu_count, run_chunk
 from ._manifest import chunk_record, write_manifest
 from ._plan import ChunkPlan
@@ -77,12 +77,16 @@ def _why(exc: OSError) -> str:
 
 def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: ChunkPlan, dtype: str, *,
                  resume: bool = False) -> None:
-    """Create the output: the manifest first (``complete: false``), then the empty Zarr array.
+    """Create the output: the manifest first (``complete: false``), then the empty Zarr array, an OME-Zarr image.
 
-    With ``resume`` the manifest is kept and only a missing array is created (a first run stopped between them).
+    The array is stored in NGFF's axis order (:func:`~operando.io.ngff_axes`; the chunks write into it through
+    ``stored_key``) and described in the group's ``ome`` attribute. With ``resume`` the manifest is kept and only a
+    missing array is created (a first run stopped between them).
     """
     import zarr
 
+    stored = ngff_axes(stack.axes) or stack.axes
+    perm = [stack.axes.index(a) for a in stored]
     try:
         output.mkdir(parents=True, exist_ok=True)
         if not resume:
@@ -90,11 +94,13 @@ def create_store(output: Path, manifest: dict[str, Any], stack: Stack, plan: Chu
         group = zarr.open_group(str(output), mode="a", zarr_format=3)
         group.require_group("operando_stream")
         if "data" not in group:
-            arr = group.create_array("data", shape=stack.shape, dtype=dtype, chunks=plan.store_chunks,
-                                     dimension_names=[STANDARD_NAMES[a] for a in stack.axes], fill_value=0)
+            arr = group.create_array("data", shape=[stack.shape[p] for p in perm], dtype=dtype,
+                                     chunks=[plan.store_chunks[p] for p in perm],
+                                     dimension_names=[STANDARD_NAMES[a] for a in stored], fill_value=0)
             record = {k: v for k, v in stack.metadata.to_dict().items() if k != "source"}
             record["extra"] = {**record.get("extra", {}), "denoise": manifest.get("record", {})}
             arr.attrs.update({"operando": {**record, "axes": stack.axes, "original_dtype": dtype}, EVERY_CHUNK: True})
+            write_ome_image(group, stored, stack.metadata, "data")
     except OSError as exc:
         raise InputError(f"{output}: cannot create the output ({_why(exc)}); choose a writable location with free "
                          "space, then run the same command again") from None
