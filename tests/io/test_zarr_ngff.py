@@ -155,3 +155,14 @@ def test_plain_zarr_written_by_earlier_versions_still_reads(tmp_path, rng):
         assert back.axes == "TYXC" and back.metadata.pixel_size == 0.25 and back.metadata.extra == {"note": "old"}
         assert back.metadata.frame_times == (0.0, 2.0, 4.0)
         np.testing.assert_array_equal(np.asarray(back.data[1:, :, 2]), data[1:, :, 2])
+
+
+def test_energy_and_channel_axes_together(tmp_path, rng):
+    data = rng.random((6, 7, 3, 2)).astype(np.float32)  # YXCE: stored ECYX, one custom and one channel axis
+    write(Stack(data, axes="YXCE", metadata=Metadata(energies=(280.0, 290.0))), tmp_path / "ec.zarr")
+    (entry,) = _image(tmp_path / "ec.zarr")
+    assert [a.type for a in entry.axes] == ["energy", "channel", "space", "space"]
+    assert _ome_zarr_py(tmp_path / "ec.zarr").metadata["axes"][0]["unit"] == "electronvolt"
+    back = read(tmp_path / "ec.zarr", lazy=True)
+    assert back.axes == "YXCE" and back.metadata.energies == (280.0, 290.0)
+    np.testing.assert_array_equal(back.data[2:5, :, 1], data[2:5, :, 1])

@@ -63,3 +63,20 @@ def test_stack_in_another_order_streams_into_ngff_order_and_resumes(tmp_path):
     third = denoise_large(tmp_path / "in.zarr", tmp_path / "o.zarr", **kwargs)
     assert third.skipped == result.n_chunks - 1
     assert np.abs(read(tmp_path / "o.zarr").to_numpy() - expected).max() <= 1e-6
+
+
+def test_chunks_follow_the_layout_of_the_output_array(tmp_path):
+    """A run resumed on an output of an earlier version (the stack's own order) writes into that order."""
+    from operando.workflows.scale._chunks import stored_key, stored_order
+
+    group = zarr.open_group(str(tmp_path / "o.zarr"), mode="w", zarr_format=3)
+    old = group.create_array("old", shape=(6, 5, 4), dtype="f4", dimension_names=["y", "x", "t"])
+    new = group.create_array("new", shape=(4, 6, 5), dtype="f4", dimension_names=["t", "y", "x"])
+    assert stored_order(old, "YXT") is None
+    perm = stored_order(new, "YXT")
+    assert perm == (2, 0, 1)
+    key = (slice(None), slice(None), slice(1, 3))
+    assert stored_key(key, perm) == (slice(1, 3), slice(None), slice(None))
+    block = np.arange(6 * 5 * 2, dtype=np.float32).reshape(6, 5, 2)
+    new[stored_key(key, perm)] = block.transpose(perm)
+    np.testing.assert_array_equal(new[...].transpose(np.argsort(perm))[key], block)
