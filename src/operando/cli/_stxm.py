@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +25,14 @@ from ._common import (
     progress_bar,
 )
 from ._core import app as main_app
+
+
+class LiModel(StrEnum):
+    """What makes the Li maps of ``stxm phantom``."""
+
+    cahn_hilliard = "cahn_hilliard"
+    acr = "acr"
+
 
 app = typer.Typer(help="X-ray spectromicroscopy (STXM/TXM): composition maps with uncertainty, phantom, demo.",
                   no_args_is_help=True)
@@ -175,9 +184,17 @@ def od_cmd(
 def phantom_cmd(
     output: OutputDirOption,
     size: Annotated[int, typer.Option(min=24, max=4096, help="STXM pixels per side (>= 24).")] = 96,
-    frames: Annotated[int, typer.Option(min=1, max=1000, help="Time points (>= 1).")] = 3,
+    frames: Annotated[Optional[int], typer.Option(min=1, max=1000, help="Time points (>= 1; default 3, "
+                                                  "--li-model acr 40, at least 5).")] = None,
     energies: Annotated[str, typer.Option(help="Energies, eV (distinct, 700-730).")] = "708.2,710.2",
     i0_counts: Annotated[float, typer.Option(min=0, help="Incident counts per pixel (> 0).")] = 150.0,
+    particles: Annotated[int, typer.Option(min=1, max=64, help="Platelets in the field (>= 1).")] = 4,
+    li_model: Annotated[LiModel, typer.Option(help="What makes the Li maps: cahn_hilliard (domains grow) or acr (the "
+                                              "Allen-Cahn-reaction model on the platelets: a kinetics truth, "
+                                              "truth.json and k.tif, for 'operando learn --model acr').")
+                        ] = LiModel.cahn_hilliard,
+    delithiation: Annotated[bool, typer.Option(help="acr: the mean Li fraction falls from 0.95 to 0.05 (default: "
+                                               "rises from 0.05 to 0.95).")] = False,
     variant: Annotated[int, typer.Option(min=0, max=999, help="Phantom K of the family drawn from --seed (as "
                                          "benchmark stxm --variants numbers them; 0: the phantom of the other "
                                          "options).")] = 0,
@@ -186,12 +203,23 @@ def phantom_cmd(
     """Write the built-in STXM phantom (.hdr/.xim per frame, NXstxm, ground truth, ptychography reference)."""
     from ..xray import PhantomConfig, make_phantom, phantom_family, write_phantom
 
-    cfg = PhantomConfig(size=size, frames=frames, energies_ev=tuple(_floats(energies, "--energies") or []),
-                        i0_counts=i0_counts, seed=seed)
+    acr = li_model is LiModel.acr
+    if delithiation and not acr:
+        raise InputError("--delithiation needs --li-model acr (the Cahn-Hilliard maps always lithiate)")
+    ends = {"c_start": 0.95, "c_end": 0.05} if delithiation else {}
+    cfg = PhantomConfig(size=size, frames=frames or (40 if acr else 3), n_particles=particles, li_model=li_model.value,
+                        energies_ev=tuple(_floats(energies, "--energies") or []), i0_counts=i0_counts, seed=seed,
+                        **ends)
     cfg = phantom_family(variant + 1, base=cfg, rng=seed)[variant]
-    with output_folder(output):
-        files = write_phantom(make_phantom(cfg), output)
+    with output_folder(output), console.status("drawing the phantom"):
+        phantom = make_phantom(cfg)
+        files = write_phantom(phantom, output)
     console.print(f"wrote {len(files)} files to {output}: " + ", ".join(p.name for p in files.values()))
+    if phantom.kinetics is not None:
+        console.print(f"kinetics truth: {int(phantom.labels.max())} particles, frame interval "
+                      f"{phantom.kinetics.frame_interval:.6g} (1/k0) in truth.json; learn it back with 'operando "
+                      f"stxm composition {output / 'stxm.nxstxm.h5'} -o x.tif' then 'operando learn x.tif --model "
+                      f"acr --frame-interval {phantom.kinetics.frame_interval:.6g} -o fit/'")
 
 
 @app.command("demo")

@@ -151,7 +151,8 @@ def rate_map(labels: np.ndarray, sd: float, length: float, rng: np.random.Genera
     return np.where(inside, g, np.nan)
 
 
-def simulate_kinetics(config: KineticsPhantomConfig | None = None, **settings: Any) -> KineticsPhantom:
+def simulate_kinetics(config: KineticsPhantomConfig | None = None, *, labels: np.ndarray | None = None,
+                      **settings: Any) -> KineticsPhantom:
     """Draw particles, a rate map and an initial state, and run the reaction model at constant current.
 
     Each particle is held at the same constant current (c_end - c_start) / duration (galvanostatic), so its
@@ -162,6 +163,10 @@ def simulate_kinetics(config: KineticsPhantomConfig | None = None, **settings: A
     ----------
     config : KineticsPhantomConfig, optional
         All settings (or give its fields as keywords).
+    labels : ndarray of int, shape (Y, X), optional
+        Given particles (0 outside, 1..P, each one connected region), e.g. the platelets of the STXM phantom:
+        they replace the drawn shapes, so ``config.size`` and ``config.particles`` are not used (the rate map
+        and the initial state are still drawn from ``config.seed``).
 
     Returns
     -------
@@ -180,7 +185,8 @@ def simulate_kinetics(config: KineticsPhantomConfig | None = None, **settings: A
     if abs(cfg.c_end - cfg.c_start) < 0.05:
         raise InputError(f"c_start {cfg.c_start} and c_end {cfg.c_end}: the composition must change by >= 0.05")
     rng = np.random.default_rng(cfg.seed)
-    labels = particle_shapes(cfg.size, cfg.particles, rng)
+    given = labels is not None
+    labels = particle_shapes(cfg.size, cfg.particles, rng) if labels is None else np.asarray(labels, np.int32)
     grid = particle_grid(labels)
     log_k = rate_map(labels, cfg.log_k_sd, cfg.log_k_length, rng)
     omega, scale = cfg.omega, cfg.j0_scale
@@ -204,6 +210,7 @@ def simulate_kinetics(config: KineticsPhantomConfig | None = None, **settings: A
         raise InputError("the kinetics simulation became unstable; lower j0_scale or kappa, or raise substeps")
     video = np.where(labels > 0, frames, np.nan).astype(np.float32)
     truth = {"omega": omega, "kappa": cfg.kappa, "j0_shape": "sqrt(c(1-c))" if cfg.symmetric_j0 else "sqrt(c)(1-c)",
-             "j0_scale": scale, "steps_per_frame": steps, "current": current}
+             "j0_scale": scale, "steps_per_frame": steps, "current": current,
+             **({"labels": "given", "shape": list(labels.shape), "particles": grid.n_particles} if given else {})}
     return KineticsPhantom(video=video, labels=labels, log_k=log_k, frame_interval=interval, currents=drive,
                            config=cfg, truth=truth)

@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,6 +22,9 @@ from .._files import write_json_file
 from .._progress import Progress, emit
 from .._stack import Metadata, Stack
 from ._composition import default_references
+
+if TYPE_CHECKING:
+    from ..simulate import KineticsPhantom
 
 
 class PhantomConfig(BaseModel):
@@ -51,6 +54,13 @@ class PhantomConfig(BaseModel):
                                     "and under the particles (membrane, carbon), zero mean, this sd")
     energy_offset_ev: float = Field(0.0, ge=-1.0, le=1.0, description="energy calibration error: images taken at "
                                     "energy + offset, recorded as energy (the spectra are exact otherwise)")
+    li_model: Literal["cahn_hilliard", "acr"] = Field(
+        "cahn_hilliard", description="what makes the Li maps: a periodic Cahn-Hilliard-reaction run on the fine grid "
+        "(domains grow), or the Allen-Cahn-reaction model of operando.simulate.simulate_kinetics run on the "
+        "platelets' own masks on the STXM grid (a kinetics truth: mu_h, j0, kappa, k map; needs >= 5 frames)")
+    c_start: float = Field(0.05, gt=0, lt=1, description="acr: mean Li fraction of the first frame")
+    c_end: float = Field(0.95, gt=0, lt=1, description="acr: mean Li fraction of the last frame (below c_start: "
+                         "delithiation)")
     seed: int = 0
 
     @field_validator("energies_ev")
@@ -73,6 +83,16 @@ class PhantomConfig(BaseModel):
         if self.energy_offset_ev and not all(grid[0] <= e <= grid[-1] for e in moved):
             raise ValueError(f"energy_offset_ev {self.energy_offset_ev:g} moves an energy outside the built-in "
                              f"spectra ({grid[0]:g}-{grid[-1]:g} eV)")
+        return self
+
+    @model_validator(mode="after")
+    def _kinetics(self) -> PhantomConfig:
+        """With the ACR Li maps: >= 5 frames and a composition change of >= 0.05."""
+        if self.li_model == "acr" and self.frames < 5:
+            raise ValueError(f"li_model acr needs >= 5 frames (the kinetics fit's least), got {self.frames}")
+        if self.li_model == "acr" and abs(self.c_end - self.c_start) < 0.05:
+            raise ValueError(f"c_start {self.c_start:g} and c_end {self.c_end:g}: the composition must change by "
+                             ">= 0.05")
         return self
 
     @field_validator("thickness_um")
@@ -135,6 +155,10 @@ class Phantom:
         ``TYX`` "ptychography" OD at the first energy, on a 2x finer grid, low noise, slightly offset.
     config : PhantomConfig
         The settings (with the seed).
+    kinetics : KineticsPhantom or None
+        With ``li_model="acr"``: the reaction run that made the Li maps, on the STXM grid (its ``labels`` are
+        ``labels``, ``log_k`` the rate map, ``mu_h(c)``, ``j0(c)``, ``config.kappa`` in STXM pixels, the frame
+        interval in 1 / k0); None with the Cahn-Hilliard maps.
     """
 
     counts: Stack
@@ -145,6 +169,7 @@ class Phantom:
     shifts: np.ndarray
     reference: Stack
     config: PhantomConfig
+    kinetics: KineticsPhantom | None = None
 
 
 def _platelets(n_fine: int, n_particles: int, t_range: tuple[float, float], rng: np.random.Generator,
@@ -192,6 +217,28 @@ def _lithium_fields(cfg: PhantomConfig, n_fine: int, rng: np.random.Generator) -
     return np.clip(video.to_numpy()[skip:].astype(float), 0.0, 1.0)
 
 
+def _acr_fields(cfg: PhantomConfig, labels: np.ndarray, rng: np.random.Generator
+                ) -> tuple[np.ndarray, KineticsPhantom]:
+    """Li fraction on the fine grid from an ACR run on the STXM grid's particles, and the run (the kinetics truth).
+
+    The model runs on the observed (coarse) grid, on the particles as the STXM pixels see them, so that the model
+    a kinetics fit of the composition video assumes is the one that made the data (kappa and the k map are in
+    STXM pixels). Each STXM pixel's x is copied onto its 2 x 2 fine pixels, so the thickness-weighted block mean
+    gives x back exactly; fine pixels of a platelet's soft edge outside the STXM particle mask take the x of the
+    nearest particle pixel.
+    """
+    from scipy import ndimage
+
+    from ..simulate import KineticsPhantomConfig, simulate_kinetics
+
+    kcfg = KineticsPhantomConfig(model="acr", frames=cfg.frames, c_start=cfg.c_start, c_end=cfg.c_end,
+                                 seed=int(rng.integers(2**31 - 1)))
+    run = simulate_kinetics(kcfg, labels=labels)
+    nearest = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+    x = run.video.astype(float)[:, nearest[0], nearest[1]]  # NaN outside -> the nearest particle pixel's value
+    return np.repeat(np.repeat(x, 2, axis=-2), 2, axis=-1), run
+
+
 def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | None = None) -> Phantom:
     """Build the STXM phantom: LFP platelets with phase-separated Li domains, imaged at two or more energies.
 
@@ -214,8 +261,14 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
     rng = np.random.default_rng(cfg.seed)
     n_fine = 2 * cfg.size
     thickness_f, labels_f = _platelets(n_fine, cfg.n_particles, cfg.thickness_um, rng, cfg.particle_scale)
-    emit(progress, 0.1, "phantom: Cahn-Hilliard domains")
-    x_f = _lithium_fields(cfg, n_fine, rng)
+    labels = ndimage.label(_block_mean((labels_f > 0).astype(float)) > 0.5)[0]
+    kinetics = None
+    if cfg.li_model == "acr":
+        emit(progress, 0.1, "phantom: Allen-Cahn-reaction run on the particles")
+        x_f, kinetics = _acr_fields(cfg, labels, rng)
+    else:
+        emit(progress, 0.1, "phantom: Cahn-Hilliard domains")
+        x_f = _lithium_fields(cfg, n_fine, rng)
     mu = default_references().at([e + cfg.energy_offset_ev for e in cfg.energies_ev])  # (E, 2)
     comp_f = np.stack([thickness_f * x_f, thickness_f * (1 - x_f)], axis=1)  # (T, 2, Yf, Xf)
     od_f = np.einsum("ek,tkyx->teyx", mu, comp_f)
@@ -224,8 +277,6 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
     comp = _block_mean(comp_f)
     od = _block_mean(od_f)
     thickness = comp.sum(axis=1)[0]
-    labels = _block_mean((labels_f > 0).astype(float)) > 0.5
-    labels = ndimage.label(labels)[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         x_true = np.where(labels[None] > 0, comp[:, 0] / comp.sum(axis=1), np.nan)
     n_t, n_e = od.shape[:2]
@@ -237,8 +288,9 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
     ring = _ring_current(n_t, n_e)
     counts = _draw_counts(cfg, observed, ring, rng)
     extra = {"dwell_ms": cfg.dwell_ms, "ring_current_ma": ring.tolist(), "phantom": cfg.model_dump(mode="json")}
+    step = 1.0 if kinetics is None else kinetics.frame_interval  # acr: the model's time unit, 1 / k0
     meta = Metadata(pixel_size=cfg.pixel_size_um, pixel_unit="um", energies=tuple(cfg.energies_ev),
-                    frame_times=tuple(float(t) for t in range(n_t)), extra=extra)
+                    frame_times=tuple(float(t * step) for t in range(n_t)), extra=extra)
     ptycho_shift = rng.uniform(-1.5, 1.5, 2)
     ref = np.stack([ndimage.shift(od_f[t, 0], ptycho_shift, order=3, mode="nearest") for t in range(n_t)])
     ref = ref + rng.normal(0, cfg.ptycho_noise_od, ref.shape)
@@ -247,7 +299,7 @@ def make_phantom(config: PhantomConfig | None = None, *, progress: Progress | No
                                "offset_fine_px": ptycho_shift.tolist()})
     emit(progress, 1.0, "phantom ready")
     return Phantom(Stack(counts, "TEYX", meta), x_true, thickness, labels, observed, shifts,
-                   Stack(ref.astype(np.float32), "TYX", ref_meta), cfg)
+                   Stack(ref.astype(np.float32), "TYX", ref_meta), cfg, kinetics)
 
 
 def _support_od(n_fine: int, sd: float, rng: np.random.Generator) -> np.ndarray:
@@ -321,7 +373,8 @@ def write_phantom(phantom: Phantom, directory: str | os.PathLike) -> dict[str, P
     dict
         Name -> path of every file written: ``stxm_t000.hdr`` ... (with ``_a000.xim`` images), ``stxm.nxstxm.h5``
         (TEYX), ``truth_x.tif``, ``truth_thickness.tif``, ``truth_labels.tif``, ``ptychography.tif``,
-        ``phantom.json``.
+        ``phantom.json``; with the ACR Li maps also ``k.tif`` (the true rate map, NaN outside the particles,
+        mean 1 inside) and ``truth.json`` (mu_h, j0 on c in [0.1, 0.9], kappa, frame interval, the run's settings).
     """
     from ..io import write
 
@@ -340,11 +393,33 @@ def write_phantom(phantom: Phantom, directory: str | os.PathLike) -> dict[str, P
                                      out / "truth_thickness.tif")
     files["truth_labels"] = write(Stack(phantom.labels.astype(np.int32), "YX", truth_meta), out / "truth_labels.tif")
     files["ptychography"] = write(phantom.reference, out / "ptychography.tif")
+    if phantom.kinetics is not None:
+        files.update(_write_kinetics_truth(phantom.kinetics, out, truth_meta))
     files["json"] = write_json_file(out / "phantom.json", {
         "config": phantom.config.model_dump(mode="json"), "seed": phantom.config.seed,
         "drift_px": phantom.shifts.tolist(), "energies_ev": list(phantom.config.energies_ev),
         "files": {k: p.name for k, p in files.items()},
-        "note": "truth_x is on the grid of frame 0 / energy 0 (the alignment reference); NaN outside particles"})
+        "note": "truth_x is on the grid of frame 0 / energy 0 (the alignment reference); NaN outside particles",
+        **({} if phantom.kinetics is None else {"frame_interval": phantom.kinetics.frame_interval})})
+    return files
+
+
+def _write_kinetics_truth(run: KineticsPhantom, out: Path, meta: Metadata) -> dict[str, Path]:
+    """Write the kinetics truth of an ACR phantom: ``k.tif`` and ``truth.json`` (as ``operando simulate`` does)."""
+    from ..io import write
+
+    c = np.linspace(0.1, 0.9, 81)
+    k = Stack(np.exp(run.log_k).astype(np.float32), "YX", meta.replace(extra={
+        "quantity": "true rate constant k (mean 1 over the particle pixels)", "outside_mask": "NaN"}))
+    files = {"k": write(k, out / "k.tif", dtype="float32")}
+    files["truth"] = write_json_file(out / "truth.json", {
+        "model": run.config.model, "config": run.config.model_dump(mode="json"), "frame_interval": run.frame_interval,
+        "frame_interval_unit": "1 / k0 (the frame times of the counts)", "c": c.tolist(),
+        "mu_h": run.mu_h(c).tolist(), "j0": run.j0(c).tolist(), "kappa": run.config.kappa,
+        "kappa_unit": "kT px^2 (STXM pixels)", "particles": int(run.labels.max()),
+        "gauges": "mu_h(0.5) = 0; mean k over the particle pixels = 1",
+        "grid": "the ACR run is on the STXM grid (truth_labels.tif); size and particles of config are not used",
+        **run.truth})
     return files
 
 
