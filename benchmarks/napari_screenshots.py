@@ -22,8 +22,8 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img" / "napari"
 SIZE = (1400, 900)
-#: Training budget of the denoise example (seconds): enough for a loss curve with a few validation points.
-BUDGET_S = 40.0
+#: Training of the denoise example: at most STEPS steps (a validation check every 50) within BUDGET_S seconds.
+BUDGET_S, STEPS = 300.0, 200
 
 
 def _viewer() -> Any:
@@ -69,7 +69,8 @@ def _canvas_correlation(viewer: Any, layer: Any) -> float:
     shot = viewer.screenshot(canvas_only=True, flash=False)
     canvas_h, canvas_w = viewer.window._qt_viewer.canvas.size
     ratio = shot.shape[0] / canvas_h
-    centre, zoom = np.asarray(viewer.camera.center[-2:]), viewer.camera.zoom
+    camera = viewer.scene.camera
+    centre, zoom = np.asarray(camera.center[-2:]), camera.zoom
     rows, cols = layer.data.shape[-2:]
     scale, translate = np.asarray(layer.scale[-2:]), np.asarray(layer.translate[-2:])
     pix = [np.round(((translate[i] + scale[i] * np.arange(n) - centre[i]) * zoom + size / 2) * ratio).astype(int)
@@ -90,8 +91,10 @@ def denoise() -> list[Path]:
     viewer.window.add_dock_widget(widget, name="Denoise")
     widget.select(CH_NOISY, "auto")
     widget.budget.setValue(BUDGET_S)
+    widget.steps.setValue(STEPS)
     print("denoise:", _wait(widget.panel))
     print("denoise:", widget.auto_label.text())
+    print(f"denoise: {widget.model.steps} steps, {len(widget.model.history)} validation checks")
     out = widget.result_layer
     for layer in viewer.layers:
         layer.visible = layer is out
@@ -118,6 +121,7 @@ def diagnose() -> list[Path]:
     print("diagnose:", _wait(widget.panel))
     for quantity, value in widget.rows():
         print(f"  {quantity}: {value}")
+    viewer.reset_view()  # fit the canvas left beside the docked widget
     paths = _save(viewer, "diagnose")
     viewer.close()
     return paths

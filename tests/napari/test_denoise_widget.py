@@ -114,9 +114,11 @@ def test_network_plots_losses_saves_and_applies_its_model(viewer_with_video, qtb
     viewer, _ = viewer_with_video
     widget = add_widget(viewer)
     widget.select("noisy", "n2v2")
-    widget.budget.setValue(4.0)
+    widget.budget.setValue(600.0)
+    widget.steps.setValue(3)  # the steps end it, not the budget
     assert click_run(qtbot, widget) == "done", widget.panel.status.text()
-    assert widget.model is not None
+    assert widget.model is not None and widget.model.steps == 3
+    assert viewer.layers[-1].metadata["operando"]["extra"]["denoise"]["config"]["max_steps"] == 3
     rows = len(widget.model.history)  # one validation row per val_every steps: each is plotted as it comes
     assert rows - 1 <= len(widget.loss_plot.train) <= rows and len(widget.loss_plot.val) == len(widget.loss_plot.train)
     written = widget.save_model(tmp_path / "net")
@@ -127,6 +129,22 @@ def test_network_plots_losses_saves_and_applies_its_model(viewer_with_video, qtb
     assert blocker.args == ["done"], widget.panel.status.text()
     assert len(viewer.layers) == n_layers + 1
     assert viewer.layers[-1].data.shape == viewer.layers["noisy"].data.shape
+
+
+def test_losses_reported_by_a_job_reach_the_plot(viewer_with_video, qtbot):
+    from operando._progress import emit
+
+    viewer, _ = viewer_with_video
+    widget = add_widget(viewer)
+
+    def job(progress):
+        for step in (50, 100, 150):
+            emit(progress, step / 150, f"step {step}", step=step, train_loss=1.0 / step, val_loss=2.0 / step)
+
+    with qtbot.waitSignal(widget.panel.finished, timeout=10_000):
+        widget.panel.start(job, None)
+    assert [s for s, _ in widget.loss_plot.train] == [50, 100, 150]
+    assert widget.loss_plot.val[-1] == (150.0, pytest.approx(2.0 / 150))
 
 
 def test_large_stack_streams_to_zarr_and_opens_lazily(viewer_with_video, qtbot, tmp_path):

@@ -10,7 +10,8 @@ def canvas_samples(viewer, layer, shot):
     """Sample the screenshot's luminance at the canvas position of each pixel centre of the displayed slice."""
     rows, cols = layer.data.shape[-2:]
     scale, translate = np.asarray(layer.scale[-2:]), np.asarray(layer.translate[-2:])
-    centre, zoom = np.asarray(viewer.camera.center[-2:]), viewer.camera.zoom
+    camera = viewer.scene.camera
+    centre, zoom = np.asarray(camera.center[-2:]), camera.zoom
     canvas_h, canvas_w = viewer.window._qt_viewer.canvas.size
     ratio = shot.shape[0] / canvas_h  # physical over logical pixels
     world_y = translate[0] + scale[0] * np.arange(rows)

@@ -55,14 +55,11 @@ def image_layers(viewer: napari.viewer.Viewer) -> list[Any]:
 
 
 def default_axes(layer: Any) -> str:
-    """Return the axes of ``layer``: its operando record's, else a guess from its shape (``TYX`` for 3-D)."""
-    record = layer.metadata.get("operando") or {}
-    if record.get("axes"):
-        return str(record["axes"])
-    ndim = layer.data.ndim
-    if getattr(layer, "rgb", False):
-        return {3: "YXC", 4: "TYXC"}.get(ndim, "YXC")
-    return {2: "YX", 3: "TYX", 4: "TZYX", 5: "TCZYX"}.get(ndim, "TYX")
+    """Return the axes of ``layer``: its operando record's, else from its axis labels, else a guess (3-D: TYX)."""
+    try:
+        return layer_to_stack(layer).axes
+    except InputError:
+        return "TYX"
 
 
 def layer_stack(layer: Any, axes: str) -> Stack:
@@ -191,6 +188,11 @@ class DenoiseWidget(QWidget):
         self.budget.setRange(1.0, 86400.0)
         self.budget.setValue(60.0)
         self.budget.setSuffix(" s")
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 10_000_000)
+        self.steps.setSpecialValueText("until the time budget")
+        self.steps.setToolTip("networks: stop after this many training steps (same seed, same steps: same result "
+                              "on CPU)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.tta = QCheckBox("average flips and rotations (TTA, networks)")
@@ -198,7 +200,8 @@ class DenoiseWidget(QWidget):
         self.stream_folder.setToolTip("where large stacks are streamed to (.zarr stores)")
         form = QFormLayout()
         for label, widget in (("image", self.layer_box), ("method", self.method_box), ("axes", self.axes_edit),
-                              ("time budget", self.budget), ("seed", self.seed), ("", self.tta),
+                              ("time budget", self.budget), ("training steps", self.steps), ("seed", self.seed),
+                              ("", self.tta),
                               ("large stacks to", self.stream_folder)):
             form.addRow(label, widget)
         self.extras_label = QLabel(self._extras_text())
@@ -295,7 +298,7 @@ class DenoiseWidget(QWidget):
         self.auto_label.setText("")
         self.loss_plot.clear()
         settings = {"method": method, "time_budget_s": float(self.budget.value()), "rng": int(self.seed.value()),
-                    "tta": self.tta.isChecked()}
+                    "max_steps": int(self.steps.value()) or None, "tta": self.tta.isChecked()}
         if self._is_large(stack):
             job = _streamed_job(stack, layer, Path(self.stream_folder.text()).expanduser(), settings)
             return self.panel.start(job, lambda out: self._add_streamed(layer, out), message="streaming")
@@ -379,7 +382,7 @@ class DenoiseWidget(QWidget):
 def _in_memory_job(stack: Stack, settings: dict[str, Any]):
     """Return ``job(progress) -> (denoised Stack, trained model or None)`` for an in-memory run."""
     def job(progress):
-        from operando.denoise import choose_method, denoise
+        from operando.denoise import choose_method, denoise, make_config
 
         work = Stack(np.asarray(stack.data), axes=stack.axes, metadata=stack.metadata)
         method, choice = settings["method"], None
@@ -388,7 +391,10 @@ def _in_memory_job(stack: Stack, settings: dict[str, Any]):
             method = choice.method
         if trains_one_network(method):
             return _train_and_predict(work, method, choice, settings, progress)
-        result = denoise(work, method="auto" if choice is not None else method,
+        config = None
+        if method_entry(method).kind == "neural" and settings["max_steps"] is not None:
+            config = make_config(max_steps=settings["max_steps"])
+        result = denoise(work, method="auto" if choice is not None else method, config=config,
                          time_budget_s=settings["time_budget_s"], rng=settings["rng"], tta=settings["tta"],
                          progress=progress, diagnosis=None if choice is None else choice.diagnosis)
         return result, None
@@ -402,7 +408,7 @@ def _train_and_predict(stack: Stack, method: str, choice: Any, settings: dict[st
     from operando.denoise import predict, record_choice, train_denoiser
 
     model = train_denoiser(stack, method=method, time_budget_s=settings["time_budget_s"], rng=settings["rng"],
-                           progress=sub_progress(progress, 0.0, 0.95, ""),
+                           max_steps=settings["max_steps"], progress=sub_progress(progress, 0.0, 0.95, ""),
                            diagnosis=None if choice is None else choice.diagnosis)
     model.auto = None if choice is None else choice.to_dict()
     result = predict(model, stack, tta=settings["tta"], progress=sub_progress(progress, 0.95, 1.0, "inference: "))
@@ -442,7 +448,8 @@ def _streamed_job(stack: Stack, layer: Any, folder: Path, settings: dict[str, An
             write(Stack(np.asarray(stack.data), axes=stack.axes, metadata=stack.metadata), src)
         out = folder / f"{safe}-{settings['method']}-{stamp}.zarr"
         result = denoise_large(src, out, method=settings["method"], time_budget_s=settings["time_budget_s"],
-                               rng=settings["rng"], axes=stack.axes, tta=settings["tta"], progress=progress)
+                               max_steps=settings["max_steps"], rng=settings["rng"], axes=stack.axes,
+                               tta=settings["tta"], progress=progress)
         return read(result.output, lazy=True), dict(result.manifest)
 
     return job

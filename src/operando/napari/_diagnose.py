@@ -114,6 +114,7 @@ class DiagnoseWidget(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(True)
+        self.setMinimumWidth(440)  # the reason and the correlation read on few lines
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.panel)
