@@ -286,7 +286,7 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
                progress=sub_progress(progress, 0.02, 0.5, "fit: "))
     emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
     rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (2 if problem.sigma_known else 0)
-    problem, main = refine_starts(problem, main, rounds, cfg.max_iter, deadline, progress)
+    problem, main = refine_starts(problem, main, rounds, cfg, deadline, progress)
     uniform = None
     if cfg.compare_models and problem.spec.n_k:
         free = np.ones(problem.spec.n_params, bool)
@@ -305,27 +305,37 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
                      predicted=predicted)
 
 
-def refine_starts(problem: KineticsProblem, main, rounds: int, max_iter: int, deadline: float | None,
+def refine_starts(problem: KineticsProblem, main, rounds: int, cfg: KineticsConfig, deadline: float | None,
                   progress: Progress | None):
-    """Errors-in-variables rounds: a Gauss-Newton step on every window's starting state, then a warm refit."""
+    """Errors-in-variables rounds: Gauss-Newton steps on the windows' starting states, then a warm refit.
+
+    With ``cfg.continuity`` > 0 all the starts are updated together (:func:`trajectory_update`), else each window's
+    start alone (:func:`state_update`).
+    """
     import jax.numpy as jnp
 
-    from ._kinetics_model import state_update
+    from ._kinetics_model import state_update, trajectory_update, window_links
 
-    update = state_update(problem.spec)
+    if cfg.continuity > 0:
+        update = trajectory_update(problem.spec, window_links(problem.window_starts, problem.spec.horizon),
+                                   float(cfg.continuity))
+    else:
+        update = state_update(problem.spec)
     for i in range(rounds):
         if deadline is not None and time.perf_counter() > deadline:
             warnings.warn(f"time budget reached after {i} of {rounds} starting-state rounds", UserWarning,
                           stacklevel=2)
             break
         emit(progress, 0.5 + 0.2 * i / rounds, f"starting states, round {i + 1}/{rounds}")
-        states = np.asarray(update(jnp.asarray(main.theta, jnp.float32), *(jnp.asarray(a) for a in (
-            problem.starts, problem.observed, problem.start_weights, problem.targets, problem.weights,
-            problem.drives))))
-        trial = dataclasses.replace(problem, starts=states.astype(np.float32))
-        refit = fit(trial, main.theta, max_iter=min(max_iter, 8), deadline=deadline,
+        states = jnp.asarray(problem.starts)
+        for _ in range(cfg.state_steps):
+            check_cancel(progress)
+            states = update(jnp.asarray(main.theta, jnp.float32), states, *(jnp.asarray(a) for a in (
+                problem.observed, problem.start_weights, problem.targets, problem.weights, problem.drives)))
+        trial = dataclasses.replace(problem, starts=np.asarray(states).astype(np.float32))
+        refit = fit(trial, main.theta, max_iter=min(cfg.max_iter, 8), deadline=deadline,
                     progress=sub_progress(progress, 0.5 + 0.2 * i / rounds, 0.5 + 0.2 * (i + 1) / rounds, "refit: "))
-        if not refit.cost < main.cost:
+        if cfg.continuity <= 0 and not refit.cost < main.cost:
             break
         problem, main = trial, refit
     return problem, main

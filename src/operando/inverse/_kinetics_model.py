@@ -288,6 +288,75 @@ def state_update(spec: KineticsSpec, cg_iterations: int = 6):
     return jax.jit(update)
 
 
+def window_links(window_starts: np.ndarray, horizon: int) -> tuple[tuple[int, int, int], ...]:
+    """``(window, earlier window, frame k of its prediction)`` where a window starts on a frame another predicts."""
+    links = []
+    for w in range(1, len(window_starts)):
+        for v in range(w - 1, -1, -1):
+            k = int(window_starts[w] - window_starts[v])
+            if 1 <= k <= horizon:
+                links.append((w, v, k))
+                break
+    return tuple(links)
+
+
+@functools.lru_cache(maxsize=8)
+def trajectory_update(spec: KineticsSpec, links: tuple[tuple[int, int, int], ...], continuity: float,
+                      cg_iterations: int = 25):
+    """Jitted ``update(theta, states, observed, w_start, targets, weights, drives)``: a joint step on all starts.
+
+    One Gauss-Newton step on all the windows' starting states together. Errors-in-variables over the whole video:
+    the starting states U = (u_1, ..., u_W) minimise
+
+        sum_w ||w_s (u_w - observed_w)||^2 + ||W (predict(u_w) - targets_w)||^2
+              + continuity^2 ||w_s (u_w - predict_k(u_v))||^2     for each link (w, v, k),
+
+    the last term asking a window's start to agree with the earlier window's prediction of the same frame (multiple
+    shooting with soft continuity: every frame informs every start through the model, not only the two or three
+    frames of its own window). The normal equations are solved matrix-free by conjugate gradients with the
+    Jacobian-vector products of all windows at once. A step the model cannot integrate keeps the old states.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from ..simulate import integrate_particles, particle_grid
+
+    grid = particle_grid(spec.labels)
+    inside = jnp.asarray(spec.labels > 0)
+    w_idx = np.asarray([lk[0] for lk in links], int)
+    v_idx = np.asarray([lk[1] for lk in links], int)
+    k_idx = np.asarray([lk[2] - 1 for lk in links], int)
+
+    def update(theta, states, observed, w_start, targets, weights, drives):
+        laws = spec.laws(theta)
+
+        def predict(u):
+            return jax.vmap(lambda c0, drive: integrate_particles(
+                c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(u, drives)
+
+        def residual(u):
+            preds = predict(u)
+            parts = [w_start * (u - observed), weights * (preds - targets)]
+            if len(links):
+                parts.append(continuity * w_start[w_idx] * (u[w_idx] - preds[v_idx, k_idx]))
+            return parts
+
+        r, forward = jax.linearize(residual, states)
+        transpose = jax.linear_transpose(forward, states)
+
+        def normal(x):
+            x = jnp.where(inside, x, 0.0)
+            return jnp.where(inside, transpose(forward(x))[0], x)
+
+        rhs = jnp.where(inside, -transpose(r)[0], 0.0)
+        step, _ = jax.scipy.sparse.linalg.cg(normal, rhs, maxiter=cg_iterations)
+        new = jnp.where(inside, jnp.clip(states + step, 1e-3, 1 - 1e-3), states)
+        ok = jnp.all(jnp.isfinite(new)) & jnp.all(jnp.isfinite(predict(new)))
+        return jnp.where(ok, new, states)
+
+    return jax.jit(update)
+
+
 @functools.lru_cache(maxsize=8)
 def subset_jacobian(spec: KineticsSpec, free: tuple[int, ...]):
     """Jitted ``jacobian(theta, ...)`` with respect to the parameters ``free`` only (the others held)."""
