@@ -87,6 +87,9 @@ def _median_halo(params: dict[str, float]) -> int:
     return int(params["size_t"]) // 2
 
 
+_DEFAULT_RUN = _lazy("._api", "run_network")
+
+
 @dataclass(frozen=True)
 class DenoiseMethod:
     """One row of the registry: a method's name, kind, one-line summary, runner and what it needs."""
@@ -94,7 +97,7 @@ class DenoiseMethod:
     name: str
     kind: Literal["neural", "deterministic"]
     summary: str
-    run: Runner = _lazy("._api", "run_network")
+    run: Runner = _DEFAULT_RUN
     calibrated: bool = False  # a J-invariant calibrated baseline of denoise_baseline()
     streams: bool = False  # denoise_large streams it chunk by chunk (a network trained on a sample, or a filter)
     network: Literal["video", "unet", "n2v2", ""] = ""  # the network build_model makes ("": its own, or none)
@@ -107,6 +110,11 @@ class DenoiseMethod:
         """Its kind, plus ``calibrated`` and ``streamed`` where they apply (what ``kinds=`` selects on)."""
         return frozenset({self.kind} | ({"calibrated"} if self.calibrated else set())
                          | ({"streamed"} if self.streams else set()))
+
+    @property
+    def trains_one_network(self) -> bool:
+        """Whether it trains one network with ``train_denoiser`` and applies it with ``predict`` (a model to save)."""
+        return self.kind == "neural" and self.run is _DEFAULT_RUN
 
     def missing_extra(self) -> str:
         """Return the install line of the optional extra it needs when that is not installed, else ``""``."""

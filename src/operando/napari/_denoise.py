@@ -77,10 +77,7 @@ def is_lazy(data: Any) -> bool:
 
 def trains_one_network(method: str) -> bool:
     """Whether ``method`` trains one network with ``train_denoiser`` and applies it with ``predict``."""
-    from operando.denoise._methods import DenoiseMethod
-
-    entry = method_entry(method)
-    return entry.kind == "neural" and entry.run is DenoiseMethod.__dataclass_fields__["run"].default
+    return method_entry(method).trains_one_network
 
 
 def method_choices() -> list[tuple[str, str]]:
