@@ -282,13 +282,18 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     emit(progress, 0.02, f"fitting {problem.spec.n_params} parameters on {len(problem.window_starts)} windows of "
          f"{int((problem.spec.labels > 0).sum())} particle pixels")
     theta0 = starting_guess(problem)
-    main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=deadline,
+    # the main fit may take 60 % of a time budget; the starting-state rounds and the uniform-k refit share the rest
+    main_deadline = None if deadline is None else t0 + 0.6 * cfg.time_budget_s
+    main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=main_deadline,
                progress=sub_progress(progress, 0.02, 0.5, "fit: "))
     emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
     rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (2 if problem.sigma_known else 0)
     problem, main = refine_starts(problem, main, rounds, cfg, deadline, progress)
     uniform = None
-    if cfg.compare_models and problem.spec.n_k:
+    if cfg.compare_models and problem.spec.n_k and deadline is not None and time.perf_counter() > deadline:
+        warnings.warn("time budget reached before the uniform-k refit: no uniform-k comparison", UserWarning,
+                      stacklevel=2)
+    elif cfg.compare_models and problem.spec.n_k:
         free = np.ones(problem.spec.n_params, bool)
         free[problem.spec.slices["g"]] = False
         start = main.theta.copy()
