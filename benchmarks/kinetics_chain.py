@@ -24,6 +24,9 @@ def main() -> None:
     record = run_chain(args.output, seed=args.seed, size=args.size, frames=args.frames, particles=args.particles,
                        delithiation=args.delithiation, denoisers=tuple(args.denoise), time_budget_s=args.time_budget)
     print(markdown_table(record["rows"], columns=("input", *COLUMNS)))
+    for row in record["rows"]:
+        if row["status"] in ("refused", "not_converged"):
+            print(f"{row['input']}: {row['status']}: {row['reason']}")
     print(f"{record['seconds']:.0f} s in all; truth: {record['truth']}")
 
 
