@@ -14,15 +14,27 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from .._units import convert
 
-# Column names of common exports (lower-cased, spaces removed), with the factor to SI units.
-_TIME = {"time/s": 1.0, "time(s)": 1.0, "time_s": 1.0, "test_time(s)": 1.0, "testtime(s)": 1.0, "time": 1.0,
-         "totaltime(s)": 1.0, "time(h)": 3600.0, "time/h": 3600.0, "time_h": 3600.0, "time(min)": 60.0,
-         "time_min": 60.0}
-_CURRENT = {"i/ma": 1e-3, "<i>/ma": 1e-3, "current(ma)": 1e-3, "current_ma": 1e-3, "current(a)": 1.0,
-            "current/a": 1.0, "current_a": 1.0, "current": 1.0, "i/a": 1.0}
-_VOLTAGE = {"ewe/v": 1.0, "ecell/v": 1.0, "voltage(v)": 1.0, "voltage/v": 1.0, "voltage_v": 1.0, "voltage": 1.0,
-            "u/v": 1.0, "voltage(mv)": 1e-3}
+
+@dataclass(frozen=True)
+class _Quantity:
+    """A cycler column: the names exports give it (lower-cased, spaces removed) and the SI unit it is read in."""
+
+    names: tuple[str, ...]
+    si: str
+    examples: tuple[str, str]
+
+
+# Common exports (BioLogic, Arbin, Neware, ...): NAME/UNIT, NAME(UNIT) or NAME_UNIT with any unit pint reads;
+# the bare first name ("time", "current", "voltage") is in the SI unit.
+_TIME = _Quantity(("time", "test_time", "testtime", "totaltime"), "s", ("time/s", "time_min"))
+_CURRENT = _Quantity(("current", "i", "<i>"), "A", ("i/ma", "current_a"))
+_VOLTAGE = _Quantity(("voltage", "ewe", "ecell", "u"), "V", ("ewe/v", "voltage_v"))
+#: NAME/UNIT, NAME(UNIT), NAME_UNIT (the last separator splits: ``test_time(s)``, ``control/v/ma``).
+_WITH_UNIT = tuple(re.compile(p) for p in (r"(.+)/([^/]+)", r"(.+)\(([^()]+)\)", r"(.+)_([^_]+)"))
+#: A cycler unit is a (prefixed) unit name: letters only (``ma``, ``µa``, ``min``; ``ma.h`` is a capacity).
+_UNIT = re.compile(r"[a-zµμ]+")
 
 
 @dataclass(frozen=True)
@@ -45,15 +57,37 @@ class HalfCycle:
     charge_ah: float
 
 
-def _find(header: list[str], table: dict[str, float], what: str, required: bool) -> tuple[int, float] | None:
-    """Return the index and unit factor of the first column whose normalised name is in ``table``."""
+def _factor(column: str, quantity: _Quantity) -> float | None:
+    """Return the factor from a column's unit to the quantity's SI unit, or None when the column is not that quantity.
+
+    The column is lower-cased, so an electrical unit's last letter is read upper-case when pint does not take the
+    lower-case one as a unit of that quantity (``ma`` is mA, ``mv`` mV; pint's ``a`` would be a year).
+    """
+    if column == quantity.names[0]:
+        return 1.0
+    for pattern in _WITH_UNIT:
+        match = pattern.fullmatch(column)
+        if match is None or match[1] not in quantity.names or not _UNIT.fullmatch(match[2]):
+            continue
+        unit = match[2]
+        for spelling in dict.fromkeys((unit, unit[:-1] + unit[-1].upper())):
+            try:
+                return convert(1.0, spelling, quantity.si)
+            except InputError:
+                continue
+    return None
+
+
+def _find(header: list[str], quantity: _Quantity, what: str, required: bool) -> tuple[int, float] | None:
+    """Return the index and the factor to SI units of the first column that holds ``quantity``."""
     norm = [re.sub(r"\s+", "", h.strip().lower()) for h in header]
     for i, name in enumerate(norm):
-        if name in table:
-            return i, table[name]
+        factor = _factor(name, quantity)
+        if factor is not None:
+            return i, factor
     if required:
         raise InputError(f"cycler file has no {what} column (columns: {', '.join(header)}); name it e.g. "
-                         f"{list(table)[0]!r} or {list(table)[-1]!r}")
+                         f"{quantity.examples[0]!r} or {quantity.examples[1]!r}")
     return None
 
 
@@ -62,7 +96,8 @@ def parse_cycler_text(text: str, *, charge_sign: int = 1) -> CyclerData:
 
     Recognised names (case and spaces ignored): time ``time/s``, ``Test_Time(s)``, ``time_s``, ``time(h)``;
     current ``I/mA`` (BioLogic), ``Current(A)`` (Arbin/Neware), ``current_a``, ``current(mA)``; voltage
-    ``Ewe/V``, ``Ecell/V``, ``Voltage(V)``, ``voltage_v``.
+    ``Ewe/V``, ``Ecell/V``, ``Voltage(V)``, ``voltage_v``. The unit may be any of its kind that pint reads
+    (``min``, ``ms``, ``uA``, ``mV``, ...); ``time``, ``current`` and ``voltage`` alone are s, A and V.
 
     Parameters
     ----------

@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from .._errors import InputError
 from .._stack import Stack
+from .._units import convert
 from ..metrics import local_std, local_variability
 
 #: Avogadro's number, 1 / mol.
@@ -301,6 +302,16 @@ def li_cross_section_barn(li6_fraction: float = 0.0759, *, wavelength_angstrom: 
     return float(absorption * scale + scattering)
 
 
+def pixel_area_cm2(pixel_size_um: float) -> float:
+    """Return the area of a square pixel of side ``pixel_size_um`` (um) in cm^2, the unit conversion by pint."""
+    return (pixel_size_um * convert(1.0, "um", "cm")) ** 2
+
+
+def barn_in_cm2(barn: float) -> float:
+    """Return a cross-section given in barn in cm^2 (1 barn = 1e-24 cm^2, by pint)."""
+    return barn * convert(1.0, "barn", "cm**2")
+
+
 def lithium_inventory(
     delta_a: np.ndarray, mask: np.ndarray, *, pixel_size_um: float | None = None,
     cross_section_barn: float | None = None,
@@ -333,6 +344,5 @@ def lithium_inventory(
     total = np.where(share > 0, np.nansum(arr, axis=1) / np.maximum(share, 1e-12), np.nan)
     moles = None
     if pixel_size_um and cross_section_barn:
-        area_cm2 = (pixel_size_um * 1e-4) ** 2
-        moles = (total * area_cm2 / (cross_section_barn * 1e-24) / AVOGADRO).tolist()
+        moles = (total * pixel_area_cm2(pixel_size_um) / barn_in_cm2(cross_section_barn) / AVOGADRO).tolist()
     return {"integrated_delta_a_px": total.tolist(), "moles": moles}

@@ -12,7 +12,8 @@ from scipy import ndimage
 from .._errors import InputError
 from .._regions import format_region
 from .._stack import Metadata, Stack
-from ._metrics import AVOGADRO, li_cross_section_barn
+from .._units import convert
+from ._metrics import AVOGADRO, barn_in_cm2, li_cross_section_barn, pixel_area_cm2
 
 FARADAY = 96485.33212  # C / mol
 
@@ -415,8 +416,8 @@ def simulate_neutron_phantom(*, rng: int | np.random.Generator | None = None, **
     static, li, truth = _attenuation_series({**config, "_rows": geo["n_rows"], "_depth": geo["n_depth"]}, layout,
                                             tau, gen)
     boundaries = [n_rest - 1 + h * fph for h in range(n_half + 1)]
-    sigma_cm2 = li_cross_section_barn(config["li6_fraction"]) * 1e-24
-    area_cm2 = (config["pixel_size_um"] * 1e-4) ** 2
+    sigma_cm2 = barn_in_cm2(li_cross_section_barn(config["li6_fraction"]))
+    area_cm2 = pixel_area_cm2(config["pixel_size_um"])
     moved_mol = _anode_changes(li, boundaries, layout) * area_cm2 / sigma_cm2 / AVOGADRO
     static, li = _orient(static, config), _orient(li, config)
     drift = np.linspace(0, 1, n_frames)[:, None] * np.asarray(config["drift_px"])[None, :]
@@ -438,7 +439,7 @@ def simulate_neutron_phantom(*, rng: int | np.random.Generator | None = None, **
     regions = _regions_spec(layout, geo, config)
     cycler = _cycler_record(config, boundaries, moved_mol.tolist())
     truth.update({"drift_px": drift.tolist(), "beam_flicker": flicker.tolist(), "spots_per_frame": spots,
-                  "li_moved_mol": moved_mol.tolist(), "cross_section_barn": sigma_cm2 * 1e24})
+                  "li_moved_mol": moved_mol.tolist(), "cross_section_barn": sigma_cm2 * convert(1.0, "cm**2", "barn")})
     times = tuple(float(i * config["frame_interval_s"]) for i in range(n_frames))
     meta = Metadata(pixel_size=config["pixel_size_um"], pixel_unit="um", frame_times=times,
                     original_dtype="uint16", extra={"exposure_time_s": config["exposure_time_s"]})

@@ -19,7 +19,8 @@ from ..._errors import InputError
 from ..._files import Target, check_outputs
 from ..._progress import Progress, emit, sub_progress
 from ..._regions import Region
-from ..._stack import Stack
+from ..._stack import Metadata, Stack
+from ..._units import length_in, maybe_length_unit
 from ...neutron import (
     Regions,
     Transmission,
@@ -88,7 +89,7 @@ def analyze_series(
         regions, found = find_layers(a_ref)
     meta = delta.stack.metadata
     bounds, cycler_rows, kinds = boundaries_of(config, len(data), meta.frame_times, cycler)
-    pixel_size = meta.pixel_size if (meta.pixel_unit or "um") == "um" else None
+    pixel_size = pixel_size_um(meta)
     emit(progress, 0.05, "metrics of the raw Delta A")
     metrics: dict[str, Any] = {"raw": series_metrics(data, delta, regions, bounds, kinds, config, pixel_size)}
     denoised, record = None, None
@@ -108,6 +109,20 @@ def analyze_series(
     emit(progress, 1.0, "analysed")
     return Analysis(delta, denoised, regions, bounds, metrics, found, cycler_rows,
                     source if isinstance(source, Transmission) else None, record)
+
+
+def pixel_size_um(meta: Metadata) -> float | None:
+    """Return the pixel size in um for the lithium inventory, or None when the pixels are not calibrated.
+
+    A size without a unit counts as um; any length unit pint reads (``nm``, ``mm``, ``micron``) is converted; an
+    uncalibrated unit (``px``) or a non-length one gives None (the inventory is then left in Delta A x pixels).
+    """
+    if meta.pixel_size is None:
+        return None
+    if meta.pixel_unit is None:
+        return float(meta.pixel_size)
+    unit = maybe_length_unit(meta.pixel_unit)
+    return length_in(meta.pixel_size, unit, "um") if unit else None
 
 
 def _check_transmission(source: Transmission | Stack) -> None:

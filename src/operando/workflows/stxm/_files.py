@@ -101,7 +101,7 @@ def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts:
     output : str or path
         The TIFF (``OUT.tif``); the summary goes to ``OUT.json``.
     counts : Stack
-        The input (for pixel size and source).
+        The input (for pixel size, source and, of a ``TEYX`` video, the frame times: Fiji's frame interval).
     inputs : list of str, optional
         Input files, recorded in the summary.
 
@@ -118,7 +118,10 @@ def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts:
     refuse_to_overwrite(out, *sources)
     maps = run.maps if run.maps.shape[0] > 1 else run.maps[0]
     axes = "TCYX" if maps.ndim == 4 else "CYX"
+    times = counts.metadata.frame_times
+    keep_times = axes == "TCYX" and counts.has("T") and times is not None and len(times) == maps.shape[0]
     meta = Metadata(pixel_size=counts.metadata.pixel_size, pixel_unit=counts.metadata.pixel_unit,
+                    frame_times=times if keep_times else None,
                     extra={"channels": ["x", "thickness_um", "sd_x"], "outside_mask": "NaN",
                            "x": f"fraction of {run.summary['references']['phases'][0]}"})
     tif = write(Stack(maps, axes, meta), out, dtype="float32")
