@@ -179,12 +179,153 @@ def _evaluate(data: Path, out: Path):
     return _json(out / "e.json"), None, None, False
 
 
+def _corrupt(data: Path, out: Path):
+    """``operando corrupt``: the noisy TIFF's record holds the noise spec and the seed (its help says so)."""
+    from operando.io import read
+
+    record = _embedded_record(data / "noisy.tif")
+    extra = read(data / "noisy.tif").metadata.extra
+    assert extra["corrupt"] == {"noise": "gaussian:0.1", "seed": 1} == record["extra"]["corrupt"]
+    return record, None, "extra.corrupt.seed", False
+
+
+def _neutron_phantom_truth(data: Path, out: Path):
+    _run("neutron", "phantom", "-o", out / "ph", "--frames-per-half-cycle", "2", "--cycles", "1", "--seed", "4")
+    regions = _json(out / "ph" / "regions.json")  # read back by "neutron analyze" in the case above
+    assert regions["seed"] == 4 and {"operando", "numpy", "torch"} <= set(regions["versions"])
+    record = _json(out / "ph" / "truth" / "truth.json")
+    assert record["seed"] == 4
+    return record, "configuration", "seed", False
+
+
+def _neutron_variability(data: Path, out: Path):
+    _run("neutron", "variability", data / "noisy.tif", "--json", out / "v.json")
+    return _json(out / "v.json"), None, None, False
+
+
+def _optical_score(data: Path, out: Path):
+    from operando.optical import simulate_graphite_phantom
+    from operando.workflows.optical import write_phantom
+
+    phantom = simulate_graphite_phantom(shape=(48, 48), n_particles=3, n_frames=3, radius_px=6.0, rng=2)
+    files = write_phantom(phantom, out / "ph")
+    _run("optical", "analyze", files["video"], "-o", out / "a", "--denoise", "none")
+    _run("optical", "score", out / "a", "--truth", files["labels"].parent)
+    record = _json(out / "a" / "score.json")
+    assert "instance" in record
+    return record, None, None, False
+
+
+def _benchmark_denoise(data: Path, out: Path):
+    from operando.bench.denoise import benchmark_denoisers
+
+    benchmark_denoisers(out, size=32, n_frames=6, noises=["gaussian:0.1"], methods=["gaussian"], scanline=None,
+                        seed=3)
+    record = _json(out / "denoise_benchmark.json")
+    assert record["settings"]["seed"] == 3
+    return record, "settings", "settings.seed", False
+
+
+def _benchmark_correlated(data: Path, out: Path):
+    from operando.bench.correlated import benchmark_correlated
+
+    benchmark_correlated(out, scenes=["camera"], noises=["gaussian:0.05"], methods=["gaussian"], size=40, seed=2)
+    return _json(out / "correlated_benchmark.json"), None, "seed", False
+
+
+def _demo(data: Path, out: Path):
+    from operando.bench.demo import DemoConfig, run_demo
+
+    run_demo(out, config=DemoConfig.quick(method="gaussian", learn=False, size=16, n_frames=8))
+    return _json(out / "metrics.json"), "config", "seed", False
+
+
+def _benchmark_sweep(data: Path, out: Path):
+    from operando.bench.denoise import sweep_train_settings
+
+    sweep_train_settings(["max_steps=2"], size=16, n_frames=8, time_budget_s=5, method="n2v2", seed=1, output=out)
+    return _json(out / "sweep.json"), "video", "video.seed", False
+
+
+def _benchmark_scale(data: Path, out: Path):
+    from operando.bench.scale import run_scale_benchmark
+
+    run_scale_benchmark(out, frames=0, size=32, base=8)  # the stack and the model only: no streamed child
+    return _json(out / "scale.json"), "config", None, False
+
+
+def _benchmark_neutron(data: Path, out: Path):
+    from operando.bench.neutron import run_benchmark
+
+    run_benchmark(out, time_budget_s=5, seed=2, targets=("delta_a",), max_steps=2, data_dir=None, ny=24, nx=64,
+                  n_cycles=1, frames_per_half_cycle=3)
+    record = _json(out / "neutron_benchmark.json")
+    return record, "configuration", "configuration.seed", False
+
+
+def _benchmark_physics_family(data: Path, out: Path):
+    from operando.bench.physics import benchmark_physics_family
+
+    benchmark_physics_family(out, variants=1, family_seed=5, size=16, n_frames=8, denoisers=[], bootstrap=0,
+                             n_mu=1, n_d=1, window=2, fit_budget_s=5)
+    return _json(out / "family.json"), "settings", "seed", False
+
+
+def _benchmark_stxm(data: Path, out: Path):
+    from operando.bench.stxm import BenchmarkConfig, benchmark_stxm
+    from operando.xray import PhantomConfig
+
+    cfg = BenchmarkConfig(phantom=PhantomConfig(size=32, frames=1, n_particles=1, seed=3), extra_methods=[],
+                          bias_draws=0, seed=3)
+    benchmark_stxm(out, config=cfg)
+    return _json(out / "results.json"), "config", "seed", False
+
+
+def _benchmark_stxm_family(data: Path, out: Path):
+    from operando.bench.stxm import BenchmarkConfig
+    from operando.bench.stxm_family import benchmark_stxm_family
+    from operando.xray import PhantomConfig
+
+    cfg = BenchmarkConfig(phantom=PhantomConfig(size=32, frames=1, n_particles=1, seed=3), extra_methods=[],
+                          bias_draws=0, seed=3)
+    benchmark_stxm_family(out, variants=1, config=cfg)
+    return _json(out / "results.json"), "config", "seed", False
+
+
+def _stxm_demo(data: Path, out: Path):
+    from operando.bench.stxm import run_demo
+
+    run_demo(out, quick=True, method="tv", rng=4)
+    return _json(out / "demo.json"), "phantom", "seed", False
+
+
+def _benchmark_real(data: Path, out: Path):
+    from operando.bench.real import DEFAULT_DATA, benchmark_real
+
+    if not Path(DEFAULT_DATA).is_dir():
+        pytest.skip(f"no step-wedge data at {DEFAULT_DATA}")
+    benchmark_real(out, methods=["gaussian"], crop=64, seed=1)
+    return _json(out / "real_benchmark.json"), None, "seed", False
+
+
+def _slow(case: Case, name: str) -> Any:
+    return pytest.param(case, marks=pytest.mark.slow, id=name)
+
+
 CASES: dict[str, Any] = {
     "denoise": _denoise, "train": _train, "stxm composition": _stxm, "neutron analyze": _neutron,
     "optical analyze": _optical,
     "learn ch": _learn_ch, "learn acr": pytest.param(_learn_acr, marks=pytest.mark.slow, id="learn acr"),
     "kinetics record": _kinetics_record, "txm edge": _txm, "compare": _compare,
     "diagnose": _diagnose, "evaluate": _evaluate,
+    "corrupt": _corrupt, "neutron phantom": _neutron_phantom_truth, "neutron variability": _neutron_variability,
+    "optical score": _optical_score, "benchmark denoise": _benchmark_denoise,
+    "benchmark correlated": _benchmark_correlated, "demo": _demo,
+    **{name: _slow(case, name) for name, case in {
+        "benchmark sweep": _benchmark_sweep, "benchmark scale": _benchmark_scale,
+        "benchmark neutron": _benchmark_neutron, "benchmark physics family": _benchmark_physics_family,
+        "benchmark stxm": _benchmark_stxm, "benchmark stxm family": _benchmark_stxm_family,
+        "stxm demo": _stxm_demo, "benchmark real": _benchmark_real}.items()},
 }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._files import write_csv_file, write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from .._stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -301,7 +302,8 @@ def benchmark_correlated(
     write_csv_file(out / "correlated_benchmark.csv", dicts)
     write_json_file(out / "correlated_benchmark.json", {"rows": dicts, "seed": seed, "time_budget_s": time_budget_s,
                                                          "max_steps": max_steps, "size": size,
-                                                         "video_size": video_size, "n_frames": n_frames})
+                                                         "video_size": video_size, "n_frames": n_frames,
+                                                         "versions": versions()})
     _write_report(out, dicts)
     return rows
 

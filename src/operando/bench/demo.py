@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ def run_demo(
     for name, stack in (("clean", clean), ("noisy", noisy), ("denoised", denoised)):
         io.write(stack, out / f"{name}.tif")
     report_path = _write_report(out, cfg, method, clean, {"noisy": noisy, method: denoised}, evals, rows, physics)
-    write_json_file(out / "metrics.json", {"denoising": list(rows), "physics": physics, "timings": timings})
+    write_json_file(out / "metrics.json", {"denoising": list(rows), "physics": physics, "timings": timings,
+                                           "config": cfg.model_dump(), "seed": cfg.seed, "versions": versions()})
     write_json_file(out / "config.json", cfg.model_dump())
     emit(progress, 1.0, "done")
     return DemoResult(folder=out, report=report_path, rows=rows, method=method, physics=physics)

@@ -23,6 +23,7 @@ import numpy as np
 from .._errors import InputError
 from .._files import write_csv_file, write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from .._stack import Stack
 from ..denoise import METHODS
 
@@ -156,7 +157,7 @@ def benchmark_denoisers(
     settings = {"size": size, "n_frames": n_frames, "noises": list(noises), "methods": list(methods),
                 "time_budget_s": time_budget_s, "scanline": scanline, "seed": seed, "noise_seed": seed + 1, "tta": tta}
     write_json_file(out / "denoise_benchmark.json", {"settings": settings, "rows": [r.to_dict() for r in rows],
-                                                     "runs": runs})
+                                                     "runs": runs, "versions": versions()})
     _write_outputs(out, rows, clean.to_numpy(), examples, cases[0], report)
     return rows
 
@@ -303,7 +304,8 @@ def sweep_train_settings(
         configs.append(model.config.model_dump())
     if output is not None:
         write_json_file(Path(output) / "sweep.json", {"rows": rows, "configs": configs, "video": {
-            "size": size, "n_frames": n_frames, "noise": noise, "seed": seed, "noise_seed": seed + 1}})
+            "size": size, "n_frames": n_frames, "noise": noise, "seed": seed, "noise_seed": seed + 1},
+            "versions": versions()})
     return rows
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .._errors import InputError
 from .._files import write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from .._regions import Region, format_region, parse_region
 from ..neutron import (
     PLACEMENTS,
@@ -321,12 +322,10 @@ def run_benchmark(output_dir: str | os.PathLike, *, time_budget_s: float = 90.0,
         raise InputError(f"variants = {variants!r}: give a whole number of phantom variants >= 1")
     if max_steps is not None and (int(max_steps) != max_steps or max_steps < 1):
         raise InputError(f"max_steps = {max_steps!r}: give a whole number of training steps >= 1")
-    from .. import __version__
-
     results: dict[str, Any] = {"configuration": {"time_budget_s": time_budget_s, "seed": seed,
                                                  "targets": list(targets), "variants": variants,
                                                  "max_steps": max_steps, "command": command, **changes},
-                               "versions": {"operando": __version__, "numpy": np.__version__}}
+                               "versions": versions()}
     phantom = sub_progress(progress, 0.0, 0.9)
     if variants > 1:
         results["family"] = benchmark_variants(variants, time_budget_s=time_budget_s, max_steps=max_steps, seed=seed,

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._files import Target, check_outputs, write_csv_file, write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from .._stack import Stack
 from ..workflows.neutron import AnalysisConfig, analyze_files
 
@@ -24,7 +25,7 @@ def write_phantom(output_dir: str | os.PathLike, *, rng: int | None = 0, **chang
 
     Writes ``sample.tif`` (uint16 ``TYX``), ``open_beam.tif``, ``dark.tif``, ``regions.json``, ``cycler.csv``,
     ``truth/delta_a_true.tif`` and ``truth/truth.json`` (half-cycle frames, reference, drift, beam flicker,
-    spots, inactive zone, configuration and seed).
+    spots, inactive zone, configuration, seed and versions); ``regions.json`` also names the seed and versions.
 
     Parameters
     ----------
@@ -48,7 +49,9 @@ def write_phantom(output_dir: str | os.PathLike, *, rng: int | None = 0, **chang
     ph = simulate_neutron_phantom(rng=rng, **changes)  # every parameter checked before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     files = {"sample": write(ph.sample, out / "sample.tif"), "open_beam": write(ph.open_beam, out / "open_beam.tif"),
-             "dark": write(ph.dark, out / "dark.tif"), "regions": write_json_file(out / "regions.json", ph.regions)}
+             "dark": write(ph.dark, out / "dark.tif"),
+             "regions": write_json_file(out / "regions.json", {**ph.regions, "seed": ph.config["seed"],
+                                                               "versions": versions()})}
     rows = [{"time_s": t, "current_a": i, "voltage_v": v}
             for t, i, v in zip(ph.cycler["time_s"], ph.cycler["current_a"], ph.cycler["voltage_v"], strict=True)]
     files["cycler"] = write_csv_file(out / "cycler.csv", rows)
@@ -56,7 +59,7 @@ def write_phantom(output_dir: str | os.PathLike, *, rng: int | None = 0, **chang
                                   dtype="float32")
     files["truth"] = write_json_file(out / "truth" / "truth.json",
                                      {"boundaries": ph.boundaries, "reference": list(ph.reference), **ph.truth,
-                                      "configuration": ph.config, "seed": ph.config["seed"]})
+                                      "configuration": ph.config, "seed": ph.config["seed"], "versions": versions()})
     return files
 
 

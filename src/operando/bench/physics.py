@@ -9,6 +9,7 @@ from pathlib import Path
 from .._errors import InputError
 from .._files import atomic_path, write_csv_file, write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from ..inverse import InversionConfig, InversionResult, compare_to_truth, learn_physics, regular_solution_truth
 from ..report import plot_learned
 
@@ -311,9 +312,9 @@ def benchmark_physics_family(
         rows = benchmark_physics(out / f"variant_{k:02d}", noises=[str(draw["noise"])], d_slope=float(draw["d_slope"]),
                                  seed=int(draw["seed"]), progress=sub, **settings)  # type: ignore[arg-type]
         per_variant.append({"variant": k, **draw, "rows": rows})
-        write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings,
-                                              "variants": per_variant, "summary": summarise_family(per_variant)},
-                        indent=1)
+        write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings, "seed": family_seed,
+                                              "variants": per_variant, "summary": summarise_family(per_variant),
+                                              "versions": versions()}, indent=1)
     summary = summarise_family(per_variant)
     lines = ["# Physics benchmark over the family", "",
              f"{variants} variants (seeds {family_seed}-{family_seed + variants - 1}); settings {settings}.", "",
@@ -327,7 +328,8 @@ def benchmark_physics_family(
     lines += [f"| {v['variant']} | {v['noise']} | {v['d_slope']} | {v['seed']} |" for v in per_variant]
     with atomic_path(out / "family.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings, "variants": per_variant,
-                                          "summary": summary}, indent=1)
+    write_json_file(out / "family.json", {"family": PHYSICS_FAMILY, "settings": settings, "seed": family_seed,
+                                          "variants": per_variant, "summary": summary, "versions": versions()},
+                    indent=1)
     emit(progress, 1.0, "done")
     return {"variants": per_variant, "summary": summary, "family": PHYSICS_FAMILY}

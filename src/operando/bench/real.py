@@ -24,6 +24,7 @@ from scipy import ndimage
 from .._errors import InputError
 from .._files import write_csv_file, write_json_file
 from .._progress import Progress, emit
+from .._provenance import versions
 from .._stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ def benchmark_real(
     for r in rows:
         r["vs_tuned_gaussian"] = r["mse"] / rows[1]["mse"]
     summary = {"rows": rows, "noise": measured.to_dict(), "gaussian_width_px": width, "crop": crop, "seed": seed,
-               "time_budget_s": time_budget_s, "max_steps": max_steps, "shape": list(short.shape)}
+               "time_budget_s": time_budget_s, "max_steps": max_steps, "shape": list(short.shape),
+               "versions": versions()}
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_file(out_dir / "real_benchmark.csv", rows)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import Progress, check_cancel, emit
+from .._provenance import versions
 from ..workflows.scale import CHUNK_RECORDS
 
 _CHILD = """
@@ -248,7 +249,7 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
                         capped_frames: int = 0, cap_bytes: int = 0, cap: str = "cgroup",
                         capped_method: str | None = None, base: int = 16,
                         progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Run the scale benchmark in ``folder`` and return its rows (also written to ``folder/scale.json``).
+    """Run the scale benchmark in ``folder`` and return its rows (also in ``folder/scale.json``, with versions).
 
     Parameters
     ----------
@@ -295,7 +296,10 @@ def run_scale_benchmark(folder: str | os.PathLike, *, frames: int = 2000, size: 
     if capped_frames and cap_bytes:
         emit(progress, 0.8, "capped memory")
         rows.append(capped_row(folder, capped_frames, size, memory_limit, cap_bytes, cap, capped_method, progress))
-    (folder / "scale.json").write_text(json.dumps(rows, indent=2))
+    config = {"frames": frames, "size": size, "memory_limit": memory_limit, "workers": workers, "in_memory": in_memory,
+              "capped_frames": capped_frames, "cap_bytes": cap_bytes, "cap": cap, "capped_method": capped_method,
+              "base": base}
+    (folder / "scale.json").write_text(json.dumps({"rows": rows, "config": config, "versions": versions()}, indent=2))
     return rows
 
 
@@ -436,10 +440,12 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
     Returns
     -------
     list of dict
-        One row per run (also written to ``folder/scaling.json``).
+        One row per run (also written to ``folder/scaling.json``: rows, config and versions).
     """
     folder = Path(folder)
     rows: list[dict[str, Any]] = []
+    config = {"sizes": list(sizes), "size": size, "workers": workers, "repeats": repeats, "memory_limit": memory_limit,
+              "base": base, "tcp": tcp, "force_cluster": force_cluster}
     for frames in sizes:
         sub = folder / f"f{frames}"
         sub.mkdir(parents=True, exist_ok=True)
@@ -464,7 +470,8 @@ def run_scaling_benchmark(folder: str | os.PathLike, *, sizes: tuple[int, ...] =
                 out = read_output(Path(got[kind].pop("output")))
                 diff = float(np.abs(out - ref).max()) if out.shape == ref.shape and ref.size else None
                 rows.append({**got[kind], "max_abs_diff_vs_one_process": diff})
-            (folder / "scaling.json").write_text(json.dumps(rows, indent=2))
+            (folder / "scaling.json").write_text(json.dumps({"rows": rows, "config": config, "versions": versions()},
+                                                            indent=2))
     return rows
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._errors import InputError
 from .._files import write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions as library_versions
 from .._stack import Stack
 from ..workflows.stxm import (
     CompositionConfig,
@@ -311,7 +312,8 @@ def _benchmark_result(rows: list[dict[str, Any]], table: Any, cfg: BenchmarkConf
         entry["met"] = bool(checks[key](entry["value"]))
         entry["margin"] = float(TARGET_MARGINS[key](entry["value"]))
     return {"rows": rows, "targets": targets, "particle_bias": bias, "reference_comparison": table.to_dict(),
-            "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "phantom_seed": phantom.config.seed}
+            "config": cfg.model_dump(mode="json"), "seed": cfg.seed, "phantom_seed": phantom.config.seed,
+            "versions": library_versions()}
 
 
 #: How far each benchmark figure is inside its target (negative: missed); the worst variant has the smallest.
@@ -395,7 +397,7 @@ def run_demo(output: str | os.PathLike, *, quick: bool = False, method: str = "t
     plot_maps({"truth": phantom.x_true[-1], **{k: r.maps[-1, 0] for k, r in runs.items()}}, out / "x_maps.png")
     plot_comparison(table, out / "reference_boxplot.png")
     result = {"scores": scores, "reference_comparison": table.to_dict(), "phantom": pcfg.model_dump(mode="json"),
-              "seed": seed, "method": method}
+              "seed": seed, "method": method, "versions": library_versions()}
     write_json_file(out / "demo.json", result)
     keep = ("rmse_x", "max_abs_particle_error", "coverage_1.96sd")
     rows = [{"run": k, **{m: v for m, v in s.items() if m in keep}} for k, s in scores.items()]

@@ -16,6 +16,7 @@ import numpy as np
 from .._errors import InputError
 from .._files import write_json_file
 from .._progress import Progress, emit, sub_progress
+from .._provenance import versions
 from ..xray import PhantomFamily, phantom_family
 from .stxm import BenchmarkConfig, benchmark_stxm
 
@@ -73,7 +74,7 @@ def benchmark_stxm_family(output: str | os.PathLike, *, variants: int, config: B
     result = {"variants": records, "summary": summary, "failed_variants": failed,
               "met_on_worst": bool(summary) and not failed and all(v["met_on_worst"] for v in summary.values()),
               "family": fam.ranges(), "config": cfg.model_dump(mode="json"), "seed": cfg.seed,
-              "n_variants": variants}
+              "n_variants": variants, "versions": versions()}
     write_json_file(out / "results.json", result)
     _family_report(out, result)
     emit(progress, 1.0, "benchmark done")

@@ -147,7 +147,8 @@ def corrupt(
     seed: SeedOption = 0,
     axes: AxesOption = None,
 ) -> None:
-    """Add seeded noise to a clean stack (written as float32)."""
+    """Add seeded noise to a clean stack (written as float32, with the noise and the seed in its record)."""
+    from .._stack import Stack
     from ..io import read, write
     from ..noise import corrupt as corrupt_stack
     from ..noise import parse_noise
@@ -156,6 +157,8 @@ def corrupt(
     parse_noise(noise)
     stack = read(input, axes=axes)
     noisy = corrupt_stack(stack, noise, rng=seed)
+    record = {"noise": noise, "seed": seed}  # what made the noise, read back as metadata.extra["corrupt"]
+    noisy = Stack(noisy.data, noisy.axes, noisy.metadata.replace(extra={**noisy.metadata.extra, "corrupt": record}))
     write(noisy, output, dtype="float32")
     console.print(f"wrote {output}: {noise} noise, seed {seed}, shape {noisy.shape}")
 

@@ -104,6 +104,7 @@ def variability_cmd(
 
     from .._errors import InputError
     from .._files import write_json_file
+    from .._provenance import versions
     from ..io import read
     from ..neutron import dynamic_variability
 
@@ -121,7 +122,8 @@ def variability_cmd(
         write_json_file(json_out, {"input": str(stack), "dynamic_variability": result.value,
                                    "window": [window, window, window], "mask": str(mask) if mask else None,
                                    "voxels": result.voxels, "excluded_voxels": result.excluded_voxels,
-                                   "mask_pixels": int(np.count_nonzero(mask_arr)) if mask_arr is not None else None})
+                                   "mask_pixels": int(np.count_nonzero(mask_arr)) if mask_arr is not None else None,
+                                   "versions": versions()})
 
 
 def _reference(text: str) -> int | tuple[int, int]:

@@ -152,6 +152,7 @@ def score(
 ) -> None:
     """Score an analysis against annotation: instance F1 at IoU > 0.5, stage accuracy and confusion."""
     from .._files import write_json_file
+    from .._provenance import versions
     from ..bench.optical import score_analysis
 
     path = json_path or folder / "score.json"
@@ -161,7 +162,7 @@ def score(
            "t_II_err": result["transition_error"]["II"]["median_abs_error_frames"],
            "t_I_err": result["transition_error"]["I"]["median_abs_error_frames"]}
     print_rows([row], f"{folder} against {truth}")
-    write_json_file(path, result)
+    write_json_file(path, {**result, "versions": versions()})
     console.print(f"wrote {path} (confusion matrix rows = truth, columns = analysis, classes "
                   f"{result['stage_classes']})")
 
