@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import tokenize
 from typing import Any, Literal
 
 from ._errors import InputError
@@ -64,7 +65,8 @@ def _parse_text(text: str) -> Any:
         raise InputError(f"unit {text!r} is not a physical unit (uncalibrated pixels); give one such as 'um'")
     try:
         return registry().parse_units(clean)
-    except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError):
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError, AssertionError,
+            tokenize.TokenError):  # pint's parser asserts on '*', 'um/', '^' and cannot tokenize '(' or 'm)'
         raise InputError(f"unknown unit {text!r}; give a unit pint understands, such as 'um', 's' or 'eV'") from None
 
 

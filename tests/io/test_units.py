@@ -106,3 +106,15 @@ def test_import_operando_does_not_import_pint():
     code = "import sys, operando; print('pint' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("garbled", ["*", "um/", "/", "^", "-", "(", "m)"])
+def test_a_garbled_unit_is_refused_in_one_line_not_a_traceback(garbled):
+    from operando import InputError
+    from operando._units import convert, length_unit, maybe_length_unit
+
+    with pytest.raises(InputError):
+        length_unit(garbled)
+    with pytest.raises(InputError):
+        convert(1.0, garbled, "um")
+    assert maybe_length_unit(garbled) is None
