@@ -37,7 +37,7 @@ def _viewer() -> Any:
     return viewer
 
 
-def _wait(panel: Any) -> str:
+def click_and_wait(panel: Any) -> str:
     """Click the panel's Run and wait in a Qt event loop for its ``finished`` signal; return the status line."""
     from qtpy.QtCore import QEventLoop
 
@@ -53,14 +53,23 @@ def _wait(panel: Any) -> str:
     return panel.status.text()
 
 
-def _save(viewer: Any, stem: str) -> list[Path]:
+def save_shots(viewer: Any, stem: str) -> list[Path]:
+    """Fit the view, write ``OUT/<stem>_widget.png`` (the window) and ``OUT/<stem>_canvas.png``, close the viewer.
+
+    napari's notifications are closed first (they would cover the canvas).
+    """
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
     from qtpy.QtWidgets import QApplication
 
     OUT.mkdir(parents=True, exist_ok=True)
+    viewer.reset_view()
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
     QApplication.processEvents()
     whole, canvas = OUT / f"{stem}_widget.png", OUT / f"{stem}_canvas.png"
     viewer.screenshot(str(whole), canvas_only=False, flash=False)
     viewer.screenshot(str(canvas), canvas_only=True, flash=False)
+    viewer.close()
     return [whole, canvas]
 
 
@@ -92,7 +101,7 @@ def denoise() -> list[Path]:
     widget.select(CH_NOISY, "auto")
     widget.budget.setValue(BUDGET_S)
     widget.steps.setValue(STEPS)
-    print("denoise:", _wait(widget.panel))
+    print("denoise:", click_and_wait(widget.panel))
     print("denoise:", widget.auto_label.text())
     print(f"denoise: {widget.model.steps} steps, {len(widget.model.history)} validation checks")
     out = widget.result_layer
@@ -103,10 +112,7 @@ def denoise() -> list[Path]:
     viewer.layers[CH_NOISY].visible = True
     viewer.grid.enabled = True  # noisy and denoised side by side
     viewer.layers.selection.active = out
-    viewer.reset_view()
-    paths = _save(viewer, "denoise")
-    viewer.close()
-    return paths
+    return save_shots(viewer, "denoise")
 
 
 def diagnose() -> list[Path]:
@@ -118,13 +124,10 @@ def diagnose() -> list[Path]:
     widget = DiagnoseWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Diagnose")
     widget.select(CH_NOISY)
-    print("diagnose:", _wait(widget.panel))
+    print("diagnose:", click_and_wait(widget.panel))
     for quantity, value in widget.rows():
         print(f"  {quantity}: {value}")
-    viewer.reset_view()  # fit the canvas left beside the docked widget
-    paths = _save(viewer, "diagnose")
-    viewer.close()
-    return paths
+    return save_shots(viewer, "diagnose")
 
 
 JOBS = {"denoise": denoise, "diagnose": diagnose}

@@ -7,7 +7,8 @@ Run under a display (a virtual one is fine)::
 
 Each function opens the sample in a fresh viewer, docks the widget, clicks Run (waiting on the job panel's
 ``finished`` signal, never a sleep), and writes ``docs/img/napari/<widget>_*.png``: the whole window (widget and
-canvas) and the canvas alone. The companion of ``benchmarks/napari_screenshots.py`` (Denoise, Diagnose).
+canvas) and the canvas alone. The companion of ``benchmarks/napari_screenshots.py`` (Denoise, Diagnose), whose
+``click_and_wait`` and ``save_shots`` it uses.
 """
 
 from __future__ import annotations
@@ -17,50 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari_screenshots import click_and_wait, save_shots
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "img" / "napari"
 SIZE = (1500, 950)
 
 
 def _viewer(sample: Any) -> Any:
     import napari
 
-    from operando.napari._stxm import add_layers
+    from operando.napari._forms import add_layers
 
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(*SIZE)
     add_layers(viewer, sample())
     return viewer
-
-
-def _wait(panel: Any, button: Any = None) -> str:
-    """Click the panel's Run (or ``button``) and wait in a Qt event loop for its ``finished`` signal."""
-    from qtpy.QtCore import QEventLoop
-
-    loop, outcome = QEventLoop(), []
-    panel.finished.connect(lambda result: (outcome.append(result), loop.quit()))
-    (button or panel.run_button).click()
-    if panel.worker is not None:
-        loop.exec_()
-    else:
-        outcome.append(panel.status.text())
-    if outcome[-1] != "done":
-        raise RuntimeError(f"the job ended {outcome[-1]!r}: {panel.status.text()}")
-    return panel.status.text()
-
-
-def _save(viewer: Any, stem: str) -> list[Path]:
-    from napari._qt.dialogs.qt_notification import NapariQtNotification
-    from qtpy.QtWidgets import QApplication
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):  # warnings would cover the canvas
-        toast.close()
-    QApplication.processEvents()
-    whole, canvas = OUT / f"{stem}_widget.png", OUT / f"{stem}_canvas.png"
-    viewer.screenshot(str(whole), canvas_only=False, flash=False)
-    viewer.screenshot(str(canvas), canvas_only=True, flash=False)
-    return [whole, canvas]
 
 
 def stxm() -> list[Path]:
@@ -72,16 +43,13 @@ def stxm() -> list[Path]:
     widget = StxmWidget(viewer)
     viewer.window.add_dock_widget(widget, name="STXM composition")
     widget.counts_choice.select(STXM_COUNTS)
-    print("stxm:", _wait(widget.panel))
+    print("stxm:", click_and_wait(widget.panel))
     for layer in viewer.layers:
         layer.visible = layer.name in (f"{STXM_COUNTS} x", f"{STXM_COUNTS} particles")
     viewer.layers[f"{STXM_COUNTS} particles"].contour = 1
     viewer.layers.selection.active = viewer.layers[f"{STXM_COUNTS} x"]
     assert STXM_X in viewer.layers
-    viewer.reset_view()
-    files = _save(viewer, "stxm")
-    viewer.close()
-    return files
+    return save_shots(viewer, "stxm")
 
 
 def _air_rectangles(viewer: Any, sample: Any) -> Any:
@@ -108,11 +76,11 @@ def neutron(time_budget_s: float = 30.0) -> list[Path]:
         choice.select(name)
     _air_rectangles(viewer, viewer.layers[NEUTRON_SAMPLE])
     widget.air_choice.select("air")
-    print("neutron normalise:", _wait(widget.normalise_panel))
+    print("neutron normalise:", click_and_wait(widget.normalise_panel))
     widget.reference.setText("0:4")
     widget.half_cycles.setText("3,9,15")  # the sample's charge (frames 3-9) and discharge (9-15)
     widget.time_budget.setValue(time_budget_s)
-    print("neutron analyse:", _wait(widget.analyse_panel))
+    print("neutron analyse:", click_and_wait(widget.analyse_panel))
     name = f"{NEUTRON_SAMPLE} transmission"
     shown = (f"{name} Delta A raw", f"{name} Delta A denoised", f"{name} regions")
     for layer in viewer.layers:
@@ -121,10 +89,7 @@ def neutron(time_budget_s: float = 30.0) -> list[Path]:
     viewer.grid.enabled = True
     viewer.grid.shape = (1, 2)
     viewer.dims.set_current_step(0, viewer.dims.nsteps[0] // 2)
-    viewer.reset_view()
-    files = _save(viewer, "neutron")
-    viewer.close()
-    return files
+    return save_shots(viewer, "neutron")
 
 
 def optical() -> list[Path]:
@@ -136,15 +101,12 @@ def optical() -> list[Path]:
     widget = OpticalWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Optical")
     widget.video_choice.select(OPTICAL_VIDEO)
-    print("optical:", _wait(widget.panel))
+    print("optical:", click_and_wait(widget.panel))
     viewer.layers[OPTICAL_STAGES].visible = False
     viewer.layers[f"{OPTICAL_VIDEO} particles"].contour = 1
     viewer.dims.set_current_step(0, int(np.ceil(viewer.dims.nsteps[0] * 0.6)))
     viewer.layers.selection.active = viewer.layers[f"{OPTICAL_VIDEO} particles"]
-    viewer.reset_view()
-    files = _save(viewer, "optical")
-    viewer.close()
-    return files
+    return save_shots(viewer, "optical")
 
 
 SHOTS = {"stxm": stxm, "neutron": neutron, "optical": optical}

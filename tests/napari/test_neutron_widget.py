@@ -4,20 +4,16 @@ import numpy as np
 import pytest
 
 from operando import InputError
-from operando.napari._neutron import (
-    NeutronWidget,
-    analysis_config,
-    delta_layers,
-    drawn_regions,
-    metrics_rows,
-    parse_reference,
-)
+from operando.napari._neutron import NeutronWidget, analysis_config, delta_layers, drawn_regions, metrics_rows
+from operando.workflows.neutron import parse_reference
 
 
 def test_reference_and_config_are_read_as_the_command_line_reads_them():
     assert parse_reference("0:4") == (0, 4) and parse_reference("3") == 3
-    with pytest.raises(InputError, match="start:stop"):
+    with pytest.raises(InputError, match="--reference-frame 'first' is not a frame N or a range start:stop"):
         parse_reference("first")
+    with pytest.raises(InputError, match="reference frames 'first'"):
+        analysis_config(reference="first", denoise="none", half_cycles="", time_budget_s=5.0, max_steps=0, seed=0)
     cfg = analysis_config(reference="0:4", denoise="none", half_cycles="3, 9,15", time_budget_s=5.0, max_steps=0,
                           seed=1)
     assert cfg.reference == (0, 4) and cfg.half_cycle_frames == (3, 9, 15) and cfg.max_steps is None
@@ -47,7 +43,7 @@ def sample_layers():
 
 @pytest.fixture
 def viewer_with_sample(make_napari_viewer, sample_layers):
-    from operando.napari._stxm import add_layers
+    from operando.napari._forms import add_layers
 
     viewer = make_napari_viewer()
     add_layers(viewer, sample_layers)

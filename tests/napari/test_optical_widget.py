@@ -28,8 +28,8 @@ def test_config_refuses_an_unknown_denoiser_and_a_bad_threshold():
 
 
 def test_widget_labels_the_particles_with_their_table(make_napari_viewer, qtbot, tmp_path):
+    from operando.napari._forms import add_layers
     from operando.napari._sample import OPTICAL_VIDEO, optical
-    from operando.napari._stxm import add_layers
 
     viewer = make_napari_viewer()
     add_layers(viewer, optical())

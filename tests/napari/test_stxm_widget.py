@@ -80,7 +80,7 @@ def sample_layers():
 
 @pytest.fixture
 def viewer_with_sample(make_napari_viewer, sample_layers):
-    from operando.napari._stxm import add_layers
+    from operando.napari._forms import add_layers
 
     viewer = make_napari_viewer()
     add_layers(viewer, sample_layers)

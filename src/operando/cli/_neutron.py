@@ -126,19 +126,6 @@ def variability_cmd(
                                    "versions": versions()})
 
 
-def _reference(text: str) -> int | tuple[int, int]:
-    from .._errors import InputError
-
-    try:
-        if ":" in text:
-            a, b = text.split(":")
-            return int(a), int(b)
-        return int(text)
-    except ValueError:
-        raise InputError(f"--reference-frame {text!r} is not a frame N or a range start:stop (e.g. 0 or 0:4)"
-                         ) from None
-
-
 def _half_cycles(text: Optional[str]) -> tuple[int, ...] | None:
     """Parse ``--half-cycles a,b,c`` into increasing frame numbers."""
     from .._errors import InputError
@@ -197,9 +184,9 @@ def analyze_cmd(
     seed: SeedOption = 0,
 ) -> None:
     """Delta A raw and denoised, metrics.json (variability, active area, profiles) and the paper's figures."""
-    from ..workflows.neutron import AnalysisConfig, analyze_files, transmission_targets
+    from ..workflows.neutron import AnalysisConfig, analyze_files, parse_reference, transmission_targets
 
-    config = AnalysisConfig(reference=_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
+    config = AnalysisConfig(reference=parse_reference(reference_frame), denoise=denoise,  # type: ignore[arg-type]
                             denoise_target=denoise_target, time_budget_s=time_budget, seed=seed,  # type: ignore
                             polish=polish, mean_correction=mean_correction,  # type: ignore[arg-type]
                             max_steps=max_steps, k=k, register_drift=not no_register,

@@ -22,14 +22,11 @@ import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -37,37 +34,17 @@ from qtpy.QtWidgets import (
 from operando import InputError, Stack
 from operando.denoise import method_entry, method_names
 
-from ._layers import layer_to_stack, stack_to_layer
+from ._forms import AxesField, LayerChoice, form_layout, spin
+from ._layers import stack_to_layer
 from ._worker import JobPanel, error_line
 
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["DenoiseWidget", "LossPlot", "default_axes", "image_layers"]
+__all__ = ["DenoiseWidget", "LossPlot"]
 
 #: How much memory an in-memory run takes, as a multiple of the stack in float32 (copies, network inputs).
 MEMORY_FACTOR = 4
-
-
-def image_layers(viewer: napari.viewer.Viewer) -> list[Any]:
-    """Return the viewer's image layers, in the layer list's order."""
-    return [layer for layer in viewer.layers if layer._type_string == "image"]
-
-
-def default_axes(layer: Any) -> str:
-    """Return the axes of ``layer``: its operando record's, else from its axis labels, else a guess (3-D: TYX)."""
-    try:
-        return layer_to_stack(layer).axes
-    except InputError:
-        return "TYX"
-
-
-def layer_stack(layer: Any, axes: str) -> Stack:
-    """Return ``layer`` as a Stack with ``axes`` (the record's metadata kept; a bad axes string: InputError)."""
-    stack = layer_to_stack(layer)
-    if axes.strip().upper() == stack.axes:
-        return stack
-    return Stack(layer.data, axes=axes.strip(), metadata=stack.metadata)
 
 
 def is_lazy(data: Any) -> bool:
@@ -169,38 +146,25 @@ class DenoiseWidget(QWidget):
         self.model: Any = None
         self.result_layer: Any = None
         self._build_form()
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self._refresh_layers()
 
     # ---- form ----------------------------------------------------------------------------------------------
     def _build_form(self) -> None:
-        self.layer_box = QComboBox()
-        self.layer_box.currentTextChanged.connect(self._on_layer)
+        self.image_choice = LayerChoice(self.viewer, ("image",))
         self.method_box = QComboBox()
         self._fill_methods()
-        self.axes_edit = QLineEdit()
-        self.axes_edit.setToolTip("one letter per dimension from TECZYX, e.g. TYX")
-        self.budget = QDoubleSpinBox()
-        self.budget.setRange(1.0, 86400.0)
-        self.budget.setValue(60.0)
-        self.budget.setSuffix(" s")
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 10_000_000)
+        self.axes_edit = AxesField(self.image_choice)
+        self.budget = spin(1.0, 86400.0, 60.0, decimals=2, suffix=" s")
+        self.steps = spin(0, 10_000_000, 0)
         self.steps.setSpecialValueText("until the time budget")
         self.steps.setToolTip("networks: stop after this many training steps (same seed, same steps: same result "
                               "on CPU)")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed = spin(0, 2**31 - 1, 0)
         self.tta = QCheckBox("average flips and rotations (TTA, networks)")
         self.stream_folder = QLineEdit(str(Path(tempfile.gettempdir()) / "operando-napari"))
         self.stream_folder.setToolTip("where large stacks are streamed to (.zarr stores)")
-        form = QFormLayout()
-        for label, widget in (("image", self.layer_box), ("method", self.method_box), ("axes", self.axes_edit),
-                              ("time budget", self.budget), ("training steps", self.steps), ("seed", self.seed),
-                              ("", self.tta),
-                              ("large stacks to", self.stream_folder)):
-            form.addRow(label, widget)
+        form = form_layout((("image", self.image_choice), ("method", self.method_box), ("axes", self.axes_edit),
+                            ("time budget", self.budget), ("training steps", self.steps), ("seed", self.seed),
+                            ("", self.tta), ("large stacks to", self.stream_folder)))
         self.extras_label = QLabel(self._extras_text())
         self.extras_label.setWordWrap(True)
         self.auto_label = QLabel("")
@@ -243,27 +207,9 @@ class DenoiseWidget(QWidget):
                 missing.setdefault(install, []).append(name)
         return "; ".join(f"{', '.join(names)}: {install}" for install, names in missing.items())
 
-    def _refresh_layers(self, event: Any = None) -> None:
-        current = self.layer_box.currentText()
-        names = [layer.name for layer in image_layers(self.viewer)]
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        self.layer_box.addItems(names)
-        self.layer_box.blockSignals(False)
-        if current in names:
-            self.layer_box.setCurrentText(current)
-        elif names:
-            self.layer_box.setCurrentIndex(0)
-            self._on_layer(names[0])
-
-    def _on_layer(self, name: str) -> None:
-        if name and name in self.viewer.layers:
-            self.axes_edit.setText(default_axes(self.viewer.layers[name]))
-
     def select(self, layer_name: str, method: str | None = None) -> None:
         """Choose the input layer (and the method) as a user would in the form."""
-        self.layer_box.setCurrentText(layer_name)
-        self._on_layer(layer_name)
+        self.image_choice.select(layer_name)
         if method is not None:
             index = self.method_box.findData(method)
             if index < 0:
@@ -275,18 +221,11 @@ class DenoiseWidget(QWidget):
         """The chosen method's name (``auto`` or a registry name)."""
         return str(self.method_box.currentData())
 
-    def _layer(self) -> Any:
-        name = self.layer_box.currentText()
-        if not name or name not in self.viewer.layers:
-            raise InputError("no image layer chosen: open an image or a sample (File > Open Sample > operando)")
-        return self.viewer.layers[name]
-
     # ---- running -------------------------------------------------------------------------------------------
     def run(self) -> Any:
         """Start denoising the chosen layer (what Run does); returns the worker, or None when refused."""
         try:
-            layer = self._layer()
-            stack = layer_stack(layer, self.axes_edit.text())
+            layer, stack = self.axes_edit.stack()
             method = self.method
             if method != "auto" and method_entry(method).missing_extra():
                 raise InputError(f"{method} needs {method_entry(method).missing_extra()}")
@@ -356,8 +295,7 @@ class DenoiseWidget(QWidget):
     def apply_model(self, path: str | os.PathLike) -> Any:
         """Denoise the chosen layer with the saved model at ``path`` (in the worker thread); returns the worker."""
         try:
-            layer = self._layer()
-            stack = layer_stack(layer, self.axes_edit.text())
+            layer, stack = self.axes_edit.stack()
         except InputError as exc:
             return self.panel.fail(exc)
         self.auto_label.setText("")

@@ -12,20 +12,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QHeaderView,
-    QLineEdit,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from operando import InputError, Stack
 
-from ._denoise import default_axes, image_layers, layer_stack
+from ._forms import AxesField, LayerChoice, form_layout
 from ._worker import JobPanel
 
 if TYPE_CHECKING:
@@ -99,13 +90,9 @@ class DiagnoseWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.diagnosis: Any = None
-        self.layer_box = QComboBox()
-        self.layer_box.currentTextChanged.connect(self._on_layer)
-        self.axes_edit = QLineEdit()
-        self.axes_edit.setToolTip("one letter per dimension from TECZYX, e.g. TYX")
-        form = QFormLayout()
-        form.addRow("image", self.layer_box)
-        form.addRow("axes", self.axes_edit)
+        self.image_choice = LayerChoice(napari_viewer, ("image",))
+        self.axes_edit = AxesField(self.image_choice)
+        form = form_layout((("image", self.image_choice), ("axes", self.axes_edit)))
         self.panel = JobPanel("Diagnose")
         self.panel.run_button.clicked.connect(self.run)
         self.table = QTableWidget(0, 2)
@@ -119,43 +106,19 @@ class DiagnoseWidget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.panel)
         layout.addWidget(self.table, 1)
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self._refresh_layers()
-
-    def _refresh_layers(self, event: Any = None) -> None:
-        current = self.layer_box.currentText()
-        names = [layer.name for layer in image_layers(self.viewer)]
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        self.layer_box.addItems(names)
-        self.layer_box.blockSignals(False)
-        if current in names:
-            self.layer_box.setCurrentText(current)
-        elif names:
-            self.layer_box.setCurrentIndex(0)
-            self._on_layer(names[0])
-
-    def _on_layer(self, name: str) -> None:
-        if name and name in self.viewer.layers:
-            self.axes_edit.setText(default_axes(self.viewer.layers[name]))
 
     def select(self, layer_name: str) -> None:
         """Choose the layer to diagnose, as a user would in the form."""
-        self.layer_box.setCurrentText(layer_name)
-        self._on_layer(layer_name)
+        self.image_choice.select(layer_name)
 
     def run(self) -> Any:
         """Start measuring the chosen layer's noise (what the button does); returns the worker, or None."""
-        name = self.layer_box.currentText()
         try:
-            if not name or name not in self.viewer.layers:
-                raise InputError("no image layer chosen: open an image or a sample (File > Open Sample > operando)")
-            stack = layer_stack(self.viewer.layers[name], self.axes_edit.text())
+            layer, stack = self.axes_edit.stack()
         except InputError as exc:
             return self.panel.fail(exc)
         self.table.setRowCount(0)
-        return self.panel.start(_diagnose_job(stack), self._show, message=f"measuring the noise of {name}")
+        return self.panel.start(_diagnose_job(stack), self._show, message=f"measuring the noise of {layer.name}")
 
     def _show(self, diagnosis: Any) -> str:
         self.diagnosis = diagnosis

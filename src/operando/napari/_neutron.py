@@ -12,23 +12,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QLineEdit,
-    QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QGroupBox, QLineEdit, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from .._errors import InputError
 from .._regions import format_region
 from .._stack import Stack
-from ._stxm import LayerChoice, LayerTuple, add_layers, path_row, rectangle_region
+from ._forms import LayerChoice, add_layers, checked_config, form_layout, path_row, spin
+from ._layers import LayerData
+from ._stxm import rectangle_region
 
 if TYPE_CHECKING:
     import napari
@@ -75,17 +66,6 @@ def drawn_regions(boxes: list[tuple[str, str, str]], shape: tuple[int, int], dep
     return regions_from_dict({"depth_axis": depth_axis, "regions": spec}, shape)
 
 
-def parse_reference(text: str) -> int | tuple[int, int]:
-    """Parse the reference frames: ``N`` or a range ``start:stop`` averaged (as ``--reference-frame``)."""
-    try:
-        if ":" in text:
-            a, b = text.split(":")
-            return int(a), int(b)
-        return int(text)
-    except ValueError:
-        raise InputError(f"reference frames {text!r}: give a frame N or a range start:stop (e.g. 0 or 0:4)") from None
-
-
 def parse_half_cycles(text: str) -> tuple[int, ...] | None:
     """Parse half-cycle boundary frames ``a,b,c`` (empty: None)."""
     if not text.strip():
@@ -99,21 +79,15 @@ def parse_half_cycles(text: str) -> tuple[int, ...] | None:
 def analysis_config(*, reference: str, denoise: str, half_cycles: str, time_budget_s: float, max_steps: int,
                     seed: int) -> AnalysisConfig:
     """Return the checked :class:`AnalysisConfig` of the form (``max_steps`` 0: as many as the budget allows)."""
-    from pydantic import ValidationError
+    from ..workflows.neutron import AnalysisConfig, parse_reference
 
-    from ..workflows.neutron import AnalysisConfig
-
-    try:
-        return AnalysisConfig(reference=parse_reference(reference), denoise=denoise,  # type: ignore[arg-type]
-                              half_cycle_frames=parse_half_cycles(half_cycles), time_budget_s=time_budget_s,
-                              max_steps=max_steps or None, seed=seed)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"{first['loc'][0]}: {str(first['msg']).removeprefix('Value error, ')}") from None
+    return checked_config(AnalysisConfig, reference=parse_reference(reference, "reference frames"), denoise=denoise,
+                          half_cycle_frames=parse_half_cycles(half_cycles), time_budget_s=time_budget_s,
+                          max_steps=max_steps or None, seed=seed)
 
 
 def diverging(name: str, data: np.ndarray, limit: float, geometry: dict[str, Any], record: dict[str, Any]
-              ) -> LayerTuple:
+              ) -> LayerData:
     """Return an image layer of signed data on the house diverging map, contrast limits ``(-limit, limit)``."""
     from ..report import DIVERGING_CMAP
 
@@ -123,7 +97,7 @@ def diverging(name: str, data: np.ndarray, limit: float, geometry: dict[str, Any
     return data, kwargs, "image"
 
 
-def delta_layers(analysis: Analysis, *, name: str = "") -> list[LayerTuple]:
+def delta_layers(analysis: Analysis, *, name: str = "") -> list[LayerData]:
     """Return Delta A raw and (when denoised) denoised, centred on 0, and the regions as labels with features.
 
     Both Delta A layers share one symmetric range: the 99.5th percentile of |raw Delta A| (a few gamma spots and
@@ -190,7 +164,7 @@ def metrics_rows(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def transmission_layer(tr: Transmission, *, name: str = "transmission") -> LayerTuple:
+def transmission_layer(tr: Transmission, *, name: str = "transmission") -> LayerData:
     """Return the transmission of :func:`operando.neutron.normalize` as a grey image layer."""
     from ._layers import stack_to_layer
 
@@ -198,16 +172,6 @@ def transmission_layer(tr: Transmission, *, name: str = "transmission") -> Layer
 
 
 # ---- the widget -------------------------------------------------------------------------------------------------
-def _spin(low: float, high: float, value: float, *, decimals: int | None = None, suffix: str = "") -> Any:
-    box = QDoubleSpinBox() if decimals is not None else QSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    return box
-
-
 class NeutronWidget(QWidget):
     """Normalise sample / open beam / dark layers, then analyse a transmission: Delta A, regions, metrics."""
 
@@ -235,11 +199,8 @@ class NeutronWidget(QWidget):
         self.air_choice = LayerChoice(self.viewer, ("shapes",), optional="none")
         self.air_choice.setToolTip("rectangles over air (no cell) for the beam-fluctuation correction")
         self.normalise_panel = JobPanel("Normalise")
-        form = QFormLayout(box)
-        for label, field in (("sample", self.sample_choice), ("open beam", self.open_beam_choice),
-                             ("dark", self.dark_choice), ("air regions", self.air_choice),
-                             ("", self.normalise_panel)):
-            form.addRow(label, field)
+        form_layout((("sample", self.sample_choice), ("open beam", self.open_beam_choice), ("dark", self.dark_choice),
+                     ("air regions", self.air_choice), ("", self.normalise_panel)), box)
         self.air_choice.setCurrentIndex(0)
         self.normalise_panel.run_button.clicked.connect(self.normalise)
         return box
@@ -260,18 +221,15 @@ class NeutronWidget(QWidget):
         self.half_cycles.setPlaceholderText("boundary frames a,b,c (without a cycler file)")
         self.denoise = QComboBox()
         self.denoise.addItems(["video", "auto", "none"])
-        self.time_budget = _spin(1.0, 86400.0, 120.0, decimals=1, suffix=" s")
-        self.max_steps = _spin(0, 10**7, 0)
+        self.time_budget = spin(1.0, 86400.0, 120.0, decimals=1, suffix=" s")
+        self.max_steps = spin(0, 10**7, 0)
         self.max_steps.setToolTip("the denoiser's training steps (0: as many as the time budget allows)")
-        self.seed = _spin(0, 2**31 - 1, 0)
+        self.seed = spin(0, 2**31 - 1, 0)
         self.analyse_panel = JobPanel("Analyse")
-        form = QFormLayout(box)
-        for label, field in (("transmission", self.transmission_choice), ("reference frames", self.reference),
-                             ("regions", self.regions_choice), ("cycler file", path_row(self.cycler, "Cycler CSV")),
-                             ("half-cycles", self.half_cycles), ("denoiser", self.denoise),
-                             ("time budget", self.time_budget), ("max steps", self.max_steps), ("seed", self.seed),
-                             ("", self.analyse_panel)):
-            form.addRow(label, field)
+        form_layout((("transmission", self.transmission_choice), ("reference frames", self.reference),
+                     ("regions", self.regions_choice), ("cycler file", path_row(self.cycler, "Cycler CSV")),
+                     ("half-cycles", self.half_cycles), ("denoiser", self.denoise), ("time budget", self.time_budget),
+                     ("max steps", self.max_steps), ("seed", self.seed), ("", self.analyse_panel)), box)
         self.regions_choice.setCurrentIndex(0)
         self.analyse_panel.run_button.clicked.connect(self.analyse)
         return box
@@ -281,7 +239,6 @@ class NeutronWidget(QWidget):
         """Normalise the chosen layers in a worker; the transmission becomes a new layer. Return the worker."""
         from ..neutron import normalize
         from ._layers import layer_to_stack
-        from ._worker import error_line
 
         try:
             layers = [c.layer() for c in (self.sample_choice, self.open_beam_choice, self.dark_choice)]
@@ -291,8 +248,7 @@ class NeutronWidget(QWidget):
             air = self.air_choice.layer()
             opens = tuple(b for _, _, b in rectangles(air, layers[0], sample.shape[-2:])) if air is not None else ()
         except Exception as exc:  # noqa: BLE001 - one line in the status
-            self.normalise_panel.status.setText(error_line(exc))
-            return None
+            return self.normalise_panel.fail(exc)
         from .._regions import parse_region
 
         boxes = tuple(parse_region(b) for b in opens)
@@ -337,13 +293,11 @@ class NeutronWidget(QWidget):
     def analyse(self) -> Any:
         """Analyse the chosen transmission in a worker; add Delta A, the regions and fill the table."""
         from ..workflows.neutron import analyze_series, metrics_document
-        from ._worker import error_line
 
         try:
             layer, source, cfg, regions, cycler = self.prepare()
         except Exception as exc:  # noqa: BLE001 - one line in the status
-            self.analyse_panel.status.setText(error_line(exc))
-            return None
+            return self.analyse_panel.fail(exc)
 
         def job(progress: Any) -> tuple[Analysis, dict[str, Any]]:
             analysis = analyze_series(source, config=cfg, regions=regions, cycler=cycler, progress=progress)

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QPushButton, QVBoxLayout, QWidget
 
 from .._errors import InputError
 from .._stack import Stack
-from ._stxm import LayerChoice, LayerTuple, add_layers
+from ._forms import LayerChoice, add_layers, checked_config, form_layout, save_into_folder, spin
+from ._layers import LayerData
 
 if TYPE_CHECKING:
     import napari
@@ -66,7 +67,7 @@ def stage_features() -> Any:
     return pd.DataFrame({"index": list(STAGE_LEGEND), "stage": list(STAGE_LEGEND.values())})
 
 
-def optical_layers(result: OpticalResult, geometry: dict[str, Any], *, name: str = "") -> list[LayerTuple]:
+def optical_layers(result: OpticalResult, geometry: dict[str, Any], *, name: str = "") -> list[LayerData]:
     """Return the particle labels (with their table as features) and the stage labels in the stages' colours."""
     prefix = f"{name} " if name else ""
     keep = {k: list(v)[-result.labels.ndim:] for k, v in geometry.items() if k in _GEOMETRY and v is not None}
@@ -83,19 +84,13 @@ def optical_layers(result: OpticalResult, geometry: dict[str, Any], *, name: str
 def optical_config(*, denoise: str, threshold: str, channel: str, reference_frame: int, min_area_px: int,
                    seed: int, time_budget_s: float = 90.0, max_steps: int = 0) -> OpticalConfig:
     """Return the checked :class:`OpticalConfig` of the form (``max_steps`` 0: as the budget allows)."""
-    from pydantic import ValidationError
-
     from ..denoise import check_method
     from ..workflows.optical import DENOISE_CHOICES, OpticalConfig
 
     check_method(denoise, "denoiser", allow=DENOISE_CHOICES)
-    try:
-        return OpticalConfig(denoise=denoise, threshold_method=threshold, channel=channel,  # type: ignore[arg-type]
-                             reference_frame=reference_frame, min_area_px=min_area_px, seed=seed,
-                             time_budget_s=time_budget_s, max_steps=max_steps or None)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"{first['loc'][0]}: {str(first['msg']).removeprefix('Value error, ')}") from None
+    return checked_config(OpticalConfig, denoise=denoise, threshold_method=threshold, channel=channel,
+                          reference_frame=reference_frame, min_area_px=min_area_px, seed=seed,
+                          time_budget_s=time_budget_s, max_steps=max_steps or None)
 
 
 class OpticalWidget(QWidget):
@@ -103,7 +98,6 @@ class OpticalWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         from ..workflows.optical import DENOISE_CHOICES
-        from ._neutron import _spin
         from ._worker import JobPanel
 
         super().__init__()
@@ -116,21 +110,19 @@ class OpticalWidget(QWidget):
         self.threshold.addItems(["otsu", "multiotsu", "gmm"])
         self.channel = QComboBox()
         self.channel.addItems(["auto", "contrast", "chroma", "lightness", "saturation"])
-        self.reference_frame = _spin(0, 10**6, 0)
+        self.reference_frame = spin(0, 10**6, 0)
         self.reference_frame.setToolTip("a frame where all particles are one stage (pristine)")
-        self.min_area = _spin(1, 10**7, 20, suffix=" px")
-        self.time_budget = _spin(1.0, 86400.0, 90.0, decimals=1, suffix=" s")
-        self.max_steps = _spin(0, 10**7, 0)
-        self.seed = _spin(0, 2**31 - 1, 0)
+        self.min_area = spin(1, 10**7, 20, suffix=" px")
+        self.time_budget = spin(1.0, 86400.0, 90.0, decimals=1, suffix=" s")
+        self.max_steps = spin(0, 10**7, 0)
+        self.seed = spin(0, 2**31 - 1, 0)
         self.panel = JobPanel("Run")
         self.save_button = QPushButton("Save run...")
         self.save_button.setEnabled(False)
-        form = QFormLayout()
-        for label, field in (("video", self.video_choice), ("denoiser", self.denoise), ("threshold", self.threshold),
-                             ("channel", self.channel), ("reference frame", self.reference_frame),
-                             ("smallest particle", self.min_area), ("time budget", self.time_budget),
-                             ("max steps", self.max_steps), ("seed", self.seed)):
-            form.addRow(label, field)
+        form = form_layout((("video", self.video_choice), ("denoiser", self.denoise), ("threshold", self.threshold),
+                            ("channel", self.channel), ("reference frame", self.reference_frame),
+                            ("smallest particle", self.min_area), ("time budget", self.time_budget),
+                            ("max steps", self.max_steps), ("seed", self.seed)))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.panel)
@@ -162,13 +154,11 @@ class OpticalWidget(QWidget):
     def run(self) -> Any:
         """Analyse the chosen video in a worker; add the particle and stage labels. Return the worker."""
         from ..workflows.optical import analyze_video
-        from ._worker import error_line
 
         try:
             layer, stack, cfg = self.prepare()
         except Exception as exc:  # noqa: BLE001 - one line in the status
-            self.panel.status.setText(error_line(exc))
-            return None
+            return self.panel.fail(exc)
         geometry = {k: getattr(layer, k, None) for k in _GEOMETRY}
 
         def done(result: OpticalResult) -> str:
@@ -191,11 +181,4 @@ class OpticalWidget(QWidget):
         return files
 
     def _save_clicked(self) -> None:
-        from ._worker import error_line
-
-        folder = QFileDialog.getExistingDirectory(self, "Save the optical analysis into a folder")
-        if folder:
-            try:
-                self.save_run(folder)
-            except Exception as exc:  # noqa: BLE001 - one line in the status
-                self.panel.status.setText(error_line(exc))
+        save_into_folder(self, self.panel, "Save the optical analysis into a folder", self.save_run)

@@ -4,8 +4,6 @@ The science is :func:`operando.workflows.stxm.run_composition` with a :class:`Co
 ``operando stxm composition`` makes; "Save run..." writes what that command writes (``x.tif`` and ``x.json``,
 through :func:`operando.workflows.stxm.write_composition`). The pure pieces (the counts Stack of a layer, the
 I0 region of a drawn rectangle, the result layers) are functions here, tested without a viewer.
-
-Also here: :class:`LayerChoice`, the layer drop-down the operando modality widgets share.
 """
 
 from __future__ import annotations
@@ -16,30 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QComboBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from .._errors import InputError
 from .._regions import Region, format_region
 from .._stack import Stack
+from ._forms import LayerChoice, add_layers, checked_config, form_layout, path_row, save_into_folder, spin
+from ._layers import LayerData
 
 if TYPE_CHECKING:
     import napari
 
     from ..workflows.stxm import CompositionConfig, CompositionRun
-
-#: Data tuple napari adds as a layer: (data, keyword arguments, layer type).
-LayerTuple = tuple[Any, dict[str, Any], str]
 
 #: What the references field means when it is left empty (the CLI's default).
 BUILT_IN_REFERENCES = "built-in LiFePO4 / FePO4 (approximate)"
@@ -113,8 +99,6 @@ def rectangle_region(vertices: np.ndarray, shape: tuple[int, int], *, shapes_sca
 def composition_config(*, energies: list[float] | None, references: str, denoise: str, denoise_stage: str,
                        i0: str, time_budget_s: float, seed: int) -> CompositionConfig:
     """Return the run's :class:`CompositionConfig` (``references`` empty: the built-in spectra), checked."""
-    from pydantic import ValidationError
-
     from ..workflows.stxm import CompositionConfig, check_denoisers
 
     denoise = denoise.strip() or "none"
@@ -124,12 +108,8 @@ def composition_config(*, energies: list[float] | None, references: str, denoise
         from ..xray import read_reference_spectra
 
         read_reference_spectra(refs)  # a damaged file is refused before the work starts
-    try:
-        return CompositionConfig(energies_ev=energies, references=refs, denoise=denoise, denoise_stage=denoise_stage,
-                                 i0=i0, time_budget_s=time_budget_s, seed=seed)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"{first['loc'][0]}: {str(first['msg']).removeprefix('Value error, ')}") from None
+    return checked_config(CompositionConfig, energies_ev=energies, references=refs, denoise=denoise,
+                          denoise_stage=denoise_stage, i0=i0, time_budget_s=time_budget_s, seed=seed)
 
 
 def particle_labels(mask: np.ndarray) -> np.ndarray:
@@ -139,7 +119,7 @@ def particle_labels(mask: np.ndarray) -> np.ndarray:
     return np.stack([ndimage.label(m)[0] for m in mask]).astype(np.int32)
 
 
-def composition_layers(run: CompositionRun, counts: Stack, *, name: str = "") -> list[LayerTuple]:
+def composition_layers(run: CompositionRun, counts: Stack, *, name: str = "") -> list[LayerData]:
     """Return the layers of a run: x (0-1), thickness, sd(x) and the particle labels, with the counts' scale."""
     from ._layers import stack_to_layer
 
@@ -147,7 +127,7 @@ def composition_layers(run: CompositionRun, counts: Stack, *, name: str = "") ->
     axes = "YX" if one else "TYX"
     meta = counts.metadata.replace(energies=None, original_dtype=None)
     prefix = f"{name} " if name else ""
-    out: list[LayerTuple] = []
+    out: list[LayerData] = []
     channels = (("x", "x", "viridis", (0.0, 1.0)), ("thickness", "thickness_um", "magma", None),
                 ("sd(x)", "sd_x", "inferno", None))
     for c, (label, key, cmap, limits) in enumerate(channels):
@@ -182,81 +162,6 @@ def layer_record(layer: Any) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def add_layers(viewer: Any, tuples: list[LayerTuple]) -> list[Any]:
-    """Add layer data tuples to ``viewer``; return the layers."""
-    from napari.layers import Layer
-
-    return [viewer.add_layer(Layer.create(data, kwargs, kind)) for data, kwargs, kind in tuples]
-
-
-# ---- widgets ----------------------------------------------------------------------------------------------------
-class LayerChoice(QComboBox):
-    """A drop-down of the viewer's layers of some types, kept up to date as layers come, go and are renamed.
-
-    ``optional`` adds a first entry (e.g. ``"auto"``) that stands for no layer.
-    """
-
-    def __init__(self, viewer: napari.viewer.Viewer, kinds: tuple[str, ...], *, optional: str | None = None) -> None:
-        super().__init__()
-        self.viewer, self.kinds, self.optional = viewer, kinds, optional
-        viewer.layers.events.inserted.connect(self.refresh)
-        viewer.layers.events.removed.connect(self.refresh)
-        viewer.layers.events.inserted.connect(self._watch_name)
-        for layer in viewer.layers:
-            layer.events.name.connect(self.refresh)
-        self.refresh()
-
-    def _watch_name(self, event: Any) -> None:
-        event.value.events.name.connect(self.refresh)
-
-    def refresh(self, *_: Any) -> None:
-        """Re-list the layers, keeping the current choice when it still exists."""
-        current = self.currentText()
-        names = [layer.name for layer in self.viewer.layers if type(layer).__name__.lower() in self.kinds]
-        self.blockSignals(True)
-        self.clear()
-        if self.optional:
-            self.addItem(self.optional)
-        self.addItems(names)
-        self.blockSignals(False)
-        index = self.findText(current)
-        self.setCurrentIndex(index if index >= 0 else (1 if self.optional and names else 0))
-        self.currentTextChanged.emit(self.currentText())
-
-    def layer(self) -> Any:
-        """Return the chosen layer, or None (the optional entry, or no layer)."""
-        name = self.currentText()
-        if not name or name == self.optional or name not in self.viewer.layers:
-            return None
-        return self.viewer.layers[name]
-
-    def select(self, name: str) -> None:
-        """Choose the layer (or the optional entry) called ``name``."""
-        index = self.findText(name)
-        if index < 0:
-            raise InputError(f"no layer {name!r} to choose; layers: {[self.itemText(i) for i in range(self.count())]}")
-        self.setCurrentIndex(index)
-
-
-def path_row(edit: QLineEdit, caption: str, *, folder: bool = False) -> QWidget:
-    """Return a line edit with a "Browse..." button that fills it from a file (or folder) dialog."""
-    row, box = QWidget(), QHBoxLayout()
-    box.setContentsMargins(0, 0, 0, 0)
-    button = QPushButton("Browse...")
-
-    def browse() -> None:
-        chosen = (QFileDialog.getExistingDirectory(row, caption) if folder
-                  else QFileDialog.getOpenFileName(row, caption)[0])
-        if chosen:
-            edit.setText(chosen)
-
-    button.clicked.connect(browse)
-    box.addWidget(edit)
-    box.addWidget(button)
-    row.setLayout(box)
-    return row
-
-
 class StxmWidget(QWidget):
     """Li fraction x, thickness and sd(x) per pixel from STXM counts, as ``operando stxm composition``."""
 
@@ -277,21 +182,15 @@ class StxmWidget(QWidget):
         self.denoise_stage = QComboBox()
         self.denoise_stage.addItems(["before", "after"])
         self.i0_choice = LayerChoice(napari_viewer, ("shapes",), optional="auto")
-        self.time_budget = QDoubleSpinBox()
-        self.time_budget.setRange(1.0, 86400.0)
-        self.time_budget.setValue(120.0)
-        self.time_budget.setSuffix(" s")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.time_budget = spin(1.0, 86400.0, 120.0, decimals=2, suffix=" s")
+        self.seed = spin(0, 2**31 - 1, 0)
         self.panel = JobPanel("Run")
         self.save_button = QPushButton("Save run...")
         self.save_button.setEnabled(False)
-        form = QFormLayout()
-        for label, field in (("counts", self.counts_choice), ("energies", self.energies),
-                             ("references", path_row(self.references, "Reference spectra (CSV)")),
-                             ("denoiser", self.denoise), ("denoise stage", self.denoise_stage),
-                             ("I0 region", self.i0_choice), ("time budget", self.time_budget), ("seed", self.seed)):
-            form.addRow(label, field)
+        form = form_layout((("counts", self.counts_choice), ("energies", self.energies),
+                            ("references", path_row(self.references, "Reference spectra (CSV)")),
+                            ("denoiser", self.denoise), ("denoise stage", self.denoise_stage),
+                            ("I0 region", self.i0_choice), ("time budget", self.time_budget), ("seed", self.seed)))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.panel)
@@ -341,13 +240,11 @@ class StxmWidget(QWidget):
     def run(self) -> Any:
         """Start the composition in a worker thread; return the worker (None when the form was refused)."""
         from ..workflows.stxm import run_composition
-        from ._worker import error_line
 
         try:
             counts, cfg = self.prepare()
         except Exception as exc:  # noqa: BLE001 - one line in the status
-            self.panel.status.setText(error_line(exc))
-            return None
+            return self.panel.fail(exc)
         name = self.counts_choice.currentText()
 
         def done(run: CompositionRun) -> str:
@@ -369,11 +266,4 @@ class StxmWidget(QWidget):
         return files
 
     def _save_clicked(self) -> None:
-        from ._worker import error_line
-
-        folder = QFileDialog.getExistingDirectory(self, "Save the composition run into a folder")
-        if folder:
-            try:
-                self.save_run(folder)
-            except Exception as exc:  # noqa: BLE001 - one line in the status
-                self.panel.status.setText(error_line(exc))
+        save_into_folder(self, self.panel, "Save the composition run into a folder", self.save_run)

@@ -16,7 +16,7 @@
 live in :mod:`operando.bench` (``neutron_demo``, ``neutron``).
 """
 
-from ._config import AnalysisConfig, DenoiseTarget
+from ._config import AnalysisConfig, DenoiseTarget, parse_reference
 from ._denoise import MEAN_CORRECTION_SIGMA, restore_region_means
 from ._files import load_regions, read_images, transmission_targets
 from ._metrics import Analysis, inventory_vs_cycler, metrics_document
@@ -24,6 +24,6 @@ from ._run import analyze_files, analyze_series, normalize_files
 
 __all__ = [
     "MEAN_CORRECTION_SIGMA", "Analysis", "AnalysisConfig", "DenoiseTarget", "analyze_files", "analyze_series",
-    "inventory_vs_cycler", "load_regions", "metrics_document", "normalize_files", "read_images",
-    "restore_region_means", "transmission_targets",
+    "inventory_vs_cycler", "load_regions", "metrics_document", "normalize_files", "parse_reference",
+    "read_images", "restore_region_means", "transmission_targets",
 ]

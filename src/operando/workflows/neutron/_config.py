@@ -6,9 +6,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from ..._errors import InputError
 from ..._regions import Region, as_region, format_region, parse_region
 
 DenoiseTarget = Literal["delta_a", "transmission", "raw"]
+
+
+def parse_reference(text: str, option: str = "--reference-frame") -> int | tuple[int, int]:
+    """Parse the reference frames: ``N``, or a range ``start:stop`` of frames averaged (``--reference-frame``).
+
+    ``option`` names the field in the message of a refused text (InputError).
+    """
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            return int(a), int(b)
+        return int(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a frame N or a range start:stop (e.g. 0 or 0:4)") from None
 
 
 def _region(value: Any, what: str) -> Region:
