@@ -28,6 +28,7 @@ def test_a_small_noise_free_video_gives_its_laws_back(small):
     record = result.to_dict()
     assert {"c", "mu_h", "mu_h_band", "j0", "j0_band", "kappa", "residual_over_sigma", "status", "config",
             "seed"} <= set(record)
+    assert result.diffusivity is None and "D" not in record  # Allen-Cahn-reaction: no transport law
 
 
 @pytest.mark.slow
@@ -100,3 +101,23 @@ def test_the_kinetics_benchmark_command_writes_its_table(tmp_path):
     assert (row["direction"], row["noise_sd"], row["input"]) == ("lithiation", 0.0, "raw")
     assert 0 <= row["log_k_r"] <= 1 and row["mu_h_max_error_kT"] >= 0 and record["versions"]["operando"]
     assert (out / "kinetics.csv").read_text().count("\n") == 2
+
+
+@pytest.mark.slow
+def test_a_small_cahn_hilliard_reaction_video_gives_its_laws_and_diffusivity_back():
+    # measured (seed 3, 2 particles, 14 frames, D = 1): ln k R 0.990, j0 peak error 0.08, D(0.5) 1.09, 88 s
+    phantom = simulate_kinetics(KineticsPhantomConfig(model="chr", mobility=1.0, size=64, particles=2, frames=14,
+                                                      c_end=0.6, duration=2.4, seed=3))
+    result = learn_kinetics(phantom.stack(), KineticsConfig(model="chr", k_modes=12, n_mu=3, max_iter=25,
+                                                            compare_models=False), rng=0)
+    score = score_kinetics(result, phantom)
+    assert result.status == "converged"
+    assert score["log_k_r"] > 0.9
+    assert score["j0_peak_error"] <= 0.1
+    middle = np.argmin(np.abs(result.c - 0.5))
+    assert result.diffusivity[middle] == pytest.approx(1.0, rel=0.3)
+    lo, hi = result.diffusivity_band
+    assert np.all(lo <= result.diffusivity) and np.all(result.diffusivity <= hi)
+    record = result.to_dict()
+    assert len(record["D"]) == len(record["c"]) and "D_band" in record
+

@@ -59,3 +59,12 @@ def test_the_acr_phantom_refuses_too_few_frames_in_one_line(tmp_path):
     assert result.exit_code != 0 and ">= 5 frames" in result.output
     result = runner.invoke(app, ["stxm", "phantom", "-o", str(tmp_path / "q"), "--delithiation"])
     assert result.exit_code != 0 and "--li-model acr" in result.output
+
+
+@pytest.mark.slow
+def test_the_kinetics_chain_benchmark_command_prints_its_table(tmp_path):
+    out = tmp_path / "chain"
+    result = CliRunner().invoke(app, ["benchmark", "kinetics-chain", "-o", str(out), "--size", "40", "--frames", "8",
+                                      "--particles", "2", "--denoise", "tv", "--time-budget", "60"])
+    assert result.exit_code == 0, result.output
+    assert (out / "chain.json").exists() and "log_k_r" in result.output

@@ -410,3 +410,28 @@ def benchmark_kinetics_cmd(
                                    "j0_peak_error", "log_k_r", "band_coverage", "residual_over_sigma", "seconds")}
                 for r in record["rows"]], "kinetics on the phantom (c in [0.1, 0.9])")
     console.print(f"report: {output / 'kinetics.json'}, {output / 'kinetics.csv'}")
+
+
+@app.command("kinetics-chain")
+@cli_errors
+def benchmark_kinetics_chain_cmd(
+    output: OutputDirOption = Path("benchmark-kinetics-chain"),
+    denoise: Annotated[Optional[list[str]], typer.Option(help="stxm composition --denoise value per fit (repeat; "
+                                                         "default none and tv).")] = None,
+    size: Annotated[int, typer.Option(help="STXM pixels per side (32 to 512).", min=32, max=512)] = 96,
+    frames: Annotated[int, typer.Option(help="Frames (5 to 400).", min=5, max=400)] = 40,
+    particles: Annotated[int, typer.Option(help="Particles (1 to 16).", min=1, max=16)] = 4,
+    delithiation: Annotated[bool, typer.Option(help="From c = 0.95 down to 0.05.")] = False,
+    time_budget: TimeBudgetOption = 600.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Run the chain on the STXM phantom: counts -> stxm composition -> learn --model acr, scored on the truth."""
+    from ..bench.kinetics_chain import COLUMNS, run_chain
+
+    with output_folder(output), progress_bar("kinetics chain") as update:
+        record = run_chain(output, seed=seed, size=size, frames=frames, particles=particles,
+                           delithiation=delithiation, denoisers=tuple(denoise or ("none", "tv")),
+                           time_budget_s=time_budget, progress=update)
+    print_rows([{k: r.get(k) for k in ("input", *COLUMNS)} for r in record["rows"]],
+               "kinetics from STXM phantom counts (c in [0.1, 0.9])")
+    console.print(f"report: {output / 'chain.json'}, {output / 'chain.csv'}")

@@ -40,6 +40,9 @@ class KineticsResult:
         ``symmetric_j0`` (Wald test of j0's asymmetric terms) and ``uniform_k`` (the k = 1 refit).
     settings : dict
         Configuration, seed, windows, currents, timings.
+    diffusivity, diffusivity_band : ndarray or None
+        CHR only: D(c) of the mobility M(c) = D(c) c (1 - c), px^2 per time unit, and its 95 % band (ln D is
+        linear in its Legendre coefficients, so the band is the Gauss-Newton covariance's, exactly).
     """
 
     c: np.ndarray
@@ -59,6 +62,8 @@ class KineticsResult:
     settings: dict[str, Any] = field(default_factory=dict)
     theta: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     covariance: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    diffusivity: np.ndarray | None = None
+    diffusivity_band: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-ready data (the k map is written separately, as ``k.tif``)."""
@@ -69,6 +74,9 @@ class KineticsResult:
             "status": self.status, "reason": self.reason, "comparison": self.comparison,
             "units": {"mu_h": "kT", "j0": "1/time unit of the video", "kappa": "kT px^2", "k": "1 (mean 1)"},
             "gauges": "mu_h(0.5) = 0; mean k over the particle pixels = 1", **self.settings,
+            **({"D": self.diffusivity.tolist(), "D_band": self.diffusivity_band.tolist(),
+                "D_units": "px^2 / time unit of the video; M(c) = D(c) c (1 - c)"}
+               if self.diffusivity is not None else {}),
         }
 
 
@@ -81,6 +89,17 @@ def curves(spec, theta: np.ndarray, c: np.ndarray, log_mean_k: float) -> tuple[n
     mu0 = legendre(np.zeros(1), spec.n_mu, np)[:, 1:] @ a
     j0 = np.exp(log_j0_basis(c, spec.n_j0, np) @ b + log_mean_k)
     return mu - mu0, j0
+
+
+def diffusivity_curve(spec, theta: np.ndarray, covariance: np.ndarray, c: np.ndarray):
+    """CHR: D(c) and its 95 % band from the Gauss-Newton covariance of the ln D coefficients (None with ACR)."""
+    if not spec.n_d:
+        return None, None
+    d = spec.slices["d"]
+    basis = legendre(2 * c - 1, spec.n_d - 1, np)
+    log_d = basis @ theta[d]
+    sd = np.sqrt(np.maximum(np.einsum("ip,pq,iq->i", basis, np.nan_to_num(covariance[d, d]), basis), 0))
+    return np.exp(log_d), np.stack([np.exp(log_d - 1.96 * sd), np.exp(log_d + 1.96 * sd)])
 
 
 def _log_mean_k(spec, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -166,6 +185,7 @@ def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarr
     shift, g = _log_mean_k(spec, main.theta)
     mu, j0 = curves(spec, main.theta, c, shift)
     mu_band, j0_band, kappa_band = _bands(spec, main, samples, covariance, c)
+    diffusivity, diffusivity_band = diffusivity_curve(spec, main.theta, covariance, c)
     kappa = math.exp(main.theta[spec.slices["log_kappa"]][0]) if spec.fit_kappa else spec.kappa
     k_map = problem.packing.unpack(np.where(spec.labels > 0, np.exp(g), np.nan)).astype(np.float32)
     if uniform is not None:
@@ -185,4 +205,4 @@ def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarr
         residual_over_sigma=math.sqrt(main.cost / n) if problem.sigma_known else math.nan,
         status=fit_status(main.theta, theta0, main.reason), reason=main.reason,
         comparison=_comparison(spec, main, uniform, covariance, chi2_red), settings=settings, theta=main.theta,
-        covariance=covariance)
+        covariance=covariance, diffusivity=diffusivity, diffusivity_band=diffusivity_band)

@@ -10,10 +10,17 @@ from ._run import KineticsRun
 
 
 def plot_curves(result, path: Path) -> Path:
-    """Draw mu_h(c) and j0(c) with their 95 % bands, side by side."""
+    """Draw mu_h(c) and j0(c) with their 95 % bands, side by side (and D(c) beside them for CHR)."""
     from ...report import new_figure, save_figure
 
-    fig, (left, right) = new_figure(1, 2, size=(9, 3.6), layout="constrained")
+    chr_fit = result.diffusivity is not None
+    fig, axes = new_figure(1, 3 if chr_fit else 2, size=(13.5 if chr_fit else 9, 3.6), layout="constrained")
+    left, right = axes[0], axes[1]
+    if chr_fit:
+        axes[2].fill_between(result.c, *result.diffusivity_band, alpha=0.3)
+        axes[2].plot(result.c, result.diffusivity)
+        axes[2].set(xlabel="Li fraction c", ylabel="D (px^2 / time unit)", yscale="log",
+                    title="diffusivity, M = D c (1 - c)")
     left.fill_between(result.c, *result.mu_h_band, alpha=0.3, label="95 % band")
     left.plot(result.c, result.mu_h, label="learned")
     left.set(xlabel="Li fraction c", ylabel="mu_h (kT), mu_h(0.5) = 0", title="homogeneous chemical potential")

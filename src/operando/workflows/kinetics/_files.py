@@ -66,6 +66,10 @@ def report_text(run: KineticsRun, files: list[str]) -> str:
         f"- kappa = {r.kappa:.4g} kT px^2 (95 %: {r.kappa_band[0]:.4g} to {r.kappa_band[1]:.4g})",
         f"- residual / sigma = {_fmt(r.residual_over_sigma)} (noise sd: {run.sigma_source})",
     ]
+    if r.diffusivity is not None:
+        mid = len(r.c) // 2
+        lines.append(f"- D(c = {r.c[mid]:.2f}) = {r.diffusivity[mid]:.4g} px^2 per time unit (95 %: "
+                     f"{r.diffusivity_band[0][mid]:.4g} to {r.diffusivity_band[1][mid]:.4g}); D(c) in kinetics.json")
     if "symmetric_j0" in comp:
         s = comp["symmetric_j0"]
         lines.append(f"- symmetric j0 (j0(c) = j0(1 - c)): {'excluded' if s['excluded'] else 'not excluded'} "
