@@ -97,6 +97,17 @@ def test_training_stops_within_seconds_of_a_request_between_reports(video):
     Stopper(after_seconds(1.0)).run(train_denoiser, video, config=config, rng=0, device="cpu")
 
 
+def test_the_noise_measurement_stops_between_its_steps_and_so_does_training_while_it_measures(video):
+    from operando.denoise import TrainConfig, diagnose, train_denoiser
+
+    events = Stopper(after_events(1)).run(diagnose, video)
+    assert len(events) == 1
+    # loss "auto": training measures the noise first; a stop asked before any training step ends it there
+    config = TrainConfig(method="n2v2", max_steps=10**6, time_budget_s=600, patch=16, batch=2, base=8, loss="auto")
+    events = Stopper(after_events(1)).run(train_denoiser, video, config=config, rng=0, device="cpu")
+    assert not any(e.train_loss is not None for e in events)
+
+
 def test_predict_stops_between_tiles(small_model, video):
     from operando.denoise import predict
 

@@ -143,7 +143,7 @@ def choose_from(diagnosis: Diagnosis, *, methods: Collection[str] | None = None)
     return AutoChoice(choice.method, choice.reason, choice.settings, noise, diagnosis)
 
 
-def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
+def diagnose(data: Stack | np.ndarray, *, axes: str | None = None, progress=None) -> Diagnosis:
     """Measure the noise once (``_diagnose.measure``) and add the method ``auto`` picks from it, with its reason.
 
     The noise level, impulses and stripes come from the residual of a small spatial median filter; the spatial
@@ -159,13 +159,15 @@ def diagnose(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
         The noisy stack (its first sequence and channel are examined).
     axes : str, optional
         Axes of a plain array (e.g. ``"TYX"``).
+    progress : callable, optional
+        Asked between the measurement's steps whether to stop (raise :class:`~operando.Cancelled` in it).
 
     Returns
     -------
     Diagnosis
         Noise level, impulse share, correlations, stripes, fixed pattern, and the recommended method and loss.
     """
-    found = _diagnose.measure(as_stack(data, axes=axes))
+    found = _diagnose.measure(as_stack(data, axes=axes), progress=progress)
     choice = choose_from(found)
     return replace(found, recommended_method=choice.method, recommended_reason=choice.reason)
 

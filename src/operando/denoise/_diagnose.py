@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._errors import InputError
+from .._progress import Progress, check_cancel
 from .._stack import Stack, as_stack
 from ..noise import robust_sd
 from ._layout import to_working
@@ -93,7 +94,7 @@ def _residual_correlation(resid: np.ndarray) -> tuple[float, float, float]:
     return tuple(float(np.nan_to_num(v)) for v in values)
 
 
-def measure(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
+def measure(data: Stack | np.ndarray, *, axes: str | None = None, progress: Progress | None = None) -> Diagnosis:
     """Measure the noise (the one measurement of a run; :func:`operando.denoise.diagnose` adds the choice).
 
     The noise level, impulses and stripes come from the residual of a small spatial median filter. The
@@ -110,6 +111,8 @@ def measure(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
         The noisy stack (its first sequence and channel are examined).
     axes : str, optional
         Axes of a plain array (e.g. ``"TYX"``).
+    progress : callable, optional
+        Asked between the measurement's steps whether to stop (raise :class:`~operando.Cancelled` in it).
 
     Returns
     -------
@@ -123,7 +126,9 @@ def measure(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     seq = work[0, :, 0].astype(np.float64)  # (S, Y, X), first batch, first channel
     if np.ptp(work) == 0:
         return _constant(seq.shape[0], float(work.flat[0]))
+    check_cancel(progress)
     smooth = ndimage.median_filter(seq, size=(1, 3, 3), mode="reflect")
+    check_cancel(progress)
     resid = seq - smooth
     spread = robust_sd(resid)
     sigma = spread / 0.83  # median-of-9 residual shrinks Gaussian noise by ~0.83
@@ -134,7 +139,9 @@ def measure(data: Stack | np.ndarray, *, axes: str | None = None) -> Diagnosis:
     row_means = resid.mean(axis=-1)
     expected = resid.std() / np.sqrt(resid.shape[-1])
     stripes = bool(row_means.std() > 3 * expected and cx > 0.2)
+    check_cancel(progress)
     corr, unmeasured = _measure_correlation(stack)
+    check_cancel(progress)
     if corr is not None:  # the first-pass-corrected measurement replaces the median residual's biased one
         cx, cy = corr.acf_x[1], corr.acf_y[1]
         ct = corr.temporal_corr if corr.temporal_corr is not None else ct

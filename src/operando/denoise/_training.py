@@ -119,7 +119,7 @@ def train_denoiser(
         raise InputError(f"the resumed model was trained on {resume.channels} channel(s), the data has "
                          f"{work.shape[2]} (shape {stack.shape}, axes {stack.axes!r}); resume only on data with the "
                          "same channels, or train a new model (leave --resume out)")
-    prep = _prepare(stack, work, cfg, resume, clean, diagnosis)
+    prep = _prepare(stack, work, cfg, resume, clean, diagnosis, progress)
     dev = pick_device(device)
     model = resume.module if resume is not None else build_model(prep.config, work.shape[2])
     model = model.to(dev, memory_format=memory_format(dev))
@@ -168,7 +168,7 @@ def _check_video_input(work: np.ndarray, config: TrainConfig, stack: Stack) -> N
 
 
 def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss_kind: str, clean,
-                          diagnosis: Diagnosis | None = None) -> tuple:
+                          diagnosis: Diagnosis | None = None, progress=None) -> tuple:
     """Fill the settings left to the data (loss, blind spot, impulse handling): (config, loss, exact impulses)."""
     exact_impulses = None
     if cfg.skip_impulses is not False and clean is None:
@@ -184,7 +184,7 @@ def _settle_auto_settings(stack: Stack, work: np.ndarray, cfg: TrainConfig, loss
         from ._diagnose import measure
 
         if diagnosis is None:  # once: it picks the loss, the blind spot and the impulse pre-filter
-            diagnosis = measure(stack)
+            diagnosis = measure(stack, progress=progress)
         video = cfg.method == "video"
         found_impulses = diagnosis.impulse_fraction > 0.005
         if cfg.skip_impulses is None:
@@ -232,7 +232,7 @@ class _Prepared:
 
 
 def _prepare(stack: Stack, work: np.ndarray, cfg: TrainConfig, resume: TrainedDenoiser | None, clean,
-             diagnosis: Diagnosis | None = None) -> _Prepared:
+             diagnosis: Diagnosis | None = None, progress=None) -> _Prepared:
     """Normalise, settle the automatic settings, pre-filter impulses and normalise the oracle's target."""
     if resume is not None:
         mean, scale, loss_kind = resume.mean, resume.scale, resume.loss
@@ -240,7 +240,7 @@ def _prepare(stack: Stack, work: np.ndarray, cfg: TrainConfig, resume: TrainedDe
         mean = work.mean(axis=(0, 1, 3, 4))
         scale = work.std(axis=(0, 1, 3, 4)) + 1e-8
         loss_kind = cfg.loss
-    cfg, loss_kind, exact_impulses = _settle_auto_settings(stack, work, cfg, loss_kind, clean, diagnosis)
+    cfg, loss_kind, exact_impulses = _settle_auto_settings(stack, work, cfg, loss_kind, clean, diagnosis, progress)
     mean, scale = np.asarray(mean, np.float32), np.asarray(scale, np.float32)
     norm = (work - mean[None, None, :, None, None]) / scale[None, None, :, None, None]
     prep = _Prepared(cfg, loss_kind, mean, scale, np.ascontiguousarray(norm, dtype=np.float32))

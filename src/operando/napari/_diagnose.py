@@ -145,7 +145,7 @@ def _diagnose_job(stack: Stack):
 
         emit(progress, 0.0, "measuring the noise")
         work = Stack(np.asarray(stack.data), axes=stack.axes, metadata=stack.metadata)
-        found = diagnose(work)
+        found = diagnose(work, progress=progress)
         check_cancel(progress, 1.0, "measured")  # a Stop pressed meanwhile: show nothing
         return found
 
