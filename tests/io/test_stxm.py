@@ -199,3 +199,42 @@ def test_multi_region_stack_file_names(maxymus, tmp_path):
     assert first.metadata.extra["ring_current_ma"] == [249.02, 248.0]
     base = read(maxymus / "tutorial000000003.hdr").to_numpy()[0]
     np.testing.assert_array_equal(second.to_numpy()[1], base + 3000)
+
+
+def _nxstxm_series(path, n_frames=3):
+    """A hand-made NXstxm series as a beamline writes it: one NXentry per time point, each with its start_time."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for t in range(n_frames):
+            entry = f.create_group(f"entry{t + 1}")
+            entry.attrs["NX_class"] = "NXentry"
+            entry.create_dataset("definition", data="NXstxm")
+            entry.create_dataset("start_time", data=f"2026-03-01T10:{2 * t:02d}:30")
+            group = entry.create_group("counter0")
+            group.attrs.update({"NX_class": "NXdata", "signal": "data"})
+            group.attrs["axes"] = np.array([b"energy", b"sample_y", b"sample_x"])
+            group.create_dataset("data", data=np.full((2, 4, 5), 100.0 + t))
+            group.create_dataset("energy", data=[706.0, 711.0]).attrs["units"] = "eV"
+            group.create_dataset("sample_x", data=0.05 * np.arange(5)).attrs["units"] = "um"
+            group.create_dataset("sample_y", data=0.05 * np.arange(4)).attrs["units"] = "um"
+
+
+def test_an_nxstxm_series_gets_its_frame_times_from_the_entries_start_times(tmp_path):
+    _nxstxm_series(tmp_path / "series.nxs")
+    stack = read(tmp_path / "series.nxs")
+    assert stack.axes == "TEYX" and stack.shape == (3, 2, 4, 5)
+    assert stack.metadata.frame_times == (0.0, 120.0, 240.0)
+    assert stack.metadata.pixel_size == pytest.approx(0.05)
+
+
+def test_an_nxstxm_series_written_by_operando_keeps_its_frame_times(tmp_path):
+    from operando import Metadata, Stack
+
+    data = np.random.default_rng(0).random((3, 2, 4, 5)).astype(np.float32)
+    written = Stack(data, "TEYX", Metadata(pixel_size=0.02, pixel_unit="um", energies=(706.0, 711.0),
+                                           frame_times=(0.0, 30.0, 60.0)))
+    write(written, tmp_path / "s.stxm.nxs")
+    back = read(tmp_path / "s.stxm.nxs")
+    assert back.metadata.frame_times == (0.0, 30.0, 60.0)
+    np.testing.assert_allclose(back.data, data)

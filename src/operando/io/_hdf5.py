@@ -99,6 +99,16 @@ def _dataset_path(f: Any, file: Path, inner: str | None) -> str:
     return node.name
 
 
+def _is_nxstxm(f: Any) -> bool:
+    """Whether the file's first NXentry is defined as NXstxm."""
+    for key in f:
+        node = f[key]
+        if hasattr(node, "attrs") and node.attrs.get("NX_class") in ("NXentry", b"NXentry") and "definition" in node:
+            value = node["definition"][()]
+            return (value.decode() if isinstance(value, bytes) else str(value)).strip() == "NXstxm"
+    return False
+
+
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     """Read one dataset (named as ``file.h5:/path``, an NXdata group, or the only image dataset in the file)."""
     import h5py
@@ -108,6 +118,10 @@ def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
     except OSError as exc:
         raise InputError(f"{file}: not a readable HDF5 file ({exc})") from None
     with f:
+        if inner is None and _is_nxstxm(f):  # a beamline's NXstxm file under a plain HDF5 name
+            from ._nxstxm import read as read_nxstxm
+
+            return read_nxstxm(file, None, lazy=lazy)
         name = _dataset_path(f, file, inner)
         dset = f[name]
         meta: dict[str, Any] = json.loads(dset.attrs["operando"]) if "operando" in dset.attrs else {}

@@ -181,6 +181,7 @@ def _read(file: Path, entry: str | None, normalise_monitor: bool) -> Raw:
             raise InputError(f"{file}: no NXstxm entry{' ' + repr(entry) if entry else ''} found (entries: "
                              f"{', '.join(f) or 'none'}); read plain HDF5 datasets as '{file}:/path'")
         frames = []
+        times = _frame_times(f, names)
         for name in names:
             data, meta, monitor = _read_entry(f[name], file)
             if normalise_monitor and monitor is not None:
@@ -196,8 +197,32 @@ def _read(file: Path, entry: str | None, normalise_monitor: bool) -> Raw:
         raise InputError(f"{file}: its {len(frames)} entries differ in shape or energies; read one with "
                          "read_nxstxm(path, entry='entry1') or 'file.stxm.nxs:/entry1'")
     first_meta["extra"]["entries"] = names
+    if times is not None:
+        first_meta["frame_times"] = times
     first_meta["extra"]["ring_current_ma"] = [m["extra"].get("ring_current_ma") for _, m in frames]
     return Raw(np.stack([d for d, _ in frames]), "TEYX", first_meta)
+
+
+def _frame_times(f: Any, names: list[str]) -> list[float] | None:
+    """Return the seconds of each entry of a series, or None.
+
+    From the entries' ISO ``start_time`` (what beamlines write), else from the frame times operando recorded;
+    None when neither gives one increasing time per entry.
+    """
+    from datetime import datetime
+
+    times = None
+    try:
+        starts = [datetime.fromisoformat(_text(f[n]["start_time"][()])) for n in names]
+        times = [(t - starts[0]).total_seconds() for t in starts]
+    except (KeyError, ValueError, TypeError):
+        group = _data_group(f[names[0]], Path(f.filename))
+        if "operando" in group.attrs:
+            saved = json.loads(_text(group.attrs["operando"])).get("frame_times")
+            times = [float(t) for t in saved] if saved and len(saved) == len(names) else None
+    if times is None or len(names) < 2 or not all(b > a for a, b in zip(times, times[1:], strict=False)):
+        return None
+    return times
 
 
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:
