@@ -238,3 +238,4 @@ def test_an_nxstxm_series_written_by_operando_keeps_its_frame_times(tmp_path):
     back = read(tmp_path / "s.stxm.nxs")
     assert back.metadata.frame_times == (0.0, 30.0, 60.0)
     np.testing.assert_allclose(back.data, data)
+

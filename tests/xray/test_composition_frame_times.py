@@ -40,3 +40,16 @@ def test_counts_without_frame_times_write_no_interval(video, tmp_path):
     tif, _ = write_composition(run, tmp_path / "x.tif", counts=bare)
     with tifffile.TiffFile(tif) as f:
         assert "finterval" not in (f.imagej_metadata or {})
+
+
+def test_a_series_of_real_scans_gets_its_frame_times_from_the_headers():
+    from pathlib import Path
+
+    from operando.workflows.stxm import read_series
+
+    maxymus = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stxm" / "maxymus"
+    if not maxymus.is_dir():
+        pytest.skip("../shared/data/stxm is not here")
+    series = read_series([maxymus / "tutorial000000003.hdr", maxymus / "tutorial000000004.hdr"])
+    assert series.axes == "TEYX" and series.shape == (2, 1, 100, 100)
+    assert series.metadata.frame_times == (0.0, 589.0)  # Time = 10:37:42 and 10:47:31 in the two headers

@@ -86,8 +86,20 @@ def read_series(inputs: list[str | os.PathLike], *, axes: str | None = None) -> 
                              "the same scan at every time point")
     rings = [s.metadata.extra.get("ring_current_ma") for s in stacks]
     extra = {**first.metadata.extra, "ring_current_ma": rings, "series_files": files}
-    meta = first.metadata.replace(extra=extra, source=files[0])
+    meta = first.metadata.replace(extra=extra, source=files[0], frame_times=_scan_times(stacks))
     return Stack(np.stack([s.to_numpy() for s in stacks]), "TEYX", meta)
+
+
+def _scan_times(stacks: list[Stack]) -> tuple[float, ...] | None:
+    """Seconds of each scan of a series from the headers' ``Time`` ("2019 March 22 10:37:42"), if all increase."""
+    from datetime import datetime
+
+    try:
+        starts = [datetime.strptime(str(s.metadata.extra["time"]).strip(), "%Y %B %d %H:%M:%S") for s in stacks]
+    except (KeyError, ValueError):
+        return None
+    times = tuple((t - starts[0]).total_seconds() for t in starts)
+    return times if all(b > a for a, b in zip(times, times[1:], strict=False)) else None
 
 
 def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts: Stack,
