@@ -33,7 +33,7 @@ def _true_theta(problem, phantom):
     return jnp.asarray(theta, jnp.float32)
 
 
-@pytest.mark.parametrize("direction", [(0.05, 0.6), (0.95, 0.4)])
+@pytest.mark.parametrize("direction", [(0.05, 0.6), pytest.param((0.95, 0.4), marks=pytest.mark.slow)])
 def test_the_whole_video_update_brings_noisy_starts_closer_to_the_truth(direction):
     phantom = simulate_kinetics(KineticsPhantomConfig(size=48, particles=2, frames=11, c_start=direction[0],
                                                       c_end=direction[1], duration=2.0, seed=3))
