@@ -52,6 +52,7 @@ class KineticsProblem:
     interval: float
     sigma_known: bool
     source: str
+    continuity: float = 0.0  # > 0: the laws are fitted with the continuity terms too (states held)
 
 
 def particles_of(video: np.ndarray, labels: np.ndarray | None, source: str) -> np.ndarray:
@@ -204,10 +205,19 @@ def residual_of(problem: KineticsProblem, free: np.ndarray | None = None):
     """``(residual(theta), jacobian(theta))`` of the whole problem as numpy callables (Jacobian columns: ``free``)."""
     import jax.numpy as jnp
 
-    residual_fn, jacobian_fn = residual_functions(problem.spec)
-    if free is not None:
-        jacobian_fn = subset_jacobian(problem.spec, tuple(int(i) for i in np.flatnonzero(free)))
-    args = tuple(jnp.asarray(a) for a in (problem.starts, problem.targets, problem.weights, problem.drives))
+    if problem.continuity > 0:
+        from ._kinetics_model import joint_residual_functions, window_links
+
+        residual_fn, jacobian_fn = joint_residual_functions(
+            problem.spec, window_links(problem.window_starts, problem.spec.horizon), float(problem.continuity),
+            None if free is None else tuple(int(i) for i in np.flatnonzero(free)))
+        args = tuple(jnp.asarray(a) for a in (problem.starts, problem.targets, problem.weights, problem.drives,
+                                              problem.start_weights))
+    else:
+        residual_fn, jacobian_fn = residual_functions(problem.spec)
+        if free is not None:
+            jacobian_fn = subset_jacobian(problem.spec, tuple(int(i) for i in np.flatnonzero(free)))
+        args = tuple(jnp.asarray(a) for a in (problem.starts, problem.targets, problem.weights, problem.drives))
 
     def residual(theta):
         return np.asarray(residual_fn(jnp.asarray(theta, jnp.float32), *args), np.float64)
@@ -337,7 +347,8 @@ def refine_starts(problem: KineticsProblem, main, rounds: int, cfg: KineticsConf
             check_cancel(progress)
             states = update(jnp.asarray(main.theta, jnp.float32), states, *(jnp.asarray(a) for a in (
                 problem.observed, problem.start_weights, problem.targets, problem.weights, problem.drives)))
-        trial = dataclasses.replace(problem, starts=np.asarray(states).astype(np.float32))
+        trial = dataclasses.replace(problem, starts=np.asarray(states).astype(np.float32),
+                                    continuity=float(cfg.continuity))
         refit = fit(trial, main.theta, max_iter=min(cfg.max_iter, 8), deadline=deadline,
                     progress=sub_progress(progress, 0.5 + 0.2 * i / rounds, 0.5 + 0.2 * (i + 1) / rounds, "refit: "))
         if cfg.continuity <= 0 and not refit.cost < main.cost:

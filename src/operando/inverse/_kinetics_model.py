@@ -228,6 +228,47 @@ def residual_functions(spec: KineticsSpec):
 
 
 @functools.lru_cache(maxsize=8)
+def joint_residual_functions(spec: KineticsSpec, links: tuple[tuple[int, int, int], ...], continuity: float,
+                             free: tuple[int, ...] | None = None):
+    """Jitted residual and Jacobian of the windows plus the continuity terms, the states held.
+
+    ``residual(theta, starts, targets, weights, drives, w_start)``: the windows' (prediction - observation) / sd,
+    then ``continuity * w_start (u_w - predict_k(u_v))`` for each link (w, v, k): the laws' side of the objective
+    that :func:`trajectory_update` minimises over the states, so that alternating the two descends one objective.
+    The Jacobian is taken with respect to ``free`` (default: every parameter).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from ..simulate import integrate_particles, particle_grid
+
+    grid = particle_grid(spec.labels)
+    inside = np.flatnonzero(spec.labels.ravel() > 0)
+    w_idx = np.asarray([lk[0] for lk in links], int)
+    v_idx = np.asarray([lk[1] for lk in links], int)
+    k_idx = np.asarray([lk[2] - 1 for lk in links], int)
+
+    def residual(theta, starts, targets, weights, drives, w_start):
+        laws = spec.laws(theta)
+        preds = jax.vmap(lambda c0, drive: integrate_particles(
+            c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(starts, drives)
+        r = ((preds - targets) * weights).reshape(*preds.shape[:2], -1)[:, :, inside].reshape(-1)
+        if not len(links):
+            return r
+        c = continuity * w_start[w_idx] * (starts[w_idx] - preds[v_idx, k_idx])
+        return jnp.concatenate([r, c.reshape(len(links), -1)[:, inside].reshape(-1)])
+
+    if free is None:
+        return jax.jit(residual), jax.jit(jax.jacfwd(residual))
+    index = jnp.asarray(free)
+
+    def jac(theta, *args):
+        return jax.jacfwd(lambda sub: residual(theta.at[index].set(sub), *args))(theta[index])
+
+    return jax.jit(residual), jax.jit(jac)
+
+
+@functools.lru_cache(maxsize=8)
 def prediction_function(spec: KineticsSpec):
     """Jitted ``predict(theta, starts, drives)``: the windows' predicted packed frames, (W, horizon, H, W')."""
     import jax
