@@ -297,7 +297,7 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=main_deadline,
                progress=sub_progress(progress, 0.02, 0.5, "fit: "))
     emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
-    rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (2 if problem.sigma_known else 0)
+    rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (3 if problem.sigma_known else 0)
     problem, main = refine_starts(problem, main, rounds, cfg, deadline, progress)
     uniform = None
     if cfg.compare_models and problem.spec.n_k and deadline is not None and time.perf_counter() > deadline:
