@@ -169,6 +169,13 @@ def _comparison(spec, main, uniform, covariance: np.ndarray, chi2_scale: float) 
     return out
 
 
+def _data_residual(problem, main) -> float:
+    """Root-mean-square of (prediction - observation) / sd over the windows' frames (continuity terms left out)."""
+    n_data = int(np.count_nonzero(np.broadcast_to(problem.spec.labels > 0, problem.targets.shape)))
+    r = np.asarray(main.residual, float)[:n_data]
+    return float(np.sqrt(np.mean(r ** 2)))
+
+
 def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarray, *, seed: int,
               seconds: float, predicted: np.ndarray) -> KineticsResult:
     """Build the :class:`KineticsResult` of a fit."""
@@ -202,7 +209,7 @@ def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarr
     return KineticsResult(
         c=c, mu_h=mu, mu_h_band=mu_band, j0=j0, j0_band=j0_band, kappa=kappa, kappa_band=kappa_band,
         k_map=k_map, labels=problem.packing.field_labels, predicted=predicted,
-        residual_over_sigma=math.sqrt(main.cost / n) if problem.sigma_known else math.nan,
+        residual_over_sigma=_data_residual(problem, main) if problem.sigma_known else math.nan,
         status=fit_status(main.theta, theta0, main.reason), reason=main.reason,
         comparison=_comparison(spec, main, uniform, covariance, chi2_red), settings=settings, theta=main.theta,
         covariance=covariance, diffusivity=diffusivity, diffusivity_band=diffusivity_band)
