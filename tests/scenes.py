@@ -1,7 +1,10 @@
-"""Textured clean scenes shared by the noise-measurement and auto-choice tests."""
+"""Textured clean scenes and truths shared by the tests (noise measurement, auto choice, physics fits)."""
 
 import numpy as np
 from scipy import ndimage
+
+#: ln D = CH_TRUTH_SLOPE (2c - 1) in the Cahn-Hilliard truth video (the ``truth_video`` fixture of conftest.py)
+CH_TRUTH_SLOPE = 0.5
 
 
 def labyrinth(n=96, width=6.0, seed=7):

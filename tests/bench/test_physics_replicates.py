@@ -1,22 +1,6 @@
 """Refits of the physics on fresh noise realisations (operando.bench.physics_replicates)."""
 
-import jax.numpy as jnp
 import numpy as np
-import pytest
-
-from operando.simulate import simulate_cahn_hilliard
-
-TRUTH_SLOPE = 0.5  # ln D = 0.5 (2c - 1)
-
-
-def _mobility(c):
-    c = jnp.clip(c, 0.0, 1.0)
-    return jnp.exp(TRUTH_SLOPE * (2 * c - 1)) * c * (1 - c)
-
-
-@pytest.fixture(scope="module")
-def truth_video():
-    return simulate_cahn_hilliard(size=32, n_frames=16, t_end=0.2, dt=1e-5, mobility=_mobility, rng=0)
 
 
 def test_refits_on_fresh_noise_give_noise_bands(truth_video):

@@ -19,20 +19,7 @@ from operando.inverse import (
     regular_solution_truth,
 )
 from operando.io import write
-from operando.simulate import simulate_cahn_hilliard
-
-TRUTH_SLOPE = 0.5  # ln D = 0.5 (2c - 1)
-
-
-def _mobility(c):
-    c = jnp.clip(c, 0.0, 1.0)
-    return jnp.exp(TRUTH_SLOPE * (2 * c - 1)) * c * (1 - c)
-
-
-@pytest.fixture(scope="module")
-def truth_video():
-    # truth integrated with a 4x finer step than the inversion uses (no inverse crime)
-    return simulate_cahn_hilliard(size=32, n_frames=16, t_end=0.2, dt=1e-5, mobility=_mobility, rng=0)
+from tests.scenes import CH_TRUTH_SLOPE as TRUTH_SLOPE
 
 
 @pytest.fixture(scope="module")
