@@ -198,6 +198,43 @@ class KineticsSpec:
             mobility=(lambda c: mobility_curve(c, d, jnp)) if self.model == "chr" else None, alpha=self.alpha)
 
 
+def _windows_predictor(spec: KineticsSpec):
+    """``predict(laws, starts, drives)``: every window integrated from its start, (W, horizon, H, W') (JAX)."""
+    import jax
+
+    from ..simulate import integrate_particles, particle_grid
+
+    grid = particle_grid(spec.labels)
+
+    def predict(laws, starts, drives):
+        return jax.vmap(lambda c0, drive: integrate_particles(
+            c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(starts, drives)
+
+    return predict
+
+
+def _link_index(links: tuple[tuple[int, int, int], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the links of :func:`window_links` as index arrays: windows, earlier windows, 0-based frames."""
+    w, v, k = (np.asarray(column, int).reshape(-1) for column in zip(*links, strict=True)) if links else \
+        (np.zeros(0, int),) * 3
+    return w, v, k - 1
+
+
+def _jacobian(residual, free: tuple[int, ...] | None):
+    """Jitted forward-mode Jacobian of ``residual(theta, ...)`` in all parameters or only ``free`` (others held)."""
+    import jax
+    import jax.numpy as jnp
+
+    if free is None:
+        return jax.jit(jax.jacfwd(residual))
+    index = jnp.asarray(free)
+
+    def jac(theta, *args):
+        return jax.jacfwd(lambda sub: residual(theta.at[index].set(sub), *args))(theta[index])
+
+    return jax.jit(jac)
+
+
 @functools.lru_cache(maxsize=8)
 def residual_functions(spec: KineticsSpec):
     """Jitted ``residual(theta, starts, targets, weights, drives)`` and its forward-mode Jacobian.
@@ -208,23 +245,14 @@ def residual_functions(spec: KineticsSpec):
     """
     import jax
 
-    from ..simulate import integrate_particles, particle_grid
-
-    grid = particle_grid(spec.labels)
+    predict = _windows_predictor(spec)
     flat = np.flatnonzero(np.broadcast_to(spec.labels > 0, spec.labels.shape))
 
     def residual(theta, starts, targets, weights, drives):
-        laws = spec.laws(theta)
-
-        def one(c0, drive):
-            return integrate_particles(c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame,
-                                       dt=spec.dt)
-
-        preds = jax.vmap(one)(starts, drives)
-        r = (preds - targets) * weights
+        r = (predict(spec.laws(theta), starts, drives) - targets) * weights
         return r.reshape(*r.shape[:2], -1)[:, :, flat].reshape(-1)
 
-    return jax.jit(residual), jax.jit(jax.jacfwd(residual))
+    return jax.jit(residual), _jacobian(residual, None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -240,32 +268,19 @@ def joint_residual_functions(spec: KineticsSpec, links: tuple[tuple[int, int, in
     import jax
     import jax.numpy as jnp
 
-    from ..simulate import integrate_particles, particle_grid
-
-    grid = particle_grid(spec.labels)
+    predict = _windows_predictor(spec)
     inside = np.flatnonzero(spec.labels.ravel() > 0)
-    w_idx = np.asarray([lk[0] for lk in links], int)
-    v_idx = np.asarray([lk[1] for lk in links], int)
-    k_idx = np.asarray([lk[2] - 1 for lk in links], int)
+    w_idx, v_idx, k_idx = _link_index(links)
 
     def residual(theta, starts, targets, weights, drives, w_start):
-        laws = spec.laws(theta)
-        preds = jax.vmap(lambda c0, drive: integrate_particles(
-            c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(starts, drives)
+        preds = predict(spec.laws(theta), starts, drives)
         r = ((preds - targets) * weights).reshape(*preds.shape[:2], -1)[:, :, inside].reshape(-1)
         if not len(links):
             return r
         c = continuity * w_start[w_idx] * (starts[w_idx] - preds[v_idx, k_idx])
         return jnp.concatenate([r, c.reshape(len(links), -1)[:, inside].reshape(-1)])
 
-    if free is None:
-        return jax.jit(residual), jax.jit(jax.jacfwd(residual))
-    index = jnp.asarray(free)
-
-    def jac(theta, *args):
-        return jax.jacfwd(lambda sub: residual(theta.at[index].set(sub), *args))(theta[index])
-
-    return jax.jit(residual), jax.jit(jac)
+    return jax.jit(residual), _jacobian(residual, free)
 
 
 @functools.lru_cache(maxsize=8)
@@ -273,16 +288,8 @@ def prediction_function(spec: KineticsSpec):
     """Jitted ``predict(theta, starts, drives)``: the windows' predicted packed frames, (W, horizon, H, W')."""
     import jax
 
-    from ..simulate import integrate_particles, particle_grid
-
-    grid = particle_grid(spec.labels)
-
-    def predict(theta, starts, drives):
-        laws = spec.laws(theta)
-        return jax.vmap(lambda c0, drive: integrate_particles(
-            c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(starts, drives)
-
-    return jax.jit(predict)
+    predict = _windows_predictor(spec)
+    return jax.jit(lambda theta, starts, drives: predict(spec.laws(theta), starts, drives))
 
 
 @functools.lru_cache(maxsize=8)
@@ -360,20 +367,15 @@ def trajectory_update(spec: KineticsSpec, links: tuple[tuple[int, int, int], ...
     import jax
     import jax.numpy as jnp
 
-    from ..simulate import integrate_particles, particle_grid
-
-    grid = particle_grid(spec.labels)
+    windows = _windows_predictor(spec)
     inside = jnp.asarray(spec.labels > 0)
-    w_idx = np.asarray([lk[0] for lk in links], int)
-    v_idx = np.asarray([lk[1] for lk in links], int)
-    k_idx = np.asarray([lk[2] - 1 for lk in links], int)
+    w_idx, v_idx, k_idx = _link_index(links)
 
     def update(theta, states, observed, w_start, targets, weights, drives):
         laws = spec.laws(theta)
 
         def predict(u):
-            return jax.vmap(lambda c0, drive: integrate_particles(
-                c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame, dt=spec.dt))(u, drives)
+            return windows(laws, u, drives)
 
         def residual(u):
             preds = predict(u)
@@ -401,16 +403,8 @@ def trajectory_update(spec: KineticsSpec, links: tuple[tuple[int, int, int], ...
 @functools.lru_cache(maxsize=8)
 def subset_jacobian(spec: KineticsSpec, free: tuple[int, ...]):
     """Jitted ``jacobian(theta, ...)`` with respect to the parameters ``free`` only (the others held)."""
-    import jax
-    import jax.numpy as jnp
-
     residual, _ = residual_functions(spec)
-    index = jnp.asarray(free)
-
-    def jac(theta, *args):
-        return jax.jacfwd(lambda sub: residual(theta.at[index].set(sub), *args))(theta[index])
-
-    return jax.jit(jac)
+    return _jacobian(residual, free)
 
 
 def check_particles(labels: np.ndarray, min_pixels: int, source: str) -> None:
