@@ -203,7 +203,7 @@ def _read(file: Path, entry: str | None, normalise_monitor: bool) -> Raw:
     return Raw(np.stack([d for d, _ in frames]), "TEYX", first_meta)
 
 
-def _frame_times(f: Any, names: list[str]) -> list[float] | None:
+def _frame_times(f: Any, names: list[str]) -> tuple[float, ...] | None:
     """Return the seconds of each entry of a series, or None.
 
     From the entries' ISO ``start_time`` (what beamlines write), else from the frame times operando recorded;
@@ -211,18 +211,14 @@ def _frame_times(f: Any, names: list[str]) -> list[float] | None:
     """
     from datetime import datetime
 
-    times = None
+    from ._read import increasing_times
+
     try:
-        starts = [datetime.fromisoformat(_text(f[n]["start_time"][()])) for n in names]
-        times = [(t - starts[0]).total_seconds() for t in starts]
+        return increasing_times([datetime.fromisoformat(_text(f[n]["start_time"][()])) for n in names])
     except (KeyError, ValueError, TypeError):
         group = _data_group(f[names[0]], Path(f.filename))
-        if "operando" in group.attrs:
-            saved = json.loads(_text(group.attrs["operando"])).get("frame_times")
-            times = [float(t) for t in saved] if saved and len(saved) == len(names) else None
-    if times is None or len(names) < 2 or not all(b > a for a, b in zip(times, times[1:], strict=False)):
-        return None
-    return times
+        saved = json.loads(_text(group.attrs["operando"])).get("frame_times") if "operando" in group.attrs else None
+        return increasing_times(saved) if saved and len(saved) == len(names) else None
 
 
 def read(file: Path, inner: str | None, *, lazy: bool) -> Raw:

@@ -197,3 +197,24 @@ def read(path: str | os.PathLike, *, axes: str | None = None, lazy: bool = False
     metadata = meta.replace(source=text, original_dtype=str(np.dtype(raw.data.dtype)))
     logger.debug("read %s: shape %s axes %s dtype %s", text, shape, chosen, raw.data.dtype)
     return Stack(raw.data, axes=chosen, metadata=metadata)
+
+
+def increasing_times(seconds) -> tuple[float, ...] | None:
+    """Return one time per frame as seconds since the first, or None unless there are two or more, increasing.
+
+    Parameters
+    ----------
+    seconds : sequence of float or datetime.datetime
+        Times in seconds, or the scans' start stamps.
+
+    Returns
+    -------
+    tuple of float or None
+        Seconds since the first frame.
+    """
+    values = list(seconds or ())
+    if len(values) < 2:
+        return None
+    times = tuple(float((v - values[0]).total_seconds()) if hasattr(v, "tzinfo") else float(v) - float(values[0])
+                  for v in values)
+    return times if all(b > a for a, b in zip(times, times[1:], strict=False)) else None

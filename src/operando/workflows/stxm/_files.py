@@ -94,12 +94,13 @@ def _scan_times(stacks: list[Stack]) -> tuple[float, ...] | None:
     """Seconds of each scan of a series from the headers' ``Time`` ("2019 March 22 10:37:42"), if all increase."""
     from datetime import datetime
 
+    from ...io import increasing_times
+
     try:
-        starts = [datetime.strptime(str(s.metadata.extra["time"]).strip(), "%Y %B %d %H:%M:%S") for s in stacks]
+        return increasing_times([datetime.strptime(str(s.metadata.extra["time"]).strip(), "%Y %B %d %H:%M:%S")
+                                 for s in stacks])
     except (KeyError, ValueError):
         return None
-    times = tuple((t - starts[0]).total_seconds() for t in starts)
-    return times if all(b > a for a, b in zip(times, times[1:], strict=False)) else None
 
 
 def write_composition(run: CompositionRun, output: str | os.PathLike, *, counts: Stack,
