@@ -123,16 +123,15 @@ def test_a_small_cahn_hilliard_reaction_video_gives_its_laws_and_diffusivity_bac
 
 
 @pytest.mark.slow
-def test_alternating_states_and_laws_on_one_objective_does_not_drift_and_beats_each_window_alone():
+def test_fitting_the_starting_states_with_the_laws_beats_holding_the_noisy_frames():
     phantom = simulate_kinetics(KineticsPhantomConfig(size=64, particles=2, frames=14, c_end=0.6, duration=2.4, seed=3))
     noisy = phantom.noisy(0.05, rng=1)
     scores = {}
-    for continuity in (0.0, 10.0):
-        config = KineticsConfig(k_modes=12, n_mu=3, max_iter=25, compare_models=False, continuity=continuity,
-                                fit_initial_states=3, state_steps=2)
+    for iterations in (0, 12):
+        config = KineticsConfig(k_modes=12, n_mu=3, max_iter=25, compare_models=False,
+                                fit_initial_states=iterations)
         result = learn_kinetics(phantom.stack(noisy), config, sd=0.05, labels=phantom.labels, rng=0)
-        scores[continuity] = score_kinetics(result, phantom)
-    # measured: each window alone mu_h 0.97 kT, j0 10.4 %, ln k R 0.959; whole video 0.76 kT, 7.5 %, 0.966
-    assert scores[10.0]["j0_shape_error"] < scores[0.0]["j0_shape_error"]
-    assert scores[10.0]["mu_h_max_error_kT"] < scores[0.0]["mu_h_max_error_kT"]
-    assert scores[10.0]["log_k_r"] > 0.9
+        scores[iterations] = score_kinetics(result, phantom)
+    # measured: noisy frames held j0 26 %, ln k R 0.958, kappa 3.1; joint fit j0 8 %, ln k R 0.986
+    assert scores[12]["j0_shape_error"] < 0.5 * scores[0]["j0_shape_error"]
+    assert scores[12]["log_k_r"] > max(scores[0]["log_k_r"], 0.95)

@@ -131,8 +131,9 @@ def learn(
     window: Annotated[Optional[int], typer.Option(help="Frames predicted from each starting frame (>= 1; "
                                                  "default 3, acr / chr 2).", min=1)] = None,
     fit_initial_states: Annotated[Optional[int], typer.Option(
-        help="Errors-in-variables rounds: also fit each window's starting frame (default 0; acr / chr: 2 when "
-             "the noise sd is known).", min=0)] = None,
+        help="Errors-in-variables: ch: rounds that also fit each window's starting frame (default 0); acr / chr: "
+             "iterations of the joint fit of the laws with every window's starting state (default 20 when the "
+             "noise sd is known).", min=0)] = None,
     n_mu: Annotated[Optional[int], typer.Option(help="Legendre terms of the excess mu_h (>= 1; default 4, "
                                                 "acr / chr 5).", min=1)] = None,
     n_d: Annotated[int, typer.Option(help="Legendre terms of ln D (>= 1; ch and chr).", min=1)] = 2,

@@ -297,8 +297,8 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=main_deadline,
                progress=sub_progress(progress, 0.02, 0.5, "fit: "))
     emit(progress, 0.5, f"fit: {main.reason} after {main.iterations} iterations")
-    rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (3 if problem.sigma_known else 0)
-    problem, main = refine_starts(problem, main, rounds, cfg, deadline, progress)
+    rounds = cfg.fit_initial_states if cfg.fit_initial_states is not None else (20 if problem.sigma_known else 0)
+    problem, main, joint = fit_starts(problem, main, rounds, cfg, deadline, progress)
     uniform = None
     if cfg.compare_models and problem.spec.n_k and deadline is not None and time.perf_counter() > deadline:
         warnings.warn("time budget reached before the uniform-k refit: no uniform-k comparison", UserWarning,
@@ -317,44 +317,44 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     predicted = predicted_video(problem, main.theta, len(problem.currents) + 1)
     emit(progress, 1.0, "done")
     return summarise(problem, cfg, main, theta0, uniform, samples, seed=seed, seconds=time.perf_counter() - t0,
-                     predicted=predicted)
+                     predicted=predicted, joint_columns=joint)
 
 
-def refine_starts(problem: KineticsProblem, main, rounds: int, cfg: KineticsConfig, deadline: float | None,
-                  progress: Progress | None):
-    """Errors-in-variables rounds: Gauss-Newton steps on the windows' starting states, then a warm refit.
+def fit_starts(problem: KineticsProblem, main, iterations: int, cfg: KineticsConfig, deadline: float | None,
+               progress: Progress | None):
+    """Errors-in-variables: the laws and every window's starting state fitted together (:func:`fit_joint`).
 
-    With ``cfg.continuity`` > 0 all the starts are updated together (:func:`trajectory_update`), else each window's
-    start alone (:func:`state_update`).
+    Returns the problem with the fitted starts (and ``continuity`` set, so that later refits and the reported
+    Jacobian use the same objective), the fit as an ``LMResult`` in theta at the fitted starts, and the rows of
+    the joint (J^T J)^-1 for the laws' parameters (the starts' uncertainty integrated out), or None without
+    errors-in-variables.
     """
-    import jax.numpy as jnp
+    from ._kinetics_joint import fit_joint, marginal_columns
+    from ._kinetics_model import window_links
+    from ._levenberg_marquardt import LMResult
 
-    from ._kinetics_model import state_update, trajectory_update, window_links
-
-    if cfg.continuity > 0:
-        update = trajectory_update(problem.spec, window_links(problem.window_starts, problem.spec.horizon),
-                                   float(cfg.continuity))
-    else:
-        update = state_update(problem.spec)
-    for i in range(rounds):
-        if deadline is not None and time.perf_counter() > deadline:
-            warnings.warn(f"time budget reached after {i} of {rounds} starting-state rounds", UserWarning,
-                          stacklevel=2)
-            break
-        emit(progress, 0.5 + 0.2 * i / rounds, f"starting states, round {i + 1}/{rounds}")
-        states = jnp.asarray(problem.starts)
-        for _ in range(cfg.state_steps):
-            check_cancel(progress)
-            states = update(jnp.asarray(main.theta, jnp.float32), states, *(jnp.asarray(a) for a in (
-                problem.observed, problem.start_weights, problem.targets, problem.weights, problem.drives)))
-        trial = dataclasses.replace(problem, starts=np.asarray(states).astype(np.float32),
-                                    continuity=float(cfg.continuity))
-        refit = fit(trial, main.theta, max_iter=min(cfg.max_iter, 8), deadline=deadline,
-                    progress=sub_progress(progress, 0.5 + 0.2 * i / rounds, 0.5 + 0.2 * (i + 1) / rounds, "refit: "))
-        if cfg.continuity <= 0 and not refit.cost < main.cost:
-            break
-        problem, main = trial, refit
-    return problem, main
+    if iterations <= 0:
+        return problem, main, None
+    if deadline is not None and time.perf_counter() > deadline:
+        warnings.warn("time budget reached before the errors-in-variables fit of the starting states", UserWarning,
+                      stacklevel=3)
+        return problem, main, None
+    links = window_links(problem.window_starts, problem.spec.horizon) if cfg.continuity > 0 else ()
+    data = (problem.observed, problem.start_weights, problem.targets, problem.weights, problem.drives)
+    joint = fit_joint(problem.spec, links, cfg.continuity, main.theta, problem.starts, *data, max_iter=iterations,
+                      deadline=deadline, progress=sub_progress(progress, 0.5, 0.7, "starting states and laws: "))
+    problem = dataclasses.replace(problem, starts=joint.states, continuity=float(cfg.continuity))
+    residual, jacobian = residual_of(problem)
+    r = residual(joint.theta)
+    main = LMResult(theta=joint.theta, cost=float(r @ r), jacobian=jacobian(joint.theta), residual=r,
+                    n_residuals=int(r.size), iterations=main.iterations + joint.iterations,
+                    converged=joint.converged, reason=joint.reason)
+    s = problem.spec.slices
+    laws = np.r_[np.arange(problem.spec.n_params)[s["a"]], np.arange(problem.spec.n_params)[s["b"]],
+                 np.arange(problem.spec.n_params)[s["log_kappa"]], np.arange(problem.spec.n_params)[s["d"]]]
+    emit(progress, 0.7, "uncertainty of the laws with the starting states integrated out")
+    rows = marginal_columns(problem.spec, links, cfg.continuity, joint.theta, joint.states, *data, laws)
+    return problem, main, (laws, rows)
 
 
 def bootstrap(problem: KineticsProblem, main, n: int, iterations: int, seed: int, deadline: float | None,

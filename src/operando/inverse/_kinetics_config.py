@@ -25,12 +25,12 @@ class KineticsConfig(BaseModel):
     window: int = Field(2, ge=1, le=50, description="Frames predicted from each observed starting frame.")
     steps_per_frame: int | None = Field(None, ge=1, le=10_000, description="Solver steps per frame interval "
                                         "(default: from the rates' stiffness).")
-    fit_initial_states: int | None = Field(None, ge=0, le=10, description="Errors-in-variables rounds on the "
-                                           "windows' starting states (default: 3 when the noise sd is known, else 0).")
+    fit_initial_states: int | None = Field(None, ge=0, le=200, description="Errors-in-variables: iterations of "
+                                           "the joint fit of the laws with every window's starting state (default: "
+                                           "20 when the noise sd is known, else 0).")
     continuity: float = Field(10.0, ge=0, le=100, description="Errors-in-variables over the whole video: weight (in "
                               "units of the noise) asking each window's start to agree with the earlier window's "
                               "prediction of that frame (0: each window's start alone).")
-    state_steps: int = Field(2, ge=1, le=20, description="Gauss-Newton steps on the starting states per round.")
     current_window: int = Field(5, ge=0, le=101, description="Frames of the Savitzky-Golay smoothing of each "
                                 "particle's mean before its current is taken (0: plain differences).")
     min_particle_px: int = Field(30, ge=4, description="Smallest particle, pixels.")

@@ -261,8 +261,9 @@ def joint_residual_functions(spec: KineticsSpec, links: tuple[tuple[int, int, in
     """Jitted residual and Jacobian of the windows plus the continuity terms, the states held.
 
     ``residual(theta, starts, targets, weights, drives, w_start)``: the windows' (prediction - observation) / sd,
-    then ``continuity * w_start (u_w - predict_k(u_v))`` for each link (w, v, k): the laws' side of the objective
-    that :func:`trajectory_update` minimises over the states, so that alternating the two descends one objective.
+    then ``continuity * w_start (u_w - predict_k(u_v))`` for each link (w, v, k): the objective of
+    :func:`~operando.inverse._kinetics_joint.fit_joint` with its states held (its start terms are constant in theta),
+    used for the reported Jacobian and the uniform-k refit at the fitted starts.
     The Jacobian is taken with respect to ``free`` (default: every parameter).
     """
     import jax
@@ -292,50 +293,6 @@ def prediction_function(spec: KineticsSpec):
     return jax.jit(lambda theta, starts, drives: predict(spec.laws(theta), starts, drives))
 
 
-@functools.lru_cache(maxsize=8)
-def state_update(spec: KineticsSpec, cg_iterations: int = 6):
-    """Jitted ``update(theta, states, observed, w_start, targets, weights, drives)``: a Gauss-Newton step per start.
-
-    Errors-in-variables: each window's starting state u is fitted too, minimising
-    ||w_start (u - observed)||^2 + ||weights (predict(u) - targets)||^2 (pixelwise 1 / sd weights). The normal
-    equations (W_s^2 + J^T W^2 J) du = rhs have one unknown per pixel and are solved matrix-free by conjugate
-    gradients with the window's Jacobian-vector product and its transpose. A state the model cannot integrate
-    keeps the old one.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from ..simulate import integrate_particles, particle_grid
-
-    grid = particle_grid(spec.labels)
-    inside = jnp.asarray(spec.labels > 0)
-
-    def update(theta, states, observed, w_start, targets, weights, drives):
-        laws = spec.laws(theta)
-
-        def one(args):
-            u, d, ws, target, w, drive = args
-
-            def predict(c0):
-                return integrate_particles(c0, laws, grid, drive=drive, steps_per_frame=spec.steps_per_frame,
-                                           dt=spec.dt)
-
-            pred, forward = jax.linearize(predict, u)
-            transpose = jax.linear_transpose(forward, u)
-            rhs = ws**2 * (d - u) - transpose(w**2 * (pred - target))[0]
-            rhs = jnp.where(inside, rhs, 0.0)
-            step, _ = jax.scipy.sparse.linalg.cg(
-                lambda x: jnp.where(inside, ws**2 * x + transpose(w**2 * forward(x))[0], x), rhs,
-                maxiter=cg_iterations)
-            new = jnp.where(inside, jnp.clip(u + step, 1e-3, 1 - 1e-3), u)
-            ok = jnp.all(jnp.isfinite(new)) & jnp.all(jnp.isfinite(predict(new)))
-            return jnp.where(ok, new, u)
-
-        return jax.lax.map(one, (states, observed, w_start, targets, weights, drives))
-
-    return jax.jit(update)
-
-
 def window_links(window_starts: np.ndarray, horizon: int) -> tuple[tuple[int, int, int], ...]:
     """``(window, earlier window, frame k of its prediction)`` where a window starts on a frame another predicts."""
     links = []
@@ -346,58 +303,6 @@ def window_links(window_starts: np.ndarray, horizon: int) -> tuple[tuple[int, in
                 links.append((w, v, k))
                 break
     return tuple(links)
-
-
-@functools.lru_cache(maxsize=8)
-def trajectory_update(spec: KineticsSpec, links: tuple[tuple[int, int, int], ...], continuity: float,
-                      cg_iterations: int = 25):
-    """Jitted ``update(theta, states, observed, w_start, targets, weights, drives)``: a joint step on all starts.
-
-    One Gauss-Newton step on all the windows' starting states together. Errors-in-variables over the whole video:
-    the starting states U = (u_1, ..., u_W) minimise
-
-        sum_w ||w_s (u_w - observed_w)||^2 + ||W (predict(u_w) - targets_w)||^2
-              + continuity^2 ||w_s (u_w - predict_k(u_v))||^2     for each link (w, v, k),
-
-    the last term asking a window's start to agree with the earlier window's prediction of the same frame (multiple
-    shooting with soft continuity: every frame informs every start through the model, not only the two or three
-    frames of its own window). The normal equations are solved matrix-free by conjugate gradients with the
-    Jacobian-vector products of all windows at once. A step the model cannot integrate keeps the old states.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    windows = _windows_predictor(spec)
-    inside = jnp.asarray(spec.labels > 0)
-    w_idx, v_idx, k_idx = _link_index(links)
-
-    def update(theta, states, observed, w_start, targets, weights, drives):
-        laws = spec.laws(theta)
-
-        def predict(u):
-            return windows(laws, u, drives)
-
-        def residual(u):
-            preds = predict(u)
-            parts = [w_start * (u - observed), weights * (preds - targets)]
-            if len(links):
-                parts.append(continuity * w_start[w_idx] * (u[w_idx] - preds[v_idx, k_idx]))
-            return parts
-
-        r, forward = jax.linearize(residual, states)
-        transpose = jax.linear_transpose(forward, states)
-
-        def normal(x):
-            x = jnp.where(inside, x, 0.0)
-            return jnp.where(inside, transpose(forward(x))[0], x)
-
-        rhs = jnp.where(inside, -transpose(r)[0], 0.0)
-        step, _ = jax.scipy.sparse.linalg.cg(normal, rhs, maxiter=cg_iterations)
-        new = jnp.where(inside, jnp.clip(states + step, 1e-3, 1 - 1e-3), states)
-        ok = jnp.all(jnp.isfinite(new)) & jnp.all(jnp.isfinite(predict(new)))
-        return jnp.where(ok, new, states)
-
-    return jax.jit(update)
 
 
 @functools.lru_cache(maxsize=8)

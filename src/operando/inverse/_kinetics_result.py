@@ -177,8 +177,13 @@ def _data_residual(problem, main) -> float:
 
 
 def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarray, *, seed: int,
-              seconds: float, predicted: np.ndarray) -> KineticsResult:
-    """Build the :class:`KineticsResult` of a fit."""
+              seconds: float, predicted: np.ndarray, joint_columns=None) -> KineticsResult:
+    """Build the :class:`KineticsResult` of a fit.
+
+    ``joint_columns`` = (indices, rows): rows of (J^T J)^-1 of the errors-in-variables fit for those parameters,
+    the starting states integrated out; they replace the laws-only covariance's rows and columns (the rate map's
+    own block stays the laws-only one).
+    """
     from ._learn import fit_status
 
     spec = problem.spec
@@ -188,6 +193,10 @@ def summarise(problem, cfg, main, theta0: np.ndarray, uniform, samples: np.ndarr
         covariance = chi2_red * np.linalg.inv(main.jtj)
     except np.linalg.LinAlgError:
         covariance = np.full((p, p), np.nan)
+    if joint_columns is not None:
+        index, rows = joint_columns
+        covariance[:, index] = chi2_red * rows.T
+        covariance[index, :] = chi2_red * rows
     c = np.linspace(*(0.1, 0.9), N_GRID)
     shift, g = _log_mean_k(spec, main.theta)
     mu, j0 = curves(spec, main.theta, c, shift)
