@@ -67,4 +67,6 @@ def test_the_kinetics_chain_benchmark_command_prints_its_table(tmp_path):
     result = CliRunner().invoke(app, ["benchmark", "kinetics-chain", "-o", str(out), "--size", "40", "--frames", "8",
                                       "--particles", "2", "--denoise", "tv", "--time-budget", "60"])
     assert result.exit_code == 0, result.output
-    assert (out / "chain.json").exists() and "log_k_r" in result.output
+    # the table's column names are cut to the runner's 80 columns; the record holds them whole
+    assert "kinetics from STXM phantom" in result.output
+    assert "log_k_r" in (out / "chain.json").read_text()
