@@ -350,8 +350,7 @@ def fit_starts(problem: KineticsProblem, main, iterations: int, cfg: KineticsCon
                     n_residuals=int(r.size), iterations=main.iterations + joint.iterations,
                     converged=joint.converged, reason=joint.reason)
     s = problem.spec.slices
-    laws = np.r_[np.arange(problem.spec.n_params)[s["a"]], np.arange(problem.spec.n_params)[s["b"]],
-                 np.arange(problem.spec.n_params)[s["log_kappa"]], np.arange(problem.spec.n_params)[s["d"]]]
+    laws = np.r_[s["a"], s["b"], s["log_kappa"], s["d"]]
     emit(progress, 0.7, "uncertainty of the laws with the starting states integrated out")
     rows = marginal_columns(problem.spec, links, cfg.continuity, joint.theta, joint.states, *data, laws)
     return problem, main, (laws, rows)

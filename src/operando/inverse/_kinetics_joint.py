@@ -166,10 +166,10 @@ def fit_joint(spec: KineticsSpec, links, continuity: float, theta: np.ndarray, s
             check_cancel(progress)
             if since >= refresh_every:
                 jt = np.asarray(jacobian_fn(jnp.asarray(theta, jnp.float32), jnp.asarray(states), *data), np.float64)
-                exact, since = True, 0
-            d_theta, theta_inverse, chain_inverse = _preconditioner(chain, jt.T @ jt, lam, outside)
+                info, jt32, exact, since = jt.T @ jt, jnp.asarray(jt, jnp.float32), True, 0
+            d_theta, theta_inverse, chain_inverse = _preconditioner(chain, info, lam, outside)
             step, linear = solve(
-                jnp.asarray(theta, jnp.float32), jnp.asarray(states), data, jnp.asarray(jt, jnp.float32),
+                jnp.asarray(theta, jnp.float32), jnp.asarray(states), data, jt32,
                 jnp.float32(lam), jnp.asarray(d_theta, jnp.float32), jnp.asarray(theta_inverse, jnp.float32),
                 jnp.asarray(chain_inverse, jnp.float32), jnp.asarray(chain_diag, jnp.float32), maxiter=cg_iterations)
             d_theta_step = np.asarray(step[0], np.float64)
@@ -184,6 +184,7 @@ def fit_joint(spec: KineticsSpec, links, continuity: float, theta: np.ndarray, s
                 rel = (cost - trial) / cost
                 if d_theta_step @ d_theta_step > 0:  # Broyden: what the linear model missed, put on the theta block
                     jt += np.outer(r_trial - linear, d_theta_step / (d_theta_step @ d_theta_step))
+                    info, jt32 = jt.T @ jt, jnp.asarray(jt, jnp.float32)
                 theta, states, cost, accepted = trial_theta, trial_states, trial, True
                 was_exact, exact, since = exact, False, since + 1
                 break
