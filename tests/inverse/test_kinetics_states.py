@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from operando.inverse import KineticsConfig
-from operando.inverse._kinetics import prepare_kinetics, residual_of
+from operando.inverse._kinetics import fit, fit_starts, prepare_kinetics, residual_of, starting_guess
 from operando.inverse._kinetics_joint import fit_joint, marginal_columns
 from operando.inverse._kinetics_model import window_links
 from operando.simulate import KineticsPhantomConfig, simulate_kinetics
@@ -89,3 +89,17 @@ def test_integrating_out_the_starts_widens_the_laws_covariance():
     print("marginal / conditional variance:", np.round(ratio, 2))
     assert np.all(ratio > 0.95)
     assert np.max(ratio) > 1.5
+
+
+def test_a_time_budget_spent_by_the_joint_fit_skips_the_bands_solves_and_says_so():
+    """The bands' solves take ~a tenth of a long fit: past the deadline they are skipped with a warning."""
+    import time
+
+    _, problem = _problem((0.05, 0.6))
+    cfg = KineticsConfig(frame_interval=float(problem.interval), time_budget_s=1.0)
+    main = fit(problem, starting_guess(problem), max_iter=1, deadline=None)
+    with pytest.warns(UserWarning, match="uncertainty of the starting states"):
+        fitted, joint_main, rows = fit_starts(problem, main, 5, cfg, time.perf_counter() + 0.5, None)
+    assert rows is None
+    assert joint_main.reason == "time_budget" and joint_main.iterations == main.iterations + 1
+    assert fitted.continuity == cfg.continuity  # the fitted starts are kept
