@@ -72,7 +72,7 @@ def main() -> None:
     rows = []
     for start in args.start or ["raw", "clean"]:
         kind, _, size = start.partition(":")
-        if kind not in ("raw", "clean", "smooth", "smooth-t"):
+        if kind not in ("raw", "clean", "smooth", "smooth-t") or (kind.startswith("smooth") and not size):
             parser.error(f"--start {start!r}: give raw, clean, smooth:S or smooth-t:S")
         guess = None if kind == "raw" else ph.video if kind == "clean" else \
             smoothed(noisy, inside, float(size), 1.0 if kind == "smooth-t" else 0.0)
