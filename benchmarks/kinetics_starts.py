@@ -24,7 +24,6 @@ on 2 cores for the default small phantom (64 x 64, 2 particles, 20 frames).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
@@ -88,11 +87,7 @@ def main() -> None:
             joint = fit_joint(problem.spec, links, weight, theta, states, *data, max_iter=args.joint_iterations,
                               deadline=None)
             theta, states = joint.theta, joint.states
-        problem = dataclasses.replace(problem, starts=joint.states, continuity=args.continuity)
-        residual, jacobian = K.residual_of(problem)
-        r = residual(joint.theta)
-        fitted = dataclasses.replace(main_fit, theta=joint.theta, residual=r, cost=float(r @ r),
-                                     jacobian=jacobian(joint.theta), reason=joint.reason)
+        problem, fitted = K.at_fitted_starts(problem, joint, args.continuity, main_fit.iterations)
         result = summarise(problem, cfg, fitted, K.starting_guess(problem), None, np.zeros((0, joint.theta.size)),
                            seed=0, seconds=time.perf_counter() - t0,
                            predicted=K.predicted_video(problem, joint.theta, len(problem.currents) + 1))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -93,8 +94,6 @@ def test_integrating_out_the_starts_widens_the_laws_covariance():
 
 def test_a_time_budget_spent_by_the_joint_fit_skips_the_bands_solves_and_says_so():
     """The bands' solves take ~a tenth of a long fit: past the deadline they are skipped with a warning."""
-    import time
-
     _, problem = _problem((0.05, 0.6))
     cfg = KineticsConfig(frame_interval=float(problem.interval), time_budget_s=1.0)
     main = fit(problem, starting_guess(problem), max_iter=1, deadline=None)

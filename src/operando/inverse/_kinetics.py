@@ -292,7 +292,8 @@ def learn_kinetics(video: Stack | np.ndarray, config: KineticsConfig | None = No
     emit(progress, 0.02, f"fitting {problem.spec.n_params} parameters on {len(problem.window_starts)} windows of "
          f"{int((problem.spec.labels > 0).sum())} particle pixels")
     theta0 = starting_guess(problem)
-    # the main fit may take 60 % of a time budget; the starting-state rounds and the uniform-k refit share the rest
+    # the main fit may take 60 % of a time budget; the joint fit of the starting states and the uniform-k refit
+    # share the rest, less the last tenth, which fit_starts leaves to the bands' solves
     main_deadline = None if deadline is None else t0 + 0.6 * cfg.time_budget_s
     main = fit(problem, theta0, max_iter=cfg.max_iter, deadline=main_deadline,
                progress=sub_progress(progress, 0.02, 0.5, "fit: "))
@@ -331,7 +332,6 @@ def fit_starts(problem: KineticsProblem, main, iterations: int, cfg: KineticsCon
     """
     from ._kinetics_joint import fit_joint, marginal_columns
     from ._kinetics_model import window_links
-    from ._levenberg_marquardt import LMResult
 
     if iterations <= 0:
         return problem, main, None
@@ -347,12 +347,7 @@ def fit_starts(problem: KineticsProblem, main, iterations: int, cfg: KineticsCon
     joint = fit_joint(problem.spec, links, cfg.continuity, main.theta, problem.starts, *data, max_iter=iterations,
                       deadline=joint_deadline,
                       progress=sub_progress(progress, 0.5, 0.7, "starting states and laws: "))
-    problem = dataclasses.replace(problem, starts=joint.states, continuity=float(cfg.continuity))
-    residual, jacobian = residual_of(problem)
-    r = residual(joint.theta)
-    main = LMResult(theta=joint.theta, cost=float(r @ r), jacobian=jacobian(joint.theta), residual=r,
-                    n_residuals=int(r.size), iterations=main.iterations + joint.iterations,
-                    converged=joint.converged, reason=joint.reason)
+    problem, main = at_fitted_starts(problem, joint, cfg.continuity, main.iterations)
     if deadline is not None and time.perf_counter() > deadline:
         warnings.warn("time budget reached before the uncertainty of the starting states: the bands leave it out "
                       "and are too narrow; give a larger --time-budget", UserWarning, stacklevel=3)
@@ -362,6 +357,22 @@ def fit_starts(problem: KineticsProblem, main, iterations: int, cfg: KineticsCon
     emit(progress, 0.7, "uncertainty of the laws with the starting states integrated out")
     rows = marginal_columns(problem.spec, links, cfg.continuity, joint.theta, joint.states, *data, laws)
     return problem, main, (laws, rows)
+
+
+def at_fitted_starts(problem: KineticsProblem, joint, continuity: float, prior_iterations: int = 0):
+    """Return the problem at a joint fit's starting states (``continuity`` set) and that fit as an ``LMResult``.
+
+    The result's residual and Jacobian are those of the windows and the continuity terms in theta (the start
+    terms are constant in theta), as every later refit and the reported covariance use them.
+    """
+    from ._levenberg_marquardt import LMResult
+
+    problem = dataclasses.replace(problem, starts=joint.states, continuity=float(continuity))
+    residual, jacobian = residual_of(problem)
+    r = residual(joint.theta)
+    return problem, LMResult(theta=joint.theta, cost=float(r @ r), jacobian=jacobian(joint.theta), residual=r,
+                             n_residuals=int(r.size), iterations=prior_iterations + joint.iterations,
+                             converged=joint.converged, reason=joint.reason)
 
 
 def bootstrap(problem: KineticsProblem, main, n: int, iterations: int, seed: int, deadline: float | None,
